@@ -1,0 +1,86 @@
+/**
+ * The channel catalogue: every family, name resolution, and the authorisation checks the server runs
+ * on every subscribe and every publish.
+ */
+import type { Principal } from '../src/auth/principal.ts';
+import { QiaoError } from '../src/errors/codes.ts';
+import { alerts } from './alerts.ts';
+import { conversation } from './conversation.ts';
+import type { AccessContext, ChannelFamily, ParsedChannel, Title } from './family.ts';
+import { firm } from './firm.ts';
+import { inbox } from './inbox.ts';
+import { research } from './research.ts';
+import { team } from './team.ts';
+
+export const FAMILIES: readonly ChannelFamily[] = [research, alerts, inbox, team, firm, conversation];
+const BY_PREFIX = new Map(FAMILIES.map((f) => [f.family, f]));
+
+/** Longest channel name accepted anywhere. */
+export const MAX_CHANNEL_NAME = 128;
+
+export interface ResolvedChannel {
+  family: ChannelFamily;
+  parsed: ParsedChannel;
+}
+
+/** Resolves a name to its family, or throws QIAO_CHANNEL_UNKNOWN_FAMILY / QIAO_CHANNEL_BAD_NAME. */
+export function resolveChannel(name: unknown): ResolvedChannel {
+  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_CHANNEL_NAME) {
+    throw new QiaoError('QIAO_CHANNEL_BAD_NAME', 'Channel name must be a non-empty string of at most 128 characters');
+  }
+  const prefix = name.split('.', 1)[0];
+  const family = BY_PREFIX.get(prefix);
+  if (!family) throw new QiaoError('QIAO_CHANNEL_UNKNOWN_FAMILY', `Unknown channel family "${prefix}"`);
+  const parsed = family.parse(name);
+  if (!parsed) throw new QiaoError('QIAO_CHANNEL_BAD_NAME', `"${name}" does not match the ${family.family} grammar`);
+  return { family, parsed };
+}
+
+export async function authorizeSubscribe(p: Principal, name: unknown, ctx: AccessContext): Promise<ResolvedChannel> {
+  const r = resolveChannel(name);
+  const refusal = await r.family.canSubscribe(p, r.parsed, ctx);
+  if (refusal) throw new QiaoError(refusal);
+  return r;
+}
+
+/** Checks the publisher and the payload against the family's kinds. */
+export async function authorizePublish(
+  p: Principal,
+  name: unknown,
+  kind: unknown,
+  payload: unknown,
+  ctx: AccessContext,
+): Promise<ResolvedChannel> {
+  const r = resolveChannel(name);
+  const refusal = await r.family.canPublish(p, r.parsed, ctx);
+  if (refusal) throw new QiaoError(refusal);
+  if (typeof kind !== 'string' || !Object.hasOwn(r.family.kinds, kind)) {
+    throw new QiaoError('QIAO_BAD_PUBLICATION', `Kind must be one of: ${Object.keys(r.family.kinds).join(', ')}`);
+  }
+  const problem = r.family.kinds[kind].validate(payload);
+  if (problem) throw new QiaoError('QIAO_BAD_PUBLICATION', problem);
+  return r;
+}
+
+export interface CatalogueEntry {
+  name: string;
+  family: string;
+  title: Title;
+  entitled: boolean;
+  canPublish: boolean;
+}
+
+/** Static channels a principal can see, with whether it is entitled to subscribe and may publish. */
+export async function listChannels(p: Principal, ctx: AccessContext): Promise<CatalogueEntry[]> {
+  const out: CatalogueEntry[] = [];
+  for (const f of FAMILIES) {
+    for (const ch of f.listFor(p)) {
+      const sub = await f.canSubscribe(p, ch, ctx);
+      const pub = await f.canPublish(p, ch, ctx);
+      out.push({ name: ch.name, family: f.family, title: f.title(ch), entitled: sub === null, canPublish: pub === null });
+    }
+  }
+  return out;
+}
+
+export type { AccessContext, ChannelFamily, ParsedChannel, Title };

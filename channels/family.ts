@@ -1,0 +1,58 @@
+/**
+ * What a channel family declares: its name grammar, who may subscribe and publish, entitlement by
+ * client tier, the kinds of message it carries, and how long history and records are kept.
+ * The server authorises every subscribe and every publish from these declarations.
+ */
+import type { ErrorCode } from '../src/errors/codes.ts';
+import type { Principal } from '../src/auth/principal.ts';
+
+export interface Title {
+  zh: string;
+  en: string;
+}
+
+/** Lookups a family may need to decide access; implemented by the store. */
+export interface AccessContext {
+  isBrokerOf(brokerId: string, clientId: string): Promise<boolean>;
+  isConversationMember(conversationId: string, userId: string): Promise<boolean>;
+}
+
+/** `null` means allowed; otherwise the stable error code that refuses it. */
+export type Decision = null | ErrorCode;
+
+export interface ParsedChannel {
+  name: string;
+  family: string;
+  /** Family-specific parts, e.g. { category: 'macro' } or { symbol: '600519.SH' }. */
+  parts: Record<string, string>;
+}
+
+export interface KindSpec {
+  /** Validates a payload; returns an error message or null. */
+  validate(payload: unknown): string | null;
+}
+
+export interface ChannelFamily {
+  readonly family: string;
+  readonly description: Title;
+  /** Parses a name of this family; null when the name is outside the grammar. */
+  parse(name: string): ParsedChannel | null;
+  title(ch: ParsedChannel): Title;
+  canSubscribe(p: Principal, ch: ParsedChannel, ctx: AccessContext): Promise<Decision>;
+  canPublish(p: Principal, ch: ParsedChannel, ctx: AccessContext): Promise<Decision>;
+  /** Message kinds accepted on this family. */
+  readonly kinds: Readonly<Record<string, KindSpec>>;
+  /** Bus history kept for reconnect recovery. */
+  readonly historySize: number;
+  readonly historyTtlMs: number;
+  /** How long stored messages are kept (days); regulatory minimums apply. */
+  readonly retentionDays: number;
+  /** Channels of this family a principal may see in the catalogue listing (static ones only). */
+  listFor(p: Principal): ParsedChannel[];
+}
+
+export const STAFF_ROLES = new Set(['broker', 'manager', 'research', 'compliance', 'admin']);
+export const DAY_MS = 24 * 3600 * 1000;
+export const UUID_RE = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+/** A-share security code: six digits and the exchange (Shanghai, Shenzhen, Beijing). */
+export const SYMBOL_RE = /^\d{6}\.(SH|SZ|BJ)$/;

@@ -1,0 +1,27 @@
+/** Firm-wide broadcast: `firm.broadcast`. Everyone subscribes; admin publishes. */
+import { DAY_MS, type ChannelFamily } from './family.ts';
+import { NoticePayload, kind } from './payloads.ts';
+
+export const firm: ChannelFamily = {
+  family: 'firm',
+  description: { zh: '全公司公告', en: 'Firm-wide broadcast' },
+  parse(name) {
+    return name === 'firm.broadcast' ? { name, family: 'firm', parts: {} } : null;
+  },
+  title() {
+    return { zh: '公司公告', en: 'Firm announcements' };
+  },
+  async canSubscribe(p) {
+    return p.role === 'feed' ? 'QIAO_SUBSCRIBE_FORBIDDEN' : null;
+  },
+  async canPublish(p) {
+    return p.role === 'admin' ? null : 'QIAO_PUBLISH_FORBIDDEN';
+  },
+  kinds: { notice: kind(NoticePayload) },
+  historySize: 100,
+  historyTtlMs: 30 * DAY_MS,
+  retentionDays: 20 * 365,
+  listFor(p) {
+    return p.role === 'feed' ? [] : [{ name: 'firm.broadcast', family: 'firm', parts: {} }];
+  },
+};

@@ -1,0 +1,35 @@
+/**
+ * Personal inbox: `inbox.<userId>`. Only its owner subscribes. Admin, and a broker for its own
+ * assigned clients (forwarded research, notices), may publish.
+ */
+import { DAY_MS, UUID_RE, type ChannelFamily } from './family.ts';
+import { NoticePayload, ResearchNotePayload, kind } from './payloads.ts';
+
+const RE = new RegExp(`^inbox\\.(${UUID_RE})$`);
+
+export const inbox: ChannelFamily = {
+  family: 'inbox',
+  description: { zh: '个人消息', en: 'Personal inbox' },
+  parse(name) {
+    const m = RE.exec(name);
+    return m ? { name, family: 'inbox', parts: { userId: m[1] } } : null;
+  },
+  title() {
+    return { zh: '我的消息', en: 'My inbox' };
+  },
+  async canSubscribe(p, ch) {
+    return p.id === ch.parts.userId ? null : 'QIAO_SUBSCRIBE_FORBIDDEN';
+  },
+  async canPublish(p, ch, ctx) {
+    if (p.role === 'admin') return null;
+    if (p.role === 'broker' && (await ctx.isBrokerOf(p.id, ch.parts.userId))) return null;
+    return 'QIAO_PUBLISH_FORBIDDEN';
+  },
+  kinds: { notice: kind(NoticePayload), 'research-forward': kind(ResearchNotePayload) },
+  historySize: 200,
+  historyTtlMs: 30 * DAY_MS,
+  retentionDays: 20 * 365,
+  listFor(p) {
+    return p.role === 'feed' ? [] : [{ name: `inbox.${p.id}`, family: 'inbox', parts: { userId: p.id } }];
+  },
+};

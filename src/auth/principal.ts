@@ -1,0 +1,17 @@
+/** The authenticated caller, as carried in a token and checked by every route and socket command. */
+export type Role = 'client' | 'broker' | 'manager' | 'research' | 'compliance' | 'admin';
+export type Tier = 'general' | 'hnw' | 'institutional';
+export type RiskLevel = 'C1' | 'C2' | 'C3' | 'C4' | 'C5';
+
+export interface Principal {
+  /** User id (UUID), or `feed` for the market-data API key. */
+  id: string;
+  role: Role | 'feed';
+  displayName: string;
+  firmId?: string;
+  branchId?: string | null;
+  teamId?: string | null;
+  tier?: Tier | null;
+}
+
+export const ROLES: readonly Role[] = ['client', 'broker', 'manager', 'research', 'compliance', 'admin'];

@@ -1,0 +1,77 @@
+import type { Bus, BusHandler, ChannelOptions, HistoryOptions, HistoryResult, Publication, PublishResult } from './bus.ts';
+
+interface ChannelState {
+  top: number;
+  history: Publication[];
+  expiresAt: number;
+  handlers: Set<BusHandler>;
+}
+
+/**
+ * In-process bus for embedded mode (one hub process). Same guarantees as the Redis bus; delivery is
+ * synchronous inside `publish`, which keeps per-channel order trivially.
+ */
+export class MemoryBus implements Bus {
+  private readonly channels = new Map<string, ChannelState>();
+  private closed = false;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  private state(channel: string): ChannelState {
+    let s = this.channels.get(channel);
+    if (!s) {
+      s = { top: 0, history: [], expiresAt: Infinity, handlers: new Set() };
+      this.channels.set(channel, s);
+    }
+    if (s.expiresAt <= this.now()) {
+      // History expired: offsets stay (the top never goes back), the cached publications go.
+      s.history = [];
+      s.expiresAt = Infinity;
+    }
+    return s;
+  }
+
+  async publish(pub: Publication, opts: ChannelOptions): Promise<PublishResult> {
+    if (this.closed) throw new Error('bus closed');
+    const s = this.state(pub.channel);
+    if (!(pub.offset > s.top)) return { accepted: false, topOffset: s.top };
+    s.top = pub.offset;
+    s.history.push(pub);
+    if (s.history.length > opts.historySize) s.history.splice(0, s.history.length - opts.historySize);
+    s.expiresAt = this.now() + opts.historyTtlMs;
+    const raw = JSON.stringify(pub);
+    for (const h of [...s.handlers]) {
+      try {
+        h(pub, raw);
+      } catch {
+        // A failing handler must not stop delivery to the others.
+      }
+    }
+    return { accepted: true, topOffset: s.top };
+  }
+
+  async subscribe(channel: string, handler: BusHandler): Promise<void> {
+    this.state(channel).handlers.add(handler);
+  }
+
+  async unsubscribe(channel: string, handler: BusHandler): Promise<void> {
+    this.channels.get(channel)?.handlers.delete(handler);
+  }
+
+  async history(channel: string, opts: HistoryOptions): Promise<HistoryResult> {
+    const s = this.state(channel);
+    const pubs = s.history.filter((p) => p.offset > opts.sinceOffset).slice(0, Math.max(0, opts.limit));
+    const wanted = opts.sinceOffset + 1;
+    const complete = s.top <= opts.sinceOffset || (pubs.length > 0 && pubs[0].offset === wanted);
+    return { publications: pubs, topOffset: s.top, complete };
+  }
+
+  async ping(): Promise<void> {
+    if (this.closed) throw new Error('bus closed');
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.channels.clear();
+  }
+}

@@ -1,0 +1,272 @@
+import { Redis } from 'ioredis';
+import type { Bus, BusHandler, ChannelOptions, HistoryOptions, HistoryResult, Publication, PublishResult } from './bus.ts';
+
+export interface RedisBusLogger {
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface RedisBusOptions {
+  /** e.g. `redis://127.0.0.1:6379/0` */
+  url: string;
+  /** Prefix of every key and pub/sub channel name; default `qiao:`. */
+  prefix?: string;
+  logger?: RedisBusLogger;
+}
+
+/**
+ * Key layout for bus channel `C` with prefix `P` (default `qiao:`):
+ *
+ * - `P{C}:top`    string, last accepted offset. Kept WITHOUT expiry: if it expired, a stale publisher
+ *                 could be accepted with an offset lower than one already delivered, which breaks
+ *                 guarantee 1. It is one small string per channel ever published.
+ * - `P{C}:stream` stream, the history. Entry id is `<offset>-0`, one field `p` holding the publication
+ *                 JSON. Trimmed with exact `MAXLEN historySize`, expires `historyTtlMs` after the last
+ *                 publish.
+ * - `P{C}:live`   pub/sub channel for live delivery (same JSON).
+ *
+ * `{C}` is a Redis Cluster hash tag, so both keys of a channel live in one slot (needed by the script
+ * and the MULTI in `history`). Channel names may contain dots and colons; the suffixes are distinct,
+ * so no two channels can produce the same key.
+ */
+const PUBLISH_LUA = `
+local offset = tonumber(ARGV[1])
+local topStr = redis.call('GET', KEYS[1])
+if not topStr then
+  -- New channel, or the top key was lost (eviction): never go below what history still holds.
+  topStr = '0'
+  local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+  if last[1] then topStr = string.match(last[1][1], '^(%d+)') end
+end
+if offset <= tonumber(topStr) then
+  return {0, topStr}
+end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], ARGV[1] .. '-0', 'p', ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+redis.call('PUBLISH', ARGV[5], ARGV[2])
+return {1, ARGV[1]}
+`;
+
+type ScriptReply = [number | string, string | number];
+
+interface PublishScript {
+  qiaoBusPublish(
+    topKey: string,
+    streamKey: string,
+    offset: string,
+    raw: string,
+    maxLen: string,
+    ttlMs: string,
+    liveChannel: string,
+  ): Promise<ScriptReply>;
+}
+
+interface LiveChannel {
+  channel: string;
+  /** Copy-on-write snapshot, so delivery iterates without copying. */
+  handlers: readonly BusHandler[];
+  /** Whether Redis confirmed SUBSCRIBE (and no UNSUBSCRIBE since). */
+  subscribed: boolean;
+  /** Serialises SUBSCRIBE/UNSUBSCRIBE for this channel. */
+  chain: Promise<void>;
+}
+
+const PING_TIMEOUT_MS = 2000;
+const noopLogger: RedisBusLogger = { warn() {}, error() {} };
+
+/**
+ * Bus over Redis: one command connection (Lua publish, history reads) and one subscriber connection
+ * (pub/sub, reference-counted per channel). Ordering across processes comes from the publish script:
+ * the offset check, XADD and PUBLISH run atomically, so PUBLISH order is offset order.
+ */
+export class RedisBus implements Bus {
+  private readonly prefix: string;
+  private readonly logger: RedisBusLogger;
+  private readonly cmd: Redis;
+  private readonly sub: Redis;
+  private readonly live = new Map<string, LiveChannel>();
+  private closed = false;
+  private subWasReady = false;
+  private subLost = false;
+
+  constructor(opts: RedisBusOptions) {
+    this.prefix = opts.prefix ?? 'qiao:';
+    this.logger = opts.logger ?? noopLogger;
+    this.cmd = new Redis(opts.url, { connectionName: 'qiao-bus' });
+    this.sub = new Redis(opts.url, { connectionName: 'qiao-bus-sub' });
+    this.cmd.defineCommand('qiaoBusPublish', { numberOfKeys: 2, lua: PUBLISH_LUA });
+
+    this.cmd.on('error', (err: Error) => this.logger.warn({ err, conn: 'command' }, 'redis bus: connection error'));
+    this.sub.on('error', (err: Error) => this.logger.warn({ err, conn: 'subscriber' }, 'redis bus: connection error'));
+    this.sub.on('close', () => {
+      if (this.closed || !this.subWasReady) return;
+      this.subLost = true;
+      this.logger.warn(
+        { conn: 'subscriber', channels: this.live.size },
+        'redis bus: subscriber connection lost; live delivery paused, publications may be missed',
+      );
+    });
+    this.sub.on('ready', () => {
+      this.subWasReady = true;
+      if (!this.subLost || this.closed) return;
+      this.subLost = false;
+      // ioredis re-subscribes the previous channel set by itself (autoResubscribe).
+      this.logger.warn(
+        { conn: 'subscriber', channels: this.live.size },
+        'redis bus: subscriber reconnected and re-subscribing; subscribers should recover missed publications from history',
+      );
+    });
+    this.sub.on('message', (redisChannel: string, raw: string) => this.deliver(redisChannel, raw));
+  }
+
+  private topKey(channel: string): string {
+    return `${this.prefix}{${channel}}:top`;
+  }
+
+  private streamKey(channel: string): string {
+    return `${this.prefix}{${channel}}:stream`;
+  }
+
+  private liveChannel(channel: string): string {
+    return `${this.prefix}{${channel}}:live`;
+  }
+
+  async publish(pub: Publication, opts: ChannelOptions): Promise<PublishResult> {
+    if (this.closed) throw new Error('bus closed');
+    if (!Number.isSafeInteger(pub.offset)) throw new TypeError(`offset must be a safe integer, got ${pub.offset}`);
+    const historySize = Math.max(0, Math.floor(opts.historySize));
+    const ttlMs = Math.max(1, Math.ceil(opts.historyTtlMs));
+    const raw = JSON.stringify(pub);
+    const reply = await (this.cmd as unknown as PublishScript).qiaoBusPublish(
+      this.topKey(pub.channel),
+      this.streamKey(pub.channel),
+      String(pub.offset),
+      raw,
+      String(historySize),
+      String(ttlMs),
+      this.liveChannel(pub.channel),
+    );
+    return { accepted: Number(reply[0]) === 1, topOffset: Number(reply[1]) };
+  }
+
+  async subscribe(channel: string, handler: BusHandler): Promise<void> {
+    if (this.closed) throw new Error('bus closed');
+    const key = this.liveChannel(channel);
+    let lc = this.live.get(key);
+    if (!lc) {
+      lc = { channel, handlers: [], subscribed: false, chain: Promise.resolve() };
+      this.live.set(key, lc);
+    }
+    if (!lc.handlers.includes(handler)) lc.handlers = [...lc.handlers, handler];
+    try {
+      await this.sync(key, lc);
+    } catch (err) {
+      lc.handlers = lc.handlers.filter((h) => h !== handler);
+      throw err;
+    }
+  }
+
+  async unsubscribe(channel: string, handler: BusHandler): Promise<void> {
+    const key = this.liveChannel(channel);
+    const lc = this.live.get(key);
+    if (!lc || !lc.handlers.includes(handler)) return;
+    lc.handlers = lc.handlers.filter((h) => h !== handler);
+    if (this.closed) return;
+    await this.sync(key, lc);
+  }
+
+  /** Brings the Redis subscription of one channel in line with its handler count, one step at a time. */
+  private sync(key: string, lc: LiveChannel): Promise<void> {
+    const step = async (): Promise<void> => {
+      const want = lc.handlers.length > 0;
+      if (want && !lc.subscribed) {
+        await this.sub.subscribe(key);
+        lc.subscribed = true;
+      } else if (!want && lc.subscribed) {
+        await this.sub.unsubscribe(key);
+        lc.subscribed = false;
+      }
+      if (lc.handlers.length === 0 && !lc.subscribed && this.live.get(key) === lc) this.live.delete(key);
+    };
+    const next = lc.chain.catch(() => undefined).then(step);
+    lc.chain = next;
+    return next;
+  }
+
+  private deliver(redisChannel: string, raw: string): void {
+    const lc = this.live.get(redisChannel);
+    if (!lc || lc.handlers.length === 0) return;
+    let pub: Publication;
+    try {
+      pub = JSON.parse(raw) as Publication;
+    } catch (err) {
+      this.logger.error({ err, channel: lc.channel }, 'redis bus: undecodable publication dropped');
+      return;
+    }
+    for (const h of lc.handlers) {
+      try {
+        h(pub, raw);
+      } catch (err) {
+        // A failing handler must not stop delivery to the others.
+        this.logger.error({ err, channel: lc.channel, offset: pub.offset }, 'redis bus: handler threw');
+      }
+    }
+  }
+
+  async history(channel: string, opts: HistoryOptions): Promise<HistoryResult> {
+    if (this.closed) throw new Error('bus closed');
+    const since = Math.floor(opts.sinceOffset);
+    const limit = Math.max(0, Math.floor(opts.limit));
+    const start = since < 0 ? '-' : String(since + 1);
+    const tx = this.cmd.multi().get(this.topKey(channel));
+    if (limit > 0) tx.xrange(this.streamKey(channel), start, '+', 'COUNT', limit);
+    const results = await tx.exec();
+    if (!results) throw new Error('redis bus: history transaction aborted');
+    for (const [err] of results) if (err) throw err;
+    const topRaw = results[0][1] as string | null;
+    const entries = (limit > 0 ? results[1][1] : []) as [string, string[]][];
+
+    const publications: Publication[] = [];
+    for (const [, fields] of entries) {
+      const i = fields.indexOf('p');
+      if (i < 0 || i + 1 >= fields.length) continue;
+      publications.push(JSON.parse(fields[i + 1]) as Publication);
+    }
+    let topOffset = topRaw === null ? 0 : Number(topRaw);
+    const lastSeen = publications.length > 0 ? publications[publications.length - 1].offset : 0;
+    if (lastSeen > topOffset) topOffset = lastSeen; // top key lost (eviction) while history survived
+    const complete =
+      topOffset <= opts.sinceOffset || (publications.length > 0 && publications[0].offset === since + 1);
+    return { publications, topOffset, complete };
+  }
+
+  async ping(): Promise<void> {
+    if (this.closed) throw new Error('bus closed');
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`redis bus: ping timed out after ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS);
+    });
+    try {
+      const reply = await Promise.race([this.cmd.ping(), timeout]);
+      if (reply !== 'PONG') throw new Error(`redis bus: unexpected ping reply ${String(reply)}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.live.clear();
+    await Promise.all(
+      [this.cmd, this.sub].map(async (conn) => {
+        try {
+          await conn.quit();
+        } catch {
+          conn.disconnect();
+        }
+      }),
+    );
+  }
+}

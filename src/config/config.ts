@@ -1,0 +1,139 @@
+/**
+ * The one configuration schema. This is the only module that reads `process.env`.
+ * Unknown QIAO_* variables and bad values stop the start with a message naming the variable.
+ * Embedded mode (PGlite + in-process bus and queue) is chosen here when DATABASE_URL / REDIS_URL are absent.
+ */
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+
+const intFrom = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+const bool = (def: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(def ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/** Environment variables, by name. Defaults carry their unit in the comment. */
+const EnvSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    /** Postgres URL; absent → embedded PGlite under QIAO_DATA_DIR. */
+    DATABASE_URL: z.string().url().optional(),
+    /** Redis URL; absent → in-process bus and queue. */
+    REDIS_URL: z.string().url().optional(),
+    HOST: z.string().default('0.0.0.0'),
+    PORT: intFrom(3000, 0), // TCP port
+    /** Folder for embedded data (PGlite files, VAPID keys, mail outbox). */
+    QIAO_DATA_DIR: z.string().default('.qiao-data'),
+    /** Node name shown to clients and in logs; default hostname-pid. */
+    QIAO_NODE_ID: z.string().min(1).optional(),
+    /** HMAC secret for session tokens (≥ 32 chars). Required in production. */
+    QIAO_JWT_SECRET: z.string().min(32).optional(),
+    QIAO_TOKEN_TTL_S: intFrom(8 * 3600, 1), // seconds
+    /** API key of the market-data feed for /api/ingest/*. */
+    QIAO_FEED_API_KEY: z.string().min(16).optional(),
+    QIAO_MAX_PAYLOAD_BYTES: intFrom(64 * 1024, 256), // bytes, per publication / frame / REST body
+    QIAO_MAX_SUBSCRIPTIONS: intFrom(256, 1), // per connection
+    QIAO_RATE_LIMIT_PER_S: intFrom(50, 1), // commands per second per connection (token bucket refill)
+    QIAO_RATE_LIMIT_BURST: intFrom(100, 1), // commands, bucket size
+    QIAO_SLOW_CONSUMER_BYTES: intFrom(4 * 1024 * 1024, 1024), // bytes buffered to one socket before it is cut off
+    QIAO_DRAIN_TIMEOUT_MS: intFrom(10_000, 0), // ms to wait for in-flight work on SIGTERM
+    QIAO_RECONNECT_AFTER_MS: intFrom(500, 0), // ms clients wait before reconnecting when a node drains
+    QIAO_SEED_DEMO: bool(true),
+    QIAO_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    QIAO_PG_POOL_SIZE: intFrom(10, 1), // connections
+  })
+  .strict();
+
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  mode: 'embedded' | 'services';
+  databaseUrl?: string;
+  redisUrl?: string;
+  host: string;
+  port: number;
+  dataDir: string;
+  nodeId: string;
+  jwtSecret: string;
+  tokenTtlS: number;
+  feedApiKey: string;
+  maxPayloadBytes: number;
+  maxSubscriptions: number;
+  rateLimitPerS: number;
+  rateLimitBurst: number;
+  slowConsumerBytes: number;
+  drainTimeoutMs: number;
+  reconnectAfterMs: number;
+  seedDemo: boolean;
+  logLevel: string;
+  pgPoolSize: number;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+const KNOWN = new Set(Object.keys(EnvSchema.shape));
+const OWN_PREFIX = /^QIAO_/;
+
+/**
+ * Builds the config from an environment (default: process.env). Only our own variables are read:
+ * the QIAO_* family plus the standard ones named in the schema. An unknown QIAO_* name is an error
+ * (it is almost always a typo that would otherwise be silently ignored).
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const picked: Record<string, string> = {};
+  const unknown: string[] = [];
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined || v === '') continue;
+    if (KNOWN.has(k)) picked[k] = v;
+    else if (OWN_PREFIX.test(k)) unknown.push(k);
+  }
+  if (unknown.length) throw new ConfigError(`Unknown configuration variable(s): ${unknown.join(', ')}`);
+  const parsed = EnvSchema.safeParse(picked);
+  if (!parsed.success) {
+    const msg = parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`).join('; ');
+    throw new ConfigError(`Invalid configuration: ${msg}`);
+  }
+  const e = parsed.data;
+  if (e.NODE_ENV === 'production' && !e.QIAO_JWT_SECRET) {
+    throw new ConfigError('QIAO_JWT_SECRET: required when NODE_ENV=production');
+  }
+  if (Boolean(e.DATABASE_URL) !== Boolean(e.REDIS_URL)) {
+    throw new ConfigError(
+      `${e.DATABASE_URL ? 'REDIS_URL' : 'DATABASE_URL'}: set both DATABASE_URL and REDIS_URL for services mode, or neither for embedded mode`,
+    );
+  }
+  return {
+    env: e.NODE_ENV,
+    mode: e.DATABASE_URL ? 'services' : 'embedded',
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    host: e.HOST,
+    port: e.PORT,
+    dataDir: e.QIAO_DATA_DIR,
+    nodeId: e.QIAO_NODE_ID ?? `qiao-${process.pid}`,
+    // Development without a secret: a random per-process one (tokens then die with the process).
+    jwtSecret: e.QIAO_JWT_SECRET ?? randomBytes(32).toString('hex'),
+    tokenTtlS: e.QIAO_TOKEN_TTL_S,
+    feedApiKey: e.QIAO_FEED_API_KEY ?? 'demo-feed-key-change-me',
+    maxPayloadBytes: e.QIAO_MAX_PAYLOAD_BYTES,
+    maxSubscriptions: e.QIAO_MAX_SUBSCRIPTIONS,
+    rateLimitPerS: e.QIAO_RATE_LIMIT_PER_S,
+    rateLimitBurst: e.QIAO_RATE_LIMIT_BURST,
+    slowConsumerBytes: e.QIAO_SLOW_CONSUMER_BYTES,
+    drainTimeoutMs: e.QIAO_DRAIN_TIMEOUT_MS,
+    reconnectAfterMs: e.QIAO_RECONNECT_AFTER_MS,
+    seedDemo: e.QIAO_SEED_DEMO,
+    logLevel: e.QIAO_LOG_LEVEL,
+    pgPoolSize: e.QIAO_PG_POOL_SIZE,
+  };
+}
+
+/** Only for the CLI: how to run (argv is not env, but keeping process access here keeps the rule simple). */
+export function processArgs(): string[] {
+  return process.argv.slice(2);
+}

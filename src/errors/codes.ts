@@ -1,0 +1,92 @@
+/**
+ * The one catalogue of stable error codes (after fastify's lib/errors.js).
+ *
+ * Rules: a code, once shipped, keeps its meaning forever and is never reused for something else.
+ * Each code carries the HTTP status used by REST, and the WebSocket close code used when the error
+ * ends a socket (4000–4999 is the application range of RFC 6455). Errors that do not end a socket
+ * are sent as an error reply to the frame that caused them; their `wsClose` is still listed for
+ * the cases where the transport has to close (e.g. during the handshake).
+ */
+export interface ErrorDef {
+  readonly status: number;
+  readonly wsClose: number;
+  readonly message: string;
+}
+
+export const ERRORS = {
+  // --- input (4xx, socket stays open) ---
+  QIAO_BAD_JSON: { status: 400, wsClose: 4400, message: 'Malformed JSON' },
+  QIAO_BAD_REQUEST: { status: 400, wsClose: 4400, message: 'Request does not match the schema' },
+  QIAO_PAYLOAD_TOO_LARGE: { status: 413, wsClose: 4413, message: 'Payload exceeds the configured size limit' },
+  QIAO_UNKNOWN_OP: { status: 400, wsClose: 4400, message: 'Unknown operation' },
+  QIAO_NOT_FOUND: { status: 404, wsClose: 4404, message: 'Not found' },
+
+  // --- authentication (401) ---
+  QIAO_AUTH_REQUIRED: { status: 401, wsClose: 4401, message: 'Authentication required' },
+  QIAO_AUTH_BAD_CREDENTIALS: { status: 401, wsClose: 4401, message: 'Wrong login or password' },
+  QIAO_TOKEN_MALFORMED: { status: 401, wsClose: 4402, message: 'Token is malformed' },
+  QIAO_TOKEN_EXPIRED: { status: 401, wsClose: 4403, message: 'Token has expired' },
+  QIAO_TOKEN_INVALID_SIGNATURE: { status: 401, wsClose: 4405, message: 'Token signature is not valid' },
+  QIAO_API_KEY_INVALID: { status: 401, wsClose: 4401, message: 'API key is missing or not valid' },
+
+  // --- channels and authorisation (403/404) ---
+  QIAO_CHANNEL_UNKNOWN_FAMILY: { status: 404, wsClose: 4404, message: 'Unknown channel family' },
+  QIAO_CHANNEL_BAD_NAME: { status: 400, wsClose: 4400, message: 'Channel name does not match its family grammar' },
+  QIAO_SUBSCRIBE_FORBIDDEN: { status: 403, wsClose: 4403, message: 'Not allowed to subscribe to this channel' },
+  QIAO_PUBLISH_FORBIDDEN: { status: 403, wsClose: 4403, message: 'Not allowed to publish to this channel' },
+  QIAO_ENTITLEMENT_REQUIRED: { status: 403, wsClose: 4403, message: 'Client tier is not entitled to this channel' },
+  QIAO_FORBIDDEN: { status: 403, wsClose: 4403, message: 'Not allowed' },
+  QIAO_BAD_PUBLICATION: { status: 400, wsClose: 4400, message: 'Publication does not match the channel kind' },
+
+  // --- limits (429 / socket policy) ---
+  QIAO_TOO_MANY_SUBSCRIPTIONS: { status: 429, wsClose: 4429, message: 'Too many subscriptions on this connection' },
+  QIAO_RATE_LIMITED: { status: 429, wsClose: 4429, message: 'Too many requests; slow down' },
+  QIAO_SLOW_CONSUMER: { status: 503, wsClose: 4008, message: 'Connection closed: client is not reading fast enough' },
+  QIAO_ALREADY_SUBSCRIBED: { status: 409, wsClose: 4409, message: 'Already subscribed to this channel' },
+  QIAO_NOT_SUBSCRIBED: { status: 409, wsClose: 4409, message: 'Not subscribed to this channel' },
+  QIAO_CONFLICT: { status: 409, wsClose: 4409, message: 'Conflict with existing data' },
+
+  // --- recovery ---
+  QIAO_RECOVERY_GAP: { status: 410, wsClose: 4410, message: 'History no longer reaches the requested offset; some messages cannot be recovered' },
+
+  // --- server side ---
+  QIAO_DRAINING: { status: 503, wsClose: 4503, message: 'Node is shutting down; reconnect to another node' },
+  QIAO_UNAVAILABLE: { status: 503, wsClose: 4503, message: 'A backing service is unavailable' },
+  QIAO_INTERNAL: { status: 500, wsClose: 4500, message: 'Internal error' },
+} as const satisfies Record<string, ErrorDef>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** An error with a stable code. Everything the API or a socket reports to a user is one of these. */
+export class QiaoError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly wsClose: number;
+  readonly details?: unknown;
+
+  constructor(code: ErrorCode, message?: string, details?: unknown) {
+    const def = ERRORS[code];
+    super(message ?? def.message);
+    this.name = 'QiaoError';
+    this.code = code;
+    this.status = def.status;
+    this.wsClose = def.wsClose;
+    this.details = details;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; details?: unknown } {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+export function isQiaoError(e: unknown): e is QiaoError {
+  return e instanceof QiaoError;
+}
+
+/** Turns anything thrown into a QiaoError; unknown errors become QIAO_INTERNAL without leaking internals. */
+export function toQiaoError(e: unknown): QiaoError {
+  if (e instanceof QiaoError) return e;
+  return new QiaoError('QIAO_INTERNAL');
+}

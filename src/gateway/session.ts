@@ -1,0 +1,214 @@
+/**
+ * One connected client, whatever its transport: parses and validates commands, authorises them from
+ * the channel catalogue on every call, enforces the per-connection limits (frame size, subscription
+ * count, command rate), and talks to the hub. Transports (websocket.ts, socketio.ts) only move bytes.
+ */
+import { randomUUID } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
+import { authorizeSubscribe, type AccessContext } from '../../channels/catalogue.ts';
+import type { Principal } from '../auth/principal.ts';
+import { QiaoError, toQiaoError } from '../errors/codes.ts';
+import type { Hub, HubSession } from '../hub/hub.ts';
+import type { Publisher } from '../hub/publisher.ts';
+import type { Command, GapPush, MsgPush, Push, Reply, UnsubscribedPush } from './protocol.ts';
+
+export interface SessionLimits {
+  maxPayloadBytes: number;
+  maxSubscriptions: number;
+  ratePerS: number;
+  burst: number;
+}
+
+/** What a transport provides to the session. */
+export interface TransportPort {
+  readonly kind: 'ws' | 'socketio';
+  sendReply(reply: Reply, ack?: (r: Reply) => void): void;
+  sendPush(push: Push): void;
+  /** ws: queue pre-encoded text for the batched flush; socketio: emit the object. */
+  sendMsg(frame: string, push: MsgPush): void;
+  close(code: number, reason: string): void;
+  joinRoom?(channel: string): void;
+  leaveRoom?(channel: string): void;
+}
+
+export interface SessionDeps {
+  hub: Hub;
+  publisher: Publisher;
+  access: AccessContext;
+  logger: FastifyBaseLogger;
+  limits: SessionLimits;
+}
+
+/** Refused commands in a row beyond the burst after which the connection is closed as abusive. */
+const ABUSE_FACTOR = 5;
+
+export class Session implements HubSession {
+  readonly id = randomUUID();
+  readonly transport: 'ws' | 'socketio';
+  readonly subscriptions = new Set<string>();
+  private tokens: number;
+  private lastRefill = Date.now();
+  private refusedInARow = 0;
+  private closed = false;
+
+  constructor(
+    readonly principal: Principal,
+    private readonly port: TransportPort,
+    private readonly d: SessionDeps,
+  ) {
+    this.transport = port.kind;
+    this.tokens = d.limits.burst;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  deliverEncoded(frame: string, push: MsgPush): void {
+    if (!this.closed) this.port.sendMsg(frame, push);
+  }
+
+  sendGap(gap: GapPush): void {
+    if (!this.closed) this.port.sendPush(gap);
+  }
+
+  joinRoom(channel: string): void {
+    this.port.joinRoom?.(channel);
+  }
+
+  leaveRoom(channel: string): void {
+    this.port.leaveRoom?.(channel);
+  }
+
+  push(p: Push): void {
+    if (!this.closed) this.port.sendPush(p);
+  }
+
+  private takeToken(): boolean {
+    const now = Date.now();
+    const refill = ((now - this.lastRefill) / 1000) * this.d.limits.ratePerS;
+    if (refill > 0) {
+      this.tokens = Math.min(this.d.limits.burst, this.tokens + refill);
+      this.lastRefill = now;
+    }
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      this.refusedInARow = 0;
+      return true;
+    }
+    this.refusedInARow++;
+    return false;
+  }
+
+  /** Handles one raw text frame (raw WebSocket). */
+  async handleText(text: string): Promise<void> {
+    if (Buffer.byteLength(text) > this.d.limits.maxPayloadBytes) {
+      return this.replyError(null, new QiaoError('QIAO_PAYLOAD_TOO_LARGE', `Frame exceeds ${this.d.limits.maxPayloadBytes} bytes`));
+    }
+    let cmd: unknown;
+    try {
+      cmd = JSON.parse(text);
+    } catch {
+      return this.replyError(null, new QiaoError('QIAO_BAD_JSON'));
+    }
+    return this.handleCommand(cmd);
+  }
+
+  /** Handles one parsed command (socket.io passes objects; raw WS after JSON.parse). */
+  async handleCommand(cmd: unknown, ack?: (r: Reply) => void): Promise<void> {
+    const id = isObject(cmd) && typeof cmd.id === 'number' && Number.isSafeInteger(cmd.id) ? cmd.id : null;
+    if (!this.takeToken()) {
+      this.replyError(id, new QiaoError('QIAO_RATE_LIMITED'), ack);
+      if (this.refusedInARow > this.d.limits.burst * ABUSE_FACTOR) {
+        this.close(new QiaoError('QIAO_RATE_LIMITED').wsClose, 'rate limit exceeded repeatedly');
+      }
+      return;
+    }
+    try {
+      if (!isObject(cmd)) throw new QiaoError('QIAO_BAD_REQUEST', 'A command must be a JSON object');
+      if (id === null) throw new QiaoError('QIAO_BAD_REQUEST', '"id" must be an integer');
+      const result = await this.dispatch(cmd as unknown as Command);
+      this.port.sendReply({ t: 'reply', re: id, ok: true, result }, ack);
+    } catch (e) {
+      this.replyError(id, e, ack);
+    }
+  }
+
+  private async dispatch(cmd: Command): Promise<unknown> {
+    switch (cmd.op) {
+      case 'ping':
+        return { time: new Date().toISOString() };
+      case 'subscribe': {
+        if (cmd.since !== undefined && (typeof cmd.since !== 'number' || !Number.isSafeInteger(cmd.since) || cmd.since < 0)) {
+          throw new QiaoError('QIAO_BAD_REQUEST', '"since" must be a non-negative integer offset');
+        }
+        const r = await authorizeSubscribe(this.principal, cmd.channel, this.d.access);
+        const name = r.parsed.name;
+        if (this.subscriptions.has(name)) throw new QiaoError('QIAO_ALREADY_SUBSCRIBED');
+        if (this.subscriptions.size >= this.d.limits.maxSubscriptions) {
+          throw new QiaoError('QIAO_TOO_MANY_SUBSCRIPTIONS', `At most ${this.d.limits.maxSubscriptions} subscriptions per connection`);
+        }
+        this.subscriptions.add(name);
+        try {
+          const res = await this.d.hub.subscribe(this, r, cmd.since);
+          if (this.closed) {
+            await this.d.hub.unsubscribe(this, name);
+            throw new QiaoError('QIAO_UNAVAILABLE', 'Connection closed');
+          }
+          return { channel: name, ...res };
+        } catch (e) {
+          this.subscriptions.delete(name);
+          throw e;
+        }
+      }
+      case 'unsubscribe': {
+        if (typeof cmd.channel !== 'string' || !this.subscriptions.has(cmd.channel)) throw new QiaoError('QIAO_NOT_SUBSCRIBED');
+        this.subscriptions.delete(cmd.channel);
+        await this.d.hub.unsubscribe(this, cmd.channel);
+        return { channel: cmd.channel };
+      }
+      case 'publish': {
+        const { pub } = await this.d.publisher.publish(this.principal, {
+          channel: cmd.channel,
+          kind: cmd.kind,
+          payload: cmd.payload,
+        });
+        return { channel: pub.channel, id: pub.id, offset: pub.offset };
+      }
+      default:
+        throw new QiaoError('QIAO_UNKNOWN_OP', `Unknown op "${String((cmd as { op?: unknown }).op)}"`);
+    }
+  }
+
+  private replyError(id: number | null, e: unknown, ack?: (r: Reply) => void): void {
+    const err = toQiaoError(e);
+    if (err.code === 'QIAO_INTERNAL') this.d.logger.error({ err: e, session: this.id }, 'command failed');
+    this.port.sendReply({ t: 'reply', re: id ?? 0, ok: false, error: err.toJSON() }, ack);
+  }
+
+  /** Server-side removal of a subscription (e.g. access revoked); the client is told why. */
+  async revoke(channel: string, code: QiaoError): Promise<void> {
+    if (!this.subscriptions.delete(channel)) return;
+    await this.d.hub.unsubscribe(this, channel);
+    const p: UnsubscribedPush = { t: 'unsubscribed', channel, error: code.toJSON() };
+    this.push(p);
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.port.close(code, reason);
+  }
+
+  /** Called by the transport once the connection is gone. */
+  async onClosed(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const subs = [...this.subscriptions];
+    this.subscriptions.clear();
+    for (const ch of subs) await this.d.hub.unsubscribe(this, ch);
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

@@ -1,0 +1,244 @@
+/**
+ * The node-local fanout core shared by both gateways.
+ *
+ * One bus subscription per channel per process (reference-counted by local subscribers). Each
+ * publication is encoded once and handed to every local subscriber: raw WebSocket sessions get the
+ * pre-encoded frame queued and flushed in one batch per event-loop turn (several publications to the
+ * same socket go out in one WebSocket message, "\n"-separated); socket.io sockets get one room
+ * broadcast, which socket.io also encodes once.
+ *
+ * Recovery (subscribe with `since`): the session is registered as "recovering" before history is
+ * read, so live publications arriving meanwhile are buffered for it; history is then sent, the buffer
+ * is flushed past the last offset sent, and the session goes live — all without yielding, so there is
+ * no gap and no duplicate.
+ */
+import type { FastifyBaseLogger } from 'fastify';
+import type { ResolvedChannel } from '../../channels/catalogue.ts';
+import type { Bus, BusHandler, Publication } from '../bus/bus.ts';
+import { QiaoError } from '../errors/codes.ts';
+import type { GapPush, MsgPush } from '../gateway/protocol.ts';
+import type { Metrics } from '../metrics.ts';
+import type { MessagesRepo } from '../store/messages-repo.ts';
+
+/** What the hub needs from a connection, whatever its transport. */
+export interface HubSession {
+  readonly transport: 'ws' | 'socketio';
+  readonly id: string;
+  /** Deliver one publication frame (ws: pre-encoded JSON text; socketio: the object). */
+  deliverEncoded(frame: string, push: MsgPush): void;
+  sendGap(gap: GapPush): void;
+  /** socket.io only: join/leave the channel room used for broadcast. */
+  joinRoom?(channel: string): void;
+  leaveRoom?(channel: string): void;
+}
+
+interface ChannelEntry {
+  name: string;
+  handler: BusHandler;
+  /** Raw WebSocket sessions that are live on this channel. */
+  ws: Set<HubSession>;
+  /** socket.io sessions that are live (in the room). */
+  sio: Set<HubSession>;
+  /** Sessions still recovering: live publications are buffered for them. */
+  recovering: Map<HubSession, Publication[]>;
+  /** Highest offset delivered live on this node. */
+  top: number;
+  /** Store's offset counter when the entry was created (for reporting topOffset). */
+  storeTop: number;
+  ready: Promise<void>;
+}
+
+export interface HubDeps {
+  bus: Bus;
+  messages: MessagesRepo;
+  metrics: Metrics;
+  logger: FastifyBaseLogger;
+  /** socket.io broadcast of one push to a room on this node only (set by the socket.io gateway). */
+  roomBroadcast?: (channel: string, push: MsgPush) => void;
+}
+
+/** Most publications replayed in one recovery; beyond this the client is told about the gap. */
+export const MAX_RECOVERY = 10_000;
+
+export class Hub {
+  private readonly channels = new Map<string, ChannelEntry>();
+  private readonly dirty = new Set<FlushableSession>();
+  private flushScheduled = false;
+
+  constructor(private readonly d: HubDeps) {}
+
+  setRoomBroadcast(fn: (channel: string, push: MsgPush) => void): void {
+    this.d.roomBroadcast = fn;
+  }
+
+  /** Number of channels with local subscribers (for metrics and tests). */
+  get channelCount(): number {
+    return this.channels.size;
+  }
+
+  /** Gets or creates the channel entry synchronously; `ready` settles once the bus subscription is live. */
+  private entry(name: string): ChannelEntry {
+    let e = this.channels.get(name);
+    if (e) return e;
+    const entry: ChannelEntry = {
+      name,
+      ws: new Set(),
+      sio: new Set(),
+      recovering: new Map(),
+      top: 0,
+      storeTop: 0,
+      handler: (pub, raw) => this.onPublication(entry, pub, raw),
+      ready: Promise.resolve(),
+    };
+    entry.ready = (async () => {
+      await this.d.bus.subscribe(name, entry.handler);
+      entry.storeTop = await this.d.messages.topOffset(name);
+    })();
+    entry.ready.catch(() => {
+      if (this.channels.get(name) === entry) this.channels.delete(name);
+      void this.d.bus.unsubscribe(name, entry.handler).catch(() => {});
+    });
+    this.channels.set(name, entry);
+    return entry;
+  }
+
+  private onPublication(e: ChannelEntry, pub: Publication, raw: string): void {
+    // Defensive: the bus already delivers in strictly increasing offset order per channel.
+    if (pub.offset <= e.top) return;
+    e.top = pub.offset;
+    for (const buf of e.recovering.values()) buf.push(pub);
+    if (e.ws.size > 0) {
+      const frame = '{"t":"msg",' + raw.slice(1);
+      const push = { t: 'msg', ...pub } as MsgPush;
+      for (const s of e.ws) s.deliverEncoded(frame, push);
+      this.d.metrics.deliveries.inc({ transport: 'ws' }, e.ws.size);
+    }
+    if (e.sio.size > 0 && this.d.roomBroadcast) {
+      this.d.roomBroadcast(e.name, { t: 'msg', ...pub });
+      this.d.metrics.deliveries.inc({ transport: 'socketio' }, e.sio.size);
+    }
+  }
+
+  /**
+   * Adds a session to a channel. With `since`, first replays what it missed (bus history, then the
+   * store when the bus history is too short), reporting a gap explicitly when neither reaches.
+   */
+  async subscribe(
+    s: HubSession,
+    ch: ResolvedChannel,
+    since: number | undefined,
+  ): Promise<{ topOffset: number; recovered?: boolean }> {
+    const e = this.entry(ch.parsed.name);
+    if (since === undefined) {
+      try {
+        await e.ready;
+      } catch (err) {
+        throw this.unavailable(err, e.name);
+      }
+      this.goLive(e, s);
+      return { topOffset: Math.max(e.top, e.storeTop) };
+    }
+    // Buffer live publications from now on, so history + buffer cover everything after `since`.
+    e.recovering.set(s, []);
+    let missed: Publication[] = [];
+    let recovered = true;
+    try {
+      await e.ready;
+      const h = await this.d.bus.history(e.name, { sinceOffset: since, limit: MAX_RECOVERY });
+      missed = h.publications;
+      if (!h.complete) {
+        missed = await this.d.messages.since(e.name, since, MAX_RECOVERY);
+      }
+    } catch (err) {
+      e.recovering.delete(s);
+      void this.maybeRelease(e);
+      throw this.unavailable(err, e.name);
+    }
+    const buffered = e.recovering.get(s) ?? [];
+    e.recovering.delete(s);
+    let last = since;
+    const first = missed[0]?.offset ?? buffered[0]?.offset;
+    if (first !== undefined && first > since + 1) {
+      recovered = false;
+      s.sendGap({
+        t: 'gap',
+        channel: e.name,
+        since,
+        from: first,
+        error: { code: 'QIAO_RECOVERY_GAP', message: new QiaoError('QIAO_RECOVERY_GAP').message },
+      });
+    }
+    for (const pub of missed) {
+      if (pub.offset <= last) continue;
+      this.deliverOne(s, pub);
+      last = pub.offset;
+    }
+    for (const pub of buffered) {
+      if (pub.offset <= last) continue;
+      this.deliverOne(s, pub);
+      last = pub.offset;
+    }
+    this.goLive(e, s);
+    this.d.metrics.recoveries.inc({ outcome: recovered ? 'complete' : 'gap' });
+    return { topOffset: Math.max(e.top, e.storeTop, last), recovered };
+  }
+
+  private unavailable(err: unknown, channel: string): QiaoError {
+    this.d.logger.warn({ err, channel }, 'channel subscription or history failed');
+    return new QiaoError('QIAO_UNAVAILABLE', 'The bus or history is unavailable; retry the subscribe');
+  }
+
+  private deliverOne(s: HubSession, pub: Publication): void {
+    const push = { t: 'msg', ...pub } as MsgPush;
+    s.deliverEncoded(JSON.stringify(push), push);
+  }
+
+  private goLive(e: ChannelEntry, s: HubSession): void {
+    if (s.transport === 'ws') e.ws.add(s);
+    else {
+      e.sio.add(s);
+      s.joinRoom?.(e.name);
+    }
+  }
+
+  async unsubscribe(s: HubSession, channel: string): Promise<void> {
+    const e = this.channels.get(channel);
+    if (!e) return;
+    e.ws.delete(s);
+    if (e.sio.delete(s)) s.leaveRoom?.(channel);
+    e.recovering.delete(s);
+    await this.maybeRelease(e);
+  }
+
+  private async maybeRelease(e: ChannelEntry): Promise<void> {
+    if (e.ws.size || e.sio.size || e.recovering.size) return;
+    if (this.channels.get(e.name) !== e) return;
+    this.channels.delete(e.name);
+    await this.d.bus.unsubscribe(e.name, e.handler).catch((err) => this.d.logger.warn({ err }, 'bus unsubscribe failed'));
+  }
+
+  /** Queues a session for the end-of-turn batch flush. */
+  markDirty(s: FlushableSession): void {
+    this.dirty.add(s);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flushAll());
+    }
+  }
+
+  private flushAll(): void {
+    this.flushScheduled = false;
+    const batch = [...this.dirty];
+    this.dirty.clear();
+    for (const s of batch) s.flush();
+  }
+
+  async close(): Promise<void> {
+    for (const e of this.channels.values()) await this.d.bus.unsubscribe(e.name, e.handler).catch(() => {});
+    this.channels.clear();
+  }
+}
+
+export interface FlushableSession {
+  flush(): void;
+}

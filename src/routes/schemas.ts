@@ -1,0 +1,40 @@
+/** JSON schemas shared by routes (also feed the OpenAPI document). */
+export const ErrorResponse = {
+  type: 'object',
+  properties: {
+    error: {
+      type: 'object',
+      properties: { code: { type: 'string' }, message: { type: 'string' }, details: {} },
+      required: ['code', 'message'],
+    },
+  },
+  required: ['error'],
+} as const;
+
+export const PublicationSchema = {
+  type: 'object',
+  properties: {
+    channel: { type: 'string' },
+    id: { type: 'string' },
+    offset: { type: 'integer' },
+    kind: { type: 'string' },
+    sender: { type: 'string' },
+    payload: {},
+    time: { type: 'string', format: 'date-time' },
+  },
+  required: ['channel', 'id', 'offset', 'kind', 'sender', 'payload', 'time'],
+} as const;
+
+export const ChannelParam = {
+  type: 'object',
+  properties: { channel: { type: 'string', minLength: 1, maxLength: 128 } },
+  required: ['channel'],
+} as const;
+
+export const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, ErrorResponse]));
+
+/** Answer to a publish: 201 when new, 200 when an earlier publish with the same idempotency key is returned. */
+export const PublishedSchema = {
+  type: 'object',
+  properties: { channel: { type: 'string' }, id: { type: 'string' }, offset: { type: 'integer' }, duplicate: { type: 'boolean' } },
+} as const;

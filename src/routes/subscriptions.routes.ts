@@ -1,0 +1,100 @@
+/** My subscriptions (persisted, with delivery preferences). Authorised from the channel catalogue. */
+import type { FastifyInstance } from 'fastify';
+import { authorizeSubscribe, resolveChannel } from '../../channels/catalogue.ts';
+import type { AppDeps } from '../deps.ts';
+import { QiaoError } from '../errors/codes.ts';
+import { authenticate, bearerSecurity } from './auth-hook.ts';
+import { ChannelParam, errors } from './schemas.ts';
+
+/** Most stored subscriptions per user. */
+export const MAX_STORED_SUBSCRIPTIONS = 500;
+
+const Prefs = {
+  type: 'object',
+  properties: {
+    muted: { type: 'boolean' },
+    transports: {
+      type: 'object',
+      properties: { web: { type: 'boolean' }, inbox: { type: 'boolean' }, email: { type: 'boolean' }, push: { type: 'boolean' } },
+      additionalProperties: false,
+    },
+    digest: { type: 'string', enum: ['immediate', 'hourly', 'daily'] },
+  },
+  additionalProperties: false,
+} as const;
+
+export default async function subscriptionRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
+  app.addHook('preHandler', authenticate(d.tokens));
+
+  app.get('/api/subscriptions', { schema: { tags: ['subscriptions'], summary: 'My subscriptions', security: bearerSecurity, response: errors(401) } }, async (req) => ({
+    subscriptions: await d.subscriptions.list(req.principal.id),
+  }));
+
+  const put = async (userId: string, channel: string, prefs: Record<string, unknown>) => {
+    const existing = await d.subscriptions.list(userId);
+    if (!existing.some((s) => s.channel === channel) && existing.length >= MAX_STORED_SUBSCRIPTIONS) {
+      throw new QiaoError('QIAO_TOO_MANY_SUBSCRIPTIONS', `At most ${MAX_STORED_SUBSCRIPTIONS} subscriptions per user`);
+    }
+    return d.subscriptions.put(userId, channel, prefs);
+  };
+
+  app.put(
+    '/api/subscriptions/:channel',
+    {
+      schema: {
+        tags: ['subscriptions'],
+        summary: 'Subscribe to a channel (or update its preferences)',
+        security: bearerSecurity,
+        params: ChannelParam,
+        body: { anyOf: [{ type: 'null' }, { type: 'object', properties: { prefs: Prefs }, additionalProperties: false }] },
+        response: errors(400, 401, 403, 404, 429),
+      },
+    },
+    async (req, reply) => {
+      const { channel } = req.params as { channel: string };
+      const prefs = ((req.body as { prefs?: Record<string, unknown> } | null)?.prefs ?? {}) as Record<string, unknown>;
+      const r = await authorizeSubscribe(req.principal, channel, d.users).catch(async (e) => {
+        await d.audit.append({ actorId: req.principal.id, action: 'subscription.create', target: channel, outcome: 'refused', detail: { code: e.code } });
+        throw e;
+      });
+      const created = await put(req.principal.id, r.parsed.name, prefs);
+      await d.audit.append({ actorId: req.principal.id, action: created ? 'subscription.create' : 'subscription.update', target: r.parsed.name, outcome: 'ok' });
+      reply.code(created ? 201 : 200);
+      return { channel: r.parsed.name, prefs, created };
+    },
+  );
+
+  app.post(
+    '/api/subscriptions',
+    {
+      schema: {
+        tags: ['subscriptions'],
+        summary: 'Subscribe to a channel (same as PUT /api/subscriptions/:channel)',
+        security: bearerSecurity,
+        body: { type: 'object', properties: { channel: { type: 'string', minLength: 1, maxLength: 128 }, prefs: Prefs }, required: ['channel'], additionalProperties: false },
+        response: errors(400, 401, 403, 404, 429),
+      },
+    },
+    async (req, reply) => {
+      const body = req.body as { channel: string; prefs?: Record<string, unknown> };
+      const r = await authorizeSubscribe(req.principal, body.channel, d.users);
+      const created = await put(req.principal.id, r.parsed.name, body.prefs ?? {});
+      await d.audit.append({ actorId: req.principal.id, action: created ? 'subscription.create' : 'subscription.update', target: r.parsed.name, outcome: 'ok' });
+      reply.code(created ? 201 : 200);
+      return { channel: r.parsed.name, prefs: body.prefs ?? {}, created };
+    },
+  );
+
+  app.delete(
+    '/api/subscriptions/:channel',
+    { schema: { tags: ['subscriptions'], summary: 'Unsubscribe', security: bearerSecurity, params: ChannelParam, response: errors(400, 401, 404) } },
+    async (req, reply) => {
+      const { channel } = req.params as { channel: string };
+      resolveChannel(channel);
+      const removed = await d.subscriptions.remove(req.principal.id, channel);
+      if (!removed) throw new QiaoError('QIAO_NOT_FOUND', 'Not subscribed to this channel');
+      await d.audit.append({ actorId: req.principal.id, action: 'subscription.delete', target: channel, outcome: 'ok' });
+      reply.code(204);
+    },
+  );
+}

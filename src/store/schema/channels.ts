@@ -1,0 +1,68 @@
+import { bigint, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { users } from './users.ts';
+
+/**
+ * A channel that has been used (published to or subscribed). `lastOffset` is the per-channel
+ * offset counter: publishing locks this row, so offsets are gap-free and strictly increasing.
+ */
+export const channels = pgTable('channels', {
+  name: text('name').primaryKey(),
+  family: text('family').notNull(),
+  lastOffset: bigint('last_offset', { mode: 'number' }).notNull().default(0),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** What a user chose to receive, with per-subscription delivery preferences. */
+export const subscriptions = pgTable(
+  'subscriptions',
+  {
+    userId: uuid('user_id').notNull().references(() => users.id),
+    channel: text('channel').notNull(),
+    prefs: jsonb('prefs').notNull().default({}),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.channel] }), index('subscriptions_channel_idx').on(t.channel)],
+);
+
+/**
+ * Append-only message log. (channel, offset) is unique; the application never updates or deletes rows
+ * (retention purges are a later, audited job).
+ */
+export const messages = pgTable(
+  'messages',
+  {
+    id: uuid('id').primaryKey(),
+    channel: text('channel').notNull(),
+    offset: bigint('offset', { mode: 'number' }).notNull(),
+    kind: text('kind').notNull(),
+    senderId: text('sender_id').notNull(),
+    payload: jsonb('payload').notNull(),
+    sizeBytes: integer('size_bytes').notNull(),
+    idempotencyKey: text('idempotency_key'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('messages_channel_offset_uq').on(t.channel, t.offset),
+    index('messages_created_idx').on(t.createdAt),
+    uniqueIndex('messages_idempotency_uq').on(t.senderId, t.idempotencyKey),
+  ],
+);
+
+
+/** A conversation (broker↔client, broker↔manager, or a small team group); channel `conv.<id>`. */
+export const conversations = pgTable('conversations', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  type: text('type', { enum: ['broker_client', 'broker_manager', 'group'] }).notNull(),
+  title: text('title'),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const conversationMembers = pgTable(
+  'conversation_members',
+  {
+    conversationId: uuid('conversation_id').notNull().references(() => conversations.id),
+    userId: uuid('user_id').notNull().references(() => users.id),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.conversationId, t.userId] }), index('conversation_members_user_idx').on(t.userId)],
+);

@@ -1,0 +1,46 @@
+import { sql } from 'drizzle-orm';
+import { boolean, check, date, index, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { branches, firms, teams } from './org.ts';
+
+/**
+ * Every person who logs in. Client-only columns (tier, risk level, assessment date, professional flag)
+ * are null for staff; a check constraint keeps that honest.
+ */
+export const users = pgTable(
+  'users',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    firmId: uuid('firm_id').notNull().references(() => firms.id),
+    login: text('login').notNull().unique(),
+    passwordHash: text('password_hash').notNull(),
+    displayName: text('display_name').notNull(),
+    email: text('email'),
+    role: text('role', { enum: ['client', 'broker', 'manager', 'research', 'compliance', 'admin'] }).notNull(),
+    branchId: uuid('branch_id').references(() => branches.id),
+    teamId: uuid('team_id').references(() => teams.id),
+    tier: text('tier', { enum: ['general', 'hnw', 'institutional'] }),
+    riskLevel: text('risk_level', { enum: ['C1', 'C2', 'C3', 'C4', 'C5'] }),
+    riskAssessedOn: date('risk_assessed_on'),
+    professionalInvestor: boolean('professional_investor').notNull().default(false),
+    locale: text('locale').notNull().default('zh-CN'),
+    timeZone: text('time_zone').notNull().default('Asia/Shanghai'),
+    active: boolean('active').notNull().default(true),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    check('users_client_fields', sql`(${t.role} = 'client') = (${t.tier} IS NOT NULL)`),
+    index('users_team_idx').on(t.teamId),
+  ],
+);
+
+/** Broker–client assignment: exactly one primary broker per client, optionally shared with others. */
+export const brokerClients = pgTable(
+  'broker_clients',
+  {
+    brokerId: uuid('broker_id').notNull().references(() => users.id),
+    clientId: uuid('client_id').notNull().references(() => users.id),
+    relation: text('relation', { enum: ['primary', 'shared_read', 'shared_full'] }).notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.brokerId, t.clientId] }), index('broker_clients_client_idx').on(t.clientId)],
+);

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    // Suites share the real Redis/Postgres; each uses its own prefix/database, so files may run in parallel.
+    fileParallelism: true,
+    pool: 'forks',
+  },
+});
