@@ -59,7 +59,7 @@ export async function openDb(config: Config, inMemory = false): Promise<DbHandle
 export async function openBus(config: Config, logger: AppDeps['logger']): Promise<Bus> {
   if (!config.redisUrl) return new MemoryBus();
   const { RedisBus } = await import('./bus/bus-redis.ts');
-  return new RedisBus({ url: config.redisUrl, logger });
+  return new RedisBus({ url: config.redisUrl, prefix: config.redisPrefix, logger });
 }
 
 export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {

@@ -5,6 +5,9 @@ interface ChannelState {
   history: Publication[];
   expiresAt: number;
   handlers: Set<BusHandler>;
+  /** Accepted publications waiting for delivery; non-empty only while a delivery is running. */
+  queue: Array<[Publication, string]>;
+  delivering: boolean;
 }
 
 /**
@@ -20,7 +23,7 @@ export class MemoryBus implements Bus {
   private state(channel: string): ChannelState {
     let s = this.channels.get(channel);
     if (!s) {
-      s = { top: 0, history: [], expiresAt: Infinity, handlers: new Set() };
+      s = { top: 0, history: [], expiresAt: Infinity, handlers: new Set(), queue: [], delivering: false };
       this.channels.set(channel, s);
     }
     if (s.expiresAt <= this.now()) {
@@ -39,15 +42,29 @@ export class MemoryBus implements Bus {
     s.history.push(pub);
     if (s.history.length > opts.historySize) s.history.splice(0, s.history.length - opts.historySize);
     s.expiresAt = this.now() + opts.historyTtlMs;
-    const raw = JSON.stringify(pub);
-    for (const h of [...s.handlers]) {
-      try {
-        h(pub, raw);
-      } catch {
-        // A failing handler must not stop delivery to the others.
-      }
-    }
+    s.queue.push([pub, JSON.stringify(pub)]);
+    // A handler may publish to the same channel while it is called; queueing (instead of delivering
+    // re-entrantly) keeps every handler's view in offset order.
+    if (!s.delivering) this.drain(s);
     return { accepted: true, topOffset: s.top };
+  }
+
+  private drain(s: ChannelState): void {
+    s.delivering = true;
+    try {
+      for (let next = s.queue.shift(); next; next = s.queue.shift()) {
+        const [pub, raw] = next;
+        for (const h of [...s.handlers]) {
+          try {
+            h(pub, raw);
+          } catch {
+            // A failing handler must not stop delivery to the others.
+          }
+        }
+      }
+    } finally {
+      s.delivering = false;
+    }
   }
 
   async subscribe(channel: string, handler: BusHandler): Promise<void> {

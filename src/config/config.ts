@@ -21,6 +21,8 @@ const EnvSchema = z
     DATABASE_URL: z.string().url().optional(),
     /** Redis URL; absent → in-process bus and queue. */
     REDIS_URL: z.string().url().optional(),
+    /** Key prefix in Redis, so several deployments (or test runs) can share one server. */
+    QIAO_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/).default('qiao:'),
     HOST: z.string().default('0.0.0.0'),
     PORT: intFrom(3000, 0), // TCP port
     /** Folder for embedded data (PGlite files, VAPID keys, mail outbox). */
@@ -50,6 +52,7 @@ export interface Config {
   mode: 'embedded' | 'services';
   databaseUrl?: string;
   redisUrl?: string;
+  redisPrefix: string;
   host: string;
   port: number;
   dataDir: string;
@@ -112,6 +115,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     mode: e.DATABASE_URL ? 'services' : 'embedded',
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
+    redisPrefix: e.QIAO_REDIS_PREFIX,
     host: e.HOST,
     port: e.PORT,
     dataDir: e.QIAO_DATA_DIR,
