@@ -315,7 +315,8 @@ async function runPhase(req: PhaseRequest): Promise<PhaseResult> {
     const period = 1000 / req.rate;
     const ticks = Math.ceil((req.warmupS + req.seconds) * req.rate);
     for (let k = 0; k < ticks && nextSeq < MAX_SEQ; k++) {
-      const due = t0 + k * period;
+      // Ticks sit half a period off the window edges, so timer jitter cannot move one across an edge.
+      const due = t0 + (k + 0.5) * period;
       if (due >= winEnd) break;
       await sleep(due - wallNow());
       stalled += reapStalled(req.stallMs);

@@ -41,8 +41,9 @@ end
 if offset <= tonumber(topStr) then
   return {0, topStr}
 end
-redis.call('SET', KEYS[1], ARGV[1])
+-- XADD first: if it fails (stream ahead of a tampered top key) the script has written nothing.
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], ARGV[1] .. '-0', 'p', ARGV[2])
+redis.call('SET', KEYS[1], ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call('PUBLISH', ARGV[5], ARGV[2])
 return {1, ARGV[1]}

@@ -26,6 +26,10 @@ export class Backoff {
     this.attempt = 0;
   }
 
+  get maxDelay(): number {
+    return this.opts.maxDelayMs;
+  }
+
   get attempts(): number {
     return this.attempt;
   }

@@ -1,15 +1,13 @@
 /**
  * A tiny typed event emitter that works the same in the browser and in Node (no `events` import).
  * `on` returns an unsubscribe function. A listener that throws does not stop the other listeners:
- * the error is handed to `onListenerError` (the client reports it as an 'error' event).
+ * the error is handed to `listenerFailed` (by default rethrown asynchronously, so it is not lost).
  */
 export type EventMap = { [event: string]: unknown };
 export type Listener<T> = (arg: T) => void;
 
 export class TypedEmitter<E extends EventMap> {
   private readonly listeners: { [K in keyof E]?: Set<Listener<E[K]>> } = {};
-
-  constructor(private readonly onListenerError?: (err: unknown, event: keyof E) => void) {}
 
   on<K extends keyof E>(event: K, fn: Listener<E[K]>): () => void {
     let set = this.listeners[event];
@@ -44,11 +42,15 @@ export class TypedEmitter<E extends EventMap> {
       try {
         fn(arg);
       } catch (err) {
-        if (this.onListenerError) this.onListenerError(err, event);
-        else queueMicrotask(() => {
-          throw err;
-        });
+        this.listenerFailed(err, event);
       }
     }
+  }
+
+  /** A listener threw. Subclasses may report it differently. */
+  protected listenerFailed(err: unknown, _event: keyof E): void {
+    queueMicrotask(() => {
+      throw err;
+    });
   }
 }

@@ -1,29 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { describe } from 'vitest';
 import { RedisBus } from '../../src/bus/bus-redis.ts';
+import { deleteRedisPrefix } from '../helpers/redis.ts';
 import { gateService, redisAvailable } from '../helpers/services.ts';
 import { busContract } from './bus.contract.ts';
 
 const url = process.env.QIAO_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 // Skips loudly when Redis is down; throws (fails this file) when QIAO_REQUIRE_SERVICES=1.
 const available = await gateService('Redis', url, redisAvailable);
-
-/** Deletes every key under `prefix` (SCAN, never KEYS). */
-async function deletePrefix(prefix: string): Promise<void> {
-  const admin = new Redis(url, { lazyConnect: true });
-  try {
-    await admin.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await admin.unlink(...keys);
-    } while (cursor !== '0');
-  } finally {
-    admin.disconnect();
-  }
-}
 
 describe.skipIf(!available)('RedisBus (Redis at QIAO_TEST_REDIS_URL)', () => {
   busContract('RedisBus', async () => {
@@ -37,7 +21,7 @@ describe.skipIf(!available)('RedisBus (Redis at QIAO_TEST_REDIS_URL)', () => {
       bus2,
       async cleanup() {
         await Promise.all([bus.close(), bus2.close()]);
-        await deletePrefix(prefix);
+        await deleteRedisPrefix(prefix, url);
       },
     };
   });

@@ -1,0 +1,498 @@
+/**
+ * Fanout benchmark orchestrator (Qiao issue: one channel, 10,000 subscribers, ~200-byte messages).
+ *
+ *   npx tsx bench/fanout.bench.ts [--targets a,b,c,d] [--subs 10000] [--seconds 10] [--rate 8] [--window 4]
+ *
+ * For each target: start its server pinned to CPU 0, start bench/loadgen.ts pinned to CPU 1 (IPC),
+ * read the server's VmRSS, connect the subscribers, read VmRSS again, run the saturated phase and the
+ * fixed-rate phase, then stop both processes. Prints a table and writes JSON to bench/results/.
+ * See bench/README.md for what the numbers mean; see bench/loadgen.ts for the publishing discipline.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type { ConnectResult, LoadgenMessage, PhaseName, PhaseResult, Request } from './lib/ipc.ts';
+import { BENCH_MESSAGE_BYTES, wallNow } from './lib/message.ts';
+import {
+  freePort,
+  installCleanup,
+  readComm,
+  readCpuSeconds,
+  readHwmKb,
+  readRssKb,
+  spawnNode,
+  stopChild,
+} from './lib/proc.ts';
+import type { BenchTarget, ServerHandle } from './lib/types.ts';
+import { allTargets } from './targets.ts';
+
+// ---------------------------------------------------------------------------------------------------
+// Options
+
+interface Options {
+  targets: string[];
+  subs: number;
+  seconds: number;
+  rate: number;
+  window: number;
+  warmup: number;
+  drain: number;
+  concurrency: number;
+  attempts: number;
+  stallMs: number;
+  settleMs: number;
+  serverCpu: string;
+  loadgenCpu: string;
+  phases: PhaseName[];
+}
+
+const HELP = `usage: npx tsx bench/fanout.bench.ts [options]
+  --targets a,b,c,d   targets to run (default: all registered: ${allTargets()
+    .map((t) => t.key)
+    .join(',')})
+  --subs N            subscribers (default 10000)
+  --seconds S         measurement window per phase (default 10)
+  --rate R            broadcasts/s in the fixed-rate phase (default 8)
+  --window W          saturated: publications in flight, end to end (default 4)
+  --warmup S          publishing before each window, not measured (default 1)
+  --drain S           max wait after a window for its publications to be delivered (default 5)
+  --phases p,q        saturated,fixed (default both)
+  --concurrency N     subscriber connects in flight (default 500)
+  --attempts N        connect attempts per subscriber (default 3)
+  --stall-ms MS       write off a publication after this long (default 5000)
+  --settle-ms MS      pause before each RSS reading (default 2000)
+  --server-cpu L      taskset CPU list for servers (default 0)
+  --loadgen-cpu L     taskset CPU list for the load generator (default 1)`;
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = {
+    targets: allTargets().map((t) => t.key),
+    subs: 10_000,
+    seconds: 10,
+    rate: 8,
+    window: 4,
+    warmup: 1,
+    drain: 5,
+    concurrency: 500,
+    attempts: 3,
+    stallMs: 5000,
+    settleMs: 2000,
+    serverCpu: '0',
+    loadgenCpu: '1',
+    phases: ['saturated', 'fixed'],
+  };
+  const num = (name: string, v: string | undefined, min: number, max: number): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`${name}: expected a number in [${min}, ${max}], got ${v}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const v = argv[i + 1];
+    switch (a) {
+      case '--targets':
+        o.targets = (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+        i++;
+        break;
+      case '--subs':
+        o.subs = Math.floor(num(a, v, 1, 50_000));
+        i++;
+        break;
+      case '--seconds':
+        o.seconds = num(a, v, 1, 600);
+        i++;
+        break;
+      case '--rate':
+        o.rate = num(a, v, 0.1, 10_000);
+        i++;
+        break;
+      case '--window':
+        o.window = Math.floor(num(a, v, 1, 10_000));
+        i++;
+        break;
+      case '--warmup':
+        o.warmup = num(a, v, 0, 60);
+        i++;
+        break;
+      case '--drain':
+        o.drain = num(a, v, 0, 120);
+        i++;
+        break;
+      case '--phases':
+        o.phases = (v ?? '').split(',').map((s) => s.trim()) as PhaseName[];
+        if (!o.phases.length || o.phases.some((p) => p !== 'saturated' && p !== 'fixed')) {
+          throw new Error('--phases: saturated and/or fixed');
+        }
+        i++;
+        break;
+      case '--concurrency':
+        o.concurrency = Math.floor(num(a, v, 1, 5000));
+        i++;
+        break;
+      case '--attempts':
+        o.attempts = Math.floor(num(a, v, 1, 10));
+        i++;
+        break;
+      case '--stall-ms':
+        o.stallMs = num(a, v, 100, 120_000);
+        i++;
+        break;
+      case '--settle-ms':
+        o.settleMs = num(a, v, 0, 60_000);
+        i++;
+        break;
+      case '--server-cpu':
+        o.serverCpu = String(v);
+        i++;
+        break;
+      case '--loadgen-cpu':
+        o.loadgenCpu = String(v);
+        i++;
+        break;
+      case '-h':
+      case '--help':
+        console.log(HELP);
+        process.exit(0);
+        break;
+      default:
+        throw new Error(`unknown argument ${a}\n${HELP}`);
+    }
+  }
+  return o;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Load generator client
+
+class Loadgen {
+  private rid = 1;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  onWindow: (phase: PhaseName, start: number, end: number) => void = () => {};
+  private exitError: Error | undefined;
+
+  constructor(readonly cp: ChildProcess) {
+    cp.on('message', (raw) => {
+      const m = raw as LoadgenMessage;
+      if (m.type === 'reply') {
+        const p = this.pending.get(m.rid);
+        if (!p) return;
+        this.pending.delete(m.rid);
+        if (m.ok) p.resolve(m.result);
+        else p.reject(new Error(`loadgen: ${m.error}`));
+      } else if (m.type === 'window') this.onWindow(m.phase, m.start, m.end);
+      else if (m.type === 'log') process.stderr.write(`[loadgen] ${m.line}\n`);
+    });
+    cp.once('exit', (code, sig) => {
+      this.exitError = new Error(`load generator exited (code ${code}, signal ${sig})`);
+      for (const p of this.pending.values()) p.reject(this.exitError);
+      this.pending.clear();
+    });
+  }
+
+  request<T>(req: Omit<Request, 'rid'> & Record<string, unknown>, timeoutMs: number): Promise<T> {
+    if (this.exitError) return Promise.reject(this.exitError);
+    const rid = this.rid++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(rid);
+        reject(new Error(`loadgen: no reply to ${String(req.type)} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(rid, {
+        resolve: (v) => {
+          clearTimeout(timer);
+          resolve(v as T);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      this.cp.send({ ...req, rid });
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// One target
+
+interface PhaseRecord extends PhaseResult {
+  /** Server CPU use inside the window, % of one core (all threads). */
+  serverCpuPct: number;
+  /** Load-generator CPU use inside the window, % of one core (all threads). */
+  loadgenCpuPct: number;
+}
+
+interface TargetRecord {
+  key: string;
+  name: string;
+  description?: string;
+  error?: string;
+  serverPid?: number;
+  serverComm?: string;
+  connect?: ConnectResult;
+  rssBeforeKb?: number;
+  rssAfterConnectKb?: number;
+  rssEndKb?: number;
+  hwmKb?: number;
+  rssMbPer1k?: number;
+  loadgenRssAfterConnectKb?: number;
+  phases: PhaseRecord[];
+  loadgenStats?: unknown;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
+const LOADGEN = fileURLToPath(new URL('./loadgen.ts', import.meta.url));
+
+async function runTarget(t: BenchTarget, o: Options, resultsDir: string, stamp: string): Promise<TargetRecord> {
+  const rec: TargetRecord = { key: t.key, name: t.name, description: t.description, phases: [] };
+  let server: ServerHandle | undefined;
+  let lgProc: ChildProcess | undefined;
+  console.error(`\n[bench] === (${t.key}) ${t.name} ===`);
+  try {
+    const port = await freePort();
+    server = await t.start({
+      cpu: o.serverCpu,
+      port,
+      subscribers: o.subs,
+      logFile: `${resultsDir}/${stamp}-${t.key}-server.log`,
+    });
+    const srv = server;
+    rec.serverPid = srv.pid;
+    rec.serverComm = readComm(srv.pid);
+    if (rec.serverComm !== 'node') {
+      console.error(`[bench] warning: server pid ${srv.pid} is "${rec.serverComm}", not node: RSS may be a wrapper's`);
+    }
+    console.error(`[bench] server pid ${srv.pid} on 127.0.0.1:${srv.port} (cpu ${o.serverCpu})`);
+
+    lgProc = spawnNode({
+      script: LOADGEN,
+      cpu: o.loadgenCpu,
+      logFile: 'inherit',
+      ipc: true,
+      nodeArgs: ['--max-old-space-size=4096'],
+    });
+    const lg = new Loadgen(lgProc);
+    const lgPid = lgProc.pid!;
+
+    // CPU sampling at the window edges (scheduled on the same wall clock as the load generator).
+    const cpuSamples = new Map<PhaseName, { s0?: number; l0?: number; t0?: number; s1?: number; l1?: number; t1?: number }>();
+    lg.onWindow = (phase, start, end) => {
+      const rec0: { s0?: number; l0?: number; t0?: number; s1?: number; l1?: number; t1?: number } = {};
+      cpuSamples.set(phase, rec0);
+      const sample = (edge: 0 | 1) => {
+        try {
+          const s = readCpuSeconds(srv.pid);
+          const l = readCpuSeconds(lgPid);
+          if (edge === 0) Object.assign(rec0, { s0: s, l0: l, t0: wallNow() });
+          else Object.assign(rec0, { s1: s, l1: l, t1: wallNow() });
+        } catch {
+          /* process gone */
+        }
+      };
+      setTimeout(() => sample(0), start - wallNow());
+      setTimeout(() => sample(1), end - wallNow());
+    };
+
+    await lg.request({ type: 'init', targetKey: t.key, port: srv.port, info: srv.info ?? {}, subscribers: o.subs }, 60_000);
+    await sleep(o.settleMs);
+    rec.rssBeforeKb = readRssKb(srv.pid);
+
+    const deadlineMs = Math.max(60_000, o.subs * 20);
+    rec.connect = await lg.request<ConnectResult>(
+      { type: 'connect', concurrency: o.concurrency, attempts: o.attempts, deadlineMs },
+      deadlineMs + 60_000,
+    );
+    if (rec.connect.connected === 0) throw new Error(`no subscriber connected: ${rec.connect.errorSamples.join('; ')}`);
+    await sleep(o.settleMs);
+    rec.rssAfterConnectKb = readRssKb(srv.pid);
+    rec.loadgenRssAfterConnectKb = readRssKb(lgPid);
+    rec.rssMbPer1k = (rec.rssAfterConnectKb - rec.rssBeforeKb) / 1024 / (rec.connect.connected / 1000);
+    console.error(
+      `[bench] server RSS ${(rec.rssBeforeKb / 1024).toFixed(1)} MB → ${(rec.rssAfterConnectKb / 1024).toFixed(1)} MB ` +
+        `with ${rec.connect.connected} subscribers: ${rec.rssMbPer1k.toFixed(2)} MB/1k conns`,
+    );
+
+    for (const phase of o.phases) {
+      const r = await lg.request<PhaseResult>(
+        {
+          type: 'phase',
+          phase,
+          seconds: o.seconds,
+          warmupS: o.warmup,
+          drainS: o.drain,
+          window: o.window,
+          rate: o.rate,
+          stallMs: o.stallMs,
+        },
+        (o.warmup + o.seconds + o.drain) * 1000 + 60_000,
+      );
+      // The reply can beat the orchestrator's end-of-window timer: let that timer fire first.
+      await sleep(r.windowEnd + 100 - wallNow());
+      const c = cpuSamples.get(phase);
+      const span = c?.t1 !== undefined && c.t0 !== undefined ? (c.t1 - c.t0) / 1000 : NaN;
+      rec.phases.push({
+        ...r,
+        serverCpuPct: c?.s1 !== undefined && c.s0 !== undefined ? (100 * (c.s1 - c.s0)) / span : NaN,
+        loadgenCpuPct: c?.l1 !== undefined && c.l0 !== undefined ? (100 * (c.l1 - c.l0)) / span : NaN,
+      });
+      await sleep(500);
+    }
+    rec.rssEndKb = readRssKb(srv.pid);
+    rec.hwmKb = readHwmKb(srv.pid);
+    rec.loadgenStats = await lg.request({ type: 'shutdown' }, 30_000);
+  } catch (e) {
+    rec.error = String((e as Error)?.message ?? e);
+    console.error(`[bench] (${t.key}) failed: ${(e as Error)?.stack ?? e}`);
+  } finally {
+    // Server first (its sockets then sit in TIME_WAIT, not the load generator's ephemeral ports).
+    if (server) await server.stop().catch((e) => console.error(`[bench] stop server: ${e}`));
+    if (lgProc) await stopChild(lgProc);
+  }
+  return rec;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Report
+
+const f = (n: number | undefined, d = 2) => (n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(d));
+const int = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '-' : Math.round(n).toLocaleString('en-US'));
+
+function table(records: TargetRecord[]): string {
+  const head = [
+    'target',
+    'phase',
+    'deliveries/s',
+    'p50 ms',
+    'p99 ms',
+    'max ms',
+    'RSS MB/1k conns',
+    'pubs/s',
+    'loss %',
+    'srv CPU %',
+    'lg CPU %',
+  ];
+  const rows: string[][] = [];
+  for (const r of records) {
+    const name = `(${r.key}) ${r.name}`;
+    if (r.error && !r.phases.length) {
+      rows.push([name, 'ERROR', r.error.slice(0, 60), '', '', '', f(r.rssMbPer1k), '', '', '', '']);
+      continue;
+    }
+    for (const p of r.phases) {
+      rows.push([
+        name,
+        p.phase === 'fixed' ? `fixed` : 'saturated',
+        int(p.deliveriesPerS),
+        f(p.latency.p50Ms),
+        f(p.latency.p99Ms),
+        f(p.latency.maxMs),
+        f(r.rssMbPer1k),
+        f(p.publishesPerS, 1),
+        f(p.lossPct, 3),
+        f(p.serverCpuPct, 0),
+        f(p.loadgenCpuPct, 0),
+      ]);
+    }
+  }
+  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join(' | ');
+  return [line(head), w.map((n) => '-'.repeat(n)).join('-|-'), ...rows.map(line)].join('\n');
+}
+
+function ratios(records: TargetRecord[]): string[] {
+  const out: string[] = [];
+  const by = (k: string) => records.find((r) => r.key === k && !r.error);
+  for (const [num, den, label] of [
+    ['c', 'b', '(c) Qiao socket.io / (b) socket.io baseline'],
+    ['d', 'a', '(d) Qiao raw WS / (a) ws baseline'],
+  ] as const) {
+    const n = by(num);
+    const d = by(den);
+    if (!n || !d) continue;
+    for (const p of n.phases) {
+      const q = d.phases.find((x) => x.phase === p.phase);
+      if (!q) continue;
+      out.push(`${label}, ${p.phase}: deliveries/s ratio ${f(p.deliveriesPerS / q.deliveriesPerS, 3)}`);
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Main
+
+async function main(): Promise<void> {
+  installCleanup();
+  const o = parseArgs(process.argv.slice(2));
+  const registry = allTargets();
+  const unknown = o.targets.filter((k) => !registry.some((t) => t.key === k));
+  if (unknown.length) {
+    throw new Error(
+      `unknown target(s) ${unknown.join(', ')}; registered: ${registry.map((t) => `${t.key} (${t.name})`).join(', ')}` +
+        (unknown.some((k) => k === 'c' || k === 'd') ? ' — Qiao targets go in bench/targets-qiao.ts' : ''),
+    );
+  }
+  const targets = o.targets.map((k) => registry.find((t) => t.key === k)!);
+
+  const resultsDir = fileURLToPath(new URL('./results', import.meta.url));
+  mkdirSync(resultsDir, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+
+  let nofile = 'unknown';
+  try {
+    nofile = /Max open files\s+(\S+)\s+(\S+)/.exec(readFileSync('/proc/self/limits', 'utf8'))?.slice(1).join('/') ?? nofile;
+  } catch {
+    /* not linux */
+  }
+  const env = {
+    node: process.version,
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model,
+    totalMemMb: Math.round(os.totalmem() / 1048576),
+    nofileSoftHard: nofile,
+    messageBytes: BENCH_MESSAGE_BYTES,
+  };
+  console.error(`[bench] ${JSON.stringify({ ...o, env })}`);
+  if (os.cpus().length < 2) console.error('[bench] warning: fewer than 2 CPUs: server and load generator share a core');
+
+  const records: TargetRecord[] = [];
+  for (const t of targets) {
+    records.push(await runTarget(t, o, resultsDir, stamp));
+    await sleep(1000);
+  }
+
+  console.log(
+    `\nFanout: ${o.subs} subscribers, one channel, ${BENCH_MESSAGE_BYTES}-byte messages; ` +
+      `saturated (window ${o.window}) and fixed ${o.rate}/s, ${o.seconds} s windows; server on CPU ${o.serverCpu}, load generator on CPU ${o.loadgenCpu}\n`,
+  );
+  console.log(table(records));
+  const rs = ratios(records);
+  if (rs.length) console.log(`\n${rs.join('\n')}`);
+  for (const r of records) {
+    const notes: string[] = [];
+    if (r.connect && r.connect.failed) notes.push(`${r.connect.failed} subscribers failed to connect`);
+    for (const p of r.phases) {
+      if (p.publishErrors) notes.push(`${p.phase}: ${p.publishErrors} publish errors (${p.publishErrorSamples[0]})`);
+      if (p.stalled) notes.push(`${p.phase}: ${p.stalled} publications stalled (> ${o.stallMs} ms)`);
+      if (p.skipped) notes.push(`${p.phase}: ${p.skipped} ticks skipped`);
+      if (p.loadgenCpuPct > 90) notes.push(`${p.phase}: load generator at ${f(p.loadgenCpuPct, 0)}% CPU: figure may be loadgen-bound`);
+    }
+    if (r.error) notes.push(`error: ${r.error}`);
+    if (notes.length) console.log(`\n(${r.key}) ${notes.join('\n    ')}`);
+  }
+
+  const file = `${resultsDir}/fanout-${stamp}.json`;
+  writeFileSync(file, JSON.stringify({ startedAt: stamp, options: o, env, results: records }, null, 2));
+  console.log(`\nJSON: ${file}`);
+  if (records.some((r) => r.error)) process.exitCode = 1;
+}
+
+main().then(
+  () => process.exit(),
+  (e) => {
+    console.error(`[bench] ${(e as Error)?.stack ?? e}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,138 @@
+/**
+ * BullMQ job queue on Redis for production: several API nodes enqueue, several worker processes
+ * consume. Failed jobs are kept (removeOnFail: false) and are the dead-letter list.
+ */
+import { Queue, UnrecoverableError, Worker, type Job as BullJob } from 'bullmq';
+import { Redis } from 'ioredis';
+import {
+  DEFAULT_ATTEMPTS,
+  DEFAULT_BACKOFF_MS,
+  UnrecoverableJobError,
+  type DeadLetter,
+  type JobHandler,
+  type JobOptions,
+  type JobQueue,
+  type WorkerHandle,
+} from './queue.ts';
+
+export interface BullQueueOptions {
+  url: string;
+  /** Key prefix, e.g. `qiao:` → BullMQ keys under `qiao:bull:*`. */
+  prefix?: string;
+  /** How long a worker holds a job before another may take it over (ms); also bounds crash recovery. */
+  lockDurationMs?: number;
+}
+
+/** BullMQ job ids may not contain ':' (it separates key parts). */
+function safeId(id: string): string {
+  return id.replaceAll(':', '_');
+}
+
+export class BullQueue implements JobQueue {
+  private readonly queues = new Map<string, Queue>();
+  private readonly workers = new Set<Worker>();
+  private readonly workerHandles = new Set<WorkerHandle>();
+  private readonly connection: Redis;
+  private readonly prefix: string;
+
+  constructor(private readonly opts: BullQueueOptions) {
+    // BullMQ requires maxRetriesPerRequest: null for blocking connections.
+    this.connection = new Redis(opts.url, { maxRetriesPerRequest: null, lazyConnect: false });
+    this.connection.on('error', () => {});
+    this.prefix = `${opts.prefix ?? 'qiao:'}bull`;
+  }
+
+  private queue(name: string): Queue {
+    let q = this.queues.get(name);
+    if (!q) {
+      q = new Queue(name, { connection: this.connection, prefix: this.prefix });
+      q.on('error', () => {});
+      this.queues.set(name, q);
+    }
+    return q;
+  }
+
+  async add<T>(queue: string, name: string, data: T, opts: JobOptions = {}): Promise<string> {
+    const job = await this.queue(queue).add(name, data as object, {
+      jobId: opts.jobId ? safeId(opts.jobId) : undefined,
+      delay: opts.delayMs,
+      attempts: opts.attempts ?? DEFAULT_ATTEMPTS,
+      backoff: { type: 'exponential', delay: opts.backoffMs ?? DEFAULT_BACKOFF_MS, jitter: 0.5 },
+      removeOnComplete: true,
+      removeOnFail: false,
+    });
+    return job.id ?? '';
+  }
+
+  process<T>(queue: string, handler: JobHandler<T>, opts: { concurrency?: number } = {}): WorkerHandle {
+    // A worker blocks on its own connection; it is closed with the worker.
+    const conn = this.connection.duplicate();
+    conn.on('error', () => {});
+    const w = new Worker(
+      queue,
+      async (job: BullJob) => {
+        try {
+          await handler({ id: job.id ?? '', name: job.name, data: job.data as T, attempt: job.attemptsMade + 1 });
+        } catch (e) {
+          if (e instanceof UnrecoverableJobError || (e as Error)?.name === 'UnrecoverableJobError') {
+            throw new UnrecoverableError((e as Error).message);
+          }
+          throw e;
+        }
+      },
+      {
+        connection: conn,
+        prefix: this.prefix,
+        concurrency: opts.concurrency ?? 1,
+        lockDuration: this.opts.lockDurationMs ?? 30_000,
+        stalledInterval: Math.max(1000, Math.floor((this.opts.lockDurationMs ?? 30_000) / 2)),
+        maxStalledCount: 5,
+      },
+    );
+    w.on('error', () => {});
+    this.workers.add(w);
+    const handle: WorkerHandle = {
+      close: async () => {
+        this.workers.delete(w);
+        this.workerHandles.delete(handle);
+        await w.close();
+        await conn.quit().catch(() => {});
+      },
+    };
+    this.workerHandles.add(handle);
+    return handle;
+  }
+
+  async deadLetters(queue: string, limit = 100): Promise<DeadLetter[]> {
+    const jobs = await this.queue(queue).getFailed(0, limit - 1);
+    return jobs.map((j) => ({
+      id: j.id ?? '',
+      queue,
+      name: j.name,
+      data: j.data,
+      reason: j.failedReason ?? '',
+      attempts: j.attemptsMade,
+      failedAt: new Date(j.finishedOn ?? j.timestamp).toISOString(),
+    }));
+  }
+
+  async replay(queue: string, id: string): Promise<boolean> {
+    const job = await this.queue(queue).getJob(safeId(id));
+    if (!job || !(await job.isFailed())) return false;
+    await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+    return true;
+  }
+
+  async pendingCount(queue: string): Promise<number> {
+    const c = await this.queue(queue).getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+    return Object.values(c).reduce((a, b) => a + b, 0);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.workerHandles].map((h) => h.close()));
+    this.workerHandles.clear();
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    this.queues.clear();
+    await this.connection.quit().catch(() => {});
+  }
+}

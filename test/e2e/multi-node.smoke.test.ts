@@ -1,0 +1,27 @@
+import { test } from 'vitest';
+import { createTestDatabase, deleteRedisPrefix, startHubNode, uniqueRedisPrefix, login, TestClient, publishMany } from '/work/main/test/helpers/process.ts';
+test('smoke', async () => {
+  const db = await createTestDatabase();
+  const prefix = uniqueRedisPrefix();
+  const t0 = Date.now();
+  const a = await startHubNode({ name: 'A', databaseUrl: db.url, redisPrefix: prefix, jwtSecret: 'x'.repeat(40) });
+  console.log('A ready', Date.now() - t0);
+  const t1 = Date.now();
+  const b = await startHubNode({ name: 'B', databaseUrl: db.url, redisPrefix: prefix, jwtSecret: 'x'.repeat(40), env: { QIAO_SEED_DEMO: 'false' } });
+  console.log('B ready', Date.now() - t1, (await b.health()).body);
+  const tok = await login(a.url, 'client1');
+  const rtok = await login(b.url, 'research1');
+  const c = new TestClient({ name: 'c', token: tok, urls: [a.url, b.url], transport: 'socketio' });
+  await c.connect();
+  console.log(await c.subscribe('research.macro'));
+  await publishMany(b.url, rtok, 'research.macro', 20);
+  await c.waitForOffset('research.macro', 20, 5000);
+  console.log(c.describe());
+  await c.disconnect();
+  const t2 = Date.now();
+  a.kill('SIGTERM');
+  console.log(await a.waitExit(5000), Date.now() - t2);
+  await b.stop();
+  await db.drop();
+  console.log('deleted', await deleteRedisPrefix(prefix));
+}, 60000);
