@@ -16,6 +16,14 @@ function argValue(name: string, def: string): string {
 }
 
 const port = Number(argValue('--port', '4101'));
+/** BENCH_SERVER_DEBUG=1: log the duration of each broadcast loop and the idle gap before it (server log). */
+const DEBUG = process.env.BENCH_SERVER_DEBUG === '1';
+let lastEnd = 0;
+function debugLine(t0: number): void {
+  const t1 = performance.now();
+  process.stdout.write(`broadcast ${(t1 - t0).toFixed(1)} ms, idle before ${(t0 - lastEnd).toFixed(1)} ms, ${subscribers.size} subs\n`);
+  lastEnd = t1;
+}
 
 const subscribers = new Set<WebSocket>();
 const wss = new WebSocketServer({
@@ -29,11 +37,13 @@ const wss = new WebSocketServer({
 wss.on('connection', (ws, req) => {
   if (req.url === '/pub') {
     ws.on('message', (data) => {
+      const t0 = DEBUG ? performance.now() : 0;
       const msg = data.toString();
       for (const client of subscribers) {
         if (client.readyState === WebSocket.OPEN) client.send(msg);
       }
       ws.send('ack');
+      if (DEBUG) debugLine(t0);
     });
     return;
   }

@@ -117,8 +117,22 @@ export class RedisBus implements Bus {
         { conn: 'subscriber', channels: this.live.size },
         'redis bus: subscriber reconnected and re-subscribing; subscribers should recover missed publications from history',
       );
+      // The PING is answered after the re-SUBSCRIBE commands ioredis queued, so live delivery is
+      // active again when the resync listeners read history.
+      this.sub
+        .ping()
+        .catch(() => undefined)
+        .then(() => {
+          for (const l of this.resyncListeners) l();
+        });
     });
     this.sub.on('message', (redisChannel: string, raw: string) => this.deliver(redisChannel, raw));
+  }
+
+  private readonly resyncListeners: Array<() => void> = [];
+
+  onResync(listener: () => void): void {
+    this.resyncListeners.push(listener);
   }
 
   private topKey(channel: string): string {

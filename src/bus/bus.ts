@@ -83,6 +83,12 @@ export interface Bus {
   /** Stop delivering `channel` to `handler`. Unknown pairs are ignored. */
   unsubscribe(channel: string, handler: BusHandler): Promise<void>;
   history(channel: string, opts: HistoryOptions): Promise<HistoryResult>;
+  /**
+   * Registers a listener called when live delivery may have missed publications (the Redis subscriber
+   * connection was lost and is live again). Listeners recover from `history` per channel.
+   * The memory bus never calls it.
+   */
+  onResync?(listener: () => void): void;
   /** Health probe: resolves when the backing service answers. */
   ping(): Promise<void>;
   close(): Promise<void>;

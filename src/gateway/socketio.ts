@@ -69,6 +69,14 @@ class SioPort implements TransportPort {
 
 export function socketIoGateway(app: FastifyInstance, opts: SocketIoGatewayOptions): IoServer {
   const limits = opts.sessionDeps.limits;
+  // @fastify/websocket routes every HTTP upgrade through fastify, which answers 404 for /socket.io/
+  // (not a fastify route) and breaks socket.io's websocket transport. Keep those upgrades for engine.io.
+  for (const l of app.server.listeners('upgrade') as Array<(...args: unknown[]) => void>) {
+    app.server.removeListener('upgrade', l);
+    app.server.on('upgrade', (req: { url?: string }, ...rest: unknown[]) => {
+      if (!req.url?.startsWith('/socket.io/')) l.call(app.server, req, ...rest);
+    });
+  }
   const io = new IoServer(app.server, {
     path: '/socket.io/',
     serveClient: false,

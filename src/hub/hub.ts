@@ -46,6 +46,8 @@ interface ChannelEntry {
   /** Store's offset counter when the entry was created (for reporting topOffset). */
   storeTop: number;
   ready: Promise<void>;
+  /** While resyncing after a bus reconnect: live publications held back until history is replayed. */
+  resync: Array<[Publication, string]> | null;
 }
 
 export interface HubDeps {
@@ -65,7 +67,30 @@ export class Hub {
   private readonly dirty = new Set<FlushableSession>();
   private flushScheduled = false;
 
-  constructor(private readonly d: HubDeps) {}
+  constructor(private readonly d: HubDeps) {
+    d.bus.onResync?.(() => void this.resyncAll());
+  }
+
+  /**
+   * After the bus lost live delivery for a while: replay from bus history what each channel missed,
+   * holding newer live publications back until the replay is done so order is kept.
+   */
+  private async resyncAll(): Promise<void> {
+    for (const e of [...this.channels.values()]) {
+      if (e.resync) continue;
+      e.resync = [];
+      try {
+        const h = await this.d.bus.history(e.name, { sinceOffset: e.top, limit: MAX_RECOVERY });
+        for (const pub of h.publications) this.onPublication(e, pub, JSON.stringify(pub), true);
+      } catch (err) {
+        this.d.logger.warn({ err, channel: e.name }, 'resync after bus reconnect failed');
+      } finally {
+        const held = e.resync;
+        e.resync = null;
+        for (const [pub, raw] of held) this.onPublication(e, pub, raw);
+      }
+    }
+  }
 
   setRoomBroadcast(fn: (channel: string, push: MsgPush) => void): void {
     this.d.roomBroadcast = fn;
@@ -87,6 +112,7 @@ export class Hub {
       recovering: new Map(),
       top: 0,
       storeTop: 0,
+      resync: null,
       handler: (pub, raw) => this.onPublication(entry, pub, raw),
       ready: Promise.resolve(),
     };
@@ -102,7 +128,11 @@ export class Hub {
     return entry;
   }
 
-  private onPublication(e: ChannelEntry, pub: Publication, raw: string): void {
+  private onPublication(e: ChannelEntry, pub: Publication, raw: string, replay = false): void {
+    if (e.resync && !replay) {
+      e.resync.push([pub, raw]);
+      return;
+    }
     // Defensive: the bus already delivers in strictly increasing offset order per channel.
     if (pub.offset <= e.top) return;
     e.top = pub.offset;

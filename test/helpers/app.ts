@@ -369,7 +369,11 @@ export class SioTestClient {
     const c = new SioTestClient(socket);
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', () => resolve());
-      socket.once('connect_error', (err) => reject(err));
+      socket.once('connect_error', (err) => {
+        const d = (err as { description?: unknown }).description;
+        const detail = d instanceof Error ? d.message : (d as { message?: string } | undefined)?.message ?? (d === undefined ? '' : String(d));
+        reject(Object.assign(new Error(`socket.io connect failed: ${err.message}${detail ? ` (${detail})` : ''}`), { cause: err, data: (err as { data?: unknown }).data }));
+      });
     });
     c.welcome = (await c.pushes.take((p) => p.t === 'welcome', timeoutMs, 'welcome')) as WelcomePush;
     return c;

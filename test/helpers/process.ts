@@ -726,3 +726,100 @@ export function sequenceReport(msgs: MsgPush[], from = 1): { count: number; cont
     last: msgs[msgs.length - 1]?.offset,
   };
 }
+
+// ---------------------------------------------------------------------------------------------------
+// A TCP load balancer in front of the nodes (what clients with one URL reconnect through)
+
+/**
+ * A minimal TCP balancer on 127.0.0.1: each new connection goes to the first enabled backend (in the
+ * given preference order) that accepts a TCP connection. Established connections are spliced byte for
+ * byte, so when a backend dies its clients see the drop and reconnect through the balancer to the next
+ * backend. `disable(port)` is the "deregister before SIGTERM" step an orchestrator would do.
+ */
+export class TcpBalancer {
+  private readonly disabled = new Set<number>();
+  private readonly sockets = new Set<net.Socket>();
+  /** Which backend port each accepted connection went to, in order (for assertions and debugging). */
+  readonly routed: number[] = [];
+
+  private constructor(
+    private readonly server: net.Server,
+    readonly port: number,
+    private backends: number[],
+  ) {}
+
+  static async start(backends: number[]): Promise<TcpBalancer> {
+    const server = net.createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    const lb = new TcpBalancer(server, (server.address() as net.AddressInfo).port, backends);
+    server.on('connection', (c) => void lb.route(c));
+    return lb;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  setBackends(ports: number[]): void {
+    this.backends = [...ports];
+  }
+
+  disable(port: number): void {
+    this.disabled.add(port);
+  }
+
+  enable(port: number): void {
+    this.disabled.delete(port);
+  }
+
+  private track(s: net.Socket): void {
+    this.sockets.add(s);
+    s.once('close', () => this.sockets.delete(s));
+  }
+
+  private async route(client: net.Socket): Promise<void> {
+    this.track(client);
+    client.on('error', () => client.destroy());
+    for (const port of this.backends) {
+      if (this.disabled.has(port) || client.destroyed) continue;
+      const up = await new Promise<net.Socket | null>((resolve) => {
+        const s = net.connect({ host: '127.0.0.1', port });
+        const t = setTimeout(() => {
+          s.destroy();
+          resolve(null);
+        }, 1000);
+        s.once('connect', () => {
+          clearTimeout(t);
+          resolve(s);
+        });
+        s.once('error', () => {
+          clearTimeout(t);
+          s.destroy();
+          resolve(null);
+        });
+      });
+      if (!up) continue;
+      if (client.destroyed) {
+        up.destroy();
+        return;
+      }
+      this.track(up);
+      this.routed.push(port);
+      up.on('error', () => up.destroy());
+      up.once('close', () => client.destroy());
+      client.once('close', () => up.destroy());
+      client.pipe(up);
+      up.pipe(client);
+      return;
+    }
+    client.destroy();
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}

@@ -47,22 +47,3 @@ export const messages = pgTable(
     uniqueIndex('messages_idempotency_uq').on(t.senderId, t.idempotencyKey),
   ],
 );
-
-
-/** A conversation (broker↔client, broker↔manager, or a small team group); channel `conv.<id>`. */
-export const conversations = pgTable('conversations', {
-  id: uuid('id').primaryKey().defaultRandom(),
-  type: text('type', { enum: ['broker_client', 'broker_manager', 'group'] }).notNull(),
-  title: text('title'),
-  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
-});
-
-export const conversationMembers = pgTable(
-  'conversation_members',
-  {
-    conversationId: uuid('conversation_id').notNull().references(() => conversations.id),
-    userId: uuid('user_id').notNull().references(() => users.id),
-    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
-  },
-  (t) => [primaryKey({ columns: [t.conversationId, t.userId] }), index('conversation_members_user_idx').on(t.userId)],
-);

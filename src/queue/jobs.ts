@@ -1,0 +1,65 @@
+/**
+ * The API ↔ worker contract: queue names and job payload types. The hub only enqueues these; the
+ * workers in workers/ consume them. Payloads carry ids, never secrets; workers read the rest from
+ * the store, so a job replayed from the dead-letter list sees current data.
+ */
+
+export const QUEUES = {
+  /** One job per publication: decide, per recipient, which transports to use. */
+  fanout: 'qiao-fanout',
+  /** One job per email delivery row. */
+  email: 'qiao-email',
+  /** One job per web-push delivery row. */
+  push: 'qiao-push',
+  /** Periodic: send due digests and release items held for quiet hours / trading sessions. */
+  digest: 'qiao-digest',
+  /** Acknowledgement-driven escalation steps (unread after N minutes → push → email). */
+  escalation: 'qiao-escalation',
+  /** Market ticks to evaluate against price-alert rules. */
+  alerts: 'qiao-alerts',
+} as const;
+
+export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+
+export interface FanoutJob {
+  messageId: string;
+  channel: string;
+  family: string;
+  offset: number;
+  kind: string;
+}
+
+export interface EmailJob {
+  /** The deliveries row this job fulfils (status moves queued → sent | failed). */
+  deliveryId: string;
+}
+
+export interface PushJob {
+  deliveryId: string;
+}
+
+export interface DigestJob {
+  /** ISO time the sweep runs for (lets tests shift the clock). */
+  at?: string;
+}
+
+export interface EscalationJob {
+  messageId: string;
+  userId: string;
+  /** 0: push, 1: email. */
+  step: number;
+}
+
+export interface AlertTickJob {
+  symbol: string;
+  price: number;
+  time: string;
+}
+
+/** Stable job ids: a retried enqueue never creates a second job for the same work. */
+export const jobIds = {
+  fanout: (messageId: string) => `fanout-${messageId}`,
+  email: (deliveryId: string) => `email-${deliveryId}`,
+  push: (deliveryId: string) => `push-${deliveryId}`,
+  escalation: (messageId: string, userId: string, step: number) => `esc-${messageId}-${userId}-${step}`,
+};

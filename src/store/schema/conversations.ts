@@ -1,0 +1,53 @@
+import { sql } from 'drizzle-orm';
+import { bigint, index, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { teams } from './org.ts';
+import { users } from './users.ts';
+
+/**
+ * A conversation; its messages live on channel `conv.<id>`.
+ * broker_client: one per (broker, client) pair; access follows the broker–client assignment, so a
+ * transferred client's new broker reads the history and the old broker loses access at once.
+ * broker_manager: one per (broker, manager) pair. group: a small group inside a team (members table).
+ */
+export const conversations = pgTable(
+  'conversations',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    type: text('type', { enum: ['broker_client', 'broker_manager', 'group'] }).notNull(),
+    title: text('title'),
+    brokerId: uuid('broker_id').references(() => users.id),
+    clientId: uuid('client_id').references(() => users.id),
+    managerId: uuid('manager_id').references(() => users.id),
+    teamId: uuid('team_id').references(() => teams.id),
+    createdBy: uuid('created_by').references(() => users.id),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('conversations_broker_client_uq').on(t.brokerId, t.clientId).where(sql`${t.type} = 'broker_client'`),
+    uniqueIndex('conversations_broker_manager_uq').on(t.brokerId, t.managerId).where(sql`${t.type} = 'broker_manager'`),
+    index('conversations_client_idx').on(t.clientId),
+  ],
+);
+
+export const conversationMembers = pgTable(
+  'conversation_members',
+  {
+    conversationId: uuid('conversation_id').notNull().references(() => conversations.id),
+    userId: uuid('user_id').notNull().references(() => users.id),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.conversationId, t.userId] }), index('conversation_members_user_idx').on(t.userId)],
+);
+
+/** Per user and conversation: how far they have received and read (unread counts derive from it). */
+export const conversationReads = pgTable(
+  'conversation_reads',
+  {
+    conversationId: uuid('conversation_id').notNull().references(() => conversations.id),
+    userId: uuid('user_id').notNull().references(() => users.id),
+    deliveredOffset: bigint('delivered_offset', { mode: 'number' }).notNull().default(0),
+    readOffset: bigint('read_offset', { mode: 'number' }).notNull().default(0),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.conversationId, t.userId] })],
+);

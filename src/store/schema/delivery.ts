@@ -1,0 +1,105 @@
+import { sql } from 'drizzle-orm';
+import { boolean, doublePrecision, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { users } from './users.ts';
+
+/**
+ * Delivery preferences per user and channel category (a channel family, or `*` for the default).
+ * transports: { web, inbox, email, push } on/off; quiet hours in the user's time zone; digest mode.
+ */
+export const notificationPrefs = pgTable(
+  'notification_prefs',
+  {
+    userId: uuid('user_id').notNull().references(() => users.id),
+    category: text('category').notNull(),
+    transports: jsonb('transports').notNull().default({}),
+    quietStart: text('quiet_start'),
+    quietEnd: text('quiet_end'),
+    timeZone: text('time_zone').notNull().default('Asia/Shanghai'),
+    digest: text('digest', { enum: ['immediate', 'hourly', 'daily'] }).notNull().default('immediate'),
+    digestAt: text('digest_at'),
+    muted: boolean('muted').notNull().default(false),
+    tradingHoursOnly: boolean('trading_hours_only').notNull().default(false),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.category] })],
+);
+
+/**
+ * One row per message × recipient × transport. The unique key makes a retried job find its row and
+ * never send twice.
+ */
+export const deliveries = pgTable(
+  'deliveries',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    messageId: uuid('message_id').notNull(),
+    userId: uuid('user_id').notNull().references(() => users.id),
+    transport: text('transport', { enum: ['web', 'inbox', 'email', 'push'] }).notNull(),
+    status: text('status', { enum: ['queued', 'held', 'sending', 'sent', 'delivered', 'read', 'failed', 'suppressed'] }).notNull(),
+    reason: text('reason'),
+    attempts: integer('attempts').notNull().default(0),
+    dueAt: timestamp('due_at', { withTimezone: true }),
+    lastError: text('last_error'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('deliveries_uq').on(t.messageId, t.userId, t.transport),
+    index('deliveries_held_idx').on(t.status, t.dueAt).where(sql`${t.status} = 'held'`),
+    index('deliveries_user_idx').on(t.userId, t.createdAt),
+  ],
+);
+
+/** A browser's web-push subscription (per user and device). */
+export const pushSubscriptions = pgTable(
+  'push_subscriptions',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    userId: uuid('user_id').notNull().references(() => users.id),
+    endpoint: text('endpoint').notNull().unique(),
+    p256dh: text('p256dh').notNull(),
+    auth: text('auth').notNull(),
+    userAgent: text('user_agent'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    lastSuccessAt: timestamp('last_success_at', { withTimezone: true }),
+  },
+  (t) => [index('push_subscriptions_user_idx').on(t.userId)],
+);
+
+/** In-app inbox items with read state; counts are kept on the server. */
+export const inboxItems = pgTable(
+  'inbox_items',
+  {
+    userId: uuid('user_id').notNull().references(() => users.id),
+    messageId: uuid('message_id').notNull(),
+    channel: text('channel').notNull(),
+    state: text('state', { enum: ['unread', 'read', 'archived'] }).notNull().default('unread'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.messageId] }), index('inbox_items_state_idx').on(t.userId, t.state)],
+);
+
+/** Price alert rules set by users. */
+export const alertRules = pgTable(
+  'alert_rules',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    userId: uuid('user_id').notNull().references(() => users.id),
+    symbol: text('symbol').notNull(),
+    direction: text('direction', { enum: ['above', 'below'] }).notNull(),
+    price: doublePrecision('price').notNull(),
+    repeat: boolean('repeat').notNull().default(false),
+    active: boolean('active').notNull().default(true),
+    lastFiredAt: timestamp('last_fired_at', { withTimezone: true }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('alert_rules_symbol_idx').on(t.symbol).where(sql`${t.active}`), index('alert_rules_user_idx').on(t.userId)],
+);
+
+/** Small persistent settings (e.g. the VAPID key pair, generated once). */
+export const settings = pgTable('settings', {
+  key: text('key').primaryKey(),
+  value: jsonb('value').notNull(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});

@@ -1,0 +1,514 @@
+/**
+ * The typed client library against tiny fake servers written here: a raw `ws` server that speaks the
+ * Qiao protocol (with history for `since`), and a socket.io server for the socketio transport.
+ */
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server as IoServer } from 'socket.io';
+import { io as ioClient } from 'socket.io-client';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+import { Backoff } from '../../src/client/backoff.ts';
+import { RecentIds } from '../../src/client/recent-ids.ts';
+import { wsUrl } from '../../src/client/transport-ws.ts';
+import { QiaoClient, QiaoClientError, type DisconnectedEvent, type MsgPush } from '../../src/client/qiao-client.ts';
+import type { Command, GapPush, Push, Reply, SubscribeCmd } from '../../src/gateway/protocol.ts';
+
+// ---------------------------------------------------------------------------------------------------
+// Fake raw-WebSocket hub
+
+interface FakeConn {
+  ws: WebSocket;
+  token: string;
+  subs: Set<string>;
+  commands: Command[];
+}
+
+class FakeWsHub {
+  readonly http: HttpServer = createServer();
+  readonly wss = new WebSocketServer({ server: this.http, path: '/ws' });
+  readonly conns: FakeConn[] = [];
+  readonly history = new Map<string, MsgPush[]>();
+  /** Tokens refused at the handshake, with the close code and reason to use. */
+  readonly refuse = new Map<string, { code: number; reason: string }>();
+  /** Channels whose subscribe is refused with this code. */
+  readonly refuseSubscribe = new Map<string, string>();
+  /** Gap pushes to send on a subscribe with `since`, by channel. */
+  readonly gapOnRecover = new Map<string, GapPush>();
+  /** When false, commands are recorded but never answered. */
+  answer = true;
+
+  async start(): Promise<string> {
+    this.wss.on('connection', (ws, req) => {
+      const token = new URL(req.url ?? '/', 'http://x').searchParams.get('token') ?? '';
+      const refusal = this.refuse.get(token);
+      if (refusal) {
+        ws.close(refusal.code, refusal.reason);
+        return;
+      }
+      const conn: FakeConn = { ws, token, subs: new Set(), commands: [] };
+      this.conns.push(conn);
+      this.send(conn, [
+        { t: 'welcome', node: 'fake-1', user: { id: 'u1', role: 'client', displayName: '刘女士' }, limits: { maxPayloadBytes: 4096, maxSubscriptions: 10 } },
+      ]);
+      ws.on('message', (data) => this.onCommand(conn, JSON.parse(data.toString()) as Command));
+    });
+    await new Promise<void>((r) => this.http.listen(0, '127.0.0.1', r));
+    return `http://127.0.0.1:${(this.http.address() as AddressInfo).port}`;
+  }
+
+  /** Sends frames packed into ONE WebSocket message, "\n"-separated, as the real gateway batches. */
+  send(conn: FakeConn, frames: (Push | Reply)[]): void {
+    if (conn.ws.readyState === WebSocket.OPEN) conn.ws.send(frames.map((f) => JSON.stringify(f)).join('\n'));
+  }
+
+  get last(): FakeConn {
+    return this.conns[this.conns.length - 1];
+  }
+
+  /** Stores a publication and delivers it to live subscribers. */
+  publish(channel: string, payload: unknown, id?: string): MsgPush {
+    const list = this.history.get(channel) ?? [];
+    const offset = (list[list.length - 1]?.offset ?? 0) + 1;
+    const msg: MsgPush = { t: 'msg', channel, id: id ?? `${channel}-${offset}`, offset, kind: 'note', sender: 'research1', payload, time: new Date().toISOString() };
+    list.push(msg);
+    this.history.set(channel, list);
+    for (const c of this.conns) if (c.subs.has(channel)) this.send(c, [msg]);
+    return msg;
+  }
+
+  private onCommand(conn: FakeConn, cmd: Command): void {
+    conn.commands.push(cmd);
+    if (!this.answer) return;
+    const ok = (result: unknown): Reply => ({ t: 'reply', re: cmd.id, ok: true, result });
+    const fail = (code: string, message = code): Reply => ({ t: 'reply', re: cmd.id, ok: false, error: { code, message } as never });
+    switch (cmd.op) {
+      case 'subscribe': {
+        const refused = this.refuseSubscribe.get(cmd.channel);
+        if (refused) return this.send(conn, [fail(refused)]);
+        const list = this.history.get(cmd.channel) ?? [];
+        const frames: (Push | Reply)[] = [];
+        if (cmd.since !== undefined) {
+          const gap = this.gapOnRecover.get(cmd.channel);
+          if (gap) frames.push(gap);
+          frames.push(...list.filter((m) => m.offset > cmd.since! && (!gap || m.offset >= gap.from)));
+        }
+        conn.subs.add(cmd.channel);
+        const top = list[list.length - 1]?.offset ?? 0;
+        frames.push(ok({ channel: cmd.channel, topOffset: top, ...(cmd.since !== undefined ? { recovered: !this.gapOnRecover.has(cmd.channel) } : {}) }));
+        return this.send(conn, frames);
+      }
+      case 'unsubscribe':
+        if (!conn.subs.delete(cmd.channel)) return this.send(conn, [fail('QIAO_NOT_SUBSCRIBED')]);
+        return this.send(conn, [ok({ channel: cmd.channel })]);
+      case 'publish': {
+        if (cmd.channel.startsWith('research.')) {
+          const m = this.publish(cmd.channel, cmd.payload);
+          return this.send(conn, [ok({ channel: m.channel, id: m.id, offset: m.offset })]);
+        }
+        return this.send(conn, [fail('QIAO_PUBLISH_FORBIDDEN', 'Not allowed to publish to this channel')]);
+      }
+      case 'ping':
+        return this.send(conn, [ok({ time: new Date().toISOString() })]);
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.wss.clients) c.terminate();
+    await new Promise<void>((r) => this.wss.close(() => r()));
+    await new Promise<void>((r) => this.http.close(() => r()));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Helpers
+
+async function until(cond: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
+  const start = Date.now();
+  while (!cond()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`Timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+const subscribes = (c: FakeConn) => c.commands.filter((x): x is SubscribeCmd => x.op === 'subscribe');
+
+let hub: FakeWsHub;
+let url: string;
+const clients: QiaoClient[] = [];
+
+function makeClient(over: Partial<ConstructorParameters<typeof QiaoClient>[0]> = {}): QiaoClient {
+  const c = new QiaoClient({ url, token: 'good', transport: 'websocket', WebSocket, reconnect: { minDelayMs: 10, maxDelayMs: 40 }, ...over });
+  clients.push(c);
+  return c;
+}
+
+beforeEach(async () => {
+  hub = new FakeWsHub();
+  url = await hub.start();
+});
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) await c.close();
+  await hub.stop();
+});
+
+// ---------------------------------------------------------------------------------------------------
+
+describe('QiaoClient over raw WebSocket', () => {
+  it('builds the /ws URL from an http base', () => {
+    expect(wsUrl('http://127.0.0.1:3000', 'a b')).toBe('ws://127.0.0.1:3000/ws?token=a+b');
+    expect(wsUrl('https://qiao.example/', 't')).toBe('wss://qiao.example/ws?token=t');
+  });
+
+  it('connects, subscribes and receives "\\n"-batched messages in order', async () => {
+    const c = makeClient();
+    const welcomes: string[] = [];
+    c.on('connected', (w) => welcomes.push(w.node));
+    const w = await c.connect();
+    expect(w.user.displayName).toBe('刘女士');
+    expect(c.state).toBe('connected');
+    const got: number[] = [];
+    const r = await c.subscribe('research.macro', (m) => got.push(m.offset));
+    expect(r).toEqual({ channel: 'research.macro', topOffset: 0 });
+    // Three publications in one WebSocket message.
+    const msgs = [1, 2, 3].map((i) => ({ t: 'msg', channel: 'research.macro', id: `m${i}`, offset: i, kind: 'note', sender: 's', payload: {}, time: '' }) as MsgPush);
+    hub.send(hub.last, msgs);
+    await until(() => got.length === 3, '3 messages');
+    expect(got).toEqual([1, 2, 3]);
+    expect(c.lastOffset('research.macro')).toBe(3);
+    expect(welcomes).toEqual(['fake-1']);
+  });
+
+  it('drops duplicates by id and messages at or below the last offset', async () => {
+    const c = makeClient();
+    await c.connect();
+    const got: string[] = [];
+    await c.subscribe('research.macro', (m) => got.push(`${m.id}@${m.offset}`));
+    const m = (id: string, offset: number) => ({ t: 'msg', channel: 'research.macro', id, offset, kind: 'note', sender: 's', payload: {}, time: '' }) as MsgPush;
+    hub.send(hub.last, [m('a', 1), m('a', 1), m('b', 2), m('stale', 1), m('b', 3), m('c', 3), m('d', 4)]);
+    await until(() => got.includes('d@4'), 'last message');
+    expect(got).toEqual(['a@1', 'b@2', 'c@3', 'd@4']);
+  });
+
+  it('ignores messages for channels it is not subscribed to', async () => {
+    const c = makeClient();
+    await c.connect();
+    const got: string[] = [];
+    await c.subscribe('research.macro', (m) => got.push(m.channel));
+    hub.send(hub.last, [{ t: 'msg', channel: 'research.quant', id: 'x', offset: 1, kind: 'note', sender: 's', payload: {}, time: '' }]);
+    await c.ping();
+    expect(got).toEqual([]);
+  });
+
+  it('after the server drops the connection, reconnects and resubscribes with since = last offset; missed messages arrive in order', async () => {
+    const c = makeClient();
+    const events: string[] = [];
+    c.on('disconnected', (d: DisconnectedEvent) => events.push(`disconnected:${d.willReconnect}`));
+    c.on('connected', () => events.push('connected'));
+    await c.connect();
+    const got: number[] = [];
+    await c.subscribe('research.macro', (m) => got.push(m.offset));
+    await c.subscribe('research.strategy', () => {});
+    hub.publish('research.macro', { n: 1 });
+    hub.publish('research.macro', { n: 2 });
+    await until(() => got.length === 2, 'live messages');
+
+    const first = hub.last;
+    first.ws.terminate(); // unexpected drop (1006)
+    await until(() => c.state !== 'connected', 'disconnect seen');
+    hub.publish('research.macro', { n: 3 }); // published while the client is away
+    hub.publish('research.macro', { n: 4 });
+    await until(() => hub.conns.length === 2 && c.state === 'connected', 'reconnected');
+    await until(() => got.length === 4, 'recovered messages');
+    expect(got).toEqual([1, 2, 3, 4]);
+
+    const resub = subscribes(hub.last);
+    expect(resub.find((s) => s.channel === 'research.macro')?.since).toBe(2);
+    // Nothing had arrived on research.strategy: it resumes from the top offset reported at subscribe time.
+    expect(resub.find((s) => s.channel === 'research.strategy')?.since).toBe(0);
+    expect(events).toEqual(['connected', 'disconnected:true', 'connected']);
+
+    // Live again on the new connection, no duplicates.
+    hub.publish('research.macro', { n: 5 });
+    await until(() => got.length === 5, 'live after reconnect');
+    expect(got).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('seeds the offset from subscribe({ since }) (e.g. after loading history over REST)', async () => {
+    for (let i = 0; i < 5; i++) hub.publish('research.macro', { i });
+    const c = makeClient();
+    await c.connect();
+    const got: number[] = [];
+    const r = await c.subscribe('research.macro', (m) => got.push(m.offset), { since: 3 });
+    expect(r.recovered).toBe(true);
+    expect(subscribes(hub.last)[0].since).toBe(3);
+    expect(got).toEqual([4, 5]);
+  });
+
+  it('emits gap when history no longer reaches the offset', async () => {
+    const c = makeClient();
+    await c.connect();
+    const got: number[] = [];
+    await c.subscribe('research.macro', (m) => got.push(m.offset));
+    hub.publish('research.macro', {});
+    await until(() => got.length === 1, 'first message');
+    hub.last.ws.terminate();
+    await until(() => c.state !== 'connected', 'disconnect');
+    for (let i = 0; i < 5; i++) hub.publish('research.macro', {});
+    hub.gapOnRecover.set('research.macro', {
+      t: 'gap',
+      channel: 'research.macro',
+      since: 1,
+      from: 4,
+      error: { code: 'QIAO_RECOVERY_GAP', message: 'History no longer reaches the requested offset' },
+    });
+    const gaps: GapPush[] = [];
+    c.on('gap', (g) => gaps.push(g));
+    await until(() => got.length === 4, 'messages after the gap');
+    expect(gaps).toHaveLength(1);
+    expect(gaps[0]).toMatchObject({ channel: 'research.macro', since: 1, from: 4, error: { code: 'QIAO_RECOVERY_GAP' } });
+    expect(got).toEqual([1, 4, 5, 6]);
+  });
+
+  it('rejects with the error code from a reply', async () => {
+    const c = makeClient();
+    await c.connect();
+    const err = await c.publish('alerts.market', 'alert', { title: 'x' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(QiaoClientError);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as QiaoClientError).code).toBe('QIAO_PUBLISH_FORBIDDEN');
+    expect((err as QiaoClientError).message).toBe('Not allowed to publish to this channel');
+
+    const ok = await c.publish('research.macro', 'note', { title: '贵州茅台 600519.SH' });
+    expect(ok).toEqual({ channel: 'research.macro', id: 'research.macro-1', offset: 1 });
+  });
+
+  it('a refused subscribe rejects with its code and is not retried on reconnect', async () => {
+    hub.refuseSubscribe.set('research.institutional', 'QIAO_ENTITLEMENT_REQUIRED');
+    const c = makeClient();
+    await c.connect();
+    const err = await c.subscribe('research.institutional', () => {}).catch((e: QiaoClientError) => e);
+    expect((err as QiaoClientError).code).toBe('QIAO_ENTITLEMENT_REQUIRED');
+    expect(c.channelNames).toEqual([]);
+  });
+
+  it('rejects pending commands with QIAO_UNAVAILABLE when the connection drops', async () => {
+    const c = makeClient();
+    await c.connect();
+    hub.answer = false;
+    const p = c.publish('research.macro', 'note', {});
+    await until(() => hub.last.commands.length === 1, 'command received');
+    hub.last.ws.terminate();
+    const err = await p.catch((e: QiaoClientError) => e);
+    expect((err as QiaoClientError).code).toBe('QIAO_UNAVAILABLE');
+    // Not connected: fails fast, nothing queued.
+    await until(() => c.state !== 'connected', 'disconnected');
+    const e2 = await c.publish('research.macro', 'note', {}).catch((e: QiaoClientError) => e);
+    expect((e2 as QiaoClientError).code).toBe('QIAO_UNAVAILABLE');
+  });
+
+  it('refuses a publish over the advertised payload limit without sending it', async () => {
+    const c = makeClient();
+    await c.connect();
+    const err = await c.publish('research.macro', 'note', { body: 'x'.repeat(5000) }).catch((e: QiaoClientError) => e);
+    expect((err as QiaoClientError).code).toBe('QIAO_PAYLOAD_TOO_LARGE');
+    expect(hub.last.commands).toHaveLength(0);
+  });
+
+  it('stops reconnecting on an auth close (4401–4405) with a fixed token', async () => {
+    hub.refuse.set('expired', { code: 4403, reason: 'QIAO_TOKEN_EXPIRED' });
+    const c = makeClient({ token: 'expired' });
+    const errors: string[] = [];
+    const disc: DisconnectedEvent[] = [];
+    c.on('error', (e) => errors.push(e.code));
+    c.on('disconnected', (d) => disc.push(d));
+    const err = await c.connect().catch((e: QiaoClientError) => e);
+    expect((err as QiaoClientError).code).toBe('QIAO_TOKEN_EXPIRED');
+    expect(c.state).toBe('closed');
+    expect(errors).toEqual(['QIAO_TOKEN_EXPIRED']);
+    expect(disc).toMatchObject([{ code: 4403, willReconnect: false, wasConnected: false }]);
+    await new Promise((r) => setTimeout(r, 80));
+    expect(hub.conns).toHaveLength(0);
+  });
+
+  it('retries after an auth close when the token function gives a new token', async () => {
+    hub.refuse.set('old', { code: 4403, reason: 'QIAO_TOKEN_EXPIRED' });
+    const tokens = ['old', 'new'];
+    let calls = 0;
+    const c = makeClient({ token: async () => tokens[Math.min(calls++, tokens.length - 1)] });
+    const w = await c.connect();
+    expect(w.node).toBe('fake-1');
+    expect(hub.last.token).toBe('new');
+  });
+
+  it('reconnects after afterMs on a reconnect push (node draining), with offsets', async () => {
+    const c = makeClient({ reconnect: { minDelayMs: 5000, maxDelayMs: 5000 } });
+    await c.connect();
+    const got: number[] = [];
+    await c.subscribe('research.macro', (m) => got.push(m.offset));
+    hub.publish('research.macro', {});
+    await until(() => got.length === 1, 'message');
+    const t0 = Date.now();
+    hub.send(hub.last, [{ t: 'reconnect', reason: 'node draining', afterMs: 30 }]);
+    await until(() => hub.conns.length === 2 && c.state === 'connected', 'reconnected quickly', 2000);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(25);
+    expect(Date.now() - t0).toBeLessThan(2000); // not the 5 s backoff
+    expect(subscribes(hub.last)[0]).toMatchObject({ channel: 'research.macro', since: 1 });
+  });
+
+  it('drops a channel on an unsubscribed push and reports it', async () => {
+    const c = makeClient();
+    await c.connect();
+    await c.subscribe('research.quant', () => {});
+    const seen: string[] = [];
+    c.on('unsubscribed', (u) => seen.push(`${u.channel}:${u.error.code}`));
+    hub.send(hub.last, [{ t: 'unsubscribed', channel: 'research.quant', error: { code: 'QIAO_ENTITLEMENT_REQUIRED', message: 'x' } }]);
+    await until(() => seen.length === 1, 'unsubscribed event');
+    expect(seen).toEqual(['research.quant:QIAO_ENTITLEMENT_REQUIRED']);
+    expect(c.channelNames).toEqual([]);
+  });
+
+  it('unsubscribe stops delivery and tells the server', async () => {
+    const c = makeClient();
+    await c.connect();
+    const got: number[] = [];
+    await c.subscribe('research.macro', (m) => got.push(m.offset));
+    await c.unsubscribe('research.macro');
+    expect(hub.last.commands.map((x) => x.op)).toEqual(['subscribe', 'unsubscribe']);
+    hub.send(hub.last, [{ t: 'msg', channel: 'research.macro', id: 'z', offset: 9, kind: 'note', sender: 's', payload: {}, time: '' }]);
+    await c.ping();
+    expect(got).toEqual([]);
+  });
+
+  it('subscriptions made before connect() are sent once connected', async () => {
+    const c = makeClient();
+    const p = c.subscribe('research.macro', () => {});
+    await c.connect();
+    await expect(p).resolves.toMatchObject({ channel: 'research.macro' });
+  });
+
+  it('a throwing handler is reported as an error event and does not stop delivery', async () => {
+    const c = makeClient();
+    await c.connect();
+    const errors: string[] = [];
+    c.on('error', (e) => errors.push(e.code));
+    const got: number[] = [];
+    await c.subscribe('research.macro', (m) => {
+      got.push(m.offset);
+      if (m.offset === 1) throw new Error('boom');
+    });
+    hub.publish('research.macro', {});
+    hub.publish('research.macro', {});
+    await until(() => got.length === 2, 'both messages');
+    expect(errors).toEqual(['QIAO_INTERNAL']);
+  });
+
+  it('close() stops reconnecting', async () => {
+    const c = makeClient();
+    await c.connect();
+    await c.close();
+    expect(c.state).toBe('closed');
+    await new Promise((r) => setTimeout(r, 60));
+    expect(hub.conns).toHaveLength(1);
+  });
+});
+
+describe('QiaoClient over socket.io', () => {
+  let http: HttpServer;
+  let io: IoServer;
+  let base: string;
+  const cmds: Command[] = [];
+
+  beforeEach(async () => {
+    cmds.length = 0;
+    http = createServer();
+    io = new IoServer(http, { serveClient: false });
+    io.use((socket, next) => {
+      if ((socket.handshake.auth as { token?: string }).token === 'good') return next();
+      const err = new Error('Token has expired') as Error & { data: unknown };
+      err.data = { code: 'QIAO_TOKEN_EXPIRED', message: 'Token has expired' };
+      next(err);
+    });
+    io.on('connection', (socket) => {
+      socket.emit('push', { t: 'welcome', node: 'sio-1', user: { id: 'u', role: 'client', displayName: 'x' }, limits: { maxPayloadBytes: 65536, maxSubscriptions: 10 } });
+      socket.on('cmd', (cmd: Command, ack: (r: Reply) => void) => {
+        cmds.push(cmd);
+        if (cmd.op === 'subscribe') {
+          // Pushes can come as an array.
+          socket.emit('push', [1, 2].map((o) => ({ t: 'msg', channel: cmd.channel, id: `i${o}`, offset: o, kind: 'note', sender: 's', payload: {}, time: '' })));
+          ack({ t: 'reply', re: cmd.id, ok: true, result: { channel: cmd.channel, topOffset: 2 } });
+        } else if (cmd.op === 'publish') {
+          ack({ t: 'reply', re: cmd.id, ok: false, error: { code: 'QIAO_BAD_PUBLICATION', message: 'title: required' } });
+        } else if (cmd.op === 'ping') {
+          ack({ t: 'reply', re: cmd.id, ok: true, result: { time: 'now' } });
+        }
+      });
+      socket.on('kick', () => {
+        socket.emit('closing', { code: 4503, reason: 'QIAO_DRAINING' });
+        socket.disconnect(true);
+      });
+    });
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  });
+
+  afterEach(async () => {
+    for (const c of clients.splice(0)) await c.close();
+    await new Promise<void>((r) => io.close(() => r()));
+  });
+
+  it('subscribes via cmd + ack, takes pushes as arrays, and carries reply error codes', async () => {
+    const c = new QiaoClient({ url: base, token: 'good', transport: 'socketio', io: ioClient });
+    clients.push(c);
+    const w = await c.connect();
+    expect(w.node).toBe('sio-1');
+    const got: number[] = [];
+    const r = await c.subscribe('research.macro', (m) => got.push(m.offset));
+    expect(r.topOffset).toBe(2);
+    await until(() => got.length === 2, 'array push');
+    const err = await c.publish('research.macro', 'note', {}).catch((e: QiaoClientError) => e);
+    expect((err as QiaoClientError).code).toBe('QIAO_BAD_PUBLICATION');
+  });
+
+  it('reconnects after a server disconnect and resubscribes with since', async () => {
+    const c = new QiaoClient({ url: base, token: 'good', transport: 'socketio', io: ioClient, reconnect: { minDelayMs: 10, maxDelayMs: 20 } });
+    clients.push(c);
+    const disc: DisconnectedEvent[] = [];
+    c.on('disconnected', (d) => disc.push(d));
+    await c.connect();
+    await c.subscribe('research.macro', () => {});
+    for (const [, s] of io.of('/').sockets) s.emit('closing', { code: 4500, reason: 'QIAO_INTERNAL' }), s.disconnect(true);
+    await until(() => cmds.filter((x) => x.op === 'subscribe').length === 2 && c.state === 'connected', 'resubscribed');
+    expect(cmds.filter((x) => x.op === 'subscribe')[1]).toMatchObject({ channel: 'research.macro', since: 2 });
+    expect(disc[0]).toMatchObject({ code: 4500, errorCode: 'QIAO_INTERNAL', willReconnect: true });
+  });
+
+  it('a handshake refusal with an auth code stops the client', async () => {
+    const c = new QiaoClient({ url: base, token: 'stale', transport: 'socketio', io: ioClient });
+    clients.push(c);
+    const err = await c.connect().catch((e: QiaoClientError) => e);
+    expect((err as QiaoClientError).code).toBe('QIAO_TOKEN_EXPIRED');
+    expect(c.state).toBe('closed');
+  });
+});
+
+describe('client helpers', () => {
+  it('RecentIds forgets the oldest beyond its capacity', () => {
+    const r = new RecentIds(3);
+    expect(['a', 'b', 'c', 'a'].map((x) => r.add(x))).toEqual([true, true, true, false]);
+    r.add('d');
+    expect(r.size).toBe(3);
+    expect(r.has('a')).toBe(false);
+    expect(r.has('d')).toBe(true);
+  });
+
+  it('Backoff doubles up to the cap, with half of each delay random', () => {
+    const lo = new Backoff({ minDelayMs: 100, maxDelayMs: 1000 }, () => 0);
+    expect([1, 2, 3, 4, 5, 6].map(() => lo.next())).toEqual([50, 100, 200, 400, 500, 500]);
+    const hi = new Backoff({ minDelayMs: 100, maxDelayMs: 1000 }, () => 1);
+    expect([1, 2, 3].map(() => hi.next())).toEqual([100, 200, 400]);
+    hi.reset();
+    expect(hi.next()).toBe(100);
+  });
+});
