@@ -38,6 +38,8 @@ interface Options {
   window: number;
   warmup: number;
   drain: number;
+  repeat: number;
+  calibrate: boolean;
   concurrency: number;
   attempts: number;
   stallMs: number;
@@ -56,7 +58,10 @@ const HELP = `usage: npx tsx bench/fanout.bench.ts [options]
   --rate R            broadcasts/s in the fixed-rate phase (default 8)
   --window W          saturated: publications in flight, end to end (default 4)
   --warmup S          publishing before each window, not measured (default 1)
-  --drain S           max wait after a window for its publications to be delivered (default 5)
+  --drain S           max wait after a window for its publications to be delivered (default 30;
+                      ends earlier once all arrived or after 2 s without any delivery)
+  --repeat N          run all targets N times, interleaved (a b a b ...); the table shows medians (default 1)
+  --no-calibrate      skip the 2-core CPU availability check before/after the run
   --phases p,q        saturated,fixed (default both)
   --concurrency N     subscriber connects in flight (default 500)
   --attempts N        connect attempts per subscriber (default 3)
@@ -73,7 +78,9 @@ function parseArgs(argv: string[]): Options {
     rate: 8,
     window: 4,
     warmup: 1,
-    drain: 5,
+    drain: 30,
+    repeat: 1,
+    calibrate: true,
     concurrency: 500,
     attempts: 3,
     stallMs: 5000,
@@ -118,6 +125,13 @@ function parseArgs(argv: string[]): Options {
       case '--drain':
         o.drain = num(a, v, 0, 120);
         i++;
+        break;
+      case '--repeat':
+        o.repeat = Math.floor(num(a, v, 1, 20));
+        i++;
+        break;
+      case '--no-calibrate':
+        o.calibrate = false;
         break;
       case '--phases':
         o.phases = (v ?? '').split(',').map((s) => s.trim()) as PhaseName[];

@@ -38,10 +38,12 @@ import { findTarget } from './targets.ts';
 
 const MAX_SEQ = 1_000_000; // hard bound on publications per run (all loops are bounded by it and by time)
 const FIXED_MAX_INFLIGHT = 256;
+const DRAIN_QUIET_MS = 2000;
 const F_ACKED = 1;
 const F_ALL_DELIVERED = 2;
 const F_DONE = 4;
 const F_IN_WINDOW = 8;
+const F_ERROR = 16;
 
 function send(m: LoadgenMessage): void {
   process.send?.(m);
@@ -236,7 +238,7 @@ function publishOne(): void {
     (e) => {
       publishErrors++;
       if (publishErrorSamples.length < 10) publishErrorSamples.push(String((e as Error)?.message ?? e));
-      flags[seq] |= F_ACKED;
+      flags[seq] |= F_ACKED | F_ERROR;
       markDone(seq);
     },
   );
@@ -251,6 +253,16 @@ function reapStalled(stallMs: number): number {
       markDone(s);
       n++;
     }
+  }
+  return n;
+}
+
+/** In-window publications (from firstSeq) not yet received by every subscriber expected, publish errors excluded. */
+function incompleteInWindow(firstSeq: number): number {
+  let n = 0;
+  for (let s = firstSeq; s < nextSeq; s++) {
+    const f = flags[s];
+    if (f & F_IN_WINDOW && !(f & F_ERROR) && delivered[s] < expected[s]) n++;
   }
   return n;
 }
@@ -330,13 +342,24 @@ async function runPhase(req: PhaseRequest): Promise<PhaseResult> {
   }
 
   // Drain: wait for the in-window publications to complete (bounded).
+  // Ends when every publication is complete, when no delivery arrived for DRAIN_QUIET_MS (whatever is
+  // missing then is not coming), or after drainS.
   const drainUntil = wallNow() + req.drainS * 1000;
-  while (inflight > 0 && wallNow() < drainUntil) {
+  let lastCount = totalDeliveries;
+  let lastProgress = wallNow();
+  while (
+    incompleteInWindow(firstSeq) > 0 &&
+    wallNow() < drainUntil &&
+    wallNow() - lastProgress < DRAIN_QUIET_MS
+  ) {
     await waitSlot(50);
-    stalled += reapStalled(req.stallMs);
+    if (totalDeliveries !== lastCount) {
+      lastCount = totalDeliveries;
+      lastProgress = wallNow();
+    }
   }
   for (const tm of eluTimers) clearTimeout(tm);
-  const incompleteAtEnd = inflight;
+  const incompleteAtEnd = incompleteInWindow(firstSeq);
   // Write off the rest so the next phase starts clean.
   for (let s = oldestPending; s < nextSeq; s++) if (!(flags[s] & F_DONE)) markDone(s);
 
@@ -344,7 +367,7 @@ async function runPhase(req: PhaseRequest): Promise<PhaseResult> {
   let exp = 0;
   let rec = 0;
   for (let s = firstSeq; s < nextSeq; s++) {
-    if (flags[s] & F_IN_WINDOW) {
+    if (flags[s] & F_IN_WINDOW && !(flags[s] & F_ERROR)) {
       published++;
       exp += expected[s];
       rec += Math.min(delivered[s], expected[s]);

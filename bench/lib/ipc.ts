@@ -26,13 +26,19 @@ export interface PhaseRequest {
   seconds: number;
   /** Publishing before the window opens, s (not measured). */
   warmupS: number;
-  /** After the window: wait up to this long for in-window publications to be fully delivered, s. */
+  /**
+   * After the window: wait up to this long for in-window publications to be fully delivered, s (the wait
+   * also ends after 2 s without any delivery).
+   */
   drainS: number;
   /** saturated: max publications in flight (published, not yet acked AND delivered to every live subscriber). */
   window: number;
   /** fixed: broadcasts per second. */
   rate: number;
-  /** A publication not complete after this long is written off (counted as stalled), ms. */
+  /**
+   * A publication still incomplete after this long no longer holds a window slot (counted as stalled;
+   * its late deliveries still count), ms.
+   */
   stallMs: number;
 }
 export interface ShutdownRequest {
@@ -57,13 +63,13 @@ export interface PhaseResult {
   /** Deliveries received inside the window (any publication). */
   windowDeliveries: number;
   deliveriesPerS: number;
-  /** Publications made inside the window. */
+  /** Publications made inside the window and accepted (publish errors excluded). */
   published: number;
   publishesPerS: number;
   /** For publications made inside the window: deliveries expected (live subscribers at publish time) and received. */
   expectedDeliveries: number;
   receivedDeliveries: number;
-  /** 1 - received/expected, %. */
+  /** 1 - received/expected, % ("undelivered": not received by the end of the drain). */
   lossPct: number;
   /** Latency of every delivery of every in-window publication (received within the window or the drain). */
   latency: LatencySummary;

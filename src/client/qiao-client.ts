@@ -436,11 +436,12 @@ export class QiaoClient extends TypedEmitter<QiaoClientEvents> {
     this.everConnected = true;
     this.backoff.reset();
     this.setState('connected');
+    // Resubscribe first, so commands sent by 'connected' listeners queue behind the resubscriptions.
+    for (const sub of this.channels.values()) this.sendSubscribe(sub);
     const waiters = this.connectWaiters;
     this.connectWaiters = [];
     for (const c of waiters) c.resolve(w);
     this.emit('connected', w);
-    for (const sub of this.channels.values()) this.sendSubscribe(sub);
   }
 
   private onReply(r: Reply): void {

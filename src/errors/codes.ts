@@ -46,6 +46,11 @@ export const ERRORS = {
   QIAO_NOT_SUBSCRIBED: { status: 409, wsClose: 4409, message: 'Not subscribed to this channel' },
   QIAO_CONFLICT: { status: 409, wsClose: 4409, message: 'Conflict with existing data' },
 
+  // --- suitability (证券期货投资者适当性管理办法) ---
+  QIAO_SUITABILITY_MISMATCH: { status: 422, wsClose: 4422, message: 'Product risk level exceeds the client risk level; recommendation refused and recorded' },
+  QIAO_RISK_ASSESSMENT_MISSING: { status: 422, wsClose: 4422, message: 'Client has no risk assessment; recommendation refused and recorded' },
+  QIAO_RISK_ASSESSMENT_EXPIRED: { status: 422, wsClose: 4422, message: 'Client risk assessment has expired; recommendation refused and recorded' },
+
   // --- recovery ---
   QIAO_RECOVERY_GAP: { status: 410, wsClose: 4410, message: 'History no longer reaches the requested offset; some messages cannot be recovered' },
 

@@ -401,6 +401,8 @@ export class TestClient {
   readonly gaps: Array<{ channel: string; after: number; got: number }> = [];
   /** Messages dropped as duplicates (same id, or offset not above the last accepted). */
   duplicates = 0;
+  /** The first few duplicates: offset, last accepted offset then, and the node URL it came from. */
+  readonly duplicateLog: Array<{ offset: number; last: number; url: string; at: number }> = [];
   readonly errors: string[] = [];
   private readonly accepted = new Map<string, MsgPush[]>();
   private readonly last = new Map<string, number>();
@@ -481,11 +483,10 @@ export class TestClient {
   describe(): string {
     const chans = [...this.wanted].map((c) => `${c}: ${this.msgs(c).length} msgs, last ${this.last.get(c)}`).join('; ');
     const ev = this.events
-      .filter((e) => e.type !== 'subscribed')
       .map((e) => JSON.stringify(e))
-      .slice(-10)
+      .slice(-12)
       .join('\n  ');
-    return `[${this.o.name}/${this.transport}] ${chans}; dups ${this.duplicates}; gaps ${JSON.stringify(this.gaps.slice(0, 5))}; errors ${this.errors.slice(-5).join(' | ')}\n  ${ev}`;
+    return `[${this.o.name}/${this.transport}] ${chans}; dups ${this.duplicates} ${JSON.stringify(this.duplicateLog.slice(0, 5))}; gaps ${JSON.stringify(this.gaps.slice(0, 5))}; errors ${this.errors.slice(-5).join(' | ')}\n  ${ev}`;
   }
 
   private notify(): void {
@@ -515,10 +516,11 @@ export class TestClient {
     return result;
   }
 
-  private onMsg(m: MsgPush): void {
+  private onMsg(c: Conn, m: MsgPush): void {
     const last = this.last.get(m.channel) ?? 0;
     if (this.seenIds.has(m.id) || m.offset <= last) {
       this.duplicates++;
+      if (this.duplicateLog.length < 20) this.duplicateLog.push({ offset: m.offset, last, url: c.url, at: Date.now() });
       return;
     }
     if (m.offset !== last + 1) this.gaps.push({ channel: m.channel, after: last, got: m.offset });
@@ -534,7 +536,7 @@ export class TestClient {
   private onPush(c: Conn, p: { t: string } & Record<string, unknown>): void {
     switch (p.t) {
       case 'msg':
-        return this.onMsg(p as unknown as MsgPush);
+        return this.onMsg(c, p as unknown as MsgPush);
       case 'gap':
         this.gapPushes.push(p as unknown as GapPush);
         this.notify();
