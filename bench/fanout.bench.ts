@@ -8,7 +8,7 @@
  * fixed-rate phase, then stop both processes. Prints a table and writes JSON to bench/results/.
  * See bench/README.md for what the numbers mean; see bench/loadgen.ts for the publishing discipline.
  */
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -239,6 +239,8 @@ interface PhaseRecord extends PhaseResult {
 
 interface TargetRecord {
   key: string;
+  /** 1-based repeat round. */
+  round?: number;
   name: string;
   description?: string;
   error?: string;
@@ -367,12 +369,97 @@ async function runTarget(t: BenchTarget, o: Options, resultsDir: string, stamp: 
 }
 
 // ---------------------------------------------------------------------------------------------------
+// CPU availability check
+
+/**
+ * Burns CPU on both bench cores at once for `ms` and returns the share of each core the burners got (%).
+ * On a dedicated 2-core machine this is ~100/100. On a shared VM it shows how much CPU the host really
+ * gives when server and load generator are both busy (it was 25-90% per core on the machine this bench
+ * was written on, varying minute to minute), which bounds every throughput figure of the run.
+ */
+async function calibrateCpu(cpus: string[], ms = 2000): Promise<number[]> {
+  const code =
+    `const t=Date.now(),c=process.cpuUsage();let x=0;while(Date.now()-t<${ms})x+=Math.sqrt(x+1);` +
+    `const u=process.cpuUsage(c);console.log(((u.user+u.system)/10/(Date.now()-t)).toFixed(1))`;
+  const runs = cpus.map(
+    (cpu) =>
+      new Promise<number>((resolve) => {
+        const cp = spawn('taskset', ['-c', cpu, process.execPath, '-e', code], { stdio: ['ignore', 'pipe', 'ignore'] });
+        let out = '';
+        cp.stdout.on('data', (d) => (out += d));
+        cp.on('close', () => resolve(Number(out.trim())));
+        cp.on('error', () => resolve(NaN));
+      }),
+  );
+  return Promise.all(runs);
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Report
 
 const f = (n: number | undefined, d = 2) => (n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(d));
 const int = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '-' : Math.round(n).toLocaleString('en-US'));
 
-function table(records: TargetRecord[]): string {
+function median(xs: number[]): number {
+  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (!v.length) return NaN;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+/** Per target and phase: medians over the repeats (a single run when --repeat 1). */
+interface Row {
+  key: string;
+  name: string;
+  phase: PhaseName;
+  runs: number;
+  deliveriesPerS: number;
+  minDeliveriesPerS: number;
+  maxDeliveriesPerS: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  rssMbPer1k: number;
+  publishesPerS: number;
+  lossPct: number;
+  serverCpuPct: number;
+  loadgenCpuPct: number;
+  /** Deliveries per second of server CPU time: throughput normalised by the CPU the server actually got. */
+  deliveriesPerServerCpuS: number;
+}
+
+function aggregate(records: TargetRecord[], targets: BenchTarget[], phases: PhaseName[]): Row[] {
+  const rows: Row[] = [];
+  for (const t of targets) {
+    const recs = records.filter((r) => r.key === t.key);
+    for (const phase of phases) {
+      const ps = recs.flatMap((r) => r.phases.filter((p) => p.phase === phase).map((p) => ({ r, p })));
+      if (!ps.length) continue;
+      const d = ps.map(({ p }) => p.deliveriesPerS);
+      rows.push({
+        key: t.key,
+        name: t.name,
+        phase,
+        runs: ps.length,
+        deliveriesPerS: median(d),
+        minDeliveriesPerS: Math.min(...d),
+        maxDeliveriesPerS: Math.max(...d),
+        p50Ms: median(ps.map(({ p }) => p.latency.p50Ms)),
+        p99Ms: median(ps.map(({ p }) => p.latency.p99Ms)),
+        maxMs: median(ps.map(({ p }) => p.latency.maxMs)),
+        rssMbPer1k: median(ps.map(({ r }) => r.rssMbPer1k ?? NaN)),
+        publishesPerS: median(ps.map(({ p }) => p.publishesPerS)),
+        lossPct: median(ps.map(({ p }) => p.lossPct)),
+        serverCpuPct: median(ps.map(({ p }) => p.serverCpuPct)),
+        loadgenCpuPct: median(ps.map(({ p }) => p.loadgenCpuPct)),
+        deliveriesPerServerCpuS: median(ps.map(({ p }) => p.deliveriesPerS / (p.serverCpuPct / 100))),
+      });
+    }
+  }
+  return rows;
+}
+
+function table(rows: Row[], records: TargetRecord[], repeat: number): string {
   const head = [
     'target',
     'phase',
@@ -382,53 +469,55 @@ function table(records: TargetRecord[]): string {
     'max ms',
     'RSS MB/1k conns',
     'pubs/s',
-    'loss %',
+    'undeliv %',
+    'deliv/srv-CPU-s',
     'srv CPU %',
     'lg CPU %',
   ];
-  const rows: string[][] = [];
+  if (repeat > 1) head.push('deliveries/s min..max');
+  const body: string[][] = rows.map((r) => {
+    const cells = [
+      `(${r.key}) ${r.name}`,
+      r.phase,
+      int(r.deliveriesPerS),
+      f(r.p50Ms),
+      f(r.p99Ms),
+      f(r.maxMs),
+      f(r.rssMbPer1k),
+      f(r.publishesPerS, 1),
+      f(r.lossPct, 3),
+      int(r.deliveriesPerServerCpuS),
+      f(r.serverCpuPct, 0),
+      f(r.loadgenCpuPct, 0),
+    ];
+    if (repeat > 1) cells.push(`${int(r.minDeliveriesPerS)}..${int(r.maxDeliveriesPerS)} (${r.runs} runs)`);
+    return cells;
+  });
   for (const r of records) {
-    const name = `(${r.key}) ${r.name}`;
     if (r.error && !r.phases.length) {
-      rows.push([name, 'ERROR', r.error.slice(0, 60), '', '', '', f(r.rssMbPer1k), '', '', '', '']);
-      continue;
-    }
-    for (const p of r.phases) {
-      rows.push([
-        name,
-        p.phase === 'fixed' ? `fixed` : 'saturated',
-        int(p.deliveriesPerS),
-        f(p.latency.p50Ms),
-        f(p.latency.p99Ms),
-        f(p.latency.maxMs),
-        f(r.rssMbPer1k),
-        f(p.publishesPerS, 1),
-        f(p.lossPct, 3),
-        f(p.serverCpuPct, 0),
-        f(p.loadgenCpuPct, 0),
-      ]);
+      const cells = [`(${r.key}) ${r.name}`, 'ERROR', r.error.slice(0, 70), ...head.slice(3).map(() => '')];
+      body.push(cells);
     }
   }
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
-    cells.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join(' | ');
-  return [line(head), w.map((n) => '-'.repeat(n)).join('-|-'), ...rows.map(line)].join('\n');
+    cells.map((c, i) => (i < 2 ? (c ?? '').padEnd(w[i]) : (c ?? '').padStart(w[i]))).join(' | ');
+  return [line(head), w.map((n) => '-'.repeat(n)).join('-|-'), ...body.map(line)].join('\n');
 }
 
-function ratios(records: TargetRecord[]): string[] {
+function ratios(rows: Row[]): string[] {
   const out: string[] = [];
-  const by = (k: string) => records.find((r) => r.key === k && !r.error);
   for (const [num, den, label] of [
     ['c', 'b', '(c) Qiao socket.io / (b) socket.io baseline'],
     ['d', 'a', '(d) Qiao raw WS / (a) ws baseline'],
   ] as const) {
-    const n = by(num);
-    const d = by(den);
-    if (!n || !d) continue;
-    for (const p of n.phases) {
-      const q = d.phases.find((x) => x.phase === p.phase);
-      if (!q) continue;
-      out.push(`${label}, ${p.phase}: deliveries/s ratio ${f(p.deliveriesPerS / q.deliveriesPerS, 3)}`);
+    for (const n of rows.filter((r) => r.key === num)) {
+      const d = rows.find((r) => r.key === den && r.phase === n.phase);
+      if (!d) continue;
+      out.push(
+        `${label}, ${n.phase}: deliveries/s ${f(n.deliveriesPerS / d.deliveriesPerS, 3)}` +
+          `, deliveries per server CPU-s ${f(n.deliveriesPerServerCpuS / d.deliveriesPerServerCpuS, 3)}`,
+      );
     }
   }
   return out;
@@ -460,7 +549,7 @@ async function main(): Promise<void> {
   } catch {
     /* not linux */
   }
-  const env = {
+  const env: Record<string, unknown> = {
     node: process.version,
     cpus: os.cpus().length,
     cpuModel: os.cpus()[0]?.model,
@@ -470,35 +559,60 @@ async function main(): Promise<void> {
   };
   console.error(`[bench] ${JSON.stringify({ ...o, env })}`);
   if (os.cpus().length < 2) console.error('[bench] warning: fewer than 2 CPUs: server and load generator share a core');
-
-  const records: TargetRecord[] = [];
-  for (const t of targets) {
-    records.push(await runTarget(t, o, resultsDir, stamp));
-    await sleep(1000);
+  const benchCpus = [o.serverCpu, o.loadgenCpu];
+  if (o.calibrate) {
+    env.cpuAvailableBeforePct = await calibrateCpu(benchCpus);
+    console.error(`[bench] CPU available with both cores busy: ${JSON.stringify(env.cpuAvailableBeforePct)} % (cpu ${benchCpus})`);
   }
 
+  const records: TargetRecord[] = [];
+  for (let round = 1; round <= o.repeat; round++) {
+    for (const t of targets) {
+      if (o.repeat > 1) console.error(`\n[bench] round ${round}/${o.repeat}`);
+      records.push({ ...(await runTarget(t, o, resultsDir, stamp)), round });
+      await sleep(1000);
+    }
+  }
+  if (o.calibrate) {
+    env.cpuAvailableAfterPct = await calibrateCpu(benchCpus);
+    console.error(`[bench] CPU available with both cores busy: ${JSON.stringify(env.cpuAvailableAfterPct)} % (after)`);
+  }
+
+  const rows = aggregate(records, targets, o.phases);
   console.log(
     `\nFanout: ${o.subs} subscribers, one channel, ${BENCH_MESSAGE_BYTES}-byte messages; ` +
-      `saturated (window ${o.window}) and fixed ${o.rate}/s, ${o.seconds} s windows; server on CPU ${o.serverCpu}, load generator on CPU ${o.loadgenCpu}\n`,
+      `saturated (window ${o.window}) and fixed ${o.rate}/s, ${o.seconds} s windows; server on CPU ${o.serverCpu}, ` +
+      `load generator on CPU ${o.loadgenCpu}${o.repeat > 1 ? `; medians of ${o.repeat} interleaved runs` : ''}`,
   );
-  console.log(table(records));
-  const rs = ratios(records);
+  if (o.calibrate) {
+    console.log(
+      `CPU the host gave two busy cores (burn test): before ${JSON.stringify(env.cpuAvailableBeforePct)} %, ` +
+        `after ${JSON.stringify(env.cpuAvailableAfterPct)} %\n`,
+    );
+  }
+  console.log(table(rows, records, o.repeat));
+  const rs = ratios(rows);
   if (rs.length) console.log(`\n${rs.join('\n')}`);
   for (const r of records) {
     const notes: string[] = [];
     if (r.connect && r.connect.failed) notes.push(`${r.connect.failed} subscribers failed to connect`);
     for (const p of r.phases) {
       if (p.publishErrors) notes.push(`${p.phase}: ${p.publishErrors} publish errors (${p.publishErrorSamples[0]})`);
-      if (p.stalled) notes.push(`${p.phase}: ${p.stalled} publications stalled (> ${o.stallMs} ms)`);
-      if (p.skipped) notes.push(`${p.phase}: ${p.skipped} ticks skipped`);
-      if (p.loadgenCpuPct > 90) notes.push(`${p.phase}: load generator at ${f(p.loadgenCpuPct, 0)}% CPU: figure may be loadgen-bound`);
+      if (p.stalled) notes.push(`${p.phase}: ${p.stalled} publications incomplete after ${o.stallMs} ms`);
+      if (p.skipped) notes.push(`${p.phase}: ${p.skipped} ticks skipped (too many in flight)`);
+      if (p.phase === 'fixed' && p.completionMsLastQuarter > 2 * p.completionMsFirstQuarter + 1000 / o.rate) {
+        notes.push(
+          `fixed: ${o.rate}/s not sustained: completion time (publish → last subscriber) grew from ` +
+            `${f(p.completionMsFirstQuarter, 0)} ms to ${f(p.completionMsLastQuarter, 0)} ms over the window`,
+        );
+      }
     }
     if (r.error) notes.push(`error: ${r.error}`);
-    if (notes.length) console.log(`\n(${r.key}) ${notes.join('\n    ')}`);
+    if (notes.length) console.log(`\n(${r.key})${o.repeat > 1 ? ` round ${r.round}` : ''}: ${notes.join('\n    ')}`);
   }
 
   const file = `${resultsDir}/fanout-${stamp}.json`;
-  writeFileSync(file, JSON.stringify({ startedAt: stamp, options: o, env, results: records }, null, 2));
+  writeFileSync(file, JSON.stringify({ startedAt: stamp, options: o, env, summary: rows, runs: records }, null, 2));
   console.log(`\nJSON: ${file}`);
   if (records.some((r) => r.error)) process.exitCode = 1;
 }

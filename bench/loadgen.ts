@@ -68,6 +68,8 @@ const delivered = new Uint32Array(MAX_SEQ + 1);
 const expected = new Uint32Array(MAX_SEQ + 1);
 const flags = new Uint8Array(MAX_SEQ + 1);
 const pubTime = new Float64Array(MAX_SEQ + 1);
+/** Receive time of the latest delivery of each publication (→ completion time = lastRecv − pubTime). */
+const lastRecv = new Float64Array(MAX_SEQ + 1);
 let nextSeq = 1;
 let oldestPending = 1;
 let inflight = 0;
@@ -106,6 +108,7 @@ function onDelivery(seq: number, ts: number): void {
     return;
   }
   const d = ++delivered[seq];
+  lastRecv[seq] = now;
   const f = flags[seq];
   if (f & F_IN_WINDOW) hist.record(now - ts);
   if (d === expected[seq]) {
@@ -373,6 +376,14 @@ async function runPhase(req: PhaseRequest): Promise<PhaseResult> {
       rec += Math.min(delivered[s], expected[s]);
     }
   }
+  // Completion time (publish → last delivery) of the first and last quarter of the in-window publications:
+  // if the last quarter is much slower than the first, a backlog built up (the rate was not sustained).
+  const completions: number[] = [];
+  for (let s = firstSeq; s < nextSeq; s++) {
+    if (flags[s] & F_IN_WINDOW && !(flags[s] & F_ERROR) && delivered[s] > 0) completions.push(lastRecv[s] - pubTime[s]);
+  }
+  const q = Math.max(1, Math.floor(completions.length / 4));
+  const med = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[xs.length >> 1] : NaN);
   const windowS = (winEnd - winStart) / 1000;
   const result: PhaseResult = {
     phase: req.phase,
@@ -394,6 +405,8 @@ async function runPhase(req: PhaseRequest): Promise<PhaseResult> {
     liveSubscribers: liveSubscribers(),
     loadgenElu: eluWindow,
     ackLatency: ackHist.summary(),
+    completionMsFirstQuarter: med(completions.slice(0, q)),
+    completionMsLastQuarter: med(completions.slice(-q)),
   };
   winStart = Infinity;
   winEnd = -Infinity;

@@ -86,6 +86,12 @@ export interface PhaseResult {
   loadgenElu: number;
   /** Ack latency of publish() (publish call → resolve), for in-window publications. */
   ackLatency: LatencySummary;
+  /**
+   * Median completion time (publish → last subscriber received it), ms, over the first and the last
+   * quarter of the in-window publications. last ≫ first means a backlog grew: the rate was not sustained.
+   */
+  completionMsFirstQuarter: number;
+  completionMsLastQuarter: number;
 }
 
 export type LoadgenMessage =

@@ -102,9 +102,9 @@ export class MessagesRepo {
           // The bus saw offsets the store rolled back (a commit that failed after delivery, or a
           // restored database). Move the counter past them so offsets stay strictly increasing.
           await this.db
-            .update(channels)
-            .set({ lastOffset: sql`greatest(${channels.lastOffset}, ${e.busTop})` })
-            .where(eq(channels.name, input.channel));
+            .insert(channels)
+            .values({ name: input.channel, family: input.family, lastOffset: e.busTop })
+            .onConflictDoUpdate({ target: channels.name, set: { lastOffset: sql`greatest(${channels.lastOffset}, ${e.busTop})` } });
           continue;
         }
         if (input.idempotencyKey && isUniqueViolation(e)) {
