@@ -30,6 +30,9 @@ import { allTargets } from './targets.ts';
 // ---------------------------------------------------------------------------------------------------
 // Options
 
+/** Bad command line: printed without a stack trace, exit code 2. */
+class UsageError extends Error {}
+
 interface Options {
   targets: string[];
   subs: number;
@@ -91,7 +94,7 @@ function parseArgs(argv: string[]): Options {
   };
   const num = (name: string, v: string | undefined, min: number, max: number): number => {
     const n = Number(v);
-    if (!Number.isFinite(n) || n < min || n > max) throw new Error(`${name}: expected a number in [${min}, ${max}], got ${v}`);
+    if (!Number.isFinite(n) || n < min || n > max) throw new UsageError(`${name}: expected a number in [${min}, ${max}], got ${v}`);
     return n;
   };
   for (let i = 0; i < argv.length; i++) {
@@ -136,7 +139,7 @@ function parseArgs(argv: string[]): Options {
       case '--phases':
         o.phases = (v ?? '').split(',').map((s) => s.trim()) as PhaseName[];
         if (!o.phases.length || o.phases.some((p) => p !== 'saturated' && p !== 'fixed')) {
-          throw new Error('--phases: saturated and/or fixed');
+          throw new UsageError('--phases: saturated and/or fixed');
         }
         i++;
         break;
@@ -170,7 +173,7 @@ function parseArgs(argv: string[]): Options {
         process.exit(0);
         break;
       default:
-        throw new Error(`unknown argument ${a}\n${HELP}`);
+        throw new UsageError(`unknown argument ${a}\n${HELP}`);
     }
   }
   return o;
@@ -532,7 +535,7 @@ async function main(): Promise<void> {
   const registry = allTargets();
   const unknown = o.targets.filter((k) => !registry.some((t) => t.key === k));
   if (unknown.length) {
-    throw new Error(
+    throw new UsageError(
       `unknown target(s) ${unknown.join(', ')}; registered: ${registry.map((t) => `${t.key} (${t.name})`).join(', ')}` +
         (unknown.some((k) => k === 'c' || k === 'd') ? ' — Qiao targets go in bench/targets-qiao.ts' : ''),
     );
@@ -620,7 +623,7 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(),
   (e) => {
-    console.error(`[bench] ${(e as Error)?.stack ?? e}`);
-    process.exit(1);
+    console.error(`[bench] ${e instanceof UsageError ? e.message : ((e as Error)?.stack ?? e)}`);
+    process.exit(e instanceof UsageError ? 2 : 1);
   },
 );

@@ -344,6 +344,7 @@ async function runPhase(req: PhaseRequest): Promise<PhaseResult> {
     await sleep(winEnd - wallNow());
   }
 
+  if (eluStart && Number.isNaN(eluWindow)) eluWindow = performance.eventLoopUtilization(eluStart).utilization;
   // Drain: wait for the in-window publications to complete (bounded).
   // Ends when every publication is complete, when no delivery arrived for DRAIN_QUIET_MS (whatever is
   // missing then is not coming), or after drainS.

@@ -131,7 +131,9 @@ export const socketioBaseline: BenchTarget = {
       s.once('connect', () => resolve());
       s.once('connect_error', reject);
     });
-    s.on('disconnect', (reason) => ctx.onAnomaly('publisher-disconnect', reason));
+    s.on('disconnect', (reason) => {
+      if (reason !== 'io client disconnect') ctx.onAnomaly('publisher-disconnect', reason);
+    });
     ctx.state.pub = s;
   },
 

@@ -3,6 +3,7 @@
  * can `inject` or listen on port 0. Embedded mode (PGlite + memory bus) or services mode (Postgres +
  * Redis) is decided by the config alone.
  */
+import AjvCompiler from '@fastify/ajv-compiler';
 import websocketPlugin from '@fastify/websocket';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -62,12 +63,22 @@ export async function openBus(config: Config, logger: AppDeps['logger']): Promis
   return new RedisBus({ url: config.redisUrl, prefix: config.redisPrefix, logger });
 }
 
+const ajvCompilers = AjvCompiler();
+const bodyStrictValidator: typeof ajvCompilers = (externalSchemas, options) => {
+  const coercing = ajvCompilers(externalSchemas, options);
+  const strict = ajvCompilers(externalSchemas, { ...options, customOptions: { ...options?.customOptions, coerceTypes: false } });
+  return (route) => (route.httpPart === 'body' ? strict : coercing)(route);
+};
+
 export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: opts.logger ?? { level: config.logLevel },
     // The REST body limit leaves room for the envelope; the payload itself is checked exactly.
     bodyLimit: config.maxPayloadBytes + 4096,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+    // JSON bodies are typed: `"kind": 5` is a bad request, not "5". Only query strings, params and
+    // headers (which arrive as text) are coerced.
+    schemaController: { compilersFactory: { buildValidator: bodyStrictValidator } },
     return503OnClosing: true,
     forceCloseConnections: true,
   });
@@ -107,7 +118,12 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     if (isQiaoError(err)) e = err;
     else if ((err as FastifyError).code === 'FST_ERR_CTP_BODY_TOO_LARGE') e = new QiaoError('QIAO_PAYLOAD_TOO_LARGE');
     else if ((err as FastifyError).code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') e = new QiaoError('QIAO_BAD_REQUEST', 'Content-Type must be application/json');
-    else if (err instanceof SyntaxError || (err as FastifyError).code === 'FST_ERR_CTP_EMPTY_JSON_BODY') e = new QiaoError('QIAO_BAD_JSON');
+    else if (
+      err instanceof SyntaxError ||
+      (err as FastifyError).code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ||
+      (err as FastifyError).code === 'FST_ERR_CTP_INVALID_JSON_BODY'
+    )
+      e = new QiaoError('QIAO_BAD_JSON');
     else if ((err as FastifyError).validation) e = new QiaoError('QIAO_BAD_REQUEST', err.message);
     else if ((err as FastifyError).statusCode && (err as FastifyError).statusCode! < 500) e = new QiaoError('QIAO_BAD_REQUEST', err.message);
     else {

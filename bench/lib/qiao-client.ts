@@ -203,7 +203,9 @@ export function qiaoRawClientHooks(): Pick<BenchTarget, 'setup' | 'connectSubscr
         c.onPush = (f) => {
           if (f.t !== 'welcome') ctx.onAnomaly(`publisher-push-${f.t}`);
         };
-        c.onClose = (code) => ctx.onAnomaly('publisher-closed', String(code));
+        c.onClose = (code) => {
+          if (!(ctx.state.qiaoPubClosing as boolean | undefined)) ctx.onAnomaly('publisher-closed', String(code));
+        };
         await c.waitWelcome();
         conns.push(c);
       }
@@ -246,6 +248,7 @@ export function qiaoRawClientHooks(): Pick<BenchTarget, 'setup' | 'connectSubscr
 
     async teardown(ctx) {
       const st = ctx.state.qiaoPub as { conns: RawConn[] } | undefined;
+      ctx.state.qiaoPubClosing = true;
       for (const c of st?.conns ?? []) c.ws.terminate();
     },
   };
@@ -306,7 +309,9 @@ export function qiaoSocketIoClientHooks(
       for (let k = 0; k < Math.max(1, Math.min(64, info.publishers ?? 1)); k++) {
         const s = qiaoIo(ctx, info.publisherToken, opts);
         await ioConnected(s);
-        s.on('disconnect', (reason) => ctx.onAnomaly('publisher-disconnect', reason));
+        s.on('disconnect', (reason) => {
+          if (reason !== 'io client disconnect') ctx.onAnomaly('publisher-disconnect', reason);
+        });
         socks.push(s);
       }
       ctx.state.qiaoPub = { socks, rr: 0, nextId: 1 };

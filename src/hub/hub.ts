@@ -41,6 +41,12 @@ interface ChannelEntry {
   sio: Set<HubSession>;
   /** Sessions still recovering: live publications are buffered for them. */
   recovering: Map<HubSession, Publication[]>;
+  /**
+   * Sessions whose recovery read history past `top` (a publication's live copy can still be in flight
+   * on the bus after it is readable in history): live publications up to the offset are skipped for
+   * them, then they go live.
+   */
+  catchingUp: Map<HubSession, number>;
   /** Highest offset delivered live on this node. */
   top: number;
   /** Store's offset counter when the entry was created (for reporting topOffset). */
@@ -110,6 +116,7 @@ export class Hub {
       ws: new Set(),
       sio: new Set(),
       recovering: new Map(),
+      catchingUp: new Map(),
       top: 0,
       storeTop: 0,
       resync: null,
@@ -137,6 +144,11 @@ export class Hub {
     if (pub.offset <= e.top) return;
     e.top = pub.offset;
     for (const buf of e.recovering.values()) buf.push(pub);
+    for (const [s, upTo] of e.catchingUp) {
+      if (pub.offset <= upTo) continue;
+      e.catchingUp.delete(s);
+      this.goLive(e, s);
+    }
     if (e.ws.size > 0) {
       const frame = '{"t":"msg",' + raw.slice(1);
       const push = { t: 'msg', ...pub } as MsgPush;
@@ -208,7 +220,8 @@ export class Hub {
       this.deliverOne(s, pub);
       last = pub.offset;
     }
-    this.goLive(e, s);
+    if (last > e.top) e.catchingUp.set(s, last);
+    else this.goLive(e, s);
     this.d.metrics.recoveries.inc({ outcome: recovered ? 'complete' : 'gap' });
     return { topOffset: Math.max(e.top, e.storeTop, last), recovered };
   }
@@ -237,11 +250,12 @@ export class Hub {
     e.ws.delete(s);
     if (e.sio.delete(s)) s.leaveRoom?.(channel);
     e.recovering.delete(s);
+    e.catchingUp.delete(s);
     await this.maybeRelease(e);
   }
 
   private async maybeRelease(e: ChannelEntry): Promise<void> {
-    if (e.ws.size || e.sio.size || e.recovering.size) return;
+    if (e.ws.size || e.sio.size || e.recovering.size || e.catchingUp.size) return;
     if (this.channels.get(e.name) !== e) return;
     this.channels.delete(e.name);
     await this.d.bus.unsubscribe(e.name, e.handler).catch((err) => this.d.logger.warn({ err }, 'bus unsubscribe failed'));

@@ -62,6 +62,11 @@ export class Publisher {
         throw e;
       });
       family = r.family.family;
+      if (hasUnstorableText(req.payload)) {
+        // Postgres text/jsonb cannot hold U+0000 or unpaired surrogates: refuse it here instead of
+        // failing in the store and telling the client to retry something that can never succeed.
+        throw new QiaoError('QIAO_BAD_PUBLICATION', 'Text must not contain NUL characters or unpaired UTF-16 surrogates');
+      }
       const opts = { historySize: r.family.historySize, historyTtlMs: r.family.historyTtlMs };
       const out = await this.d.messages
         .append(
@@ -106,4 +111,14 @@ export class Publisher {
       });
     });
   }
+}
+
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Whether any string (value or key) in a JSON value contains text Postgres cannot store. */
+function hasUnstorableText(v: unknown, depth = 0): boolean {
+  if (typeof v === 'string') return UNSTORABLE.test(v);
+  if (depth > 64 || v === null || typeof v !== 'object') return false;
+  if (Array.isArray(v)) return v.some((x) => hasUnstorableText(x, depth + 1));
+  return Object.entries(v).some(([k, x]) => UNSTORABLE.test(k) || hasUnstorableText(x, depth + 1));
 }

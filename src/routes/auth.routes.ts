@@ -19,7 +19,7 @@ export default async function authRoutes(app: FastifyInstance, d: AppDeps): Prom
         summary: 'Log in with login and password; returns a signed, expiring token',
         body: {
           type: 'object',
-          properties: { login: { type: 'string', minLength: 1, maxLength: 64 }, password: { type: 'string', minLength: 1, maxLength: 256 } },
+          properties: { login: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[^\\u0000]*$' }, password: { type: 'string', minLength: 1, maxLength: 256 } },
           required: ['login', 'password'],
           additionalProperties: false,
         },

@@ -200,6 +200,11 @@ async function doLogin(login: string, password: string, submit: HTMLButtonElemen
     }
     await startSession();
   } catch (e) {
+    if (state.token) {
+      // Logged in, but loading the channels failed: start over from the login page, with the reason.
+      await logout(e);
+      return;
+    }
     error.textContent = errorText((e as ApiError).code, (e as Error).message);
     error.dataset.code = (e as ApiError).code ?? '';
     error.hidden = false;
@@ -537,8 +542,16 @@ async function boot(): Promise<void> {
     state.user = await api.me();
     await startSession();
   } catch (e) {
-    await logout((e as ApiError).status === 401 ? e : undefined);
-    if ((e as ApiError).status !== 401) showError(e);
+    if ((e as ApiError).status === 401) {
+      await logout(e);
+    } else {
+      // Keep the stored session (the server may be back shortly); show the login page with the reason.
+      await state.client?.close();
+      state.client = null;
+      state.user = null;
+      render();
+      showError(e);
+    }
   }
 }
 
