@@ -103,13 +103,13 @@ export class Session implements HubSession {
   /** Handles one raw text frame (raw WebSocket). */
   async handleText(text: string): Promise<void> {
     if (Buffer.byteLength(text) > this.d.limits.maxPayloadBytes) {
-      return this.replyError(null, new QiaoError('QIAO_PAYLOAD_TOO_LARGE', `Frame exceeds ${this.d.limits.maxPayloadBytes} bytes`));
+      return this.replyError(sniffId(text), new QiaoError('QIAO_PAYLOAD_TOO_LARGE', `Frame exceeds ${this.d.limits.maxPayloadBytes} bytes`));
     }
     let cmd: unknown;
     try {
       cmd = JSON.parse(text);
     } catch {
-      return this.replyError(null, new QiaoError('QIAO_BAD_JSON'));
+      return this.replyError(sniffId(text), new QiaoError('QIAO_BAD_JSON'));
     }
     return this.handleCommand(cmd);
   }
@@ -207,6 +207,15 @@ export class Session implements HubSession {
     this.subscriptions.clear();
     for (const ch of subs) await this.d.hub.unsubscribe(this, ch);
   }
+}
+
+/**
+ * Best-effort command id of a frame that is not parsed (too large, or broken JSON), so the client can
+ * match the error to its command. Looks only at the frame's start; null when not found.
+ */
+function sniffId(text: string): number | null {
+  const m = /"id"\s*:\s*(\d{1,15})\s*[,}]/.exec(text.slice(0, 256));
+  return m ? Number(m[1]) : null;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -1,0 +1,221 @@
+/**
+ * Delivery routing: for one message and one recipient, which transports to use now, which to hold
+ * (until quiet hours end, the next trading session opens, or the digest is due) and which to
+ * suppress, and why. Pure — no I/O and no clock of its own (`now` is an argument), so every rule is
+ * unit-tested with fixed clocks (test/unit/routing.test.ts).
+ *
+ * Rules, in order, per transport:
+ * - web (live socket): sent by the hub to subscribed sockets whatever this says; reported for
+ *   completeness and not tracked as a delivery row.
+ * - inbox: silent, so never held. Critical and must-acknowledge messages always land in the inbox;
+ *   otherwise mute and the inbox preference apply.
+ * - email and push interrupt, so they also honour digests, quiet hours and "trading hours only".
+ *   Critical messages (security, margin/risk, compliance notices, severity 'critical') bypass mute,
+ *   quiet hours, trading-hours holds and digests; the per-transport on/off preference still applies
+ *   (turning a transport off is an explicit choice, and the inbox copy is always there).
+ *   Push is suppressed while the user is online (the live socket already showed it) unless critical,
+ *   and in digest mode (the digest email covers it).
+ */
+import { isInSession, nextSessionOpen, type Holidays } from './trading-sessions.ts';
+import { localParts, nextLocalTime, parseHm } from './zoned-time.ts';
+
+export const TRANSPORTS = ['web', 'inbox', 'email', 'push'] as const;
+export type Transport = (typeof TRANSPORTS)[number];
+/** Transports with a deliveries row (web is live-only and not tracked). */
+export const TRACKED_TRANSPORTS = ['inbox', 'email', 'push'] as const;
+export type TrackedTransport = (typeof TRACKED_TRANSPORTS)[number];
+
+export type DigestMode = 'immediate' | 'hourly' | 'daily';
+export type HoldReason = 'quiet-hours' | 'trading-hours' | 'digest';
+export type SuppressReason = 'preference' | 'mute' | 'digest' | 'no-subscription' | 'no-email' | 'online' | 'offline';
+
+export type Decision =
+  | { action: 'send' }
+  | { action: 'hold'; until: Date; reason: HoldReason }
+  | { action: 'suppress'; reason: SuppressReason };
+export type RoutingDecision = Record<Transport, Decision>;
+
+/** One stored layer of preferences: the '*' row, a category row, or a subscription's own prefs. */
+export interface PrefsLayer {
+  transports?: Partial<Record<Transport, boolean>> | null;
+  muted?: boolean | null;
+  quietStart?: string | null;
+  quietEnd?: string | null;
+  timeZone?: string | null;
+  digest?: DigestMode | null;
+  digestAt?: string | null;
+  tradingHoursOnly?: boolean | null;
+}
+
+export interface EffectivePrefs {
+  transports: Record<Transport, boolean>;
+  muted: boolean;
+  /** Quiet hours as minutes after local midnight; start > end crosses midnight. */
+  quiet: { start: number; end: number } | null;
+  timeZone: string;
+  digest: DigestMode;
+  /** Daily digest time, minutes after local midnight. */
+  digestAt: number;
+  tradingHoursOnly: boolean;
+}
+
+export const DEFAULT_TIME_ZONE = 'Asia/Shanghai';
+export const DEFAULT_DIGEST_AT = '08:30';
+
+/** What each channel family sends when the user has set nothing. */
+export const FAMILY_DEFAULTS: Readonly<Record<string, Readonly<Record<Transport, boolean>>>> = {
+  research: { web: true, inbox: true, email: false, push: false },
+  alerts: { web: true, inbox: true, email: false, push: true },
+  inbox: { web: true, inbox: true, email: true, push: true },
+  team: { web: true, inbox: true, email: false, push: true },
+  firm: { web: true, inbox: true, email: false, push: false },
+  // Chat has its own unread counts (conversation_reads); the inbox would only duplicate them.
+  conv: { web: true, inbox: false, email: false, push: true },
+};
+const FALLBACK_DEFAULTS: Readonly<Record<Transport, boolean>> = { web: true, inbox: true, email: false, push: false };
+
+/** Categories a preference row may name: a channel family, or '*' for all of them. */
+export const PREF_CATEGORIES = ['*', ...Object.keys(FAMILY_DEFAULTS)] as const;
+
+function pickTransports(into: Record<Transport, boolean>, layer: PrefsLayer | undefined): void {
+  if (!layer?.transports) return;
+  for (const t of TRANSPORTS) {
+    const v = layer.transports[t];
+    if (typeof v === 'boolean') into[t] = v;
+  }
+}
+
+/**
+ * Layers, weakest first: family defaults ← '*' row ← category row ← the subscription's own prefs.
+ * A category row, when present, decides its scalar settings itself (rows are complete); quiet hours
+ * fall back to the '*' row when the category row sets none.
+ */
+export function resolvePrefs(
+  family: string,
+  layers: { global?: PrefsLayer; category?: PrefsLayer; subscription?: PrefsLayer },
+  userTimeZone: string = DEFAULT_TIME_ZONE,
+): EffectivePrefs {
+  const { global: g, category: c, subscription: s } = layers;
+  const transports = { ...(FAMILY_DEFAULTS[family] ?? FALLBACK_DEFAULTS) };
+  pickTransports(transports, g);
+  pickTransports(transports, c);
+  pickTransports(transports, s);
+  const first = <T>(...vals: Array<T | null | undefined>): T | undefined => vals.find((v) => v !== undefined && v !== null) as T | undefined;
+  const quietOf = (l?: PrefsLayer) => {
+    const start = parseHm(l?.quietStart);
+    const end = parseHm(l?.quietEnd);
+    return start !== null && end !== null && start !== end ? { start, end } : null;
+  };
+  return {
+    transports,
+    muted: first(s?.muted, c?.muted, g?.muted) ?? false,
+    quiet: c && (c.quietStart || c.quietEnd) ? quietOf(c) : quietOf(g),
+    timeZone: first(c?.timeZone, g?.timeZone) ?? userTimeZone,
+    digest: first(s?.digest, c?.digest, g?.digest) ?? 'immediate',
+    digestAt: parseHm(first(c?.digestAt, g?.digestAt)) ?? parseHm(DEFAULT_DIGEST_AT)!,
+    tradingHoursOnly: first(c?.tradingHoursOnly, g?.tradingHoursOnly) ?? false,
+  };
+}
+
+export interface RoutingMessage {
+  family: string;
+  /** Bypasses mute, quiet hours, trading-hours holds and digests. */
+  critical: boolean;
+  /** Must be acknowledged (read): always goes to the inbox; escalation follows if unread. */
+  requireAck: boolean;
+}
+
+export interface RoutingRecipient {
+  prefs: EffectivePrefs;
+  /** Has a live, active connection (presence 'online'). */
+  online: boolean;
+  hasEmail: boolean;
+  hasPushSubscription: boolean;
+}
+
+export interface RoutingOptions {
+  holidays?: Holidays;
+}
+
+/** Topics of notices that are critical by nature (securities regulation and account safety). */
+export const CRITICAL_TOPICS = new Set(['security', 'margin', 'risk', 'compliance']);
+
+/** Critical and must-acknowledge flags from a stored payload (notices and alerts carry them). */
+export function classify(payload: unknown): { critical: boolean; requireAck: boolean } {
+  const p = (payload ?? {}) as { severity?: unknown; topic?: unknown; requireAck?: unknown };
+  const criticalTopic = typeof p.topic === 'string' && CRITICAL_TOPICS.has(p.topic);
+  return {
+    critical: p.severity === 'critical' || criticalTopic,
+    // Margin calls, risk and compliance notices must be acknowledged; anything may ask for it.
+    requireAck: p.requireAck === true || (criticalTopic && p.requireAck !== false),
+  };
+}
+
+function inQuiet(t: Date, quiet: { start: number; end: number }, timeZone: string): boolean {
+  const p = localParts(t, timeZone);
+  const m = p.hour * 60 + p.minute;
+  return quiet.start < quiet.end ? m >= quiet.start && m < quiet.end : m >= quiet.start || m < quiet.end;
+}
+
+/**
+ * The first instant at or after `t` outside quiet hours and (if asked) inside a trading session.
+ * Returns the reason of the first move, or null when `t` itself is fine.
+ */
+export function earliestAllowed(t: Date, prefs: EffectivePrefs, opts: RoutingOptions = {}): { at: Date; reason: HoldReason | null } {
+  let at = t;
+  let reason: HoldReason | null = null;
+  // Each pass moves forward; two constraints settle in a few passes (bounded in case they never agree).
+  for (let i = 0; i < 8; i++) {
+    let moved = false;
+    if (prefs.tradingHoursOnly && !isInSession(at, opts.holidays)) {
+      at = nextSessionOpen(at, opts.holidays);
+      reason ??= 'trading-hours';
+      moved = true;
+    }
+    if (prefs.quiet && inQuiet(at, prefs.quiet, prefs.timeZone)) {
+      at = nextLocalTime(at, prefs.quiet.end, prefs.timeZone);
+      reason ??= 'quiet-hours';
+      moved = true;
+    }
+    if (!moved) break;
+  }
+  return { at, reason };
+}
+
+/** When the next digest containing a message routed at `now` goes out. */
+export function nextDigestAt(now: Date, prefs: EffectivePrefs, opts: RoutingOptions = {}): Date {
+  let due: Date;
+  if (prefs.digest === 'hourly') {
+    const p = localParts(now, prefs.timeZone);
+    due = nextLocalTime(now, ((p.hour + 1) % 24) * 60, prefs.timeZone);
+  } else {
+    due = nextLocalTime(now, prefs.digestAt, prefs.timeZone);
+  }
+  return earliestAllowed(due, prefs, opts).at;
+}
+
+function interruptive(t: 'email' | 'push', msg: RoutingMessage, r: RoutingRecipient, now: Date, opts: RoutingOptions): Decision {
+  const p = r.prefs;
+  if (!msg.critical && p.muted) return { action: 'suppress', reason: 'mute' };
+  if (!p.transports[t]) return { action: 'suppress', reason: 'preference' };
+  if (t === 'email' && !r.hasEmail) return { action: 'suppress', reason: 'no-email' };
+  if (t === 'push' && !r.hasPushSubscription) return { action: 'suppress', reason: 'no-subscription' };
+  if (msg.critical) return { action: 'send' };
+  if (t === 'push' && r.online) return { action: 'suppress', reason: 'online' };
+  if (p.digest !== 'immediate') {
+    return t === 'email' ? { action: 'hold', until: nextDigestAt(now, p, opts), reason: 'digest' } : { action: 'suppress', reason: 'digest' };
+  }
+  const { at, reason } = earliestAllowed(now, p, opts);
+  return reason ? { action: 'hold', until: at, reason } : { action: 'send' };
+}
+
+export function decide(msg: RoutingMessage, r: RoutingRecipient, now: Date, opts: RoutingOptions = {}): RoutingDecision {
+  const p = r.prefs;
+  const web: Decision = !p.transports.web ? { action: 'suppress', reason: 'preference' } : r.online ? { action: 'send' } : { action: 'suppress', reason: 'offline' };
+  let inbox: Decision;
+  if (msg.critical || msg.requireAck) inbox = { action: 'send' };
+  else if (p.muted) inbox = { action: 'suppress', reason: 'mute' };
+  else if (!p.transports.inbox) inbox = { action: 'suppress', reason: 'preference' };
+  else inbox = { action: 'send' };
+  return { web, inbox, email: interruptive('email', msg, r, now, opts), push: interruptive('push', msg, r, now, opts) };
+}
