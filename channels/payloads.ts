@@ -35,6 +35,10 @@ export const NoticePayload = z
     body: z.string().max(20_000).default(''),
     severity: z.enum(['info', 'warning', 'critical']).default('info'),
     url: z.string().max(2000).optional(),
+    /** security, margin, risk and compliance notices are critical: they bypass quiet hours, digests and mute. */
+    topic: z.enum(['general', 'security', 'margin', 'risk', 'compliance']).optional(),
+    /** Escalate (push, then email) while unread; defaults to true for critical topics. */
+    requireAck: z.boolean().optional(),
   })
   .strict();
 

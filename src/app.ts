@@ -27,6 +27,7 @@ import healthRoutes from './routes/health.routes.ts';
 import ingestRoutes from './routes/ingest.routes.ts';
 import subscriptionRoutes from './routes/subscriptions.routes.ts';
 import webRoutes from './routes/web.ts';
+import { ArchiveRepo } from './store/archive-repo.ts';
 import { AuditRepo } from './store/audit-repo.ts';
 import { openPglite, openPostgres, type DbHandle } from './store/db.ts';
 import { MessagesRepo } from './store/messages-repo.ts';
@@ -66,7 +67,7 @@ export async function openBus(config: Config, logger: AppDeps['logger']): Promis
 const ajvCompilers = AjvCompiler();
 const bodyStrictValidator: typeof ajvCompilers = (externalSchemas, options) => {
   const coercing = ajvCompilers(externalSchemas, options);
-  const strict = ajvCompilers(externalSchemas, { ...options, customOptions: { ...options?.customOptions, coerceTypes: false } });
+  const strict = ajvCompilers(externalSchemas, { ...options, customOptions: { ...options?.customOptions, coerceTypes: false } } as typeof options);
   return (route) => (route.httpPart === 'body' ? strict : coercing)(route);
 };
 
@@ -91,7 +92,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const bus = opts.bus ?? (await openBus(config, app.log));
   const metrics = createMetrics(config.nodeId);
   const users = new UsersRepo(db.db);
-  const messages = new MessagesRepo(db.db);
+  const archive = new ArchiveRepo(db.db);
+  const messages = new MessagesRepo(db.db, archive);
   const audit = new AuditRepo(db.db);
   const hub = new Hub({ bus, messages, metrics, logger: app.log });
   const publisher = new Publisher({ bus, messages, audit, access: users, metrics, logger: app.log, maxPayloadBytes: config.maxPayloadBytes });
@@ -105,6 +107,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     users,
     subscriptions: new SubscriptionsRepo(db.db),
     messages,
+    archive,
     audit,
     metrics,
     hub,

@@ -7,6 +7,7 @@ import type { SessionRegistry } from './gateway/session-registry.ts';
 import type { Hub } from './hub/hub.ts';
 import type { Publisher } from './hub/publisher.ts';
 import type { Metrics } from './metrics.ts';
+import type { ArchiveRepo } from './store/archive-repo.ts';
 import type { AuditRepo } from './store/audit-repo.ts';
 import type { DbHandle } from './store/db.ts';
 import type { MessagesRepo } from './store/messages-repo.ts';
@@ -22,6 +23,7 @@ export interface AppDeps {
   users: UsersRepo;
   subscriptions: SubscriptionsRepo;
   messages: MessagesRepo;
+  archive: ArchiveRepo;
   audit: AuditRepo;
   metrics: Metrics;
   hub: Hub;

@@ -16,7 +16,6 @@ export interface LocalDateTime {
 }
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
-const WEEKDAYS: Record<string, number> = { Sun: 0, Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6 };
 
 function formatter(timeZone: string): Intl.DateTimeFormat {
   let f = formatters.get(timeZone);
@@ -30,7 +29,6 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
       hour: 'numeric',
       minute: 'numeric',
       second: 'numeric',
-      weekday: 'short',
     });
     formatters.set(timeZone, f);
   }
@@ -47,50 +45,46 @@ export function isValidTimeZone(tz: string): boolean {
   }
 }
 
-interface Parts extends LocalDateTime {
-  second: number;
+/** Offset of `timeZone` from UTC at instant `t`, in ms, straight from Intl (slow: ~10 µs). */
+function intlOffsetAt(t: number, timeZone: string): number {
+  const v: Record<string, number> = {};
+  for (const p of formatter(timeZone).formatToParts(new Date(t))) {
+    if (p.type !== 'literal' && p.type !== 'weekday' && p.type !== 'era') v[p.type] = Number(p.value);
+  }
+  const asUtc = Date.UTC(v.year, v.month - 1, v.day, v.hour, v.minute, v.second);
+  return asUtc - Math.floor(t / 1000) * 1000;
 }
 
-function parts(t: number, timeZone: string): Parts {
-  const out: Partial<Parts> = {};
-  for (const p of formatter(timeZone).formatToParts(new Date(t))) {
-    switch (p.type) {
-      case 'year':
-        out.year = Number(p.value);
-        break;
-      case 'month':
-        out.month = Number(p.value);
-        break;
-      case 'day':
-        out.day = Number(p.value);
-        break;
-      case 'hour':
-        out.hour = Number(p.value);
-        break;
-      case 'minute':
-        out.minute = Number(p.value);
-        break;
-      case 'second':
-        out.second = Number(p.value);
-        break;
-      case 'weekday':
-        out.weekday = WEEKDAYS[p.value];
-        break;
-    }
+// Offsets change only at transitions on quarter-hour boundaries, so one Intl call per zone and
+// quarter hour is enough; everything else is arithmetic.
+const QUARTER_MS = 15 * 60_000;
+const offsetCache = new Map<string, Map<number, number>>();
+
+/** Offset of `timeZone` from UTC at instant `t`, in ms (Shanghai: +8 h). */
+export function offsetAt(t: number, timeZone: string): number {
+  const bucket = t - (((t % QUARTER_MS) + QUARTER_MS) % QUARTER_MS);
+  let zone = offsetCache.get(timeZone);
+  if (!zone) offsetCache.set(timeZone, (zone = new Map()));
+  let o = zone.get(bucket);
+  if (o === undefined) {
+    if (zone.size > 20_000) zone.clear();
+    o = intlOffsetAt(bucket, timeZone);
+    zone.set(bucket, o);
   }
-  return out as Parts;
+  return o;
 }
 
 export function localParts(t: Date | number, timeZone: string): LocalDateTime {
-  const { second: _s, ...rest } = parts(typeof t === 'number' ? t : t.getTime(), timeZone);
-  return rest;
-}
-
-/** Offset of `timeZone` from UTC at instant `t`, in ms (Shanghai: +8 h). */
-function offsetAt(t: number, timeZone: string): number {
-  const p = parts(t, timeZone);
-  const asUtc = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
-  return asUtc - Math.floor(t / 1000) * 1000;
+  const ms = typeof t === 'number' ? t : t.getTime();
+  const d = new Date(ms + offsetAt(ms, timeZone));
+  return {
+    year: d.getUTCFullYear(),
+    month: d.getUTCMonth() + 1,
+    day: d.getUTCDate(),
+    hour: d.getUTCHours(),
+    minute: d.getUTCMinutes(),
+    weekday: d.getUTCDay(),
+  };
 }
 
 /**
@@ -105,7 +99,8 @@ export function zonedToInstant(year: number, month: number, day: number, hour: n
   const o2 = offsetAt(t, timeZone);
   t = wall - o2;
   const o3 = offsetAt(t, timeZone);
-  if (o3 !== o2) t = wall - Math.max(o2, o3);
+  // In a gap (spring forward) the two offsets disagree: the pre-jump (smaller) one lands after the jump.
+  if (o3 !== o2) t = wall - Math.min(o2, o3);
   return new Date(t);
 }
 

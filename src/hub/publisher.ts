@@ -77,6 +77,8 @@ export class Publisher {
             senderId: p.id,
             payload: req.payload,
             idempotencyKey: req.idempotencyKey,
+            subjects: r.parsed.parts.userId ? [r.parsed.parts.userId] : [],
+            conversationId: r.parsed.parts.conversationId,
           },
           async (pub) => {
             const res = await this.d.bus.publish(pub, opts);

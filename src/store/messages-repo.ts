@@ -9,6 +9,8 @@
 import { randomUUID } from 'node:crypto';
 import { and, desc, eq, gt, lt, sql } from 'drizzle-orm';
 import type { Publication } from '../bus/bus.ts';
+import { retentionForFamily } from '../domain/retention.ts';
+import type { ArchiveRepo } from './archive-repo.ts';
 import type { Db } from './db.ts';
 import { channels, messages } from './schema/index.ts';
 
@@ -19,6 +21,19 @@ export interface AppendInput {
   senderId: string;
   payload: unknown;
   idempotencyKey?: string;
+  /** People the message concerns besides the sender (archive search by person). */
+  subjects?: string[];
+  conversationId?: string;
+}
+
+/** Searchable text of a payload: the human-written fields. */
+export function payloadText(payload: unknown): string {
+  if (!payload || typeof payload !== 'object') return typeof payload === 'string' ? payload : '';
+  const p = payload as Record<string, unknown>;
+  return ['title', 'summary', 'body', 'text', 'rationale']
+    .map((k) => p[k])
+    .filter((v): v is string => typeof v === 'string' && v.length > 0)
+    .join('\n');
 }
 
 export interface AppendResult {
@@ -54,7 +69,11 @@ function isUniqueViolation(e: unknown): boolean {
 }
 
 export class MessagesRepo {
-  constructor(private readonly db: Db) {}
+  /** Without an archive (unit tests of the log alone) nothing is archived. */
+  constructor(
+    private readonly db: Db,
+    private readonly archive?: ArchiveRepo,
+  ) {}
 
   async findByIdempotencyKey(senderId: string, key: string): Promise<Publication | undefined> {
     const [r] = await this.db
@@ -94,6 +113,22 @@ export class MessagesRepo {
             .returning();
           const p = rowToPublication(row);
           await deliver(p);
+          // Archived last, in the same transaction: a message is either stored, delivered and
+          // archived, or none of these.
+          await this.archive?.append(
+            {
+              kind: 'message',
+              actorId: input.senderId,
+              subjects: [input.senderId, ...(input.subjects ?? [])],
+              conversationId: input.conversationId ?? null,
+              channel: input.channel,
+              retentionClass: retentionForFamily(input.family),
+              body: { ...p },
+              text: payloadText(input.payload),
+              recordedAt: row.createdAt,
+            },
+            tx,
+          );
           return p;
         });
         return { pub, duplicate: false };

@@ -1,0 +1,39 @@
+/**
+ * Retention classes of archive records. Client communications and suitability records are kept
+ * 20 years (证券法 §137 requires at least 20 years for client and business records).
+ */
+export const RETENTION_CLASSES = {
+  'client-communications': { years: 20, zh: '客户沟通记录' },
+  suitability: { years: 20, zh: '适当性管理记录' },
+  research: { years: 20, zh: '研究报告发布记录' },
+  'staff-communications': { years: 20, zh: '员工沟通记录' },
+  tasks: { years: 5, zh: '团队任务记录' },
+  'market-alerts': { years: 5, zh: '行情提醒' },
+  'compliance-activity': { years: 20, zh: '合规操作记录' },
+} as const;
+
+export type RetentionClass = keyof typeof RETENTION_CLASSES;
+
+export function retainUntil(cls: RetentionClass, recordedAt: Date): Date {
+  const d = new Date(recordedAt);
+  d.setUTCFullYear(d.getUTCFullYear() + RETENTION_CLASSES[cls].years);
+  return d;
+}
+
+/** Retention class of a channel message by family. */
+export function retentionForFamily(family: string): RetentionClass {
+  switch (family) {
+    case 'conv':
+    case 'inbox':
+      return 'client-communications';
+    case 'research':
+      return 'research';
+    case 'team':
+    case 'firm':
+      return 'staff-communications';
+    case 'alerts':
+      return 'market-alerts';
+    default:
+      return 'client-communications';
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * The compliance archive writer. Records are appended in the caller's transaction and chained:
+ * hash = sha256(prevHash ‖ canonical JSON of the record). A transaction-scoped advisory lock
+ * serialises appends so the chain has one order; callers append last in their transaction so the
+ * lock is held only until commit. The database refuses UPDATE and early DELETE (migration 0002).
+ */
+import { createHash } from 'node:crypto';
+import { desc, sql } from 'drizzle-orm';
+import { retainUntil, type RetentionClass } from '../domain/retention.ts';
+import type { Db } from './db.ts';
+import { archiveRecords } from './schema/index.ts';
+
+/** Any drizzle executor: the db or a transaction. */
+export type Executor = Pick<Db, 'select' | 'insert' | 'execute'>;
+
+export interface ArchiveInput {
+  kind: string;
+  actorId: string;
+  subjects: string[];
+  conversationId?: string | null;
+  channel?: string | null;
+  retentionClass: RetentionClass;
+  body: Record<string, unknown>;
+  /** Searchable text (e.g. the chat text, note title); defaults to ''. */
+  text?: string;
+  /** Defaults to now; tests pass a shifted clock. */
+  recordedAt?: Date;
+}
+
+export const GENESIS_HASH = '0'.repeat(64);
+/** Arbitrary constant key of the archive's advisory lock. */
+const ARCHIVE_LOCK_KEY = 7_140_220_251;
+
+/** Canonical JSON: object keys sorted at every level, so the hash does not depend on key order. */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object' && !(v instanceof Date)) {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v instanceof Date ? v.toISOString() : v);
+}
+
+export interface ChainFields {
+  seq: number;
+  recordedAt: Date;
+  kind: string;
+  actorId: string;
+  subjects: string[];
+  conversationId: string | null;
+  channel: string | null;
+  retentionClass: string;
+  retainUntil: Date;
+  body: unknown;
+  text: string;
+}
+
+export function recordHash(prevHash: string, r: ChainFields): string {
+  const canonical = canonicalJson({
+    seq: r.seq,
+    recordedAt: r.recordedAt.toISOString(),
+    kind: r.kind,
+    actorId: r.actorId,
+    subjects: r.subjects,
+    conversationId: r.conversationId,
+    channel: r.channel,
+    retentionClass: r.retentionClass,
+    retainUntil: r.retainUntil.toISOString(),
+    body: r.body,
+    text: r.text,
+  });
+  return createHash('sha256').update(prevHash).update('\n').update(canonical).digest('hex');
+}
+
+export class ArchiveRepo {
+  constructor(private readonly db: Db) {}
+
+  /** Appends one record inside `tx` (or its own transaction when none is given). */
+  async append(input: ArchiveInput, tx?: Executor): Promise<{ seq: number; hash: string }> {
+    if (!tx) return this.db.transaction((t) => this.append(input, t));
+    await tx.execute(sql`select pg_advisory_xact_lock(${ARCHIVE_LOCK_KEY})`);
+    const [last] = await tx
+      .select({ seq: archiveRecords.seq, hash: archiveRecords.hash })
+      .from(archiveRecords)
+      .orderBy(desc(archiveRecords.seq))
+      .limit(1);
+    const recordedAt = input.recordedAt ?? new Date();
+    // Timestamps are stored with microsecond precision; hash the millisecond value that round-trips.
+    const fields: ChainFields = {
+      seq: (last?.seq ?? 0) + 1,
+      recordedAt,
+      kind: input.kind,
+      actorId: input.actorId,
+      subjects: [...new Set(input.subjects)].sort(),
+      conversationId: input.conversationId ?? null,
+      channel: input.channel ?? null,
+      retentionClass: input.retentionClass,
+      retainUntil: retainUntil(input.retentionClass, recordedAt),
+      body: input.body,
+      text: input.text ?? '',
+    };
+    const prevHash = last?.hash ?? GENESIS_HASH;
+    const hash = recordHash(prevHash, fields);
+    await tx.insert(archiveRecords).values({ ...fields, prevHash, hash });
+    return { seq: fields.seq, hash };
+  }
+}
