@@ -18,7 +18,7 @@ import {
   freePort,
   installCleanup,
   readComm,
-  readCpuSeconds,
+  readCpuTimes,
   readHwmKb,
   readRssKb,
   spawnNode,
@@ -238,6 +238,9 @@ interface PhaseRecord extends PhaseResult {
   serverCpuPct: number;
   /** Load-generator CPU use inside the window, % of one core (all threads). */
   loadgenCpuPct: number;
+  /** The kernel (stime) part of the above: on loopback it includes the peer's TCP receive processing. */
+  serverSysCpuPct: number;
+  loadgenSysCpuPct: number;
 }
 
 interface TargetRecord {
@@ -295,16 +298,16 @@ async function runTarget(t: BenchTarget, o: Options, resultsDir: string, stamp: 
     const lgPid = lgProc.pid!;
 
     // CPU sampling at the window edges (scheduled on the same wall clock as the load generator).
-    const cpuSamples = new Map<PhaseName, { s0?: number; l0?: number; t0?: number; s1?: number; l1?: number; t1?: number }>();
+    type CpuEdge = { s: [number, number]; l: [number, number]; t: number };
+    const cpuSamples = new Map<PhaseName, { e0?: CpuEdge; e1?: CpuEdge }>();
     lg.onWindow = (phase, start, end) => {
-      const rec0: { s0?: number; l0?: number; t0?: number; s1?: number; l1?: number; t1?: number } = {};
+      const rec0: { e0?: CpuEdge; e1?: CpuEdge } = {};
       cpuSamples.set(phase, rec0);
       const sample = (edge: 0 | 1) => {
         try {
-          const s = readCpuSeconds(srv.pid);
-          const l = readCpuSeconds(lgPid);
-          if (edge === 0) Object.assign(rec0, { s0: s, l0: l, t0: wallNow() });
-          else Object.assign(rec0, { s1: s, l1: l, t1: wallNow() });
+          const e: CpuEdge = { s: readCpuTimes(srv.pid), l: readCpuTimes(lgPid), t: wallNow() };
+          if (edge === 0) rec0.e0 = e;
+          else rec0.e1 = e;
         } catch {
           /* process gone */
         }
@@ -348,12 +351,15 @@ async function runTarget(t: BenchTarget, o: Options, resultsDir: string, stamp: 
       );
       // The reply can beat the orchestrator's end-of-window timer: let that timer fire first.
       await sleep(r.windowEnd + 100 - wallNow());
-      const c = cpuSamples.get(phase);
-      const span = c?.t1 !== undefined && c.t0 !== undefined ? (c.t1 - c.t0) / 1000 : NaN;
+      const { e0, e1 } = cpuSamples.get(phase) ?? {};
+      const pct = (sel: (e: CpuEdge) => number) =>
+        e0 && e1 ? (100 * (sel(e1) - sel(e0))) / ((e1.t - e0.t) / 1000) : NaN;
       rec.phases.push({
         ...r,
-        serverCpuPct: c?.s1 !== undefined && c.s0 !== undefined ? (100 * (c.s1 - c.s0)) / span : NaN,
-        loadgenCpuPct: c?.l1 !== undefined && c.l0 !== undefined ? (100 * (c.l1 - c.l0)) / span : NaN,
+        serverCpuPct: pct((e) => e.s[0] + e.s[1]),
+        serverSysCpuPct: pct((e) => e.s[1]),
+        loadgenCpuPct: pct((e) => e.l[0] + e.l[1]),
+        loadgenSysCpuPct: pct((e) => e.l[1]),
       });
       await sleep(500);
     }

@@ -220,6 +220,12 @@ export function readHwmKb(pid: number): number {
 let clkTck = 0;
 /** utime+stime of a process (all threads), in seconds. */
 export function readCpuSeconds(pid: number): number {
+  const [u, k] = readCpuTimes(pid);
+  return u + k;
+}
+
+/** [utime, stime] of a process (all threads), in seconds. */
+export function readCpuTimes(pid: number): [number, number] {
   if (!clkTck) {
     try {
       clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
@@ -230,7 +236,7 @@ export function readCpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // rest[0] is field 3 (state); utime is field 14, stime field 15.
-  return (Number(rest[11]) + Number(rest[12])) / clkTck;
+  return [Number(rest[11]) / clkTck, Number(rest[12]) / clkTck];
 }
 
 /** Name of the executable of a process (/proc/PID/comm), to check we measure node and not a wrapper. */

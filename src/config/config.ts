@@ -44,6 +44,32 @@ const EnvSchema = z
     QIAO_SEED_DEMO: bool(true),
     QIAO_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     QIAO_PG_POOL_SIZE: intFrom(10, 1), // connections
+    /** VAPID `sub` claim: how push services reach the operator (mailto: or https: URL). */
+    QIAO_VAPID_SUBJECT: z.string().regex(/^(mailto:\S+@\S+|https:\/\/\S+)$/, 'mailto: address or https: URL').default('mailto:ops@qiao.example'),
+    QIAO_PUSH_TIMEOUT_MS: intFrom(10_000, 100), // ms per request to a push service
+    QIAO_PUSH_CONCURRENCY: intFrom(32, 1), // push jobs in flight per worker process
+    QIAO_ALERT_RULES_PER_USER: intFrom(200, 1), // price-alert rules
+    QIAO_ALERT_HYSTERESIS_BP: intFrom(20, 0), // basis points (1/10,000 of the threshold) a repeat rule's price must move back to re-arm
+    QIAO_ALERT_RESYNC_S: intFrom(300, 0), // seconds between reloads of the alert-rule index from Postgres (0: never)
+    /** SMTP server for email (smtp:// or smtps://, credentials in the URL); unset in embedded mode → .eml files in <QIAO_DATA_DIR>/outbox. */
+    QIAO_SMTP_URL: z.string().regex(/^smtps?:\/\/\S+$/, 'smtp:// or smtps:// URL').optional(),
+    QIAO_MAIL_FROM: z.string().min(3).default('桥 Qiao <no-reply@qiao.example>'),
+    /** Public URL of the web client, for links in emails; default http://localhost:<PORT>. */
+    QIAO_PUBLIC_URL: z.string().url().optional(),
+    /** Run the delivery workers inside the hub process (default: true in embedded mode, false in services mode). */
+    QIAO_EMBEDDED_WORKERS: z.enum(['true', 'false', '1', '0', 'yes', 'no']).optional(),
+    QIAO_SMTP_POOL_SIZE: intFrom(8, 1), // pooled SMTP connections per worker process
+    QIAO_EMAIL_CONCURRENCY: intFrom(32, 1), // email jobs in flight per worker process
+    QIAO_EMAIL_ATTEMPTS: intFrom(8, 1), // tries per email before it is dead-lettered
+    QIAO_EMAIL_BACKOFF_MS: intFrom(2000, 1), // ms before the first retry (doubles each try, up to 50% jitter)
+    QIAO_DELIVERY_LEASE_MS: intFrom(60_000, 100), // ms a worker's claim on a delivery row lasts before another may take it over
+    QIAO_QUEUE_LOCK_MS: intFrom(30_000, 100), // ms a BullMQ worker holds a job lock (renewed while alive; bounds crash recovery)
+    QIAO_SWEEP_INTERVAL_MS: intFrom(30_000, 100), // ms between sweeps: held items now due, digests, repair
+    QIAO_ESCALATION_PUSH_AFTER_S: intFrom(600, 0), // seconds unread before a must-acknowledge message is pushed
+    QIAO_ESCALATION_EMAIL_AFTER_S: intFrom(1200, 0), // further seconds unread before it is emailed
+    /** Exchange holidays (no A-share sessions), comma-separated YYYY-MM-DD. */
+    QIAO_MARKET_HOLIDAYS: z.string().regex(/^\s*(\d{4}-\d{2}-\d{2}\s*(,\s*\d{4}-\d{2}-\d{2}\s*)*)?$/, 'comma-separated YYYY-MM-DD dates').default(''),
+    QIAO_FANOUT_BATCH: intFrom(1000, 1), // recipients per fanout page
   })
   .strict();
 
@@ -70,6 +96,32 @@ export interface Config {
   seedDemo: boolean;
   logLevel: string;
   pgPoolSize: number;
+  /** Fanout and delivery workers (email, digests, escalation). */
+  delivery: DeliveryConfig;
+  vapidSubject: string;
+  pushTimeoutMs: number;
+  pushConcurrency: number;
+  alertRulesPerUser: number;
+  alertHysteresisBp: number;
+  alertResyncS: number;
+}
+
+export interface DeliveryConfig {
+  smtpUrl?: string;
+  mailFrom: string;
+  publicUrl: string;
+  embeddedWorkers: boolean;
+  smtpPoolSize: number;
+  emailConcurrency: number;
+  emailAttempts: number;
+  emailBackoffMs: number;
+  leaseMs: number;
+  queueLockMs: number;
+  sweepIntervalMs: number;
+  escalationPushAfterS: number;
+  escalationEmailAfterS: number;
+  marketHolidays: string[];
+  fanoutBatch: number;
 }
 
 export class ConfigError extends Error {
@@ -134,6 +186,29 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     seedDemo: e.QIAO_SEED_DEMO,
     logLevel: e.QIAO_LOG_LEVEL,
     pgPoolSize: e.QIAO_PG_POOL_SIZE,
+    delivery: {
+      smtpUrl: e.QIAO_SMTP_URL,
+      mailFrom: e.QIAO_MAIL_FROM,
+      publicUrl: (e.QIAO_PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
+      embeddedWorkers: e.QIAO_EMBEDDED_WORKERS === undefined ? !e.DATABASE_URL : ['true', '1', 'yes'].includes(e.QIAO_EMBEDDED_WORKERS),
+      smtpPoolSize: e.QIAO_SMTP_POOL_SIZE,
+      emailConcurrency: e.QIAO_EMAIL_CONCURRENCY,
+      emailAttempts: e.QIAO_EMAIL_ATTEMPTS,
+      emailBackoffMs: e.QIAO_EMAIL_BACKOFF_MS,
+      leaseMs: e.QIAO_DELIVERY_LEASE_MS,
+      queueLockMs: e.QIAO_QUEUE_LOCK_MS,
+      sweepIntervalMs: e.QIAO_SWEEP_INTERVAL_MS,
+      escalationPushAfterS: e.QIAO_ESCALATION_PUSH_AFTER_S,
+      escalationEmailAfterS: e.QIAO_ESCALATION_EMAIL_AFTER_S,
+      marketHolidays: e.QIAO_MARKET_HOLIDAYS.split(',').map((d) => d.trim()).filter(Boolean),
+      fanoutBatch: e.QIAO_FANOUT_BATCH,
+    },
+    vapidSubject: e.QIAO_VAPID_SUBJECT,
+    pushTimeoutMs: e.QIAO_PUSH_TIMEOUT_MS,
+    pushConcurrency: e.QIAO_PUSH_CONCURRENCY,
+    alertRulesPerUser: e.QIAO_ALERT_RULES_PER_USER,
+    alertHysteresisBp: e.QIAO_ALERT_HYSTERESIS_BP,
+    alertResyncS: e.QIAO_ALERT_RESYNC_S,
   };
 }
 

@@ -51,6 +51,10 @@ export const ERRORS = {
   QIAO_RISK_ASSESSMENT_MISSING: { status: 422, wsClose: 4422, message: 'Client has no risk assessment; recommendation refused and recorded' },
   QIAO_RISK_ASSESSMENT_EXPIRED: { status: 422, wsClose: 4422, message: 'Client risk assessment has expired; recommendation refused and recorded' },
 
+  // --- web push and price alerts ---
+  QIAO_PUSH_SUBSCRIPTION_INVALID: { status: 400, wsClose: 4400, message: 'Push subscription is not valid: an https endpoint and base64url keys (p256dh 65 bytes, auth 16 bytes) are required' },
+  QIAO_ALERT_RULE_LIMIT: { status: 429, wsClose: 4429, message: 'Too many price-alert rules; delete one first' },
+
   // --- recovery ---
   QIAO_RECOVERY_GAP: { status: 410, wsClose: 4410, message: 'History no longer reaches the requested offset; some messages cannot be recovered' },
 

@@ -31,9 +31,15 @@ export const GENESIS_HASH = '0'.repeat(64);
 /** Arbitrary constant key of the archive's advisory lock. */
 const ARCHIVE_LOCK_KEY = 7_140_220_251;
 
+/** Takes the archive's transaction-scoped lock (appends and purges hold it until commit). */
+export async function lockArchive(tx: Executor): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(${ARCHIVE_LOCK_KEY})`);
+}
+
 /** Canonical JSON: object keys sorted at every level, so the hash does not depend on key order. */
 export function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  // Array holes and undefined elements are null, as in JSON.stringify (and so in jsonb).
+  if (Array.isArray(v)) return `[${v.map((x) => canonicalJson(x ?? null)).join(',')}]`;
   if (v && typeof v === 'object' && !(v instanceof Date)) {
     const o = v as Record<string, unknown>;
     return `{${Object.keys(o)
@@ -82,25 +88,27 @@ export class ArchiveRepo {
   /** Appends one record inside `tx` (or its own transaction when none is given). */
   async append(input: ArchiveInput, tx?: Executor): Promise<{ seq: number; hash: string }> {
     if (!tx) return this.db.transaction((t) => this.append(input, t));
-    await tx.execute(sql`select pg_advisory_xact_lock(${ARCHIVE_LOCK_KEY})`);
+    await lockArchive(tx);
     const [last] = await tx
       .select({ seq: archiveRecords.seq, hash: archiveRecords.hash })
       .from(archiveRecords)
       .orderBy(desc(archiveRecords.seq))
       .limit(1);
     const recordedAt = input.recordedAt ?? new Date();
-    // Timestamps are stored with microsecond precision; hash the millisecond value that round-trips.
+    // Hash exactly what the row will read back as, so `verify` can recompute it from the stored row:
+    // JS Dates carry milliseconds, which timestamptz keeps exactly; Postgres prints uuids in lower
+    // case; jsonb holds what JSON.stringify produced (Dates as ISO strings, undefined dropped).
     const fields: ChainFields = {
       seq: (last?.seq ?? 0) + 1,
       recordedAt,
       kind: input.kind,
       actorId: input.actorId,
       subjects: [...new Set(input.subjects)].sort(),
-      conversationId: input.conversationId ?? null,
+      conversationId: input.conversationId?.toLowerCase() ?? null,
       channel: input.channel ?? null,
       retentionClass: input.retentionClass,
       retainUntil: retainUntil(input.retentionClass, recordedAt),
-      body: input.body,
+      body: JSON.parse(JSON.stringify(input.body)) as unknown,
       text: input.text ?? '',
     };
     const prevHash = last?.hash ?? GENESIS_HASH;

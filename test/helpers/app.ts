@@ -218,7 +218,7 @@ class FrameQueue<T> {
 }
 
 export type CmdInput = { op: string; [k: string]: unknown };
-const DEFAULT_WAIT_MS = 5_000;
+const DEFAULT_WAIT_MS = 10_000;
 
 export const isMsg =
   (channel?: string) =>

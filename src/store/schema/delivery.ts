@@ -91,6 +91,12 @@ export const alertRules = pgTable(
     price: doublePrecision('price').notNull(),
     repeat: boolean('repeat').notNull().default(false),
     active: boolean('active').notNull().default(true),
+    /**
+     * Repeat rules: false after firing until the price has moved back across the threshold by the
+     * hysteresis band (src/domain/alert-index.ts). The conditional UPDATE on this flag is what makes a
+     * crossing fire once even when several hub nodes evaluate ticks.
+     */
+    armed: boolean('armed').notNull().default(true),
     lastFiredAt: timestamp('last_fired_at', { withTimezone: true }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },

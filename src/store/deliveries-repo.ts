@@ -1,0 +1,313 @@
+/**
+ * Delivery rows: one per message × recipient × transport (unique), with their status.
+ *
+ * Sending is claimed with a conditional UPDATE (queued|failed → sending, attempts + 1), so two jobs
+ * for the same row — a retry, a replay, a stalled job re-run by the queue — never both send: only one
+ * UPDATE matches. A claim older than the lease (its worker died mid-send) may be taken over; see
+ * docs/operations.md ("Delivery guarantees") for what that means for exactly-once.
+ *
+ * Lease ages are measured with the database clock (now()), the same for every process; due times
+ * (quiet hours, digests) use the caller's clock, which tests may shift.
+ */
+import { and, asc, eq, gt, inArray, lte, ne, or, sql } from 'drizzle-orm';
+import type { TrackedTransport } from '../domain/routing.ts';
+import type { Db } from './db.ts';
+import { deliveries, inboxItems, messages, users } from './schema/index.ts';
+
+export type DeliveryRow = typeof deliveries.$inferSelect;
+export type DeliveryStatus = DeliveryRow['status'];
+export type NewDelivery = Pick<typeof deliveries.$inferInsert, 'messageId' | 'userId' | 'transport' | 'status' | 'reason' | 'dueAt'>;
+
+/** Everything an email (or push) needs about its delivery row, in one read. */
+export interface DeliveryContext {
+  id: string;
+  messageId: string;
+  userId: string;
+  transport: DeliveryRow['transport'];
+  status: DeliveryStatus;
+  attempts: number;
+  email: string | null;
+  locale: string;
+  displayName: string;
+  timeZone: string;
+  channel: string;
+  kind: string;
+  payload: unknown;
+  senderId: string;
+  publishedAt: Date;
+}
+
+export type ClaimResult = { claimed: true; row: DeliveryRow } | { claimed: false; row: DeliveryRow | undefined };
+
+const CLAIMABLE: DeliveryStatus[] = ['queued', 'failed'];
+/** Statuses after which nothing is left to do for a row. */
+export const TERMINAL: ReadonlySet<DeliveryStatus> = new Set(['sent', 'delivered', 'read', 'suppressed']);
+
+const leaseExpired = (leaseMs: number) => sql`${deliveries.updatedAt} < now() - (${Math.round(leaseMs)}::int * interval '1 millisecond')`;
+
+export class DeliveriesRepo {
+  constructor(private readonly db: Db) {}
+
+  /** Inserts rows that do not exist yet (by message × user × transport); existing rows are left alone. */
+  async insertMany(rows: NewDelivery[]): Promise<void> {
+    // Well under Postgres's 65,535 bind parameters per statement.
+    for (let i = 0; i < rows.length; i += 2000) {
+      await this.db.insert(deliveries).values(rows.slice(i, i + 2000)).onConflictDoNothing();
+    }
+  }
+
+  /** Rows of a message still waiting to be sent on `transports`, for the given users. */
+  async queued(messageId: string, userIds: string[], transports: TrackedTransport[]): Promise<Array<{ id: string; transport: DeliveryRow['transport'] }>> {
+    if (!userIds.length) return [];
+    return this.db
+      .select({ id: deliveries.id, transport: deliveries.transport })
+      .from(deliveries)
+      .where(and(eq(deliveries.messageId, messageId), inArray(deliveries.userId, userIds), inArray(deliveries.transport, transports), eq(deliveries.status, 'queued')));
+  }
+
+  async get(id: string): Promise<DeliveryRow | undefined> {
+    const [r] = await this.db.select().from(deliveries).where(eq(deliveries.id, id)).limit(1);
+    return r;
+  }
+
+  async find(messageId: string, userId: string, transport: TrackedTransport): Promise<DeliveryRow | undefined> {
+    const [r] = await this.db
+      .select()
+      .from(deliveries)
+      .where(and(eq(deliveries.messageId, messageId), eq(deliveries.userId, userId), eq(deliveries.transport, transport)))
+      .limit(1);
+    return r;
+  }
+
+  /** Takes a row for sending: queued/failed, or a 'sending' claim older than the lease. */
+  async claim(id: string, leaseMs: number): Promise<ClaimResult> {
+    const [row] = await this.db
+      .update(deliveries)
+      .set({ status: 'sending', attempts: sql`${deliveries.attempts} + 1`, updatedAt: sql`now()` })
+      .where(and(eq(deliveries.id, id), or(inArray(deliveries.status, CLAIMABLE), and(eq(deliveries.status, 'sending'), leaseExpired(leaseMs)))))
+      .returning();
+    if (row) return { claimed: true, row };
+    return { claimed: false, row: await this.get(id) };
+  }
+
+  /** Milliseconds until a 'sending' claim's lease runs out (0 when it has), by the database clock. */
+  async leaseRemainingMs(id: string, leaseMs: number): Promise<number> {
+    const [r] = await this.db
+      .select({ ms: sql<number>`greatest(0, extract(epoch from (${deliveries.updatedAt} + (${Math.round(leaseMs)}::int * interval '1 millisecond') - now())) * 1000)` })
+      .from(deliveries)
+      .where(eq(deliveries.id, id));
+    return r ? Math.ceil(Number(r.ms)) : 0;
+  }
+
+  async context(id: string): Promise<DeliveryContext | undefined> {
+    const [r] = await this.db
+      .select({
+        id: deliveries.id,
+        messageId: deliveries.messageId,
+        userId: deliveries.userId,
+        transport: deliveries.transport,
+        status: deliveries.status,
+        attempts: deliveries.attempts,
+        email: users.email,
+        locale: users.locale,
+        displayName: users.displayName,
+        timeZone: users.timeZone,
+        channel: messages.channel,
+        kind: messages.kind,
+        payload: messages.payload,
+        senderId: messages.senderId,
+        publishedAt: messages.createdAt,
+      })
+      .from(deliveries)
+      .innerJoin(users, eq(users.id, deliveries.userId))
+      .innerJoin(messages, eq(messages.id, deliveries.messageId))
+      .where(eq(deliveries.id, id))
+      .limit(1);
+    return r;
+  }
+
+  /** sending → sent. Only the claim holder's row matches, so a late duplicate cannot flip it back. */
+  async markSent(ids: string | string[]): Promise<void> {
+    const list = Array.isArray(ids) ? ids : [ids];
+    if (!list.length) return;
+    await this.db
+      .update(deliveries)
+      .set({ status: 'sent', lastError: null, updatedAt: sql`now()` })
+      .where(and(inArray(deliveries.id, list), eq(deliveries.status, 'sending')));
+  }
+
+  /** sending → queued after a transient failure, so the retry can claim it at once. */
+  async release(id: string, error: string): Promise<void> {
+    await this.db
+      .update(deliveries)
+      .set({ status: 'queued', lastError: error.slice(0, 1000), updatedAt: sql`now()` })
+      .where(and(eq(deliveries.id, id), eq(deliveries.status, 'sending')));
+  }
+
+  /** Failed for good (the job goes to the dead-letter list); a replay may claim it again. */
+  async markFailed(id: string, reason: string, error: string): Promise<void> {
+    await this.db
+      .update(deliveries)
+      .set({ status: 'failed', reason, lastError: error.slice(0, 1000), updatedAt: sql`now()` })
+      .where(and(eq(deliveries.id, id), inArray(deliveries.status, ['sending', 'queued'])));
+  }
+
+  /** Held (quiet hours, trading hours) rows now due → queued; returns them for enqueueing. */
+  async releaseDue(now: Date, limit: number): Promise<Array<{ id: string; transport: DeliveryRow['transport'] }>> {
+    const due = this.db
+      .select({ id: deliveries.id })
+      .from(deliveries)
+      .where(and(eq(deliveries.status, 'held'), ne(deliveries.reason, 'digest'), lte(deliveries.dueAt, now)))
+      .limit(limit);
+    return this.db
+      .update(deliveries)
+      .set({ status: 'queued', updatedAt: sql`now()` })
+      .where(and(inArray(deliveries.id, due), eq(deliveries.status, 'held')))
+      .returning({ id: deliveries.id, transport: deliveries.transport });
+  }
+
+  /** Users with digest items due at `now`. */
+  async digestUsersDue(now: Date, limit: number): Promise<string[]> {
+    const rows = await this.db
+      .selectDistinct({ userId: deliveries.userId })
+      .from(deliveries)
+      .where(and(eq(deliveries.status, 'held'), eq(deliveries.reason, 'digest'), eq(deliveries.transport, 'email'), lte(deliveries.dueAt, now)))
+      .limit(limit);
+    return rows.map((r) => r.userId);
+  }
+
+  /** Claims a user's due digest items (held → sending); returns them oldest first. */
+  async claimDigest(userId: string, now: Date): Promise<Array<{ id: string; messageId: string }>> {
+    const rows = await this.db
+      .update(deliveries)
+      .set({ status: 'sending', attempts: sql`${deliveries.attempts} + 1`, updatedAt: sql`now()` })
+      .where(
+        and(
+          eq(deliveries.userId, userId),
+          eq(deliveries.transport, 'email'),
+          eq(deliveries.status, 'held'),
+          eq(deliveries.reason, 'digest'),
+          lte(deliveries.dueAt, now),
+        ),
+      )
+      .returning({ id: deliveries.id, messageId: deliveries.messageId, createdAt: deliveries.createdAt });
+    return rows.sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime()).map(({ id, messageId }) => ({ id, messageId }));
+  }
+
+  /** Digest claims back to held after a failed send (retried by the next sweep). */
+  async releaseDigest(ids: string[], error: string): Promise<void> {
+    if (!ids.length) return;
+    await this.db
+      .update(deliveries)
+      .set({ status: 'held', lastError: error.slice(0, 1000), updatedAt: sql`now()` })
+      .where(and(inArray(deliveries.id, ids), eq(deliveries.status, 'sending')));
+  }
+
+  /**
+   * Repair after crashes: digest claims whose lease ran out go back to held; queued rows older than
+   * `queuedAgeMs` and other expired claims are returned so their job can be enqueued again (a no-op
+   * when the job still exists: job ids are stable).
+   */
+  async stale(queuedAgeMs: number, leaseMs: number, limit: number): Promise<Array<{ id: string; transport: DeliveryRow['transport'] }>> {
+    await this.db
+      .update(deliveries)
+      .set({ status: 'held', updatedAt: sql`now()` })
+      .where(and(eq(deliveries.status, 'sending'), eq(deliveries.reason, 'digest'), leaseExpired(leaseMs)));
+    return this.db
+      .select({ id: deliveries.id, transport: deliveries.transport })
+      .from(deliveries)
+      .where(
+        and(
+          inArray(deliveries.transport, ['email', 'push']),
+          or(
+            and(eq(deliveries.status, 'queued'), leaseExpired(queuedAgeMs)),
+            and(eq(deliveries.status, 'sending'), leaseExpired(leaseMs)),
+          ),
+        ),
+      )
+      .orderBy(asc(deliveries.updatedAt))
+      .limit(limit);
+  }
+
+  /**
+   * Escalation: makes sure a row for (message, user, transport) is queued. A row suppressed at fanout
+   * (by preference, mute, digest…) is turned into a queued one with reason 'escalation'; rows already
+   * queued, held, sending or sent are left alone. Returns the id when the caller should enqueue a job.
+   */
+  async escalate(messageId: string, userId: string, transport: 'email' | 'push'): Promise<string | null> {
+    const [r] = await this.db
+      .insert(deliveries)
+      .values({ messageId, userId, transport, status: 'queued', reason: 'escalation' })
+      .onConflictDoUpdate({
+        target: [deliveries.messageId, deliveries.userId, deliveries.transport],
+        set: { status: 'queued', reason: 'escalation', updatedAt: sql`now()` },
+        setWhere: eq(deliveries.status, 'suppressed'),
+      })
+      .returning({ id: deliveries.id });
+    return r?.id ?? null;
+  }
+
+  /** Records a row in a final state unless one exists (e.g. escalation finding no push subscription). */
+  async recordIfAbsent(row: NewDelivery): Promise<void> {
+    await this.db.insert(deliveries).values(row).onConflictDoNothing();
+  }
+
+  /** Whether the recipient has read (or archived) the message, which stops escalation. */
+  async acknowledged(messageId: string, userId: string): Promise<boolean> {
+    const [item] = await this.db
+      .select({ state: inboxItems.state })
+      .from(inboxItems)
+      .where(and(eq(inboxItems.messageId, messageId), eq(inboxItems.userId, userId)))
+      .limit(1);
+    if (item && item.state !== 'unread') return true;
+    const [read] = await this.db
+      .select({ id: deliveries.id })
+      .from(deliveries)
+      .where(and(eq(deliveries.messageId, messageId), eq(deliveries.userId, userId), eq(deliveries.status, 'read')))
+      .limit(1);
+    return Boolean(read);
+  }
+
+  /** Statuses of one message's deliveries, with the recipient's login, for senders and admins. */
+  async listByMessage(messageId: string, opts: { limit: number; afterId?: string }) {
+    return this.db
+      .select({
+        id: deliveries.id,
+        userId: deliveries.userId,
+        login: users.login,
+        transport: deliveries.transport,
+        status: deliveries.status,
+        reason: deliveries.reason,
+        attempts: deliveries.attempts,
+        dueAt: deliveries.dueAt,
+        lastError: deliveries.lastError,
+        updatedAt: deliveries.updatedAt,
+      })
+      .from(deliveries)
+      .innerJoin(users, eq(users.id, deliveries.userId))
+      .where(and(eq(deliveries.messageId, messageId), opts.afterId ? gt(deliveries.id, opts.afterId) : undefined))
+      .orderBy(asc(deliveries.id))
+      .limit(opts.limit);
+  }
+
+  async summary(messageId: string): Promise<Record<string, Record<string, number>>> {
+    const rows = await this.db
+      .select({ transport: deliveries.transport, status: deliveries.status, n: sql<number>`count(*)::int` })
+      .from(deliveries)
+      .where(eq(deliveries.messageId, messageId))
+      .groupBy(deliveries.transport, deliveries.status);
+    const out: Record<string, Record<string, number>> = {};
+    for (const r of rows) (out[r.transport] ??= {})[r.status] = Number(r.n);
+    return out;
+  }
+
+  /** How many of a message's rows on one transport are in a status (tests, operations). */
+  async countByStatus(messageId: string, transport: TrackedTransport, status: DeliveryStatus): Promise<number> {
+    const [r] = await this.db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(deliveries)
+      .where(and(eq(deliveries.messageId, messageId), eq(deliveries.transport, transport), eq(deliveries.status, status)));
+    return Number(r?.n ?? 0);
+  }
+}
+

@@ -1,0 +1,131 @@
+/**
+ * Who receives a publication, read at fanout time (so a changed subscription, membership or tier is
+ * honoured), in pages ordered by user id:
+ * - research.*, alerts.*: users with a subscriptions row for the channel;
+ * - inbox.<id>: its owner;  conv.<id>: the conversation's members;  team.<id>: the team's brokers and
+ *   manager;  firm.broadcast: every active user of the sender's firm (it is firm-wide by definition).
+ * The subscription's own prefs come along when there is one. Inactive users are never recipients.
+ */
+import { and, asc, eq, gt, inArray, type SQL } from 'drizzle-orm';
+import type { ParsedChannel } from '../../channels/family.ts';
+import type { Db } from './db.ts';
+import { conversationMembers, messages, pushSubscriptions, subscriptions, users } from './schema/index.ts';
+
+export interface RecipientRow {
+  id: string;
+  role: string;
+  tier: 'general' | 'hnw' | 'institutional' | null;
+  email: string | null;
+  locale: string;
+  timeZone: string;
+  subscriptionPrefs: unknown;
+}
+
+export type MessageRow = typeof messages.$inferSelect;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export class RecipientsRepo {
+  constructor(private readonly db: Db) {}
+
+  async message(id: string): Promise<MessageRow | undefined> {
+    if (!UUID.test(id)) return undefined;
+    const [r] = await this.db.select().from(messages).where(eq(messages.id, id)).limit(1);
+    return r;
+  }
+
+  async messages(ids: string[]): Promise<MessageRow[]> {
+    const valid = ids.filter((id) => UUID.test(id));
+    if (!valid.length) return [];
+    return this.db.select().from(messages).where(inArray(messages.id, valid));
+  }
+
+  async userFirm(userId: string): Promise<string | undefined> {
+    if (!UUID.test(userId)) return undefined;
+    const [r] = await this.db.select({ firmId: users.firmId }).from(users).where(eq(users.id, userId)).limit(1);
+    return r?.firmId;
+  }
+
+  /** One page of recipients after `after` (a user id), at most `limit`. */
+  async page(ch: ParsedChannel, opts: { after?: string; limit: number; firmId?: string }): Promise<RecipientRow[]> {
+    const cols = {
+      id: users.id,
+      role: users.role,
+      tier: users.tier,
+      email: users.email,
+      locale: users.locale,
+      timeZone: users.timeZone,
+      subscriptionPrefs: subscriptions.prefs,
+    };
+    const base: Array<SQL | undefined> = [eq(users.active, true), opts.after ? gt(users.id, opts.after) : undefined];
+    const sub = and(eq(subscriptions.userId, users.id), eq(subscriptions.channel, ch.name));
+    switch (ch.family) {
+      case 'research':
+      case 'alerts':
+        return this.db.select(cols).from(subscriptions).innerJoin(users, eq(users.id, subscriptions.userId)).where(and(eq(subscriptions.channel, ch.name), ...base)).orderBy(asc(users.id)).limit(opts.limit);
+      case 'inbox':
+        return this.db.select(cols).from(users).leftJoin(subscriptions, sub).where(and(eq(users.id, ch.parts.userId), ...base)).limit(opts.limit);
+      case 'conv':
+        return this.db
+          .select(cols)
+          .from(conversationMembers)
+          .innerJoin(users, eq(users.id, conversationMembers.userId))
+          .leftJoin(subscriptions, sub)
+          .where(and(eq(conversationMembers.conversationId, ch.parts.conversationId), ...base))
+          .orderBy(asc(users.id))
+          .limit(opts.limit);
+      case 'team':
+        return this.db
+          .select(cols)
+          .from(users)
+          .leftJoin(subscriptions, sub)
+          .where(and(eq(users.teamId, ch.parts.teamId), inArray(users.role, ['broker', 'manager']), ...base))
+          .orderBy(asc(users.id))
+          .limit(opts.limit);
+      case 'firm':
+        return this.db
+          .select(cols)
+          .from(users)
+          .leftJoin(subscriptions, sub)
+          .where(and(opts.firmId ? eq(users.firmId, opts.firmId) : undefined, ...base))
+          .orderBy(asc(users.id))
+          .limit(opts.limit);
+      default:
+        // A family without a recipient rule gets live delivery only.
+        return [];
+    }
+  }
+
+  /** Which of these users have at least one web-push subscription. */
+  async withPushSubscription(userIds: string[]): Promise<Set<string>> {
+    if (!userIds.length) return new Set();
+    const rows = await this.db
+      .selectDistinct({ userId: pushSubscriptions.userId })
+      .from(pushSubscriptions)
+      .where(inArray(pushSubscriptions.userId, userIds));
+    return new Set(rows.map((r) => r.userId));
+  }
+
+  async hasPushSubscription(userId: string): Promise<boolean> {
+    return (await this.withPushSubscription([userId])).has(userId);
+  }
+
+  /** A user's contact and locale data (escalation and digests). */
+  async user(userId: string): Promise<{ id: string; email: string | null; locale: string; displayName: string; timeZone: string } | undefined> {
+    const [r] = await this.db
+      .select({ id: users.id, email: users.email, locale: users.locale, displayName: users.displayName, timeZone: users.timeZone })
+      .from(users)
+      .where(eq(users.id, userId))
+      .limit(1);
+    return r;
+  }
+
+  /** Display names by user id (senders shown in mail). */
+  async displayNames(ids: string[]): Promise<Map<string, string>> {
+    const valid = [...new Set(ids)].filter((id) => UUID.test(id));
+    if (!valid.length) return new Map();
+    const rows = await this.db.select({ id: users.id, n: users.displayName }).from(users).where(inArray(users.id, valid));
+    return new Map(rows.map((r) => [r.id, r.n]));
+  }
+}
+
