@@ -11,6 +11,7 @@
  *
  *   import { createTokenService } from '../src/auth/token.ts';
  *   import { startNodeServer } from './lib/proc.ts';
+ *   import type { BenchTarget, ServerHandle, StartOptions } from './lib/types.ts';
  *   import { qiaoRawClientHooks, qiaoSocketIoClientHooks, type QiaoBenchInfo } from './lib/qiao-client.ts';
  *
  *   const SECRET = 'bench-secret-bench-secret-bench-secret!';   // ≥ 32 chars
@@ -37,8 +38,8 @@
  *   }
  *
  *   export const qiaoTargets: BenchTarget[] = [
- *     { key: 'c', name: 'Qiao socket.io', start: startQiao, ...qiaoSocketIoClientHooks() } as BenchTarget,
- *     { key: 'd', name: 'Qiao raw WS', start: startQiao, ...qiaoRawClientHooks() } as BenchTarget,
+ *     { key: 'c', name: 'Qiao socket.io', start: startQiao, ...qiaoSocketIoClientHooks() },
+ *     { key: 'd', name: 'Qiao raw WS', start: startQiao, ...qiaoRawClientHooks() },
  *   ];
  *
  * Keys c and d are what the orchestrator uses for the ratios (c)/(b) and (d)/(a).

@@ -10,9 +10,10 @@ import type { AccessContext, ChannelFamily, ParsedChannel, Title } from './famil
 import { firm } from './firm.ts';
 import { inbox } from './inbox.ts';
 import { research } from './research.ts';
+import { tasks } from './tasks.ts';
 import { team } from './team.ts';
 
-export const FAMILIES: readonly ChannelFamily[] = [research, alerts, inbox, team, firm, conversation];
+export const FAMILIES: readonly ChannelFamily[] = [research, alerts, inbox, team, firm, conversation, tasks];
 const BY_PREFIX = new Map(FAMILIES.map((f) => [f.family, f]));
 
 /** Longest channel name accepted anywhere. */
@@ -43,19 +44,30 @@ export async function authorizeSubscribe(p: Principal, name: unknown, ctx: Acces
   return r;
 }
 
-/** Checks the publisher and the payload against the family's kinds. */
+/**
+ * Checks the publisher and the payload against the family's kinds. `trusted`: a server service that
+ * has already authorised the action itself (recommendations, tasks, approved broadcasts) publishes;
+ * the family's publisher check is skipped and internal kinds are allowed, the payload is still checked.
+ */
 export async function authorizePublish(
   p: Principal,
   name: unknown,
   kind: unknown,
   payload: unknown,
   ctx: AccessContext,
+  opts: { trusted?: boolean } = {},
 ): Promise<ResolvedChannel> {
   const r = resolveChannel(name);
-  const refusal = await r.family.canPublish(p, r.parsed, ctx);
-  if (refusal) throw new QiaoError(refusal);
+  if (!opts.trusted) {
+    const refusal = await r.family.canPublish(p, r.parsed, ctx);
+    if (refusal) throw new QiaoError(refusal);
+  }
   if (typeof kind !== 'string' || !Object.hasOwn(r.family.kinds, kind)) {
-    throw new QiaoError('QIAO_BAD_PUBLICATION', `Kind must be one of: ${Object.keys(r.family.kinds).join(', ')}`);
+    const open = Object.keys(r.family.kinds).filter((k) => !r.family.kinds[k].internal);
+    throw new QiaoError('QIAO_BAD_PUBLICATION', `Kind must be one of: ${open.join(', ')}`);
+  }
+  if (r.family.kinds[kind].internal && !opts.trusted) {
+    throw new QiaoError('QIAO_PUBLISH_FORBIDDEN', `"${kind}" publications are made by the server only (recommendations: POST /api/recommendations; tasks: POST /api/tasks)`);
   }
   const problem = r.family.kinds[kind].validate(payload);
   if (problem) throw new QiaoError('QIAO_BAD_PUBLICATION', problem);

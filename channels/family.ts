@@ -30,6 +30,11 @@ export interface ParsedChannel {
 export interface KindSpec {
   /** Validates a payload; returns an error message or null. */
   validate(payload: unknown): string | null;
+  /**
+   * Published only by the server's own services after their checks (e.g. a recommendation after the
+   * suitability gate), never by a client's publish command.
+   */
+  readonly internal?: boolean;
 }
 
 export interface ChannelFamily {
@@ -49,6 +54,8 @@ export interface ChannelFamily {
   readonly retentionDays: number;
   /** Channels of this family a principal may see in the catalogue listing (static ones only). */
   listFor(p: Principal): ParsedChannel[];
+  /** Publications wait for a compliance user's approval before they are delivered (firm-wide broadcast). */
+  readonly requiresApproval?: boolean;
 }
 
 export const STAFF_ROLES = new Set(['broker', 'manager', 'research', 'compliance', 'admin']);
@@ -56,3 +63,5 @@ export const DAY_MS = 24 * 3600 * 1000;
 export const UUID_RE = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 /** A-share security code: six digits and the exchange (Shanghai, Shenzhen, Beijing). */
 export const SYMBOL_RE = /^\d{6}\.(SH|SZ|BJ)$/;
+/** What a recommendation may name: an A-share code, a fund code (510300.OF), or a product code (QZ-WM-2026-001). */
+export const SECURITY_RE = /^(?:\d{6}\.(?:SH|SZ|BJ|OF)|[A-Z][A-Z0-9-]{2,31})$/;

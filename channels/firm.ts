@@ -1,4 +1,7 @@
-/** Firm-wide broadcast: `firm.broadcast`. Everyone subscribes; admin publishes. */
+/**
+ * Firm-wide broadcast: `firm.broadcast`. Everyone subscribes; admin publishes, and every publication
+ * waits for a compliance user's approval before it is delivered (src/advisory/approvals.ts).
+ */
 import { DAY_MS, type ChannelFamily } from './family.ts';
 import { NoticePayload, kind } from './payloads.ts';
 
@@ -21,6 +24,7 @@ export const firm: ChannelFamily = {
   historySize: 100,
   historyTtlMs: 30 * DAY_MS,
   retentionDays: 20 * 365,
+  requiresApproval: true,
   listFor(p) {
     return p.role === 'feed' ? [] : [{ name: 'firm.broadcast', family: 'firm', parts: {} }];
   },

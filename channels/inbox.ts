@@ -1,9 +1,10 @@
 /**
  * Personal inbox: `inbox.<userId>`. Only its owner subscribes. Admin, and a broker for its own
- * assigned clients (forwarded research, notices), may publish.
+ * assigned clients (forwarded research, notices), may publish. Recommendations and task notices are
+ * published by the server only, after the recommendation and task services' checks.
  */
 import { DAY_MS, UUID_RE, type ChannelFamily } from './family.ts';
-import { NoticePayload, ResearchNotePayload, kind } from './payloads.ts';
+import { NoticePayload, RecommendationPayload, ResearchNotePayload, TaskPayload, kind } from './payloads.ts';
 
 const RE = new RegExp(`^inbox\\.(${UUID_RE})$`);
 
@@ -25,7 +26,13 @@ export const inbox: ChannelFamily = {
     if (p.role === 'broker' && (await ctx.isBrokerOf(p.id, ch.parts.userId))) return null;
     return 'QIAO_PUBLISH_FORBIDDEN';
   },
-  kinds: { notice: kind(NoticePayload), 'research-forward': kind(ResearchNotePayload) },
+  kinds: {
+    notice: kind(NoticePayload),
+    'research-forward': kind(ResearchNotePayload),
+    // Only through POST /api/recommendations (suitability gate) and POST /api/tasks.
+    recommendation: kind(RecommendationPayload, { internal: true }),
+    task: kind(TaskPayload, { internal: true }),
+  },
   historySize: 200,
   historyTtlMs: 30 * DAY_MS,
   retentionDays: 20 * 365,

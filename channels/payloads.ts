@@ -1,7 +1,7 @@
 /** Payload validators shared by channel families (zod schemas, one per message kind). */
 import { z } from 'zod';
 import type { KindSpec } from './family.ts';
-import { SYMBOL_RE } from './family.ts';
+import { SECURITY_RE, SYMBOL_RE, UUID_RE } from './family.ts';
 
 const text = (max: number) => z.string().min(1).max(max);
 
@@ -42,9 +42,66 @@ export const NoticePayload = z
   })
   .strict();
 
+const uuid = z.string().regex(new RegExp(`^${UUID_RE}$`), 'UUID');
+const isoTime = z.string().datetime({ offset: true });
+const productRisk = z.enum(['R1', 'R2', 'R3', 'R4', 'R5']);
+
+/** A recommendation delivered to a client's inbox after the suitability gate (src/advisory/recommendations.ts). */
+export const RecommendationPayload = z
+  .object({
+    recommendationId: uuid,
+    title: text(300),
+    security: z.string().regex(SECURITY_RE),
+    productName: z.string().max(200).optional(),
+    riskLevel: productRisk,
+    /** The broker's rationale. */
+    body: text(4000),
+    researchMessageId: uuid.optional(),
+    researchTitle: z.string().max(200).optional(),
+    basis: z.enum(['level', 'professional']),
+    brokerName: z.string().max(100),
+  })
+  .strict();
+
+/** A task for a broker (inbox notice and the broker's task feed). */
+export const TaskPayload = z
+  .object({
+    taskId: uuid,
+    title: text(200),
+    /** The task's detail. */
+    body: z.string().max(4000),
+    dueAt: isoTime,
+    managerId: uuid,
+    managerName: z.string().max(100),
+  })
+  .strict();
+
+export const TaskCreatedPayload = z
+  .object({
+    taskId: uuid,
+    title: text(200),
+    dueAt: isoTime,
+    recipients: z.array(z.object({ brokerId: uuid, brokerName: z.string().max(100) }).strict()).min(1).max(500),
+  })
+  .strict();
+
+/** One recipient's state change, for the task's manager. */
+export const TaskProgressPayload = z
+  .object({
+    taskId: uuid,
+    brokerId: uuid,
+    brokerName: z.string().max(100),
+    state: z.enum(['delivered', 'read', 'accepted', 'done']),
+    note: z.string().max(2000).optional(),
+    at: isoTime,
+    dueAt: isoTime,
+  })
+  .strict();
+
 /** Makes a KindSpec from a zod schema; the first issue becomes the error message. */
-export function kind(schema: z.ZodType): KindSpec {
+export function kind(schema: z.ZodType, opts: { internal?: boolean } = {}): KindSpec {
   return {
+    internal: opts.internal === true,
     validate(payload) {
       const r = schema.safeParse(payload);
       if (r.success) return null;

@@ -1,4 +1,4 @@
-import type { Bus, BusHandler, ChannelOptions, HistoryOptions, HistoryResult, Publication, PublishResult } from './bus.ts';
+import type { Bus, BusHandler, ChannelOptions, HistoryOptions, HistoryResult, Publication, PublishResult, SignalHandler } from './bus.ts';
 
 interface ChannelState {
   top: number;
@@ -16,6 +16,7 @@ interface ChannelState {
  */
 export class MemoryBus implements Bus {
   private readonly channels = new Map<string, ChannelState>();
+  private readonly signalHandlers = new Map<string, Set<SignalHandler>>();
   private closed = false;
 
   constructor(private readonly now: () => number = Date.now) {}
@@ -83,6 +84,34 @@ export class MemoryBus implements Bus {
     return { publications: pubs, topOffset: s.top, complete };
   }
 
+  async signal(channel: string, data: unknown): Promise<void> {
+    if (this.closed) throw new Error('bus closed');
+    const hs = this.signalHandlers.get(channel);
+    if (!hs) return;
+    // A JSON round trip, as on Redis: handlers never share (or mutate) the sender's object.
+    const raw = JSON.stringify(data ?? null);
+    for (const h of [...hs]) {
+      try {
+        h(JSON.parse(raw), channel);
+      } catch {
+        // A failing handler must not stop delivery to the others.
+      }
+    }
+  }
+
+  async subscribeSignals(channel: string, handler: SignalHandler): Promise<void> {
+    if (this.closed) throw new Error('bus closed');
+    let hs = this.signalHandlers.get(channel);
+    if (!hs) this.signalHandlers.set(channel, (hs = new Set()));
+    hs.add(handler);
+  }
+
+  async unsubscribeSignals(channel: string, handler: SignalHandler): Promise<void> {
+    const hs = this.signalHandlers.get(channel);
+    hs?.delete(handler);
+    if (hs?.size === 0) this.signalHandlers.delete(channel);
+  }
+
   async ping(): Promise<void> {
     if (this.closed) throw new Error('bus closed');
   }
@@ -90,5 +119,6 @@ export class MemoryBus implements Bus {
   async close(): Promise<void> {
     this.closed = true;
     this.channels.clear();
+    this.signalHandlers.clear();
   }
 }

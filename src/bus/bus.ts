@@ -19,6 +19,11 @@
  *    tells whether it reached that far (`complete`), so a gap is never silent.
  * 5. `subscribe` resolves once live delivery for that channel is active on this process: anything
  *    published after it resolves is delivered to the handler.
+ * 6. Signals (`signal`, `subscribeSignals`) are ephemeral events beside the publications (typing,
+ *    receipts, presence, node control): no offset, not stored, not in history, delivered at most once
+ *    to the signal handlers of that channel on every process subscribed when it is sent. A signal is
+ *    delivered before any publication or signal sent after `signal` resolved (same ordered path), so
+ *    a control signal ("stop delivering X to Y") is acted on before later publications arrive.
  */
 
 /** One message as it travels on the bus and over the wire. */
@@ -69,6 +74,9 @@ export interface HistoryResult {
  */
 export type BusHandler = (pub: Publication, raw: string) => void;
 
+/** Called for every signal on a channel this process subscribed signals of. `data` is the JSON value sent. */
+export type SignalHandler = (data: unknown, channel: string) => void;
+
 export interface ChannelOptions {
   /** How many publications history keeps at least. */
   historySize: number;
@@ -83,6 +91,11 @@ export interface Bus {
   /** Stop delivering `channel` to `handler`. Unknown pairs are ignored. */
   unsubscribe(channel: string, handler: BusHandler): Promise<void>;
   history(channel: string, opts: HistoryOptions): Promise<HistoryResult>;
+  /** Sends an ephemeral signal (guarantee 6); resolves once it is handed to live delivery. */
+  signal(channel: string, data: unknown): Promise<void>;
+  /** Start delivering signals of `channel` to `handler` (independent of publication subscriptions). */
+  subscribeSignals(channel: string, handler: SignalHandler): Promise<void>;
+  unsubscribeSignals(channel: string, handler: SignalHandler): Promise<void>;
   /**
    * Registers a listener called when live delivery may have missed publications (the Redis subscriber
    * connection was lost and is live again). Listeners recover from `history` per channel.

@@ -33,6 +33,8 @@ export function retentionForFamily(family: string): RetentionClass {
       return 'staff-communications';
     case 'alerts':
       return 'market-alerts';
+    case 'tasks':
+      return 'tasks';
     default:
       return 'client-communications';
   }

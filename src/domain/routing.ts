@@ -74,6 +74,16 @@ export const FAMILY_DEFAULTS: Readonly<Record<string, Readonly<Record<Transport,
 };
 const FALLBACK_DEFAULTS: Readonly<Record<Transport, boolean>> = { web: true, inbox: true, email: false, push: false };
 
+/**
+ * The preference category of a message: its channel family, except that personal-inbox messages
+ * follow the category of what they carry (a price alert → 'alerts', a forwarded note → 'research').
+ */
+export function categoryOf(family: string, kind: string): string {
+  if (family === 'inbox' && kind === 'alert') return 'alerts';
+  if (family === 'inbox' && kind === 'research-forward') return 'research';
+  return family;
+}
+
 /** Categories a preference row may name: a channel family, or '*' for all of them. */
 export const PREF_CATEGORIES = ['*', ...Object.keys(FAMILY_DEFAULTS)] as const;
 

@@ -51,9 +51,32 @@ export const ERRORS = {
   QIAO_RISK_ASSESSMENT_MISSING: { status: 422, wsClose: 4422, message: 'Client has no risk assessment; recommendation refused and recorded' },
   QIAO_RISK_ASSESSMENT_EXPIRED: { status: 422, wsClose: 4422, message: 'Client risk assessment has expired; recommendation refused and recorded' },
 
+  // --- recommendations, approvals, team tasks ---
+  QIAO_SECURITY_INVALID: { status: 400, wsClose: 4400, message: 'Security must be an A-share code like 600519.SH, a fund code like 510300.OF, or a product code (A–Z, 0–9, "-", 3–32 characters, starting with a letter)' },
+  QIAO_RESEARCH_NOTE_INVALID: { status: 422, wsClose: 4422, message: 'researchMessageId does not name a research note you may read' },
+  QIAO_APPROVAL_REQUIRED: { status: 403, wsClose: 4403, message: 'Publications on this channel need compliance approval; submit them through the publish API' },
+  QIAO_APPROVAL_NOT_PENDING: { status: 409, wsClose: 4409, message: 'This approval has already been decided' },
+  QIAO_TASK_DUE_INVALID: { status: 400, wsClose: 4400, message: 'dueAt must be a time in the future, at most 366 days ahead' },
+  QIAO_TASK_RECIPIENT_INVALID: { status: 422, wsClose: 4422, message: 'Task recipients must be existing teams and active brokers, and at least one broker' },
+  QIAO_TASK_TRANSITION_INVALID: { status: 409, wsClose: 4409, message: 'A task can be marked done only after it has been accepted' },
+
   // --- web push and price alerts ---
   QIAO_PUSH_SUBSCRIPTION_INVALID: { status: 400, wsClose: 4400, message: 'Push subscription is not valid: an https endpoint and base64url keys (p256dh 65 bytes, auth 16 bytes) are required' },
   QIAO_ALERT_RULE_LIMIT: { status: 429, wsClose: 4429, message: 'Too many price-alert rules; delete one first' },
+
+  // --- compliance archive and DLP ---
+  QIAO_DLP_BLOCKED: { status: 422, wsClose: 4422, message: 'Message contains a prohibited term; it was not sent, and the attempt was recorded for compliance' },
+  QIAO_EXPORT_TOO_LARGE: { status: 422, wsClose: 4422, message: 'Too many archive records match for one export; narrow the filter' },
+
+  // --- conversations and client assignment ---
+  QIAO_CONVERSATION_NOT_FOUND: { status: 404, wsClose: 4404, message: 'Conversation not found' },
+  QIAO_CONVERSATION_INVALID: { status: 422, wsClose: 4422, message: 'Conversation cannot be opened with these participants' },
+  QIAO_MESSAGE_REF_NOT_FOUND: { status: 404, wsClose: 4404, message: 'The referenced message is not a chat message of this conversation' },
+  QIAO_MESSAGE_NOT_OWN: { status: 403, wsClose: 4403, message: 'Only the sender may edit or recall a message' },
+  QIAO_MESSAGE_EDIT_EXPIRED: { status: 409, wsClose: 4409, message: 'The time allowed to edit or recall this message has passed' },
+  QIAO_MESSAGE_RECALLED: { status: 409, wsClose: 4409, message: 'The message was recalled' },
+  QIAO_USER_NOT_FOUND: { status: 404, wsClose: 4404, message: 'User not found' },
+  QIAO_ASSIGNMENT_INVALID: { status: 422, wsClose: 4422, message: 'Assignment change is not valid for this client and broker' },
 
   // --- recovery ---
   QIAO_RECOVERY_GAP: { status: 410, wsClose: 4410, message: 'History no longer reaches the requested offset; some messages cannot be recovered' },

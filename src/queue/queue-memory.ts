@@ -71,7 +71,9 @@ export class MemoryQueue implements JobQueue {
     const wait = Math.max(0, job.runAt - Date.now());
     const t = setTimeout(() => {
       this.timers.delete(t);
-      this.pump(job.queue);
+      // Timers may fire a millisecond before Date.now() reaches runAt: re-arm rather than strand the job.
+      if (job.state === 'waiting' && job.runAt > Date.now()) this.schedule(job);
+      else this.pump(job.queue);
     }, wait);
     this.timers.add(t);
   }

@@ -10,9 +10,12 @@ import { randomUUID } from 'node:crypto';
 import { and, desc, eq, gt, lt, sql } from 'drizzle-orm';
 import type { Publication } from '../bus/bus.ts';
 import { retentionForFamily } from '../domain/retention.ts';
-import type { ArchiveRepo } from './archive-repo.ts';
+import type { ArchiveInput, ArchiveRepo } from './archive-repo.ts';
 import type { Db } from './db.ts';
 import { channels, messages } from './schema/index.ts';
+
+/** A transaction of the store (what `db.transaction` hands its callback). */
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 
 export interface AppendInput {
   channel: string;
@@ -24,6 +27,13 @@ export interface AppendInput {
   /** People the message concerns besides the sender (archive search by person). */
   subjects?: string[];
   conversationId?: string;
+  /**
+   * Domain writes that must commit with the message or not at all (a recommendation row, a task state
+   * change), run in the transaction after the message row and before delivery; throwing rolls
+   * everything back and nothing is delivered. Returned archive records are appended after the
+   * message's own record, last in the transaction.
+   */
+  inTx?: (tx: Tx, pub: Publication) => Promise<ArchiveInput[] | void>;
 }
 
 /** Searchable text of a payload: the human-written fields. */
@@ -112,6 +122,7 @@ export class MessagesRepo {
             })
             .returning();
           const p = rowToPublication(row);
+          const extra = input.inTx ? await input.inTx(tx, p) : undefined;
           await deliver(p);
           // Archived last, in the same transaction: a message is either stored, delivered and
           // archived, or none of these.
@@ -129,6 +140,7 @@ export class MessagesRepo {
             },
             tx,
           );
+          for (const rec of extra ?? []) await this.archive?.append(rec, tx);
           return p;
         });
         return { pub, duplicate: false };

@@ -3,7 +3,7 @@ import { bigserial, boolean, index, jsonb, pgTable, text, timestamp, uuid } from
 /**
  * The compliance archive: every message, recommendation, refusal, task and state change, appended and
  * chained by hash (hash = sha256(prev_hash ‖ canonical record)). Database triggers (migration
- * 0001_archive_guard) refuse every UPDATE, and every DELETE of a record under retention or legal hold,
+ * 0002_archive_guard) refuse every UPDATE, and every DELETE of a record under retention or legal hold,
  * whoever issues it.
  */
 export const archiveRecords = pgTable(
@@ -29,6 +29,8 @@ export const archiveRecords = pgTable(
     index('archive_recorded_idx').on(t.recordedAt),
     index('archive_conversation_idx').on(t.conversationId, t.recordedAt),
     index('archive_subjects_idx').using('gin', t.subjects),
+    // The purge run looks for records past their retention.
+    index('archive_retain_idx').on(t.retainUntil),
   ],
 );
 

@@ -1,0 +1,1 @@
+CREATE INDEX "archive_retain_idx" ON "archive_records" USING btree ("retain_until");

@@ -1,0 +1,88 @@
+/**
+ * What every delivery worker is given: repositories over one database handle, the job queue, the
+ * mail transport, a clock (tests shift it) and the market holiday calendar. Built once per process.
+ */
+import type { FastifyBaseLogger } from 'fastify';
+import type { Config } from '../src/config/config.ts';
+import type { Holidays } from '../src/domain/trading-sessions.ts';
+import type { Presence } from '../src/presence/presence.ts';
+import type { JobQueue } from '../src/queue/queue.ts';
+import type { Db } from '../src/store/db.ts';
+import { DeliveriesRepo } from '../src/store/deliveries-repo.ts';
+import { InboxRepo } from '../src/store/inbox-repo.ts';
+import { PrefsRepo } from '../src/store/prefs-repo.ts';
+import { RecipientsRepo, type MessageRow } from '../src/store/recipients-repo.ts';
+import type { MailTransport } from './transports/email-transport.ts';
+
+export interface WorkerDeps {
+  config: Config;
+  logger: FastifyBaseLogger;
+  db: Db;
+  queue: JobQueue;
+  /** Default: SMTP when QIAO_SMTP_URL is set, else .eml files in <QIAO_DATA_DIR>/outbox. */
+  mail?: MailTransport;
+  /** Online users get no push (the live socket showed the message); absent → everyone counts as offline. */
+  presence?: Presence;
+  /** The routing clock (quiet hours, sessions, digests); default `new Date()`. */
+  now?: () => Date;
+  /** Where .eml files go without SMTP; default <QIAO_DATA_DIR>/outbox. */
+  outboxDir?: string;
+}
+
+export interface WorkerContext {
+  config: Config;
+  logger: FastifyBaseLogger;
+  queue: JobQueue;
+  mail: MailTransport;
+  presence?: Presence;
+  now: () => Date;
+  holidays: Holidays;
+  deliveries: DeliveriesRepo;
+  inbox: InboxRepo;
+  prefs: PrefsRepo;
+  recipients: RecipientsRepo;
+  /** Stored messages by id, cached: one research note mailed to 10,000 users is read once. */
+  message(id: string): Promise<MessageRow | undefined>;
+  displayName(userId: string): Promise<string | undefined>;
+}
+
+/** A small LRU over an async loader; misses are not cached (a message may not be committed yet). */
+function cached<V>(max: number, load: (k: string) => Promise<V | undefined>): (k: string) => Promise<V | undefined> {
+  const m = new Map<string, V>();
+  return async (k) => {
+    const hit = m.get(k);
+    if (hit !== undefined) {
+      m.delete(k);
+      m.set(k, hit);
+      return hit;
+    }
+    const v = await load(k);
+    if (v !== undefined) {
+      m.set(k, v);
+      if (m.size > max) m.delete(m.keys().next().value as string);
+    }
+    return v;
+  };
+}
+
+export function createContext(deps: WorkerDeps, mail: MailTransport): WorkerContext {
+  const recipients = new RecipientsRepo(deps.db);
+  return {
+    config: deps.config,
+    logger: deps.logger,
+    queue: deps.queue,
+    mail,
+    presence: deps.presence,
+    now: deps.now ?? (() => new Date()),
+    holidays: new Set(deps.config.delivery.marketHolidays),
+    deliveries: new DeliveriesRepo(deps.db),
+    inbox: new InboxRepo(deps.db),
+    prefs: new PrefsRepo(deps.db),
+    recipients,
+    message: cached(256, (id) => recipients.message(id)),
+    displayName: cached(4096, async (id) => (await recipients.displayNames([id])).get(id)),
+  };
+}
+
+export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -1,0 +1,95 @@
+/**
+ * Starts the delivery workers on a job queue: BullMQ in `npm run worker` (services mode, any number of
+ * processes), the in-process MemoryQueue inside the hub in embedded mode. Same handlers either way.
+ *
+ *   fanout      qiao-fanout      one job per publication → inbox items, delivery rows, email/push jobs
+ *   email       qiao-email       one job per email delivery row
+ *   digest      qiao-digest      periodic sweep: held items now due, digests, repair
+ *   escalation  qiao-escalation  unread must-acknowledge messages → push, then email
+ * Web push (qiao-push) is handled by workers/push.worker.ts; add it to HANDLERS below.
+ */
+import { join } from 'node:path';
+import { QUEUES, type DigestJob } from '../src/queue/jobs.ts';
+import type { JobHandler, WorkerHandle } from '../src/queue/queue.ts';
+import { createContext, type WorkerContext, type WorkerDeps } from './context.ts';
+import { digestHandler, runSweep, type SweepStats } from './digest.worker.ts';
+import { emailHandler } from './email.worker.ts';
+import { escalationHandler } from './escalation.worker.ts';
+import { fanoutHandler } from './fanout.worker.ts';
+import { createMailTransport } from './transports/email-transport.ts';
+
+export type { WorkerDeps } from './context.ts';
+
+interface WorkerSpec {
+  queue: string;
+  handler: (ctx: WorkerContext) => JobHandler<never>;
+  concurrency: (ctx: WorkerContext) => number;
+}
+
+const HANDLERS = {
+  fanout: { queue: QUEUES.fanout, handler: fanoutHandler, concurrency: () => 2 },
+  email: { queue: QUEUES.email, handler: emailHandler, concurrency: (ctx) => ctx.config.delivery.emailConcurrency },
+  digest: { queue: QUEUES.digest, handler: digestHandler, concurrency: () => 1 },
+  escalation: { queue: QUEUES.escalation, handler: escalationHandler, concurrency: () => 8 },
+} satisfies Record<string, WorkerSpec>;
+
+export type WorkerName = keyof typeof HANDLERS;
+export const WORKER_NAMES = Object.keys(HANDLERS) as WorkerName[];
+
+export interface StartOptions {
+  /** Which workers to run (default: all). */
+  queues?: WorkerName[];
+  /** Enqueue a sweep every QIAO_SWEEP_INTERVAL_MS (default: when the digest worker runs). */
+  sweep?: boolean;
+}
+
+export interface Workers {
+  readonly ctx: WorkerContext;
+  readonly queues: WorkerName[];
+  /** Runs one sweep now, in this process (tests, catch-up). */
+  sweepNow(at?: Date): Promise<SweepStats>;
+  /** Stops taking jobs, waits for the ones in flight, closes the mail transport if it made it. */
+  close(): Promise<void>;
+}
+
+export function startWorkers(deps: WorkerDeps, opts: StartOptions = {}): Workers {
+  const d = deps.config.delivery;
+  const ownMail = !deps.mail;
+  const mail = deps.mail ?? createMailTransport({ ...d, outboxDir: deps.outboxDir ?? join(deps.config.dataDir, 'outbox') });
+  if (ownMail && mail.kind === 'outbox') deps.logger.info({ dir: deps.outboxDir ?? join(deps.config.dataDir, 'outbox') }, 'no QIAO_SMTP_URL: email is written as .eml files');
+  const ctx = createContext(deps, mail);
+  const queues = opts.queues ?? WORKER_NAMES;
+  const handles: WorkerHandle[] = queues.map((name) => {
+    const spec: WorkerSpec = HANDLERS[name];
+    return deps.queue.process(spec.queue, spec.handler(ctx) as JobHandler<unknown>, { concurrency: spec.concurrency(ctx) });
+  });
+
+  let timer: NodeJS.Timeout | undefined;
+  if (opts.sweep ?? queues.includes('digest')) {
+    const tick = () => {
+      // One job id per interval: processes ticking together mostly collapse into one sweep.
+      const bucket = Math.floor(Date.now() / d.sweepIntervalMs);
+      deps.queue
+        .add<DigestJob>(QUEUES.digest, 'sweep', {}, { jobId: `sweep-${bucket}`, attempts: 1 })
+        .catch((err) => deps.logger.warn({ err }, 'could not enqueue the delivery sweep'));
+    };
+    tick();
+    timer = setInterval(tick, d.sweepIntervalMs);
+    timer.unref();
+  }
+
+  let closing: Promise<void> | null = null;
+  return {
+    ctx,
+    queues,
+    sweepNow: (at) => runSweep(ctx, at),
+    close() {
+      closing ??= (async () => {
+        if (timer) clearInterval(timer);
+        await Promise.all(handles.map((h) => h.close()));
+        if (ownMail) await mail.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,204 @@
+/**
+ * Web push (RFC 8030) with VAPID (RFC 8292) and aes128gcm payload encryption (RFC 8291, done by
+ * web-push). Behind one interface with a memory implementation for tests of the push worker.
+ *
+ * Throughput notes (bench/push.bench.ts): every message needs its own ECDH key pair and shared secret
+ * (RFC 8291 requires a fresh sender key per message), so that part cannot be cached. The VAPID JWT can:
+ * web-push signs a new one for every request; here one JWT per push-service origin is signed and
+ * reused until an hour before it expires (12 h lifetime), which RFC 8292 allows. Requests go through
+ * one keep-alive https.Agent, so TLS handshakes are paid once per connection, not per message.
+ */
+import https from 'node:https';
+import webPush from 'web-push';
+
+export type Urgency = 'very-low' | 'low' | 'normal' | 'high';
+
+export interface PushTarget {
+  endpoint: string;
+  /** Browser's P-256 public key, base64url. */
+  p256dh: string;
+  /** Browser's auth secret, base64url. */
+  auth: string;
+}
+
+export interface PushOptions {
+  /** Seconds the push service keeps the message for an offline device (0: deliver now or drop). */
+  ttlS: number;
+  urgency: Urgency;
+  /** Replaces an undelivered message with the same topic (URL-safe base64 alphabet, ≤ 32 chars). */
+  topic?: string;
+}
+
+/**
+ * - ok: accepted (201).
+ * - gone: 404/410, the subscription no longer exists: delete it.
+ * - transient: 429, 5xx, network error, timeout: try again later (`retryAfterS` from Retry-After).
+ * - rejected: any other 4xx (400 bad request, 413 payload too large, 401/403 VAPID refused): retrying
+ *   the same request cannot help.
+ */
+export type PushOutcome =
+  | { result: 'ok'; status: number }
+  | { result: 'gone' | 'transient' | 'rejected'; status: number; detail: string; retryAfterS?: number };
+
+export interface PushTransport {
+  send(target: PushTarget, payload: string, opts: PushOptions): Promise<PushOutcome>;
+  close(): Promise<void>;
+}
+
+export interface VapidDetails {
+  subject: string;
+  publicKey: string;
+  privateKey: string;
+}
+
+export interface WebPushTransportOptions {
+  vapid: VapidDetails;
+  /** Total time per request, ms. */
+  timeoutMs: number;
+  /** Agent for all push services (tests pass one trusting their self-signed certificate). */
+  agent?: https.Agent;
+  /** Sockets per push-service host (default 64). */
+  maxSockets?: number;
+  /**
+   * 'pooled' (default): web-push builds the request (encryption, headers), this module sends it with a
+   * cached VAPID JWT. 'web-push': web-push's own sendNotification with a fresh JWT per request (kept
+   * for the benchmark comparison).
+   */
+  strategy?: 'pooled' | 'web-push';
+}
+
+/** Makes a Topic header value: only [A-Za-z0-9_-], at most 32 characters. */
+export function pushTopic(raw: string): string {
+  return raw.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 32);
+}
+
+export function classifyStatus(status: number): PushOutcome['result'] {
+  if (status >= 200 && status < 300) return 'ok';
+  if (status === 404 || status === 410) return 'gone';
+  if (status === 429 || status >= 500) return 'transient';
+  return 'rejected';
+}
+
+function retryAfter(h: string | string[] | undefined): number | undefined {
+  const v = Array.isArray(h) ? h[0] : h;
+  if (!v) return undefined;
+  const n = Number(v);
+  if (Number.isFinite(n) && n >= 0) return n;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? undefined : Math.max(0, Math.ceil((t - Date.now()) / 1000));
+}
+
+const JWT_LIFETIME_S = 12 * 3600;
+const JWT_RENEW_BEFORE_S = 3600;
+
+export class WebPushTransport implements PushTransport {
+  private readonly agent: https.Agent;
+  private readonly ownAgent: boolean;
+  private readonly jwtByAudience = new Map<string, { header: string; renewAt: number }>();
+  private readonly strategy: 'pooled' | 'web-push';
+
+  constructor(private readonly o: WebPushTransportOptions) {
+    this.ownAgent = !o.agent;
+    this.agent = o.agent ?? new https.Agent({ keepAlive: true, maxSockets: o.maxSockets ?? 64, timeout: o.timeoutMs });
+    this.strategy = o.strategy ?? 'pooled';
+  }
+
+  /** `vapid t=<jwt>, k=<public key>` for the push service at `audience`, signed once per ~11 h. */
+  private authorization(audience: string): string {
+    const now = Math.floor(Date.now() / 1000);
+    const hit = this.jwtByAudience.get(audience);
+    if (hit && now < hit.renewAt) return hit.header;
+    const exp = now + JWT_LIFETIME_S;
+    const { Authorization } = webPush.getVapidHeaders(audience, this.o.vapid.subject, this.o.vapid.publicKey, this.o.vapid.privateKey, 'aes128gcm', exp);
+    this.jwtByAudience.set(audience, { header: Authorization, renewAt: exp - JWT_RENEW_BEFORE_S });
+    if (this.jwtByAudience.size > 1000) this.jwtByAudience.delete(this.jwtByAudience.keys().next().value as string);
+    return Authorization;
+  }
+
+  async send(target: PushTarget, payload: string, opts: PushOptions): Promise<PushOutcome> {
+    const sub = { endpoint: target.endpoint, keys: { p256dh: target.p256dh, auth: target.auth } };
+    const base = { TTL: opts.ttlS, urgency: opts.urgency, ...(opts.topic ? { topic: opts.topic } : {}) };
+    if (this.strategy === 'web-push') return this.sendWithWebPush(sub, payload, base);
+    let url: URL;
+    let details: ReturnType<typeof webPush.generateRequestDetails>;
+    try {
+      url = new URL(target.endpoint);
+      details = webPush.generateRequestDetails(sub, payload, {
+        ...base,
+        // VAPID is added below from the cache; null stops web-push signing a JWT of its own.
+        vapidDetails: null as never,
+        headers: { Authorization: this.authorization(url.origin) },
+      });
+    } catch (e) {
+      return { result: 'rejected', status: 0, detail: `bad subscription or options: ${(e as Error).message}` };
+    }
+    return new Promise<PushOutcome>((resolve) => {
+      let settled = false;
+      const done = (o: PushOutcome) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(o);
+      };
+      const req = https.request(
+        url,
+        { method: 'POST', headers: details.headers as Record<string, string | number>, agent: this.agent },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            // Error bodies are for the log only; keep the first 2 KB.
+            if (size < 2048) chunks.push(c);
+            size += c.length;
+          });
+          res.on('end', () => {
+            const status = res.statusCode ?? 0;
+            const result = classifyStatus(status);
+            if (result === 'ok') done({ result, status });
+            else done({ result, status, detail: `HTTP ${status} ${Buffer.concat(chunks).toString('utf8').slice(0, 300)}`.trim(), retryAfterS: retryAfter(res.headers['retry-after']) });
+          });
+          res.on('error', (err) => done({ result: 'transient', status: 0, detail: `response error: ${err.message}` }));
+        },
+      );
+      const timer = setTimeout(() => {
+        req.destroy(new Error(`timed out after ${this.o.timeoutMs} ms`));
+      }, this.o.timeoutMs);
+      req.on('error', (err) => done({ result: 'transient', status: 0, detail: `network error: ${err.message}` }));
+      req.end(details.body ?? undefined);
+    });
+  }
+
+  private async sendWithWebPush(sub: webPush.PushSubscription, payload: string, base: webPush.RequestOptions): Promise<PushOutcome> {
+    try {
+      const r = await webPush.sendNotification(sub, payload, { ...base, vapidDetails: this.o.vapid, agent: this.agent, timeout: this.o.timeoutMs });
+      return { result: 'ok', status: r.statusCode };
+    } catch (e) {
+      if (e instanceof webPush.WebPushError) {
+        const result = classifyStatus(e.statusCode);
+        return result === 'ok' ? { result, status: e.statusCode } : { result, status: e.statusCode, detail: `HTTP ${e.statusCode} ${e.body ?? ''}`.slice(0, 300), retryAfterS: retryAfter(e.headers?.['retry-after']) };
+      }
+      const msg = (e as Error).message ?? String(e);
+      // web-push throws plain Errors for bad input before sending; network failures come from https.
+      return /subscription|payload|option|TTL|topic|urgency/i.test(msg) ? { result: 'rejected', status: 0, detail: msg } : { result: 'transient', status: 0, detail: msg };
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.ownAgent) this.agent.destroy();
+  }
+}
+
+/** Records sends; answers with scripted outcomes (default ok). For tests of the push worker. */
+export class MemoryPushTransport implements PushTransport {
+  readonly sent: Array<{ target: PushTarget; payload: string; opts: PushOptions }> = [];
+  /** Per-endpoint outcomes to answer next (consumed in order); absent → ok. */
+  readonly script = new Map<string, PushOutcome[]>();
+
+  async send(target: PushTarget, payload: string, opts: PushOptions): Promise<PushOutcome> {
+    this.sent.push({ target, payload, opts });
+    const next = this.script.get(target.endpoint)?.shift();
+    return next ?? { result: 'ok', status: 201 };
+  }
+
+  async close(): Promise<void> {}
+}
