@@ -1,49 +1,112 @@
 /**
- * Qiao targets for the fanout bench: (c) socket.io gateway, (d) raw WebSocket gateway. To be filled in
- * by the lead; until then this exports nothing and `--targets c,d` reports them as unknown.
- *
- * A target is a `BenchTarget` (bench/lib/types.ts). The client side is ready in bench/lib/qiao-client.ts:
- * `qiaoSocketIoClientHooks()` and `qiaoRawClientHooks()` give setup/connectSubscriber/publish/teardown for
- * the protocol of src/gateway/protocol.ts; they read what they need from the `info` that `start()`
- * returns: { channel, subscriberTokens: string[], publisherToken, publishers?, kind? } (QiaoBenchInfo).
- *
- * Sketch (adjust the env, user provisioning and the socket.io handshake to the real gateway):
- *
- *   import { createTokenService } from '../src/auth/token.ts';
- *   import { startNodeServer } from './lib/proc.ts';
- *   import type { BenchTarget, ServerHandle, StartOptions } from './lib/types.ts';
- *   import { qiaoRawClientHooks, qiaoSocketIoClientHooks, type QiaoBenchInfo } from './lib/qiao-client.ts';
- *
- *   const SECRET = 'bench-secret-bench-secret-bench-secret!';   // ≥ 32 chars
- *   async function startQiao(opts: StartOptions): Promise<ServerHandle> {
- *     const tokens = createTokenService(SECRET, 3600);
- *     const info: QiaoBenchInfo = {
- *       channel: 'research.macro',
- *       // ids must be users the server accepts (seeded demo users, or provision them here first)
- *       subscriberTokens: [(await tokens.issue({ id: '<client uuid>', role: 'client', displayName: 'bench' })).token],
- *       publisherToken: (await tokens.issue({ id: '<research uuid>', role: 'research', displayName: 'desk' })).token,
- *       publishers: 1,
- *     };
- *     return startNodeServer({
- *       script: 'src/main.ts', args: ['start'], cpu: opts.cpu, logFile: opts.logFile, port: opts.port,
- *       env: {
- *         HOST: '127.0.0.1', PORT: String(opts.port), QIAO_JWT_SECRET: SECRET, QIAO_LOG_LEVEL: 'warn',
- *         QIAO_DATA_DIR: <fresh temp dir>,
- *         // the saturated phase must not measure the per-connection command rate limiter:
- *         QIAO_RATE_LIMIT_PER_S: '100000', QIAO_RATE_LIMIT_BURST: '100000',
- *       },
- *       readyTimeoutMs: 60_000,
- *       info: info as unknown as Record<string, unknown>,
- *     });
- *   }
- *
- *   export const qiaoTargets: BenchTarget[] = [
- *     { key: 'c', name: 'Qiao socket.io', start: startQiao, ...qiaoSocketIoClientHooks() },
- *     { key: 'd', name: 'Qiao raw WS', start: startQiao, ...qiaoRawClientHooks() },
- *   ];
- *
- * Keys c and d are what the orchestrator uses for the ratios (c)/(b) and (d)/(a).
+ * Qiao targets for the fanout bench: (c) the socket.io gateway and (d) the raw WebSocket gateway, both
+ * through the real production path: publish → PostgreSQL (offset + archive, one transaction) → Redis
+ * (stream + pub/sub) → the hub's fanout. Each run gets a fresh database and Redis key prefix.
  */
-import type { BenchTarget } from './lib/types.ts';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { startNodeServer } from './lib/proc.ts';
+import { qiaoRawClientHooks, qiaoSocketIoClientHooks, type QiaoBenchInfo } from './lib/qiao-client.ts';
+import type { BenchTarget, ServerHandle, StartOptions } from './lib/types.ts';
 
-export const qiaoTargets: BenchTarget[] = [];
+const ADMIN_DB = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const SECRET = randomBytes(24).toString('hex');
+
+async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: ADMIN_DB });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+async function login(port: number, user: string): Promise<string> {
+  const r = await fetch(`http://127.0.0.1:${port}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ login: user, password: 'qiao-demo-2026' }),
+  });
+  if (!r.ok) throw new Error(`bench login ${user}: HTTP ${r.status}`);
+  return ((await r.json()) as { token: string }).token;
+}
+
+async function startQiao(opts: StartOptions): Promise<ServerHandle> {
+  const dbName = `qiao_bench_${randomBytes(5).toString('hex')}`;
+  const prefix = `qiao-bench:${randomBytes(5).toString('hex')}:`;
+  await admin((c) => c.query(`CREATE DATABASE ${dbName}`));
+  const u = new URL(ADMIN_DB);
+  u.pathname = `/${dbName}`;
+  const handle = await startNodeServer({
+    script: 'src/main.ts',
+    args: ['start'],
+    cpu: opts.cpu,
+    logFile: opts.logFile,
+    port: opts.port,
+    nodeArgs: ['--max-old-space-size=4096'],
+    env: {
+      HOST: '127.0.0.1',
+      PORT: String(opts.port),
+      DATABASE_URL: u.toString(),
+      REDIS_URL,
+      QIAO_REDIS_PREFIX: prefix,
+      QIAO_JWT_SECRET: SECRET,
+      QIAO_LOG_LEVEL: 'warn',
+      // The saturated phase must measure fanout, not the per-connection command rate limiter.
+      QIAO_RATE_LIMIT_PER_S: '100000',
+      QIAO_RATE_LIMIT_BURST: '100000',
+    },
+    readyTimeoutMs: 60_000,
+  });
+  // Ready means migrated and seeded: wait for readiness, then log in as the demo users.
+  for (let i = 0; i < 120; i++) {
+    const r = await fetch(`http://127.0.0.1:${opts.port}/health/ready`).catch(() => null);
+    if (r?.ok) break;
+    await new Promise((res) => setTimeout(res, 250));
+  }
+  const info: QiaoBenchInfo = {
+    channel: 'research.macro',
+    subscriberTokens: [await login(opts.port, 'client1')],
+    publisherToken: await login(opts.port, 'research1'),
+    // Commands on one connection are handled in order; several publisher connections let the
+    // saturated window's publications overlap (the channel's row lock still orders them).
+    publishers: 4,
+    kind: 'note',
+  };
+  return {
+    ...handle,
+    info: info as unknown as Record<string, unknown>,
+    async stop() {
+      await handle.stop();
+      await admin((c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`)).catch(() => {});
+      const r = new Redis(REDIS_URL);
+      let cursor = '0';
+      do {
+        const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length) await r.unlink(...keys);
+      } while (cursor !== '0');
+      r.disconnect();
+    },
+  };
+}
+
+export const qiaoTargets: BenchTarget[] = [
+  {
+    key: 'c',
+    name: 'Qiao socket.io',
+    description: "Qiao's socket.io gateway, real PostgreSQL + Redis path",
+    start: startQiao,
+    ...qiaoSocketIoClientHooks(),
+  },
+  {
+    key: 'd',
+    name: 'Qiao raw WS',
+    description: "Qiao's raw WebSocket gateway, real PostgreSQL + Redis path",
+    start: startQiao,
+    ...qiaoRawClientHooks(),
+  },
+];

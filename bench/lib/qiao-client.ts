@@ -57,8 +57,8 @@ function handlePush(f: ServerFrame, channel: string, i: number, ctx: LoadContext
         ctx.onAnomaly('msg-other-channel', f.channel);
         return;
       }
-      const p = f.payload as Partial<BenchMessage> | null;
-      if (p && typeof p.seq === 'number' && typeof p.ts === 'number') ctx.onDelivery(p.seq, p.ts);
+      const m = fromQiaoPayload(f.payload);
+      if (m) ctx.onDelivery(m.seq, m.ts);
       else ctx.onAnomaly('msg-without-bench-payload');
       return;
     }
@@ -78,6 +78,23 @@ function handlePush(f: ServerFrame, channel: string, i: number, ctx: LoadContext
     default:
       ctx.onAnomaly('unknown-frame', JSON.stringify(f).slice(0, 200));
   }
+}
+
+/**
+ * Qiao validates payloads per channel kind (a research note has a title, a risk level, …), so the bench
+ * message travels as a real note: seq in the title, the publish time in the summary, the filler as body.
+ * The JSON is about the same ~200 bytes as the baselines' message.
+ */
+export function toQiaoPayload(m: BenchMessage): Record<string, unknown> {
+  return { title: `bench#${m.seq}`, summary: String(m.ts), riskLevel: 'R1', body: m.pad.slice(0, 120) };
+}
+
+export function fromQiaoPayload(p: unknown): { seq: number; ts: number } | null {
+  const o = p as { title?: unknown; summary?: unknown } | null;
+  if (!o || typeof o.title !== 'string' || typeof o.summary !== 'string' || !o.title.startsWith('bench#')) return null;
+  const seq = Number(o.title.slice(6));
+  const ts = Number(o.summary);
+  return Number.isFinite(seq) && Number.isFinite(ts) ? { seq, ts } : null;
 }
 
 function replyError(r: Reply): Error {
@@ -242,7 +259,7 @@ export function qiaoRawClientHooks(): Pick<BenchTarget, 'setup' | 'connectSubscr
       const info = qiaoInfo(ctx);
       const st = ctx.state.qiaoPub as { conns: RawConn[]; rr: number };
       const c = st.conns[st.rr++ % st.conns.length];
-      const r = await c.command({ op: 'publish', channel: info.channel, kind: info.kind ?? 'note', payload: msg });
+      const r = await c.command({ op: 'publish', channel: info.channel, kind: info.kind ?? 'note', payload: toQiaoPayload(msg) });
       if (!r.ok) throw replyError(r);
     },
 
@@ -355,7 +372,7 @@ export function qiaoSocketIoClientHooks(
         id: st.nextId++,
         channel: info.channel,
         kind: info.kind ?? 'note',
-        payload: msg,
+        payload: toQiaoPayload(msg),
       });
       if (!r.ok) throw replyError(r);
     },

@@ -47,7 +47,27 @@ export interface PingCmd {
   op: 'ping';
   id: number;
 }
-export type Command = SubscribeCmd | UnsubscribeCmd | PublishCmd | PingCmd;
+/** "I am typing" on a conversation: relayed to the other live subscribers, never stored. Throttled. */
+export interface TypingCmd {
+  op: 'typing';
+  id: number;
+  channel: string;
+}
+/** This connection's presence (the other side of a conversation sees it). */
+export interface PresenceCmd {
+  op: 'presence';
+  id: number;
+  state: 'online' | 'away';
+}
+/** Delivered / read receipt: everything up to `offset` on a conversation reached this user / was read. */
+export interface ReceiptCmd {
+  op: 'receipt';
+  id: number;
+  channel: string;
+  kind: 'delivered' | 'read';
+  offset: number;
+}
+export type Command = SubscribeCmd | UnsubscribeCmd | PublishCmd | PingCmd | TypingCmd | PresenceCmd | ReceiptCmd;
 
 // ---- server → client ----
 export interface ErrorBody {
@@ -66,6 +86,8 @@ export interface PublishResultBody {
   channel: string;
   id: string;
   offset: number;
+  /** Delivered, but the text matched DLP warn terms: shown to the sender. */
+  dlp?: { warn: string[] };
 }
 /** Reply to a command, matched by `re`. */
 export type Reply =
@@ -104,7 +126,20 @@ export interface ReconnectPush {
   reason: string;
   afterMs: number;
 }
-export type Push = MsgPush | GapPush | UnsubscribedPush | WelcomePush | ReconnectPush;
+/**
+ * An ephemeral event, not stored and without an offset: `typing` and `receipt` (to the live
+ * subscribers of a conversation), `presence` and `unread` (to a user's own connections, whether or not
+ * they are subscribed to the conversation).
+ */
+export interface SignalPush {
+  t: 'signal';
+  channel: string;
+  kind: 'typing' | 'presence' | 'receipt' | 'unread' | (string & {});
+  /** User the event is about (the typer, the reader, the user whose presence changed), or `system`. */
+  from: string;
+  data?: unknown;
+}
+export type Push = MsgPush | GapPush | UnsubscribedPush | WelcomePush | ReconnectPush | SignalPush;
 export type ServerFrame = Reply | Push;
 
 /** WebSocket close codes used by the gateway (application range). See src/errors/codes.ts for the full list. */

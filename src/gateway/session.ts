@@ -10,7 +10,7 @@ import type { Principal } from '../auth/principal.ts';
 import { QiaoError, toQiaoError } from '../errors/codes.ts';
 import type { Hub, HubSession } from '../hub/hub.ts';
 import type { Publisher } from '../hub/publisher.ts';
-import type { Command, GapPush, MsgPush, Push, Reply, UnsubscribedPush } from './protocol.ts';
+import type { Command, GapPush, MsgPush, Push, Reply, SignalPush, UnsubscribedPush } from './protocol.ts';
 
 export interface SessionLimits {
   maxPayloadBytes: number;
@@ -25,7 +25,7 @@ export interface TransportPort {
   sendReply(reply: Reply, ack?: (r: Reply) => void): void;
   sendPush(push: Push): void;
   /** ws: queue pre-encoded text for the batched flush; socketio: emit the object. */
-  sendMsg(frame: string, push: MsgPush): void;
+  sendMsg(frame: string | Buffer, push: MsgPush): void;
   close(code: number, reason: string): void;
   joinRoom?(channel: string): void;
   leaveRoom?(channel: string): void;
@@ -37,6 +37,13 @@ export interface SessionDeps {
   access: AccessContext;
   logger: FastifyBaseLogger;
   limits: SessionLimits;
+  /** Commands served outside the core (typing, presence, receipts: src/conversations/live.ts). */
+  extraOps?: Record<string, (s: Session, cmd: Record<string, unknown>) => Promise<unknown>>;
+  /**
+   * Bumped whenever access was revoked somewhere: a subscribe authorised before a revocation and
+   * registered after it is checked again, so it cannot slip past the revocation.
+   */
+  accessEpoch?: () => number;
 }
 
 /** Refused commands in a row beyond the burst after which the connection is closed as abusive. */
@@ -64,7 +71,15 @@ export class Session implements HubSession {
     return this.closed;
   }
 
-  deliverEncoded(frame: string, push: MsgPush): void {
+  get userId(): string {
+    return this.principal.id;
+  }
+
+  sendSignal(push: SignalPush): void {
+    if (!this.closed) this.port.sendPush(push);
+  }
+
+  deliverEncoded(frame: string | Buffer, push: MsgPush): void {
     if (!this.closed) this.port.sendMsg(frame, push);
   }
 
@@ -142,6 +157,7 @@ export class Session implements HubSession {
         if (cmd.since !== undefined && (typeof cmd.since !== 'number' || !Number.isSafeInteger(cmd.since) || cmd.since < 0)) {
           throw new QiaoError('QIAO_BAD_REQUEST', '"since" must be a non-negative integer offset');
         }
+        const epoch = this.d.accessEpoch?.();
         const r = await authorizeSubscribe(this.principal, cmd.channel, this.d.access);
         const name = r.parsed.name;
         if (this.subscriptions.has(name)) throw new QiaoError('QIAO_ALREADY_SUBSCRIBED');
@@ -154,6 +170,12 @@ export class Session implements HubSession {
           if (this.closed) {
             await this.d.hub.unsubscribe(this, name);
             throw new QiaoError('QIAO_UNAVAILABLE', 'Connection closed');
+          }
+          if (epoch !== this.d.accessEpoch?.()) {
+            await authorizeSubscribe(this.principal, name, this.d.access).catch(async (e) => {
+              await this.d.hub.unsubscribe(this, name);
+              throw e;
+            });
           }
           return { channel: name, ...res };
         } catch (e) {
@@ -168,15 +190,21 @@ export class Session implements HubSession {
         return { channel: cmd.channel };
       }
       case 'publish': {
-        const { pub } = await this.d.publisher.publish(this.principal, {
+        const out = await this.d.publisher.submit(this.principal, {
           channel: cmd.channel,
           kind: cmd.kind,
           payload: cmd.payload,
         });
-        return { channel: pub.channel, id: pub.id, offset: pub.offset };
+        // firm.broadcast: stored for compliance approval, delivered once approved.
+        if ('pending' in out) return { channel: out.channel, pending: true, approvalId: out.approvalId };
+        return { channel: out.pub.channel, id: out.pub.id, offset: out.pub.offset, ...(out.dlp ? { dlp: out.dlp } : {}) };
       }
-      default:
-        throw new QiaoError('QIAO_UNKNOWN_OP', `Unknown op "${String((cmd as { op?: unknown }).op)}"`);
+      default: {
+        const op = (cmd as { op?: unknown }).op;
+        const extra = typeof op === 'string' && this.d.extraOps && Object.hasOwn(this.d.extraOps, op) ? this.d.extraOps[op] : undefined;
+        if (extra) return extra(this, cmd as unknown as Record<string, unknown>);
+        throw new QiaoError('QIAO_UNKNOWN_OP', `Unknown op "${String(op)}"`);
+      }
     }
   }
 

@@ -39,7 +39,7 @@ class SioPort implements TransportPort {
     this.socket.emit('push', push);
   }
 
-  sendMsg(_frame: string, push: MsgPush): void {
+  sendMsg(_frame: string | Buffer, push: MsgPush): void {
     this.socket.emit('push', push);
   }
 

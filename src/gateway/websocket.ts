@@ -44,9 +44,41 @@ export function closeWithError(ws: WebSocket, e: QiaoError): void {
   }
 }
 
+const NEWLINE = Buffer.from('\n');
+
+/**
+ * Per flush cycle: sockets of the same channel usually hold the very same pending frames, so the joined
+ * batch is built once and shared (keyed by the identity of its first frame, checked element-wise).
+ */
+export type JoinCache = Map<string | Buffer, Array<{ batch: Array<string | Buffer>; joined: Buffer }>>;
+
+function joinShared(batch: Array<string | Buffer>, cache: JoinCache | undefined): Buffer {
+  if (!cache) return joinFrames(batch);
+  const candidates = cache.get(batch[0]);
+  if (candidates) {
+    for (const c of candidates) {
+      if (c.batch.length === batch.length && c.batch.every((f, i) => f === batch[i])) return c.joined;
+    }
+  }
+  const joined = joinFrames(batch);
+  if (candidates) candidates.push({ batch, joined });
+  else cache.set(batch[0], [{ batch, joined }]);
+  return joined;
+}
+
+function joinFrames(batch: Array<string | Buffer>): Buffer {
+  const parts: Buffer[] = [];
+  for (let i = 0; i < batch.length; i++) {
+    if (i > 0) parts.push(NEWLINE);
+    const f = batch[i];
+    parts.push(typeof f === 'string' ? Buffer.from(f) : f);
+  }
+  return Buffer.concat(parts);
+}
+
 class WsPort implements TransportPort {
   readonly kind = 'ws' as const;
-  private pending: string[] = [];
+  private pending: Array<string | Buffer> = [];
   session!: Session;
 
   constructor(
@@ -54,7 +86,7 @@ class WsPort implements TransportPort {
     private readonly opts: WsGatewayOptions,
   ) {}
 
-  private enqueue(text: string): void {
+  private enqueue(text: string | Buffer): void {
     if (this.ws.readyState !== OPEN) return;
     this.pending.push(text);
     if (this.pending.length === 1) this.opts.hub.markDirty(this);
@@ -68,11 +100,11 @@ class WsPort implements TransportPort {
     this.enqueue(JSON.stringify(push));
   }
 
-  sendMsg(frame: string, _push: MsgPush): void {
+  sendMsg(frame: string | Buffer, _push: MsgPush): void {
     this.enqueue(frame);
   }
 
-  flush(): void {
+  flush(cache?: JoinCache): void {
     const batch = this.pending;
     if (batch.length === 0) return;
     this.pending = [];
@@ -82,7 +114,8 @@ class WsPort implements TransportPort {
       closeWithError(this.ws, new QiaoError('QIAO_SLOW_CONSUMER'));
       return;
     }
-    this.ws.send(batch.length === 1 ? batch[0] : batch.join('\n'));
+    // Text frames either way (binary: false): a shared Buffer is sent as-is, without a per-socket copy.
+    this.ws.send(batch.length === 1 ? batch[0] : joinShared(batch, cache), { binary: false });
   }
 
   close(code: number, reason: string): void {

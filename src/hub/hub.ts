@@ -14,9 +14,9 @@
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { ResolvedChannel } from '../../channels/catalogue.ts';
-import type { Bus, BusHandler, Publication } from '../bus/bus.ts';
+import type { Bus, BusHandler, Publication, SignalHandler } from '../bus/bus.ts';
 import { QiaoError } from '../errors/codes.ts';
-import type { GapPush, MsgPush } from '../gateway/protocol.ts';
+import type { GapPush, MsgPush, SignalPush } from '../gateway/protocol.ts';
 import type { Metrics } from '../metrics.ts';
 import type { MessagesRepo } from '../store/messages-repo.ts';
 
@@ -25,11 +25,22 @@ export interface HubSession {
   readonly transport: 'ws' | 'socketio';
   readonly id: string;
   /** Deliver one publication frame (ws: pre-encoded JSON text; socketio: the object). */
-  deliverEncoded(frame: string, push: MsgPush): void;
+  deliverEncoded(frame: string | Buffer, push: MsgPush): void;
   sendGap(gap: GapPush): void;
   /** socket.io only: join/leave the channel room used for broadcast. */
   joinRoom?(channel: string): void;
   leaveRoom?(channel: string): void;
+  /** The connected user (signals are not echoed to the user that caused them). */
+  readonly userId?: string;
+  /** Deliver an ephemeral signal (typing, receipt) of a channel the session is live on. */
+  sendSignal?(push: SignalPush): void;
+}
+
+/** What travels on the bus for a channel signal; the hub adds `t` and `channel`. */
+export interface ChannelSignal {
+  kind: string;
+  from: string;
+  data?: unknown;
 }
 
 interface ChannelEntry {
@@ -54,6 +65,8 @@ interface ChannelEntry {
   ready: Promise<void>;
   /** While resyncing after a bus reconnect: live publications held back until history is replayed. */
   resync: Array<[Publication, string]> | null;
+  /** Set for families that declare signals (conversations): relays typing and receipts. */
+  sigHandler: SignalHandler | null;
 }
 
 export interface HubDeps {
@@ -108,7 +121,7 @@ export class Hub {
   }
 
   /** Gets or creates the channel entry synchronously; `ready` settles once the bus subscription is live. */
-  private entry(name: string): ChannelEntry {
+  private entry(name: string, signals = false): ChannelEntry {
     let e = this.channels.get(name);
     if (e) return e;
     const entry: ChannelEntry = {
@@ -122,14 +135,17 @@ export class Hub {
       resync: null,
       handler: (pub, raw) => this.onPublication(entry, pub, raw),
       ready: Promise.resolve(),
+      sigHandler: signals ? (data) => this.onSignal(entry, data) : null,
     };
     entry.ready = (async () => {
       await this.d.bus.subscribe(name, entry.handler);
+      if (entry.sigHandler) await this.d.bus.subscribeSignals(name, entry.sigHandler);
       entry.storeTop = await this.d.messages.topOffset(name);
     })();
     entry.ready.catch(() => {
       if (this.channels.get(name) === entry) this.channels.delete(name);
       void this.d.bus.unsubscribe(name, entry.handler).catch(() => {});
+      if (entry.sigHandler) void this.d.bus.unsubscribeSignals(name, entry.sigHandler).catch(() => {});
     });
     this.channels.set(name, entry);
     return entry;
@@ -150,7 +166,8 @@ export class Hub {
       this.goLive(e, s);
     }
     if (e.ws.size > 0) {
-      const frame = '{"t":"msg",' + raw.slice(1);
+      // Encoded once per node into bytes: every raw WebSocket gets the same Buffer, no per-socket copy.
+      const frame = Buffer.from('{"t":"msg",' + raw.slice(1));
       const push = { t: 'msg', ...pub } as MsgPush;
       for (const s of e.ws) s.deliverEncoded(frame, push);
       this.d.metrics.deliveries.inc({ transport: 'ws' }, e.ws.size);
@@ -158,6 +175,16 @@ export class Hub {
     if (e.sio.size > 0 && this.d.roomBroadcast) {
       this.d.roomBroadcast(e.name, { t: 'msg', ...pub });
       this.d.metrics.deliveries.inc({ transport: 'socketio' }, e.sio.size);
+    }
+  }
+
+  /** Relays a channel signal to the sessions live on it here, except those of the user it came from. */
+  private onSignal(e: ChannelEntry, data: unknown): void {
+    const sig = data as ChannelSignal | null;
+    if (!sig || typeof sig.kind !== 'string' || typeof sig.from !== 'string') return;
+    const push: SignalPush = { t: 'signal', channel: e.name, kind: sig.kind, from: sig.from, ...(sig.data === undefined ? {} : { data: sig.data }) };
+    for (const set of [e.ws, e.sio]) {
+      for (const s of set) if (s.userId !== sig.from) s.sendSignal?.(push);
     }
   }
 
@@ -170,7 +197,7 @@ export class Hub {
     ch: ResolvedChannel,
     since: number | undefined,
   ): Promise<{ topOffset: number; recovered?: boolean }> {
-    const e = this.entry(ch.parsed.name);
+    const e = this.entry(ch.parsed.name, (ch.family.signals?.length ?? 0) > 0);
     if (since === undefined) {
       try {
         await e.ready;
@@ -259,6 +286,7 @@ export class Hub {
     if (this.channels.get(e.name) !== e) return;
     this.channels.delete(e.name);
     await this.d.bus.unsubscribe(e.name, e.handler).catch((err) => this.d.logger.warn({ err }, 'bus unsubscribe failed'));
+    if (e.sigHandler) await this.d.bus.unsubscribeSignals(e.name, e.sigHandler).catch((err) => this.d.logger.warn({ err }, 'bus signal unsubscribe failed'));
   }
 
   /** Queues a session for the end-of-turn batch flush. */
@@ -274,15 +302,20 @@ export class Hub {
     this.flushScheduled = false;
     const batch = [...this.dirty];
     this.dirty.clear();
-    for (const s of batch) s.flush();
+    const cache = new Map();
+    for (const s of batch) s.flush(cache);
   }
 
   async close(): Promise<void> {
-    for (const e of this.channels.values()) await this.d.bus.unsubscribe(e.name, e.handler).catch(() => {});
+    for (const e of this.channels.values()) {
+      await this.d.bus.unsubscribe(e.name, e.handler).catch(() => {});
+      if (e.sigHandler) await this.d.bus.unsubscribeSignals(e.name, e.sigHandler).catch(() => {});
+    }
     this.channels.clear();
   }
 }
 
 export interface FlushableSession {
-  flush(): void;
+  /** `cache` lets sessions with identical pending frames share one joined buffer (see websocket.ts). */
+  flush(cache?: Map<unknown, unknown>): void;
 }

@@ -4,24 +4,56 @@
  * that is not stored, and a failure anywhere leaves nothing half-written.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import { authorizePublish, type AccessContext } from '../../channels/catalogue.ts';
+import { authorizePublish, resolveChannel, type AccessContext, type ResolvedChannel } from '../../channels/catalogue.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { Bus, Publication } from '../bus/bus.ts';
 import { QiaoError, isQiaoError } from '../errors/codes.ts';
 import type { Metrics } from '../metrics.ts';
+import { QUEUES, jobIds, type FanoutJob } from '../queue/jobs.ts';
+import type { JobQueue } from '../queue/queue.ts';
+import type { DlpService, ScreenOutcome } from '../compliance/dlp.ts';
 import type { AuditRepo } from '../store/audit-repo.ts';
-import { OffsetBehindError, type MessagesRepo } from '../store/messages-repo.ts';
+import { OffsetBehindError, type AppendInput, type MessagesRepo } from '../store/messages-repo.ts';
 
 export interface PublishRequest {
   channel: unknown;
   kind: unknown;
   payload: unknown;
   idempotencyKey?: string;
+  /** Domain writes committed with the message (see AppendInput.inTx); services only. */
+  inTx?: AppendInput['inTx'];
 }
 
 export interface PublishOutcome {
   pub: Publication;
   duplicate: boolean;
+  /** DLP warn terms the text matched: delivered, and the sender is told. */
+  dlp?: { warn: string[] };
+}
+
+/** A publication on a family that needs approval (firm.broadcast): stored as a pending approval, not delivered. */
+export interface PendingOutcome {
+  pending: true;
+  approvalId: string;
+  channel: string;
+  duplicate: boolean;
+}
+
+export interface PublishOptions {
+  /**
+   * A server service that authorised the action itself publishes (recommendation after the
+   * suitability gate, task state change, approved broadcast): the family's publisher check and the
+   * approval requirement are skipped, internal kinds are allowed; size and payload are still checked.
+   */
+  trusted?: boolean;
+}
+
+/** Where publications that need approval go (src/advisory/approvals.ts). */
+export interface ApprovalGate {
+  requestBroadcast(
+    p: Principal,
+    req: { channel: string; family: string; kind: string; payload: unknown; idempotencyKey?: string },
+  ): Promise<{ approvalId: string; duplicate: boolean }>;
 }
 
 export interface PublisherDeps {
@@ -32,41 +64,115 @@ export interface PublisherDeps {
   metrics: Metrics;
   logger: FastifyBaseLogger;
   maxPayloadBytes: number;
+  /** Where fanout jobs go (absent: live delivery only, e.g. in unit tests). */
+  queue?: JobQueue;
+  /** DLP screening before anything is stored (absent: none, e.g. in unit tests). */
+  dlp?: DlpService;
 }
 
 export class Publisher {
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
+  private approvalGate: ApprovalGate | null = null;
+  private readonly publishedListeners: Array<(p: Principal, pub: Publication, family: string) => void> = [];
 
   constructor(private readonly d: PublisherDeps) {}
+
+  /** Called after each new (not duplicate) publication is stored and delivered, e.g. to push unread counts. */
+  onPublished(fn: (p: Principal, pub: Publication, family: string) => void): void {
+    this.publishedListeners.push(fn);
+  }
+
+  setApprovalGate(gate: ApprovalGate): void {
+    this.approvalGate = gate;
+  }
+
+  /**
+   * The entry point of publish commands (REST and sockets): like `publish`, except that on a family
+   * that requires approval the publication becomes a pending approval instead of being delivered.
+   */
+  async submit(p: Principal, req: PublishRequest): Promise<PublishOutcome | PendingOutcome> {
+    let needsApproval = false;
+    try {
+      needsApproval = resolveChannel(req.channel).family.requiresApproval === true;
+    } catch {
+      // A bad name: `publish` reports it with its code.
+    }
+    if (!needsApproval || !this.approvalGate) return this.publish(p, req);
+    let family = 'unknown';
+    try {
+      const r = await this.check(p, req, false);
+      family = r.family.family;
+      await this.screen(p, req, r);
+      const { approvalId, duplicate } = await this.approvalGate.requestBroadcast(p, {
+        channel: r.parsed.name,
+        family,
+        kind: req.kind as string,
+        payload: req.payload,
+        idempotencyKey: req.idempotencyKey,
+      });
+      this.d.metrics.publishes.inc({ family, outcome: 'pending_approval' });
+      return { pending: true, approvalId, channel: r.parsed.name, duplicate };
+    } catch (e) {
+      this.d.metrics.publishes.inc({ family, outcome: isQiaoError(e) ? e.code : 'error' });
+      throw e;
+    }
+  }
+
+  /** Size, authorisation (audited when refused), payload and storability checks shared by every path. */
+  private async check(p: Principal, req: PublishRequest, trusted: boolean): Promise<ResolvedChannel> {
+    const size = Buffer.byteLength(JSON.stringify(req.payload ?? null));
+    if (size > this.d.maxPayloadBytes) {
+      throw new QiaoError('QIAO_PAYLOAD_TOO_LARGE', `Payload is ${size} bytes; the limit is ${this.d.maxPayloadBytes}`);
+    }
+    const r = await authorizePublish(p, req.channel, req.kind, req.payload, this.d.access, { trusted }).catch(async (e) => {
+      if (isQiaoError(e) && e.code === 'QIAO_PUBLISH_FORBIDDEN') {
+        await this.d.audit
+          .append({ actorId: p.id, action: 'publish', target: String(req.channel), outcome: 'refused', detail: { code: e.code } })
+          .catch(() => {});
+      }
+      throw e;
+    });
+    if (hasUnstorableText(req.payload)) {
+      // Postgres text/jsonb cannot hold U+0000 or unpaired surrogates: refuse it here instead of
+      // failing in the store and telling the client to retry something that can never succeed.
+      throw new QiaoError('QIAO_BAD_PUBLICATION', 'Text must not contain NUL characters or unpaired UTF-16 surrogates');
+    }
+    return r;
+  }
+
+  /**
+   * DLP screening of what a person wrote, before anything is stored: a block term throws
+   * QIAO_DLP_BLOCKED (the attempt is archived); the market-data feed's alerts are not screened.
+   */
+  private async screen(p: Principal, req: PublishRequest, r: ResolvedChannel): Promise<ScreenOutcome | undefined> {
+    if (!this.d.dlp || p.role === 'feed') return undefined;
+    return this.d.dlp.screen(p, {
+      channel: r.parsed.name,
+      family: r.family.family,
+      kind: req.kind as string,
+      payload: req.payload,
+      subjects: r.parsed.parts.userId ? [r.parsed.parts.userId] : [],
+      conversationId: r.parsed.parts.conversationId,
+    });
+  }
 
   get pending(): number {
     return this.inFlight;
   }
 
-  async publish(p: Principal, req: PublishRequest): Promise<PublishOutcome> {
+  async publish(p: Principal, req: PublishRequest, popts: PublishOptions = {}): Promise<PublishOutcome> {
     const started = performance.now();
     this.inFlight++;
     let family = 'unknown';
     try {
-      const size = Buffer.byteLength(JSON.stringify(req.payload ?? null));
-      if (size > this.d.maxPayloadBytes) {
-        throw new QiaoError('QIAO_PAYLOAD_TOO_LARGE', `Payload is ${size} bytes; the limit is ${this.d.maxPayloadBytes}`);
-      }
-      const r = await authorizePublish(p, req.channel, req.kind, req.payload, this.d.access).catch(async (e) => {
-        if (isQiaoError(e) && e.code === 'QIAO_PUBLISH_FORBIDDEN') {
-          await this.d.audit
-            .append({ actorId: p.id, action: 'publish', target: String(req.channel), outcome: 'refused', detail: { code: e.code } })
-            .catch(() => {});
-        }
-        throw e;
-      });
+      const r = await this.check(p, req, popts.trusted === true);
       family = r.family.family;
-      if (hasUnstorableText(req.payload)) {
-        // Postgres text/jsonb cannot hold U+0000 or unpaired surrogates: refuse it here instead of
-        // failing in the store and telling the client to retry something that can never succeed.
-        throw new QiaoError('QIAO_BAD_PUBLICATION', 'Text must not contain NUL characters or unpaired UTF-16 surrogates');
+      if (r.family.requiresApproval && !popts.trusted) {
+        // Never delivered without approval, whichever path calls this (publish commands use `submit`).
+        throw new QiaoError('QIAO_APPROVAL_REQUIRED');
       }
+      const screened = await this.screen(p, req, r);
       const opts = { historySize: r.family.historySize, historyTtlMs: r.family.historyTtlMs };
       const out = await this.d.messages
         .append(
@@ -79,10 +185,22 @@ export class Publisher {
             idempotencyKey: req.idempotencyKey,
             subjects: r.parsed.parts.userId ? [r.parsed.parts.userId] : [],
             conversationId: r.parsed.parts.conversationId,
+            inTx: req.inTx,
+            archiveNote: screened?.archiveNote,
           },
           async (pub) => {
             const res = await this.d.bus.publish(pub, opts);
             if (!res.accepted) throw new OffsetBehindError(res.topOffset);
+            // Fanout is enqueued in the same transaction, after the bus accepted: if enqueueing fails
+            // the publish fails and rolls back (the client retries with its Idempotency-Key), so no
+            // stored message is ever left without its fanout. The job may start before the commit;
+            // the fanout worker waits for the row. Keyed by message id: one fanout per message.
+            await this.d.queue?.add<FanoutJob>(
+              QUEUES.fanout,
+              'fanout',
+              { messageId: pub.id, channel: pub.channel, family, offset: pub.offset, kind: pub.kind },
+              { jobId: jobIds.fanout(pub.id) },
+            );
           },
         )
         .catch((e) => {
@@ -92,7 +210,16 @@ export class Publisher {
         });
       this.d.metrics.publishes.inc({ family, outcome: out.duplicate ? 'duplicate' : 'ok' });
       this.d.metrics.publishLatency.observe({ family }, (performance.now() - started) / 1000);
-      return out;
+      if (!out.duplicate) {
+        for (const l of this.publishedListeners) {
+          try {
+            l(p, out.pub, family);
+          } catch (err) {
+            this.d.logger.error({ err, channel: out.pub.channel }, 'publish listener failed');
+          }
+        }
+      }
+      return screened?.reply ? { ...out, dlp: screened.reply } : out;
     } catch (e) {
       this.d.metrics.publishes.inc({ family, outcome: isQiaoError(e) ? e.code : 'error' });
       throw e;
