@@ -71,6 +71,17 @@ export async function authorizePublish(
   }
   const problem = r.family.kinds[kind].validate(payload);
   if (problem) throw new QiaoError('QIAO_BAD_PUBLICATION', problem);
+  const refused = await r.family.checkPublication?.(p, r.parsed, kind, payload, ctx);
+  if (refused) throw new QiaoError(refused);
+  return r;
+}
+
+/** Checks an ephemeral signal (e.g. typing): the family declares the kind and the sender may write there. */
+export async function authorizeSignal(p: Principal, name: unknown, kind: string, ctx: AccessContext): Promise<ResolvedChannel> {
+  const r = resolveChannel(name);
+  if (!r.family.signals?.includes(kind)) throw new QiaoError('QIAO_BAD_REQUEST', `"${kind}" signals are not sent on ${r.family.family} channels`);
+  const refusal = await r.family.canPublish(p, r.parsed, ctx);
+  if (refusal) throw new QiaoError(refusal);
   return r;
 }
 

@@ -1,9 +1,14 @@
 /**
- * Conversation: `conv.<conversationId>`. Members subscribe and publish; compliance may read.
- * Client communications are kept 20 years (证券法 §137).
+ * Conversation: `conv.<conversationId>`. Who reads and who writes is decided by
+ * src/domain/conversation-access.ts (through the AccessContext): the client and its assigned or
+ * shared brokers (shared_read only reads), the team manager (reads), the broker and manager of a
+ * broker_manager conversation, group members; compliance reads. `chat.edit` and `chat.recall` are new
+ * messages referencing the original (only its sender, within a time limit); the original is kept.
+ * Typing is a signal (relayed, never stored). Client communications are kept 20 years (证券法 §137).
  */
+import { checkChatAmendment } from '../src/domain/conversation-access.ts';
 import { DAY_MS, UUID_RE, type ChannelFamily } from './family.ts';
-import { ChatPayload, kind } from './payloads.ts';
+import { ChatEditPayload, ChatPayload, ChatRecallPayload, kind } from './payloads.ts';
 
 const RE = new RegExp(`^conv\\.(${UUID_RE})$`);
 
@@ -18,15 +23,18 @@ export const conversation: ChannelFamily = {
     return { zh: '会话', en: 'Conversation' };
   },
   async canSubscribe(p, ch, ctx) {
-    if (p.role === 'compliance') return null;
-    return p.role !== 'feed' && (await ctx.isConversationMember(ch.parts.conversationId, p.id)) ? null : 'QIAO_SUBSCRIBE_FORBIDDEN';
+    return (await ctx.conversationAccess(ch.parts.conversationId, p)) === 'none' ? 'QIAO_SUBSCRIBE_FORBIDDEN' : null;
   },
   async canPublish(p, ch, ctx) {
-    return p.role !== 'feed' && p.role !== 'compliance' && (await ctx.isConversationMember(ch.parts.conversationId, p.id))
-      ? null
-      : 'QIAO_PUBLISH_FORBIDDEN';
+    return (await ctx.conversationAccess(ch.parts.conversationId, p)) === 'write' ? null : 'QIAO_PUBLISH_FORBIDDEN';
   },
-  kinds: { chat: kind(ChatPayload) },
+  async checkPublication(p, ch, kind, payload, ctx) {
+    if (kind !== 'chat.edit' && kind !== 'chat.recall') return null;
+    const original = await ctx.findChatMessage(ch.name, (payload as { ref: string }).ref);
+    return checkChatAmendment(p, kind, original, Date.now());
+  },
+  signals: ['typing'],
+  kinds: { chat: kind(ChatPayload), 'chat.edit': kind(ChatEditPayload), 'chat.recall': kind(ChatRecallPayload) },
   historySize: 500,
   historyTtlMs: 30 * DAY_MS,
   retentionDays: 20 * 365,

@@ -14,7 +14,10 @@ export interface Title {
 /** Lookups a family may need to decide access; implemented by the store. */
 export interface AccessContext {
   isBrokerOf(brokerId: string, clientId: string): Promise<boolean>;
-  isConversationMember(conversationId: string, userId: string): Promise<boolean>;
+  /** The principal's access to a conversation (src/domain/conversation-access.ts); 'none' when it does not exist. */
+  conversationAccess(conversationId: string, p: Principal): Promise<'none' | 'read' | 'write'>;
+  /** A stored message of a channel, for references (edit, recall); null when not there. */
+  findChatMessage(channel: string, id: string): Promise<{ sender: string; kind: string; time: string; recalled: boolean } | null>;
 }
 
 /** `null` means allowed; otherwise the stable error code that refuses it. */
@@ -45,6 +48,13 @@ export interface ChannelFamily {
   title(ch: ParsedChannel): Title;
   canSubscribe(p: Principal, ch: ParsedChannel, ctx: AccessContext): Promise<Decision>;
   canPublish(p: Principal, ch: ParsedChannel, ctx: AccessContext): Promise<Decision>;
+  /**
+   * Checks of a valid payload that need the store (e.g. an edit must reference the sender's own
+   * recent message). Runs after the kind's validation, on every publish.
+   */
+  checkPublication?(p: Principal, ch: ParsedChannel, kind: string, payload: unknown, ctx: AccessContext): Promise<Decision>;
+  /** Ephemeral signal kinds a writer may send on a channel (e.g. `typing`), relayed but never stored. */
+  readonly signals?: readonly string[];
   /** Message kinds accepted on this family. */
   readonly kinds: Readonly<Record<string, KindSpec>>;
   /** Bus history kept for reconnect recovery. */

@@ -4,7 +4,7 @@
  * published by the server only, after the recommendation and task services' checks.
  */
 import { DAY_MS, UUID_RE, type ChannelFamily } from './family.ts';
-import { NoticePayload, RecommendationPayload, ResearchNotePayload, TaskPayload, kind } from './payloads.ts';
+import { AlertPayload, NoticePayload, RecommendationPayload, ResearchNotePayload, TaskPayload, kind } from './payloads.ts';
 
 const RE = new RegExp(`^inbox\\.(${UUID_RE})$`);
 
@@ -32,6 +32,8 @@ export const inbox: ChannelFamily = {
     // Only through POST /api/recommendations (suitability gate) and POST /api/tasks.
     recommendation: kind(RecommendationPayload, { internal: true }),
     task: kind(TaskPayload, { internal: true }),
+    // A personal market alert: a price alert that fired (src/domain/alert-engine.ts).
+    alert: kind(AlertPayload, { internal: true }),
   },
   historySize: 200,
   historyTtlMs: 30 * DAY_MS,

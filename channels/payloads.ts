@@ -27,7 +27,14 @@ export const AlertPayload = z
   })
   .strict();
 
-export const ChatPayload = z.object({ text: text(8000) }).strict();
+/** Chat text: up to 8,000 characters and not only whitespace. */
+const chatText = text(8000).refine((v) => v.trim().length > 0, 'must not be blank');
+export const ChatPayload = z.object({ text: chatText }).strict();
+const messageRef = z.string().regex(new RegExp(`^${UUID_RE}$`), 'message id (UUID)');
+/** A correction of an earlier chat message (`ref`); the original stays in history and the archive. */
+export const ChatEditPayload = z.object({ ref: messageRef, text: chatText }).strict();
+/** A recall (撤回) of an earlier chat message (`ref`); the original stays in history and the archive. */
+export const ChatRecallPayload = z.object({ ref: messageRef }).strict();
 
 export const NoticePayload = z
   .object({

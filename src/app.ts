@@ -8,6 +8,9 @@ import websocketPlugin from '@fastify/websocket';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Server as IoServer } from 'socket.io';
 import { createTokenService } from './auth/token.ts';
 import type { Bus } from './bus/bus.ts';
@@ -24,9 +27,32 @@ import { createMetrics } from './metrics.ts';
 import authRoutes from './routes/auth.routes.ts';
 import channelRoutes from './routes/channels.routes.ts';
 import healthRoutes from './routes/health.routes.ts';
+import complianceRoutes from './routes/compliance.routes.ts';
+import { DlpService } from './compliance/dlp.ts';
 import ingestRoutes from './routes/ingest.routes.ts';
 import subscriptionRoutes from './routes/subscriptions.routes.ts';
+import inboxRoutes from './routes/inbox.routes.ts';
+import preferencesRoutes from './routes/preferences.routes.ts';
+import deliveryRoutes from './routes/delivery.routes.ts';
+import { MemoryQueue } from './queue/queue-memory.ts';
+import type { JobQueue } from './queue/queue.ts';
+import { DeliveriesRepo } from './store/deliveries-repo.ts';
+import { InboxRepo } from './store/inbox-repo.ts';
+import { PrefsRepo } from './store/prefs-repo.ts';
+import { RecipientsRepo } from './store/recipients-repo.ts';
 import webRoutes from './routes/web.ts';
+import { ApprovalsService } from './advisory/approvals.ts';
+import { RecommendationsService } from './advisory/recommendations.ts';
+import { TasksService } from './advisory/tasks.ts';
+import approvalRoutes from './routes/approvals.routes.ts';
+import recommendationRoutes from './routes/recommendations.routes.ts';
+import taskRoutes from './routes/tasks.routes.ts';
+import alertRuleRoutes from './routes/alert-rules.routes.ts';
+import pushRoutes from './routes/push.routes.ts';
+import { publisherNotify, startAlertEngine } from './domain/alert-engine.ts';
+import type { AlertSync } from './domain/alert-sync.ts';
+import { AlertRulesRepo } from './store/alert-rules-repo.ts';
+import { PushRepo } from './store/push-repo.ts';
 import { ArchiveRepo } from './store/archive-repo.ts';
 import { AuditRepo } from './store/audit-repo.ts';
 import { openPglite, openPostgres, type DbHandle } from './store/db.ts';
@@ -34,6 +60,13 @@ import { MessagesRepo } from './store/messages-repo.ts';
 import { seedDemo } from './store/seed.ts';
 import { SubscriptionsRepo } from './store/subscriptions-repo.ts';
 import { UsersRepo } from './store/users-repo.ts';
+import { ConversationLive } from './conversations/live.ts';
+import { MemoryPresence } from './presence/presence-memory.ts';
+import type { Presence } from './presence/presence.ts';
+import clientRoutes from './routes/clients.routes.ts';
+import conversationRoutes from './routes/conversations.routes.ts';
+import { AssignmentsRepo } from './store/assignments-repo.ts';
+import { ConversationsRepo } from './store/conversations-repo.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -52,10 +85,28 @@ export interface BuildOptions {
   /** Seed the demo firm when the database is empty (default: config.seedDemo). */
   seed?: boolean;
   logger?: boolean | object;
+  /** Inject a job queue (tests); otherwise memory or BullMQ by config. */
+  queue?: JobQueue;
+  /** Where embedded workers write .eml files without SMTP (default <dataDir>/outbox; a temp folder with inMemoryDb). */
+  outboxDir?: string;
+  /** Share one alert-rule sync between apps (tests acting as several nodes); otherwise by config. */
+  alertSync?: AlertSync;
 }
 
 export async function openDb(config: Config, inMemory = false): Promise<DbHandle> {
   return config.databaseUrl ? openPostgres(config.databaseUrl, config.pgPoolSize) : openPglite(inMemory ? undefined : config.dataDir);
+}
+
+export async function openQueue(config: Config): Promise<JobQueue> {
+  if (!config.redisUrl) return new MemoryQueue();
+  const { BullQueue } = await import('./queue/queue-bullmq.ts');
+  return new BullQueue({ url: config.redisUrl, prefix: config.redisPrefix, lockDurationMs: config.delivery.queueLockMs });
+}
+
+export async function openPresence(config: Config): Promise<Presence> {
+  if (!config.redisUrl) return new MemoryPresence();
+  const { RedisPresence } = await import('./presence/presence-redis.ts');
+  return new RedisPresence({ url: config.redisUrl, prefix: config.redisPrefix });
 }
 
 export async function openBus(config: Config, logger: AppDeps['logger']): Promise<Bus> {
@@ -85,7 +136,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   });
 
   const db = await openDb(config, opts.inMemoryDb);
-  await db.migrate();
+  if (config.migrateOnStart) await db.migrate();
   if (opts.seed ?? config.seedDemo) {
     if (await seedDemo(db.db)) app.log.info('seeded the demo firm');
   }
@@ -93,11 +144,25 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const metrics = createMetrics(config.nodeId);
   const users = new UsersRepo(db.db);
   const archive = new ArchiveRepo(db.db);
+  const dlp = new DlpService(db.db, archive, { logger: app.log });
   const messages = new MessagesRepo(db.db, archive);
   const audit = new AuditRepo(db.db);
   const hub = new Hub({ bus, messages, metrics, logger: app.log });
-  const publisher = new Publisher({ bus, messages, audit, access: users, metrics, logger: app.log, maxPayloadBytes: config.maxPayloadBytes });
+  const queue = opts.queue ?? (await openQueue(config));
+  const publisher = new Publisher({ bus, messages, audit, access: users, metrics, logger: app.log, maxPayloadBytes: config.maxPayloadBytes, queue, dlp });
   const registry = new SessionRegistry();
+  const presence = await openPresence(config);
+  const conversations = new ConversationsRepo(db.db);
+  const live = new ConversationLive({ bus, registry, presence, conversations, access: users, logger: app.log });
+  await live.start();
+  publisher.onPublished((p, pub, family) => live.onPublished(p, pub, family));
+  const recommendations = new RecommendationsService({ db: db.db, publisher, archive, audit, access: users, logger: app.log, dlp });
+  const approvalsSvc = new ApprovalsService({ db: db.db, publisher, archive, access: users, recommendations, logger: app.log });
+  // Firm-wide broadcasts wait for compliance approval.
+  publisher.setApprovalGate(approvalsSvc);
+  const advisory = { recommendations, approvals: approvalsSvc, tasks: new TasksService({ db: db.db, publisher, archive, messages, logger: app.log, dlp }) };
+  const alertRules = new AlertRulesRepo(db.db);
+  const alerting = await startAlertEngine(config, { store: alertRules, notify: publisherNotify(publisher), logger: app.log }, opts.alertSync);
   const deps: AppDeps = {
     config,
     logger: app.log,
@@ -113,6 +178,17 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     hub,
     publisher,
     registry,
+    presence,
+    conversations,
+    assignments: new AssignmentsRepo(db.db, archive),
+    live,
+    advisory,
+    dlp,
+    queue,
+    delivery: { deliveries: new DeliveriesRepo(db.db), inbox: new InboxRepo(db.db), prefs: new PrefsRepo(db.db), recipients: new RecipientsRepo(db.db) },
+    push: new PushRepo(db.db),
+    alertRules,
+    alerts: alerting.engine,
   };
   app.decorate('qiao', deps);
 
@@ -158,6 +234,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     publisher,
     access: users,
     logger: app.log,
+    extraOps: live.extraOps,
+    accessEpoch: live.accessEpoch,
     limits: {
       maxPayloadBytes: config.maxPayloadBytes,
       maxSubscriptions: config.maxSubscriptions,
@@ -171,7 +249,18 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(async (scope) => channelRoutes(scope, deps));
   await app.register(async (scope) => subscriptionRoutes(scope, deps));
   await app.register(async (scope) => ingestRoutes(scope, deps));
+  await app.register(async (scope) => pushRoutes(scope, deps));
+  await app.register(async (scope) => alertRuleRoutes(scope, deps));
   await app.register(async (scope) => healthRoutes(scope, deps));
+  await app.register(async (scope) => recommendationRoutes(scope, deps));
+  await app.register(async (scope) => approvalRoutes(scope, deps));
+  await app.register(async (scope) => taskRoutes(scope, deps));
+  await app.register(async (scope) => complianceRoutes(scope, deps));
+  await app.register(async (scope) => inboxRoutes(scope, deps));
+  await app.register(async (scope) => preferencesRoutes(scope, deps));
+  await app.register(async (scope) => deliveryRoutes(scope, deps));
+  await app.register(async (scope) => conversationRoutes(scope, deps));
+  await app.register(async (scope) => clientRoutes(scope, deps));
   await app.register(webRoutes, {});
   app.setNotFoundHandler(async () => {
     throw new QiaoError('QIAO_NOT_FOUND');
@@ -194,9 +283,27 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     return draining;
   });
 
+  // Embedded mode: fanout, email, digest and escalation workers run in this process on the MemoryQueue.
+  const workers = config.delivery.embeddedWorkers
+    ? (await import('../workers/index.ts')).startWorkers({
+        config,
+        logger: app.log,
+        db: db.db,
+        queue,
+        presence,
+        outboxDir: opts.outboxDir ?? (opts.inMemoryDb ? join(tmpdir(), `qiao-outbox-${randomBytes(4).toString('hex')}`) : undefined),
+      })
+    : null;
+
   app.addHook('onClose', async () => {
+    // First: firings still being published need the queue, bus and database.
+    await alerting.close().catch((err) => app.log.warn({ err }, 'closing the alert engine failed'));
+    await workers?.close().catch((err) => app.log.warn({ err }, 'closing workers failed'));
+    await queue.close().catch(() => {});
     await new Promise<void>((resolve) => io.close(() => resolve()));
     await hub.close();
+    await live.close().catch(() => {});
+    await presence.close().catch(() => {});
     await bus.close().catch(() => {});
     await db.close().catch(() => {});
   });

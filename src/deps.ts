@@ -7,12 +7,28 @@ import type { SessionRegistry } from './gateway/session-registry.ts';
 import type { Hub } from './hub/hub.ts';
 import type { Publisher } from './hub/publisher.ts';
 import type { Metrics } from './metrics.ts';
+import type { DlpService } from './compliance/dlp.ts';
 import type { ArchiveRepo } from './store/archive-repo.ts';
 import type { AuditRepo } from './store/audit-repo.ts';
+import type { JobQueue } from './queue/queue.ts';
 import type { DbHandle } from './store/db.ts';
+import type { DeliveriesRepo } from './store/deliveries-repo.ts';
+import type { InboxRepo } from './store/inbox-repo.ts';
+import type { PrefsRepo } from './store/prefs-repo.ts';
+import type { RecipientsRepo } from './store/recipients-repo.ts';
 import type { MessagesRepo } from './store/messages-repo.ts';
 import type { SubscriptionsRepo } from './store/subscriptions-repo.ts';
 import type { UsersRepo } from './store/users-repo.ts';
+import type { ConversationLive } from './conversations/live.ts';
+import type { Presence } from './presence/presence.ts';
+import type { AssignmentsRepo } from './store/assignments-repo.ts';
+import type { ConversationsRepo } from './store/conversations-repo.ts';
+import type { ApprovalsService } from './advisory/approvals.ts';
+import type { RecommendationsService } from './advisory/recommendations.ts';
+import type { TasksService } from './advisory/tasks.ts';
+import type { AlertEngine } from './domain/alert-engine.ts';
+import type { AlertRulesRepo } from './store/alert-rules-repo.ts';
+import type { PushRepo } from './store/push-repo.ts';
 
 export interface AppDeps {
   config: Config;
@@ -29,4 +45,23 @@ export interface AppDeps {
   hub: Hub;
   publisher: Publisher;
   registry: SessionRegistry;
+  /** Who is online/away (MemoryPresence embedded, RedisPresence in services mode). */
+  presence: Presence;
+  /** Conversations, client assignment, and their live side (revocation, typing, receipts, presence). */
+  conversations: ConversationsRepo;
+  assignments: AssignmentsRepo;
+  live: ConversationLive;
+  /** Recommendations (suitability gate), compliance approvals, team tasks (src/advisory/). */
+  advisory: { recommendations: RecommendationsService; approvals: ApprovalsService; tasks: TasksService };
+  /** DLP dictionary and screening (src/compliance/dlp.ts). */
+  dlp: DlpService;
+  /** Job queue: MemoryQueue in embedded mode, BullMQ on Redis in services mode. */
+  queue: JobQueue;
+  /** Delivery tracking, inbox and notification preferences. */
+  delivery: { deliveries: DeliveriesRepo; inbox: InboxRepo; prefs: PrefsRepo; recipients: RecipientsRepo };
+  /** Web push subscriptions and the VAPID key pair. */
+  push: PushRepo;
+  /** Price-alert rules (Postgres) and this node's evaluation engine. */
+  alertRules: AlertRulesRepo;
+  alerts: AlertEngine;
 }

@@ -1,9 +1,10 @@
 /**
- * CLI entry: `start` (hub node), `migrate`, `seed`.
+ * CLI entry: `start` (hub node), `worker` (delivery workers), `migrate`, `seed`, `archive-verify` and
+ * `archive-purge` (src/compliance/cli.ts).
  * Prints a clear message and exits non-zero when the configuration is invalid.
  */
 import { mkdirSync } from 'node:fs';
-import { buildApp, openDb } from './app.ts';
+import { buildApp, openDb, openPresence, openQueue } from './app.ts';
 import { ConfigError, loadConfig, processArgs, type Config } from './config/config.ts';
 import { DEMO_LOGINS, DEMO_PASSWORD, seedDemo } from './store/seed.ts';
 
@@ -52,6 +53,53 @@ async function migrateOnly(config: Config, seed: boolean): Promise<void> {
   await db.close();
 }
 
+/**
+ * `worker [fanout,email,digest,escalation]`: delivery workers on BullMQ (services mode only; run as
+ * many processes as needed). SIGTERM/SIGINT: stop taking jobs, finish the ones in flight, exit.
+ */
+async function worker(config: Config, which: string | undefined): Promise<void> {
+  if (config.mode !== 'services') {
+    process.stderr.write('qiao: the worker command needs DATABASE_URL and REDIS_URL (in embedded mode the workers run inside `npm start`)\n');
+    process.exit(2);
+  }
+  const { startWorkers, WORKER_NAMES } = await import('../workers/index.ts');
+  const queues = which ? which.split(',').map((q) => q.trim()) : WORKER_NAMES;
+  const unknown = queues.filter((q) => !(WORKER_NAMES as string[]).includes(q));
+  if (unknown.length) {
+    process.stderr.write(`qiao: unknown worker(s) ${unknown.join(', ')} (expected ${WORKER_NAMES.join(', ')})\n`);
+    process.exit(2);
+  }
+  const { pino } = await import('pino');
+  const logger = pino({ level: config.logLevel, base: { node: config.nodeId, pid: process.pid, role: 'worker' } });
+  const db = await openDb(config);
+  const queue = await openQueue(config);
+  // Presence (Redis, written by the hub nodes): online users get no push — their socket showed it.
+  const presence = await openPresence(config);
+  const workers = startWorkers({ config, logger, db: db.db, queue, presence }, { queues: queues as typeof WORKER_NAMES });
+  logger.info({ queues, mail: workers.ctx.mail.kind }, 'workers started');
+  out(`Qiao 桥 workers running: ${queues.join(', ')} (mail: ${workers.ctx.mail.kind}) node=${config.nodeId} pid=${process.pid}`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'workers stopping');
+    (async () => {
+      await workers.close();
+      await queue.close();
+      await presence.close();
+      await db.close();
+    })().then(
+      () => process.exit(0),
+      (err) => {
+        logger.error({ err }, 'worker shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
 async function main(): Promise<void> {
   const [cmd = 'start'] = processArgs();
   let config: Config;
@@ -67,12 +115,20 @@ async function main(): Promise<void> {
   switch (cmd) {
     case 'start':
       return start(config);
+    case 'worker':
+      return worker(config, processArgs()[1]);
     case 'migrate':
       return migrateOnly(config, false);
     case 'seed':
       return migrateOnly(config, true);
+    case 'archive-verify':
+      process.exitCode = await (await import('./compliance/cli.ts')).archiveVerifyCommand(config);
+      return;
+    case 'archive-purge':
+      process.exitCode = await (await import('./compliance/cli.ts')).archivePurgeCommand(config);
+      return;
     default:
-      process.stderr.write(`qiao: unknown command "${cmd}" (expected start, migrate or seed)\n`);
+      process.stderr.write(`qiao: unknown command "${cmd}" (expected start, worker, migrate, seed, archive-verify or archive-purge)\n`);
       process.exit(2);
   }
 }

@@ -13,6 +13,9 @@ import { InboxRepo } from '../src/store/inbox-repo.ts';
 import { PrefsRepo } from '../src/store/prefs-repo.ts';
 import { RecipientsRepo, type MessageRow } from '../src/store/recipients-repo.ts';
 import type { MailTransport } from './transports/email-transport.ts';
+import type { Agent as HttpsAgent } from 'node:https';
+import { pushWorker, type PushWorker } from './push.worker.ts';
+import type { PushTransport } from './transports/push-transport.ts';
 
 export interface WorkerDeps {
   config: Config;
@@ -27,6 +30,10 @@ export interface WorkerDeps {
   now?: () => Date;
   /** Where .eml files go without SMTP; default <QIAO_DATA_DIR>/outbox. */
   outboxDir?: string;
+  /** Web push transport; default web-push with the VAPID keys from `settings` (workers/push.worker.ts). */
+  push?: PushTransport;
+  /** https.Agent for the default push transport (tests: one trusting a self-signed certificate). */
+  pushAgent?: HttpsAgent;
 }
 
 export interface WorkerContext {
@@ -44,6 +51,8 @@ export interface WorkerContext {
   /** Stored messages by id, cached: one research note mailed to 10,000 users is read once. */
   message(id: string): Promise<MessageRow | undefined>;
   displayName(userId: string): Promise<string | undefined>;
+  /** The web push worker (handler, concurrency, close). */
+  push: PushWorker;
 }
 
 /** A small LRU over an async loader; misses are not cached (a message may not be committed yet). */
@@ -72,6 +81,7 @@ export function createContext(deps: WorkerDeps, mail: MailTransport): WorkerCont
     logger: deps.logger,
     queue: deps.queue,
     mail,
+    push: pushWorker(deps),
     presence: deps.presence,
     now: deps.now ?? (() => new Date()),
     holidays: new Set(deps.config.delivery.marketHolidays),

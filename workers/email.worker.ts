@@ -9,14 +9,18 @@
  *    once); transient → back to queued and rethrow (queue retries with backoff), failed on the last try.
  *
  * Exactly-once vs at-least-once: a second send can only happen if a worker dies (or loses the
- * database) after the server accepted the message and before `sent` is committed; the row is then
- * 'sending' and is resent once its lease expires — at-least-once in that window, exactly-once
- * everywhere else. The resend carries the same Message-ID and X-Qiao-Delivery-Id. docs/operations.md.
+ * database) after the server accepted the message and before `sent` is committed. The row is then
+ * 'sending'; once its lease expires the next claim is a takeover and QIAO_EMAIL_ON_CRASH decides:
+ * 'resend' (default; at-least-once for such rows, exactly-once for all others; the copy carries the
+ * same Message-ID and X-Qiao-Delivery-Id) or 'dead-letter' (never twice: the row is failed
+ * 'unknown-outcome' and an admin decides whether to replay). SMTP has no way to ask a server whether
+ * it already has a message, so no setting gives exactly-once across a crash. docs/operations.md.
  */
 import { classify } from '../src/domain/routing.ts';
 import type { EmailJob } from '../src/queue/jobs.ts';
 import { UnrecoverableJobError, type Job, type JobHandler } from '../src/queue/queue.ts';
 import { TERMINAL, type DeliveryRow } from '../src/store/deliveries-repo.ts';
+import { Coalescer } from './coalesce.ts';
 import { UUID_RE, sleep, type WorkerContext } from './context.ts';
 import { renderMessageEmail } from './templates/render.ts';
 import { langOf } from './templates/strings.ts';
@@ -47,26 +51,50 @@ async function retrying<T>(what: () => Promise<T>, tries = 3): Promise<T> {
 
 export function emailHandler(ctx: WorkerContext): JobHandler<EmailJob> {
   const d = ctx.config.delivery;
-  return async (job: Job<EmailJob>) => {
-    const id = job.data?.deliveryId;
-    if (typeof id !== 'string' || !UUID_RE.test(id)) throw new UnrecoverableJobError('email job has no valid deliveryId');
+  // Concurrent jobs share one claim statement and one "sent" statement per event-loop turn.
+  const claims = new Coalescer((ids: string[]) => ctx.deliveries.claimManyWithContext(ids, 'email'));
+  const sent = new Coalescer(async (ids: string[]) => {
+    await ctx.deliveries.markSent(ids);
+  });
 
+  /** The single-row path: rows the batch could not claim (settled, another worker's, a takeover). */
+  async function claimSlow(id: string): Promise<{ takeover: boolean } | null> {
     let claim = await ctx.deliveries.claim(id, d.leaseMs);
     if (!claim.claimed) {
       if (!claim.row) throw new UnrecoverableJobError(`delivery ${id} does not exist`);
       if (claim.row.transport !== 'email') throw new UnrecoverableJobError(`delivery ${id} is a ${claim.row.transport} delivery, not email`);
-      if (settled(claim.row)) return;
+      if (settled(claim.row)) return null;
       // 'sending' under someone else's live lease (a job re-run after its worker stalled): wait it
       // out — we hold the job meanwhile — then try once more.
       await sleep((await ctx.deliveries.leaseRemainingMs(id, d.leaseMs)) + 50);
       claim = await ctx.deliveries.claim(id, d.leaseMs);
       if (!claim.claimed) {
-        if (settled(claim.row)) return;
+        if (settled(claim.row)) return null;
         throw new Error(`delivery ${id} is being sent by another worker`);
       }
     }
+    return { takeover: claim.takeover };
+  }
 
-    const cx = await ctx.deliveries.context(id);
+  return async (job: Job<EmailJob>) => {
+    const id = job.data?.deliveryId;
+    if (typeof id !== 'string' || !UUID_RE.test(id)) throw new UnrecoverableJobError('email job has no valid deliveryId');
+
+    let cx: { messageId: string; email: string | null; locale: string; displayName: string; timeZone: string } | undefined = await claims.get(id);
+    if (!cx) {
+      const slow = await claimSlow(id);
+      if (!slow) return;
+      if (slow.takeover) {
+        // The previous worker died mid-send: the server may already have this message.
+        ctx.logger.warn({ deliveryId: id, policy: d.emailOnCrash }, 'taking over an email whose worker died mid-send');
+        if (d.emailOnCrash === 'dead-letter') {
+          const why = 'outcome unknown: the worker sending it died; replay to send it (it may arrive twice)';
+          await ctx.deliveries.markFailed(id, 'unknown-outcome', why);
+          throw new UnrecoverableJobError(why);
+        }
+      }
+      cx = await ctx.deliveries.context(id);
+    }
     const msg = cx && (await ctx.message(cx.messageId));
     if (!cx || !msg) {
       await ctx.deliveries.markFailed(id, 'missing', 'message or recipient no longer exists');
@@ -105,6 +133,6 @@ export function emailHandler(ctx: WorkerContext): JobHandler<EmailJob> {
       throw err;
     }
     // The message is out: insist on recording it, since a lost 'sent' is what could cause a resend.
-    await retrying(() => ctx.deliveries.markSent(id));
+    await retrying(() => sent.get(id));
   };
 }

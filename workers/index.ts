@@ -6,7 +6,7 @@
  *   email       qiao-email       one job per email delivery row
  *   digest      qiao-digest      periodic sweep: held items now due, digests, repair
  *   escalation  qiao-escalation  unread must-acknowledge messages → push, then email
- * Web push (qiao-push) is handled by workers/push.worker.ts; add it to HANDLERS below.
+ *   push        qiao-push        one job per web-push delivery row (workers/push.worker.ts)
  */
 import { join } from 'node:path';
 import { QUEUES, type DigestJob } from '../src/queue/jobs.ts';
@@ -31,6 +31,7 @@ const HANDLERS = {
   email: { queue: QUEUES.email, handler: emailHandler, concurrency: (ctx) => ctx.config.delivery.emailConcurrency },
   digest: { queue: QUEUES.digest, handler: digestHandler, concurrency: () => 1 },
   escalation: { queue: QUEUES.escalation, handler: escalationHandler, concurrency: () => 8 },
+  push: { queue: QUEUES.push, handler: (ctx) => ctx.push.handler, concurrency: (ctx) => ctx.push.concurrency },
 } satisfies Record<string, WorkerSpec>;
 
 export type WorkerName = keyof typeof HANDLERS;
@@ -88,6 +89,7 @@ export function startWorkers(deps: WorkerDeps, opts: StartOptions = {}): Workers
         if (timer) clearInterval(timer);
         await Promise.all(handles.map((h) => h.close()));
         if (ownMail) await mail.close();
+        await ctx.push.close();
       })();
       return closing;
     },

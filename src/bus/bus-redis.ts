@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import type { Bus, BusHandler, ChannelOptions, HistoryOptions, HistoryResult, Publication, PublishResult } from './bus.ts';
+import type { Bus, BusHandler, ChannelOptions, HistoryOptions, HistoryResult, Publication, PublishResult, SignalHandler } from './bus.ts';
 
 export interface RedisBusLogger {
   warn(obj: object, msg?: string): void;
@@ -24,6 +24,8 @@ export interface RedisBusOptions {
  *                 JSON. Trimmed with exact `MAXLEN historySize`, expires `historyTtlMs` after the last
  *                 publish.
  * - `P{C}:live`   pub/sub channel for live delivery (same JSON).
+ * - `P{C}:sig`    pub/sub channel for signals (ephemeral, never stored). Same subscriber connection as
+ *                 `:live`, so a signal and a later publication reach every process in send order.
  *
  * `{C}` is a Redis Cluster hash tag, so both keys of a channel live in one slot (needed by the script
  * and the MULTI in `history`). Channel names may contain dots and colons; the suffixes are distinct,
@@ -63,10 +65,10 @@ interface PublishScript {
   ): Promise<ScriptReply>;
 }
 
-interface LiveChannel {
+interface LiveChannel<H = BusHandler> {
   channel: string;
   /** Copy-on-write snapshot, so delivery iterates without copying. */
-  handlers: readonly BusHandler[];
+  handlers: readonly H[];
   /** Whether Redis confirmed SUBSCRIBE (and no UNSUBSCRIBE since). */
   subscribed: boolean;
   /** Serialises SUBSCRIBE/UNSUBSCRIBE for this channel. */
@@ -87,6 +89,7 @@ export class RedisBus implements Bus {
   private readonly cmd: Redis;
   private readonly sub: Redis;
   private readonly live = new Map<string, LiveChannel>();
+  private readonly sigs = new Map<string, LiveChannel<SignalHandler>>();
   private closed = false;
   private subWasReady = false;
   private subLost = false;
@@ -126,7 +129,10 @@ export class RedisBus implements Bus {
           for (const l of this.resyncListeners) l();
         });
     });
-    this.sub.on('message', (redisChannel: string, raw: string) => this.deliver(redisChannel, raw));
+    this.sub.on('message', (redisChannel: string, raw: string) => {
+      if (this.sigs.has(redisChannel)) this.deliverSignal(redisChannel, raw);
+      else this.deliver(redisChannel, raw);
+    });
   }
 
   private readonly resyncListeners: Array<() => void> = [];
@@ -145,6 +151,10 @@ export class RedisBus implements Bus {
 
   private liveChannel(channel: string): string {
     return `${this.prefix}{${channel}}:live`;
+  }
+
+  private signalChannel(channel: string): string {
+    return `${this.prefix}{${channel}}:sig`;
   }
 
   async publish(pub: Publication, opts: ChannelOptions): Promise<PublishResult> {
@@ -175,7 +185,7 @@ export class RedisBus implements Bus {
     }
     if (!lc.handlers.includes(handler)) lc.handlers = [...lc.handlers, handler];
     try {
-      await this.sync(key, lc);
+      await this.sync(key, lc, this.live);
     } catch (err) {
       lc.handlers = lc.handlers.filter((h) => h !== handler);
       throw err;
@@ -188,11 +198,55 @@ export class RedisBus implements Bus {
     if (!lc || !lc.handlers.includes(handler)) return;
     lc.handlers = lc.handlers.filter((h) => h !== handler);
     if (this.closed) return;
-    await this.sync(key, lc);
+    await this.sync(key, lc, this.live);
+  }
+
+  async signal(channel: string, data: unknown): Promise<void> {
+    if (this.closed) throw new Error('bus closed');
+    await this.cmd.publish(this.signalChannel(channel), JSON.stringify(data ?? null));
+  }
+
+  async subscribeSignals(channel: string, handler: SignalHandler): Promise<void> {
+    if (this.closed) throw new Error('bus closed');
+    const key = this.signalChannel(channel);
+    let lc = this.sigs.get(key);
+    if (!lc) {
+      lc = { channel, handlers: [], subscribed: false, chain: Promise.resolve() };
+      this.sigs.set(key, lc);
+    }
+    if (!lc.handlers.includes(handler)) lc.handlers = [...lc.handlers, handler];
+    try {
+      await this.sync(key, lc, this.sigs);
+    } catch (err) {
+      lc.handlers = lc.handlers.filter((h) => h !== handler);
+      throw err;
+    }
+  }
+
+  async unsubscribeSignals(channel: string, handler: SignalHandler): Promise<void> {
+    const key = this.signalChannel(channel);
+    const lc = this.sigs.get(key);
+    if (!lc || !lc.handlers.includes(handler)) return;
+    lc.handlers = lc.handlers.filter((h) => h !== handler);
+    if (this.closed) return;
+    await this.sync(key, lc, this.sigs);
+  }
+
+  private deliverSignal(redisChannel: string, raw: string): void {
+    const lc = this.sigs.get(redisChannel);
+    if (!lc || lc.handlers.length === 0) return;
+    for (const h of lc.handlers) {
+      try {
+        // Parsed per handler: handlers never share (or mutate) one object.
+        h(JSON.parse(raw), lc.channel);
+      } catch (err) {
+        this.logger.error({ err, channel: lc.channel }, 'redis bus: signal handler threw');
+      }
+    }
   }
 
   /** Brings the Redis subscription of one channel in line with its handler count, one step at a time. */
-  private sync(key: string, lc: LiveChannel): Promise<void> {
+  private sync<H>(key: string, lc: LiveChannel<H>, map: Map<string, LiveChannel<H>>): Promise<void> {
     const step = async (): Promise<void> => {
       const want = lc.handlers.length > 0;
       if (want && !lc.subscribed) {
@@ -202,7 +256,7 @@ export class RedisBus implements Bus {
         await this.sub.unsubscribe(key);
         lc.subscribed = false;
       }
-      if (lc.handlers.length === 0 && !lc.subscribed && this.live.get(key) === lc) this.live.delete(key);
+      if (lc.handlers.length === 0 && !lc.subscribed && map.get(key) === lc) map.delete(key);
     };
     const next = lc.chain.catch(() => undefined).then(step);
     lc.chain = next;
@@ -274,6 +328,7 @@ export class RedisBus implements Bus {
     if (this.closed) return;
     this.closed = true;
     this.live.clear();
+    this.sigs.clear();
     await Promise.all(
       [this.cmd, this.sub].map(async (conn) => {
         try {

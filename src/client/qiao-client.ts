@@ -25,6 +25,7 @@ import type {
   PublishResultBody,
   Reply,
   ServerFrame,
+  SignalPush,
   SubscribeResult,
   UnsubscribedPush,
   WelcomePush,
@@ -40,7 +41,7 @@ import { WsTransport, type WebSocketCtor } from './transport-ws.ts';
 export { QiaoClientError } from './client-error.ts';
 export type { IoFactory } from './transport-socketio.ts';
 export type { WebSocketCtor, WebSocketLike } from './transport-ws.ts';
-export type { GapPush, MsgPush, PublishResultBody, SubscribeResult, UnsubscribedPush, WelcomePush } from '../gateway/protocol.ts';
+export type { GapPush, MsgPush, PublishResultBody, SignalPush, SubscribeResult, UnsubscribedPush, WelcomePush } from '../gateway/protocol.ts';
 
 export type TokenSource = string | (() => string | Promise<string>);
 
@@ -82,6 +83,8 @@ export interface QiaoClientEvents {
   disconnected: DisconnectedEvent;
   gap: GapPush;
   unsubscribed: UnsubscribedPush;
+  /** Ephemeral events (typing, receipts, presence, unread counts); not recovered after a reconnect. */
+  signal: SignalPush;
   error: QiaoClientError;
   state: ClientState;
 }
@@ -245,6 +248,21 @@ export class QiaoClient extends TypedEmitter<QiaoClientEvents> {
 
   ping(): Promise<{ time: string }> {
     return this.command<{ time: string }>({ op: 'ping' });
+  }
+
+  /** Tells the other side of a conversation "typing…" (the server drops repeats within a second). */
+  typing(channel: string): Promise<{ sent: boolean }> {
+    return this.command<{ sent: boolean }>({ op: 'typing', channel });
+  }
+
+  /** This connection's presence as the other side of a conversation sees it. */
+  setPresence(state: 'online' | 'away'): Promise<{ state: string }> {
+    return this.command<{ state: string }>({ op: 'presence', state });
+  }
+
+  /** Delivered / read receipt for a conversation up to `offset`; resolves with the server's unread count. */
+  receipt(channel: string, kind: 'delivered' | 'read', offset: number): Promise<{ conversationId: string; readOffset: number; deliveredOffset: number; unread: number }> {
+    return this.command({ op: 'receipt', channel, kind, offset });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -426,6 +444,9 @@ export class QiaoClient extends TypedEmitter<QiaoClientEvents> {
       }
       case 'reconnect':
         return this.onReconnectPush(f.afterMs);
+      case 'signal':
+        this.emit('signal', f);
+        return;
       default:
         this.emit('error', new QiaoClientError('QIAO_UNKNOWN_OP', `Unknown frame type "${String((f as { t?: unknown }).t)}"`));
     }

@@ -44,10 +44,18 @@ const EnvSchema = z
     QIAO_SEED_DEMO: bool(true),
     QIAO_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     QIAO_PG_POOL_SIZE: intFrom(10, 1), // connections
+    /** Run migrations at start. false when the hub connects as the restricted role (docs/operations.md) and migrations run as the owner. */
+    QIAO_MIGRATE_ON_START: bool(true),
+    QIAO_EXPORT_MAX_RECORDS: intFrom(10_000, 1), // archive records in one compliance export
     /** VAPID `sub` claim: how push services reach the operator (mailto: or https: URL). */
     QIAO_VAPID_SUBJECT: z.string().regex(/^(mailto:\S+@\S+|https:\/\/\S+)$/, 'mailto: address or https: URL').default('mailto:ops@qiao.example'),
     QIAO_PUSH_TIMEOUT_MS: intFrom(10_000, 100), // ms per request to a push service
     QIAO_PUSH_CONCURRENCY: intFrom(32, 1), // push jobs in flight per worker process
+    /** Hosts a browser push endpoint may point at (comma-separated; `*.x.com` subdomains, `*` any): the worker POSTs there. */
+    QIAO_PUSH_ENDPOINT_HOSTS: z
+      .string()
+      .regex(/^\s*[A-Za-z0-9*.:-]+(\s*,\s*[A-Za-z0-9*.:-]+)*\s*$/, 'comma-separated host names')
+      .default('fcm.googleapis.com,*.googleapis.com,updates.push.services.mozilla.com,*.push.services.mozilla.com,*.notify.windows.com,*.push.apple.com'),
     QIAO_ALERT_RULES_PER_USER: intFrom(200, 1), // price-alert rules
     QIAO_ALERT_HYSTERESIS_BP: intFrom(20, 0), // basis points (1/10,000 of the threshold) a repeat rule's price must move back to re-arm
     QIAO_ALERT_RESYNC_S: intFrom(300, 0), // seconds between reloads of the alert-rule index from Postgres (0: never)
@@ -63,6 +71,8 @@ const EnvSchema = z
     QIAO_EMAIL_ATTEMPTS: intFrom(8, 1), // tries per email before it is dead-lettered
     QIAO_EMAIL_BACKOFF_MS: intFrom(2000, 1), // ms before the first retry (doubles each try, up to 50% jitter)
     QIAO_DELIVERY_LEASE_MS: intFrom(60_000, 100), // ms a worker's claim on a delivery row lasts before another may take it over
+    /** A send whose worker died mid-way: 'resend' (at-least-once: may arrive twice) or 'dead-letter' (never twice: flagged for an admin to replay). */
+    QIAO_EMAIL_ON_CRASH: z.enum(['resend', 'dead-letter']).default('resend'),
     QIAO_QUEUE_LOCK_MS: intFrom(30_000, 100), // ms a BullMQ worker holds a job lock (renewed while alive; bounds crash recovery)
     QIAO_SWEEP_INTERVAL_MS: intFrom(30_000, 100), // ms between sweeps: held items now due, digests, repair
     QIAO_ESCALATION_PUSH_AFTER_S: intFrom(600, 0), // seconds unread before a must-acknowledge message is pushed
@@ -96,11 +106,14 @@ export interface Config {
   seedDemo: boolean;
   logLevel: string;
   pgPoolSize: number;
+  migrateOnStart: boolean;
+  exportMaxRecords: number;
   /** Fanout and delivery workers (email, digests, escalation). */
   delivery: DeliveryConfig;
   vapidSubject: string;
   pushTimeoutMs: number;
   pushConcurrency: number;
+  pushEndpointHosts: string[];
   alertRulesPerUser: number;
   alertHysteresisBp: number;
   alertResyncS: number;
@@ -116,6 +129,7 @@ export interface DeliveryConfig {
   emailAttempts: number;
   emailBackoffMs: number;
   leaseMs: number;
+  emailOnCrash: 'resend' | 'dead-letter';
   queueLockMs: number;
   sweepIntervalMs: number;
   escalationPushAfterS: number;
@@ -186,6 +200,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     seedDemo: e.QIAO_SEED_DEMO,
     logLevel: e.QIAO_LOG_LEVEL,
     pgPoolSize: e.QIAO_PG_POOL_SIZE,
+    migrateOnStart: e.QIAO_MIGRATE_ON_START,
+    exportMaxRecords: e.QIAO_EXPORT_MAX_RECORDS,
     delivery: {
       smtpUrl: e.QIAO_SMTP_URL,
       mailFrom: e.QIAO_MAIL_FROM,
@@ -196,6 +212,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       emailAttempts: e.QIAO_EMAIL_ATTEMPTS,
       emailBackoffMs: e.QIAO_EMAIL_BACKOFF_MS,
       leaseMs: e.QIAO_DELIVERY_LEASE_MS,
+      emailOnCrash: e.QIAO_EMAIL_ON_CRASH,
       queueLockMs: e.QIAO_QUEUE_LOCK_MS,
       sweepIntervalMs: e.QIAO_SWEEP_INTERVAL_MS,
       escalationPushAfterS: e.QIAO_ESCALATION_PUSH_AFTER_S,
@@ -206,6 +223,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     vapidSubject: e.QIAO_VAPID_SUBJECT,
     pushTimeoutMs: e.QIAO_PUSH_TIMEOUT_MS,
     pushConcurrency: e.QIAO_PUSH_CONCURRENCY,
+    pushEndpointHosts: e.QIAO_PUSH_ENDPOINT_HOSTS.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean),
     alertRulesPerUser: e.QIAO_ALERT_RULES_PER_USER,
     alertHysteresisBp: e.QIAO_ALERT_HYSTERESIS_BP,
     alertResyncS: e.QIAO_ALERT_RESYNC_S,

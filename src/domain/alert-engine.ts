@@ -24,12 +24,23 @@
  * Within a node, ticks are evaluated synchronously in arrival order (the index changes atomically per
  * tick) and each symbol's database writes are chained, so they reach Postgres in evaluation order.
  *
- * What "notification" means here: the owner's inbox publication (`inbox.<userId>`, kind `alert`,
- * event `price`) is stored and handed to the bus — from there the fanout worker routes it to web,
- * push and email per the user's preferences. The ingest request resolves after that, so its latency is
- * the tick-to-notification latency.
+ * Firing = claim + notification in one transaction: the owner's inbox publication (`inbox.<userId>`,
+ * kind `alert`, event `price`) is stored with the conditional UPDATE of the rule inside the publish
+ * transaction (AppendInput.inTx), so a rule is marked fired if and only if its notification is stored,
+ * on the bus and its fanout job enqueued (fanout then routes it to web, push and email per the user's
+ * preferences). That is what "notification" means in the benchmark.
+ *
+ * The ingest request answers once its ticks are evaluated; claims and notifications follow
+ * asynchronously (publishing is far slower than evaluating, and a burst of firings must not hold up
+ * the ticks of other symbols). Back-pressure: with more than MAX_PENDING firings not yet published,
+ * ingest waits until the backlog is below it. A process that dies with firings not yet claimed loses
+ * nothing durable: the rules are still armed in Postgres, and since conditions are levels, the next
+ * tick beyond the threshold after the restart fires them.
  */
 import type { FastifyBaseLogger } from 'fastify';
+import type { Principal } from '../auth/principal.ts';
+import { QiaoError } from '../errors/codes.ts';
+import type { Publisher } from '../hub/publisher.ts';
 import { AlertIndex, type AlertRuleState, type IndexedRule } from './alert-index.ts';
 import type { AlertSync, AlertSyncEvent, AlertSyncMessage } from './alert-sync.ts';
 
@@ -45,7 +56,8 @@ export interface Tick {
 /** The database side the engine needs (AlertRulesRepo). */
 export interface AlertRulesStore {
   allActive(): AsyncIterable<AlertRuleState[]>;
-  claimFire(id: string, repeat: boolean, at: Date): Promise<Date | null>;
+  /** `tx`: the transaction of the notification's publish (the claim commits with it or not at all). */
+  claimFire(id: string, repeat: boolean, at: Date, tx?: unknown): Promise<Date | null>;
   rearm(ids: string[]): Promise<string[]>;
   state(id: string): Promise<{ active: boolean; armed: boolean } | undefined>;
 }
@@ -60,8 +72,11 @@ export interface PriceAlertPayload {
   price: number;
 }
 
-/** Publishes a notification to `inbox.<userId>`; the idempotency key makes retries safe. */
-export type AlertNotify = (userId: string, payload: PriceAlertPayload, idempotencyKey: string) => Promise<void>;
+/**
+ * Publishes a notification to `inbox.<userId>`, running `inTx` inside its store transaction (a throw
+ * there rolls the publication back). The idempotency key makes retries safe.
+ */
+export type AlertNotify = (userId: string, payload: PriceAlertPayload, idempotencyKey: string, inTx: (tx: unknown) => Promise<void>) => Promise<void>;
 
 export interface AlertEngineDeps {
   store: AlertRulesStore;
@@ -74,12 +89,15 @@ export interface AlertEngineDeps {
   resyncS: number;
   /** Called after each notification is published (benchmarks, metrics). */
   onNotified?: (info: { ruleId: string; userId: string; symbol: string; latencyMs: number }) => void;
+  /** Firings not yet published above which ingest waits (default MAX_PENDING). */
+  maxPending?: number;
 }
 
 export interface IngestResult {
   ticks: number;
   /** Rules looked at, over all ticks (binary-search probes + rules that changed state). */
   evaluated: number;
+  /** Rules this node found crossed; each becomes one notification unless another node claimed it first. */
   fired: number;
   rearmed: number;
 }
@@ -93,9 +111,20 @@ export interface AlertEngineStats {
   notified: number;
   lostClaims: number;
   notifyFailures: number;
+  /** Firings evaluated but not yet published. */
+  pending: number;
 }
 
 const NOTIFY_ATTEMPTS = 3;
+/** Firings not yet published above which ingest waits (back-pressure on the feed). */
+export const MAX_PENDING = 10_000;
+
+/** Thrown inside the publish transaction when the claim finds the rule already fired or gone. */
+class ClaimLost extends QiaoError {
+  constructor() {
+    super('QIAO_CONFLICT', 'price alert already fired or deleted');
+  }
+}
 
 function formatPrice(p: number): string {
   // A-share prices have two decimals (funds three); never show float noise.
@@ -134,6 +163,8 @@ export class AlertEngine {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly counters = { ticks: 0, evaluated: 0, fired: 0, notified: 0, lostClaims: 0, notifyFailures: 0 };
+  private pending = 0;
+  private drainWaiters: Array<() => void> = [];
   private readonly onSync = (msg: AlertSyncMessage) => this.applyRemote(msg);
 
   constructor(private readonly d: AlertEngineDeps) {
@@ -155,7 +186,7 @@ export class AlertEngine {
   }
 
   get stats(): AlertEngineStats {
-    return { rules: this.index.size, symbols: this.index.symbolCount, ...this.counters };
+    return { rules: this.index.size, symbols: this.index.symbolCount, ...this.counters, pending: this.pending };
   }
 
   /** The live index (tests, benchmarks). */
@@ -195,14 +226,13 @@ export class AlertEngine {
   }
 
   /**
-   * Evaluates ticks in order and resolves once every resulting claim is made and every notification
-   * published. Failures to notify are logged, never thrown: the feed must not resend ticks for them
-   * (a re-sent tick finds the rule already fired).
+   * Evaluates ticks in order; resolves when they are evaluated (and the backlog of unpublished firings
+   * is below the limit). Claims and notifications follow asynchronously, per symbol in order; their
+   * failures are logged, never thrown: the feed must not resend ticks for them.
    */
   async ingest(ticks: Tick[]): Promise<IngestResult> {
     if (this.started) await this.started;
     const received = performance.now();
-    const work: Promise<void>[] = [];
     let evaluated = 0;
     let fired = 0;
     let rearmed = 0;
@@ -216,13 +246,37 @@ export class AlertEngine {
       // Copy what the later async step needs: the index objects keep changing with later ticks.
       const firedRules = ev.fired.map((r) => ({ ...r }));
       const rearmedIds = ev.rearmed.map((r) => r.id);
-      work.push(this.chain(tick.symbol, () => this.persist(tick, firedRules, rearmedIds, received)));
+      const n = firedRules.length;
+      this.pending += n;
+      void this.chain(tick.symbol, () => this.persist(tick, firedRules, rearmedIds, received)).finally(() => this.settle(n));
     }
     this.counters.ticks += ticks.length;
     this.counters.evaluated += evaluated;
     this.counters.fired += fired;
-    await Promise.all(work);
+    if (this.pending > (this.d.maxPending ?? MAX_PENDING)) await this.backlogBelow(this.d.maxPending ?? MAX_PENDING);
     return { ticks: ticks.length, evaluated, fired, rearmed };
+  }
+
+  /** Resolves when every firing evaluated so far is claimed and published (or failed). */
+  flush(): Promise<void> {
+    return this.backlogBelow(1);
+  }
+
+  private backlogBelow(limit: number): Promise<void> {
+    if (this.pending < limit && (limit > 1 || this.chains.size === 0)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.pending < limit && (limit > 1 || this.chains.size === 0)) resolve();
+        else this.drainWaiters.push(check);
+      };
+      this.drainWaiters.push(check);
+    });
+  }
+
+  private settle(n: number): void {
+    this.pending -= n;
+    const waiters = this.drainWaiters.splice(0);
+    for (const w of waiters) w();
   }
 
   async close(): Promise<void> {
@@ -256,16 +310,18 @@ export class AlertEngine {
     const at = new Date();
     await Promise.all(
       fired.map(async (rule) => {
-        const firedAt = await this.d.store.claimFire(rule.id, rule.repeat, at);
-        if (!firedAt) {
+        const outcome = await this.fire(rule, tick, at, received);
+        if (outcome === 'fired') events.push({ t: 'state', id: rule.id, active: rule.repeat, armed: false });
+        else if (outcome === 'failed') {
+          // Neither claimed nor notified (one transaction): Postgres still has it armed, so this node
+          // does too, and the next tick past the threshold tries again.
+          if (!this.index.get(rule.id) || !this.index.get(rule.id)!.armed) this.index.upsert({ ...rule, armed: true });
+        } else if (outcome === 'lost') {
           // Another node fired it first, or it was deleted: drop it here if it is gone for good.
           this.counters.lostClaims++;
           const s = await this.d.store.state(rule.id);
           if (!s || !s.active) this.index.remove(rule.id);
-          return;
         }
-        events.push({ t: 'state', id: rule.id, active: rule.repeat, armed: false });
-        await this.notify(rule, tick, firedAt, received);
       }),
     );
     if (!events.length) return;
@@ -274,22 +330,31 @@ export class AlertEngine {
     await this.broadcast(events);
   }
 
-  private async notify(rule: IndexedRule, tick: Tick, firedAt: Date, received: number): Promise<void> {
+  /** Claims the rule and publishes its notification in one transaction; retries transient failures. */
+  private async fire(rule: IndexedRule, tick: Tick, at: Date, received: number): Promise<'fired' | 'lost' | 'failed'> {
     const payload = priceAlertPayload(rule, tick, this.names.get(rule.symbol));
-    const key = `price-alert:${rule.id}:${firedAt.getTime()}`;
+    // Same key on every retry: a publish that committed but whose answer was lost is found, not redone.
+    const key = `price-alert:${rule.id}:${at.getTime()}`;
     for (let attempt = 1; ; attempt++) {
+      let lost = false;
       try {
-        await this.d.notify(rule.userId, payload, key);
+        await this.d.notify(rule.userId, payload, key, async (tx) => {
+          if (!(await this.d.store.claimFire(rule.id, rule.repeat, at, tx))) {
+            lost = true;
+            throw new ClaimLost();
+          }
+        });
         this.counters.notified++;
         this.d.onNotified?.({ ruleId: rule.id, userId: rule.userId, symbol: rule.symbol, latencyMs: performance.now() - received });
-        return;
+        return 'fired';
       } catch (err) {
+        if (lost) return 'lost';
         const code = (err as { code?: unknown }).code;
         const transient = code === 'QIAO_UNAVAILABLE' || code === undefined;
         if (!transient || attempt >= NOTIFY_ATTEMPTS || this.closed) {
           this.counters.notifyFailures++;
-          this.d.logger.error({ err, ruleId: rule.id, userId: rule.userId, symbol: rule.symbol }, 'price alert fired but the notification could not be published');
-          return;
+          this.d.logger.error({ err, ruleId: rule.id, userId: rule.userId, symbol: rule.symbol }, 'price alert crossed but its notification could not be published');
+          return 'failed';
         }
         await new Promise((r) => setTimeout(r, 100 * 4 ** (attempt - 1)));
       }
@@ -329,4 +394,70 @@ export class AlertEngine {
         break;
     }
   }
+}
+
+// -------------------------------------------------------------------------------------------------
+// Wiring for a hub node (src/app.ts).
+
+/**
+ * The engine publishes as this internal principal (never issued as a token), as a trusted server
+ * service: `alert` on inbox channels is an internal kind only the server may publish.
+ */
+export const ALERT_ENGINE_PRINCIPAL: Principal = { id: 'alert-engine', role: 'feed', displayName: '价格提醒 Price alerts' };
+
+/** Publishes through the hub's publisher (stored, archived, on the bus, fanout enqueued) with the claim in its transaction. */
+export function publisherNotify(publisher: Pick<Publisher, 'publish'>): AlertNotify {
+  return async (userId, payload, idempotencyKey, inTx) => {
+    await publisher.publish(
+      ALERT_ENGINE_PRINCIPAL,
+      {
+        channel: `inbox.${userId}`,
+        kind: 'alert',
+        payload,
+        idempotencyKey,
+        inTx: async (tx) => {
+          await inTx(tx);
+        },
+      },
+      { trusted: true },
+    );
+  };
+}
+
+/** Builds and starts a node's engine: Redis sync in services mode, in-process otherwise (or `sync` given). */
+export async function startAlertEngine(
+  config: { redisUrl?: string; redisPrefix: string; nodeId: string; alertHysteresisBp: number; alertResyncS: number },
+  deps: { store: AlertRulesStore; notify: AlertNotify; logger: AlertEngineDeps['logger'] & { warn(obj: object, msg?: string): void } },
+  sync?: AlertSync,
+): Promise<{ engine: AlertEngine; close(): Promise<void> }> {
+  let own: AlertSync | undefined;
+  if (!sync) {
+    if (config.redisUrl) {
+      const { RedisAlertSync } = await import('./alert-sync-redis.ts');
+      own = new RedisAlertSync({ url: config.redisUrl, prefix: config.redisPrefix, logger: deps.logger });
+    } else {
+      const { MemoryAlertSync } = await import('./alert-sync.ts');
+      own = new MemoryAlertSync();
+    }
+  }
+  const engine = new AlertEngine({
+    ...deps,
+    sync: sync ?? own!,
+    nodeId: config.nodeId,
+    hysteresisBp: config.alertHysteresisBp,
+    resyncS: config.alertResyncS,
+  });
+  try {
+    await engine.start();
+  } catch (e) {
+    await own?.close();
+    throw e;
+  }
+  return {
+    engine,
+    async close() {
+      await engine.close();
+      await own?.close();
+    },
+  };
 }

@@ -4,7 +4,7 @@ import { authorizeSubscribe, listChannels } from '../../channels/catalogue.ts';
 import type { AppDeps } from '../deps.ts';
 import { QiaoError } from '../errors/codes.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
-import { ChannelParam, PublicationSchema, PublishedSchema, errors } from './schemas.ts';
+import { ChannelParam, PendingPublishSchema, PublicationSchema, PublishedSchema, errors } from './schemas.ts';
 
 export default async function channelRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
   app.addHook('preHandler', authenticate(d.tokens));
@@ -76,7 +76,10 @@ export default async function channelRoutes(app: FastifyInstance, d: AppDeps): P
       schema: {
         tags: ['channels'],
         summary: 'Publish to a channel (authorised per family: e.g. research desk → research.*)',
-        description: 'Send an `Idempotency-Key` header to make retries safe: a repeated key returns the first publication.',
+        description:
+          'Send an `Idempotency-Key` header to make retries safe: a repeated key returns the first publication. ' +
+          'A firm-wide broadcast (`firm.broadcast`) is not delivered at once: it answers 202 with `{ pending: true, approvalId }` ' +
+          'and is delivered when a compliance user approves it (`POST /api/approvals/:id/approve`).',
         security: bearerSecurity,
         params: ChannelParam,
         headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 128 } } },
@@ -89,6 +92,7 @@ export default async function channelRoutes(app: FastifyInstance, d: AppDeps): P
         response: {
           201: PublishedSchema,
           200: PublishedSchema,
+          202: PendingPublishSchema,
           ...errors(400, 401, 403, 404, 413, 503),
         },
       },
@@ -97,14 +101,19 @@ export default async function channelRoutes(app: FastifyInstance, d: AppDeps): P
       const { channel } = req.params as { channel: string };
       const body = req.body as { kind: string; payload: unknown };
       const key = req.headers['idempotency-key'];
-      const { pub, duplicate } = await d.publisher.publish(req.principal, {
+      const out = await d.publisher.submit(req.principal, {
         channel,
         kind: body.kind,
         payload: body.payload,
         idempotencyKey: typeof key === 'string' ? key : undefined,
       });
+      if ('pending' in out) {
+        reply.code(202);
+        return { channel: out.channel, pending: true, approvalId: out.approvalId, duplicate: out.duplicate };
+      }
+      const { pub, duplicate } = out;
       reply.code(duplicate ? 200 : 201);
-      return { channel: pub.channel, id: pub.id, offset: pub.offset, duplicate };
+      return { channel: pub.channel, id: pub.id, offset: pub.offset, duplicate, ...(out.dlp ? { dlp: out.dlp } : {}) };
     },
   );
 }

@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Principal } from '../auth/principal.ts';
 import type { AppDeps } from '../deps.ts';
 import { QiaoError } from '../errors/codes.ts';
+import marketIngestRoutes from './market-ingest.routes.ts';
 import { PublishedSchema, errors } from './schemas.ts';
 
 const FEED: Principal = { id: 'feed', role: 'feed', displayName: 'Market data feed' };
@@ -19,7 +20,9 @@ function keyMatches(given: unknown, expected: string): boolean {
 }
 
 export default async function ingestRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
-  app.addHook('preHandler', async (req: FastifyRequest) => {
+  // onRequest: the key is checked before the body is read or validated (an unauthenticated caller
+  // learns nothing about the schema and cannot make the server parse a 1 MB tick batch).
+  app.addHook('onRequest', async (req: FastifyRequest) => {
     if (!keyMatches(req.headers['x-api-key'], d.config.feedApiKey)) throw new QiaoError('QIAO_API_KEY_INVALID');
   });
 
@@ -48,4 +51,7 @@ export default async function ingestRoutes(app: FastifyInstance, d: AppDeps): Pr
       return { channel: pub.channel, id: pub.id, offset: pub.offset, duplicate };
     },
   );
+
+  // Ticks (price alerts) and corporate events, under the same API-key check.
+  await marketIngestRoutes(app, d);
 }

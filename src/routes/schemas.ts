@@ -36,5 +36,18 @@ export const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) =
 /** Answer to a publish: 201 when new, 200 when an earlier publish with the same idempotency key is returned. */
 export const PublishedSchema = {
   type: 'object',
-  properties: { channel: { type: 'string' }, id: { type: 'string' }, offset: { type: 'integer' }, duplicate: { type: 'boolean' } },
+  properties: {
+    channel: { type: 'string' },
+    id: { type: 'string' },
+    offset: { type: 'integer' },
+    duplicate: { type: 'boolean' },
+    /** Delivered, but the text matched DLP warn terms (src/compliance/dlp.ts): shown to the sender. */
+    dlp: { type: 'object', properties: { warn: { type: 'array', items: { type: 'string' } } } },
+  },
+} as const;
+
+/** Answer to a publish that waits for compliance approval (firm.broadcast): 202. */
+export const PendingPublishSchema = {
+  type: 'object',
+  properties: { channel: { type: 'string' }, pending: { type: 'boolean' }, approvalId: { type: 'string' }, duplicate: { type: 'boolean' } },
 } as const;

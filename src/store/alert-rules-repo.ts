@@ -119,9 +119,10 @@ export class AlertRulesRepo {
   /**
    * Claims a firing. One-shot: active → inactive. Repeat: armed → disarmed. Returns the fired time,
    * or null when the rule is gone, inactive or already disarmed (another node fired it first).
+   * `tx`: run in that transaction (the notification's publish), so claim and notification commit together.
    */
-  async claimFire(id: string, repeat: boolean, at: Date): Promise<Date | null> {
-    const [r] = await this.db
+  async claimFire(id: string, repeat: boolean, at: Date, tx?: unknown): Promise<Date | null> {
+    const [r] = await ((tx as Db | undefined) ?? this.db)
       .update(alertRules)
       .set(repeat ? { armed: false, lastFiredAt: at } : { active: false, armed: false, lastFiredAt: at })
       .where(and(eq(alertRules.id, id), eq(alertRules.active, true), eq(alertRules.armed, true)))

@@ -5,6 +5,7 @@
 import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Publication } from '../bus/bus.ts';
 import type { Db } from './db.ts';
+import { pgArray } from './deliveries-repo.ts';
 import { rowToPublication } from './messages-repo.ts';
 import { deliveries, inboxItems, messages } from './schema/index.ts';
 
@@ -29,8 +30,13 @@ export class InboxRepo {
 
   /** Adds items that do not exist yet; an existing item keeps its state (a re-run fanout changes nothing). */
   async add(items: Array<{ userId: string; messageId: string; channel: string }>): Promise<void> {
+    // Array parameters (unnest): see DeliveriesRepo.insertMany.
     for (let i = 0; i < items.length; i += 5000) {
-      await this.db.insert(inboxItems).values(items.slice(i, i + 5000)).onConflictDoNothing();
+      const page = items.slice(i, i + 5000);
+      await this.db.execute(sql`
+        insert into ${inboxItems} (user_id, message_id, channel)
+        select * from unnest(${pgArray(page.map((x) => x.userId))}::uuid[], ${pgArray(page.map((x) => x.messageId))}::uuid[], ${pgArray(page.map((x) => x.channel))}::text[])
+        on conflict do nothing`);
     }
   }
 

@@ -34,6 +34,8 @@ export interface AppendInput {
    * message's own record, last in the transaction.
    */
   inTx?: (tx: Tx, pub: Publication) => Promise<ArchiveInput[] | void>;
+  /** Merged into the message's archive record (e.g. the DLP terms it matched). */
+  archiveNote?: Record<string, unknown>;
 }
 
 /** Searchable text of a payload: the human-written fields. */
@@ -134,7 +136,7 @@ export class MessagesRepo {
               conversationId: input.conversationId ?? null,
               channel: input.channel,
               retentionClass: retentionForFamily(input.family),
-              body: { ...p },
+              body: { ...p, ...input.archiveNote },
               text: payloadText(input.payload),
               recordedAt: row.createdAt,
             },

@@ -5,6 +5,7 @@
 import { eq } from 'drizzle-orm';
 import { hashPassword } from '../auth/password.ts';
 import type { Db } from './db.ts';
+import { seedDemoConversations } from './seed-conversations.ts';
 import { branches, brokerClients, firms, teams, users } from './schema/index.ts';
 
 export const DEMO_PASSWORD = 'qiao-demo-2026';
@@ -18,10 +19,12 @@ export interface DemoLogin {
 export const DEMO_LOGINS: DemoLogin[] = [
   { login: 'client1', role: 'client', note: '普通投资者 general, C3' },
   { login: 'client2', role: 'client', note: '高净值 HNW, C4' },
+  { login: 'client3', role: 'client', note: '普通投资者 general, C1 (conservative: refuses R2+ recommendations)' },
   { login: 'inst1', role: 'client', note: '机构 institutional, C5, professional' },
   { login: 'broker1', role: 'broker', note: '经纪人, team A' },
   { login: 'broker2', role: 'broker', note: '经纪人, team B' },
   { login: 'manager1', role: 'manager', note: '团队经理, team A' },
+  { login: 'manager2', role: 'manager', note: '团队经理, team B' },
   { login: 'research1', role: 'research', note: '研究所' },
   { login: 'compliance1', role: 'compliance', note: '合规' },
   { login: 'admin', role: 'admin', note: '管理员' },
@@ -55,6 +58,7 @@ export async function seedDemo(db: Db): Promise<boolean> {
         { ...base, login: 'broker1', displayName: '王经纪', role: 'broker', branchId: sh.id, teamId: teamA.id, email: 'broker1@qiao.example' },
         { ...base, login: 'broker2', displayName: '李经纪', role: 'broker', branchId: bj.id, teamId: teamB.id, email: 'broker2@qiao.example' },
         { ...base, login: 'manager1', displayName: '张经理', role: 'manager', branchId: sh.id, teamId: teamA.id, email: 'manager1@qiao.example' },
+        { ...base, login: 'manager2', displayName: '吴经理', role: 'manager', branchId: bj.id, teamId: teamB.id, email: 'manager2@qiao.example' },
         { ...base, login: 'research1', displayName: '陈研究员', role: 'research', email: 'research1@qiao.example' },
         { ...base, login: 'compliance1', displayName: '赵合规', role: 'compliance', email: 'compliance1@qiao.example' },
         { ...base, login: 'admin', displayName: '系统管理员', role: 'admin', email: 'admin@qiao.example' },
@@ -67,16 +71,20 @@ export async function seedDemo(db: Db): Promise<boolean> {
       .values([
         { ...base, login: 'client1', displayName: '刘女士', role: 'client', branchId: sh.id, tier: 'general', riskLevel: 'C3', riskAssessedOn: assessed, email: 'client1@qiao.example' },
         { ...base, login: 'client2', displayName: '周先生', role: 'client', branchId: sh.id, tier: 'hnw', riskLevel: 'C4', riskAssessedOn: assessed, email: 'client2@qiao.example' },
+        { ...base, login: 'client3', displayName: '孙阿姨', role: 'client', branchId: sh.id, tier: 'general', riskLevel: 'C1', riskAssessedOn: assessed, email: 'client3@qiao.example' },
         { ...base, login: 'inst1', displayName: '华夏资产管理有限公司', role: 'client', branchId: bj.id, tier: 'institutional', riskLevel: 'C5', riskAssessedOn: assessed, professionalInvestor: true, email: 'inst1@qiao.example' },
       ])
       .returning();
     const c = new Map(clients.map((u) => [u.login, u]));
     await tx.update(teams).set({ managerId: byLogin.get('manager1')!.id }).where(eq(teams.id, teamA.id));
+    await tx.update(teams).set({ managerId: byLogin.get('manager2')!.id }).where(eq(teams.id, teamB.id));
     await tx.insert(brokerClients).values([
       { brokerId: byLogin.get('broker1')!.id, clientId: c.get('client1')!.id, relation: 'primary' },
       { brokerId: byLogin.get('broker1')!.id, clientId: c.get('client2')!.id, relation: 'primary' },
+      { brokerId: byLogin.get('broker1')!.id, clientId: c.get('client3')!.id, relation: 'primary' },
       { brokerId: byLogin.get('broker2')!.id, clientId: c.get('inst1')!.id, relation: 'primary' },
     ]);
   });
+  await seedDemoConversations(db);
   return true;
 }

@@ -3,7 +3,8 @@ import { and, eq } from 'drizzle-orm';
 import type { AccessContext } from '../../channels/family.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { Db } from './db.ts';
-import { brokerClients, conversationMembers, users } from './schema/index.ts';
+import { ConversationsRepo } from './conversations-repo.ts';
+import { brokerClients, users } from './schema/index.ts';
 
 export type UserRow = typeof users.$inferSelect;
 
@@ -53,7 +54,12 @@ export function toPrincipal(u: UserRow): Principal {
 }
 
 export class UsersRepo implements AccessContext {
-  constructor(private readonly db: Db) {}
+  /** Conversation access is decided in one place (src/domain/conversation-access.ts) from its facts. */
+  private readonly conversations: ConversationsRepo;
+
+  constructor(private readonly db: Db) {
+    this.conversations = new ConversationsRepo(db);
+  }
 
   async findByLogin(login: string): Promise<UserRow | undefined> {
     const [u] = await this.db.select().from(users).where(eq(users.login, login)).limit(1);
@@ -74,12 +80,11 @@ export class UsersRepo implements AccessContext {
     return rows.length > 0;
   }
 
-  async isConversationMember(conversationId: string, userId: string): Promise<boolean> {
-    const rows = await this.db
-      .select({ u: conversationMembers.userId })
-      .from(conversationMembers)
-      .where(and(eq(conversationMembers.conversationId, conversationId), eq(conversationMembers.userId, userId)))
-      .limit(1);
-    return rows.length > 0;
+  async conversationAccess(conversationId: string, p: Principal): Promise<'none' | 'read' | 'write'> {
+    return this.conversations.access(conversationId, p);
+  }
+
+  async findChatMessage(channel: string, id: string) {
+    return this.conversations.findChat(channel, id);
   }
 }

@@ -438,6 +438,109 @@ export function busContract(name: string, factory: () => Promise<BusContractFixt
       });
     });
 
+    describe('6. signals', () => {
+      const sigRecorder = () => {
+        const got: Array<{ data: unknown; channel: string }> = [];
+        return { got, handler: (data: unknown, channel: string) => void got.push({ data, channel }) };
+      };
+
+      it('delivers a signal to the signal handlers of its channel only, with its JSON value', async () => {
+        const ch = uniqueChannel('sig');
+        const other = uniqueChannel('sig-other');
+        const a = sigRecorder();
+        const b = sigRecorder();
+        const elsewhere = sigRecorder();
+        await bus.subscribeSignals(ch, a.handler);
+        await bus.subscribeSignals(ch, b.handler);
+        await bus.subscribeSignals(other, elsewhere.handler);
+        try {
+          await bus.signal(ch, { kind: 'typing', from: 'u1', nested: { n: 1, text: '正在输入' } });
+          await waitFor(() => a.got.length === 1 && b.got.length === 1, 'signal delivery');
+          await sleep(20);
+          expect(a.got).toEqual([{ data: { kind: 'typing', from: 'u1', nested: { n: 1, text: '正在输入' } }, channel: ch }]);
+          expect(b.got).toEqual(a.got);
+          expect(elsewhere.got).toEqual([]);
+        } finally {
+          await bus.unsubscribeSignals(ch, a.handler);
+          await bus.unsubscribeSignals(ch, b.handler);
+          await bus.unsubscribeSignals(other, elsewhere.handler);
+        }
+      });
+
+      it('signals are not stored: no history, no offset, not seen by publication handlers', async () => {
+        const ch = uniqueChannel('sig-ephemeral');
+        const pubs = recorder();
+        const sigs = sigRecorder();
+        await bus.subscribe(ch, pubs.handler);
+        await bus.subscribeSignals(ch, sigs.handler);
+        try {
+          await bus.signal(ch, { kind: 'typing' });
+          await waitFor(() => sigs.got.length === 1, 'signal delivery');
+          await sleep(20);
+          expect(pubs.offsets).toEqual([]);
+          expect(await bus.history(ch, { sinceOffset: 0, limit: 10 })).toEqual({ publications: [], topOffset: 0, complete: true });
+          // Offsets are untouched: the first publication is still accepted at offset 1.
+          expect((await bus.publish(mkPub(ch, 1), OPTS)).accepted).toBe(true);
+          await waitFor(() => pubs.offsets.length === 1, 'publication');
+          expect(sigs.got).toHaveLength(1);
+        } finally {
+          await bus.unsubscribe(ch, pubs.handler);
+          await bus.unsubscribeSignals(ch, sigs.handler);
+        }
+      });
+
+      it('a signal without subscribers resolves; after unsubscribeSignals nothing is delivered', async () => {
+        const ch = uniqueChannel('sig-unsub');
+        await expect(bus.signal(ch, { x: 1 })).resolves.toBeUndefined();
+        const rec = sigRecorder();
+        await bus.subscribeSignals(ch, rec.handler);
+        await bus.signal(ch, 1);
+        await waitFor(() => rec.got.length === 1, 'first signal');
+        await bus.unsubscribeSignals(ch, rec.handler);
+        await bus.signal(ch, 2);
+        await sleep(50);
+        expect(rec.got.map((g) => g.data)).toEqual([1]);
+        await expect(bus.unsubscribeSignals(ch, rec.handler)).resolves.toBeUndefined();
+      });
+
+      it('a signal is delivered before a publication published after it resolved', async () => {
+        const ch = uniqueChannel('sig-order');
+        const seen: string[] = [];
+        const onPub: BusHandler = (pub) => void seen.push(`pub:${pub.offset}`);
+        const onSig = (data: unknown) => void seen.push(`sig:${String(data)}`);
+        await bus.subscribe(ch, onPub);
+        await bus.subscribeSignals(ch, onSig);
+        try {
+          for (let i = 1; i <= 20; i++) {
+            await bus.signal(ch, i);
+            await bus.publish(mkPub(ch, i), OPTS);
+          }
+          await waitFor(() => seen.length === 40, '40 events');
+          expect(seen).toEqual(range(1, 20).flatMap((i) => [`sig:${i}`, `pub:${i}`]));
+        } finally {
+          await bus.unsubscribe(ch, onPub);
+          await bus.unsubscribeSignals(ch, onSig);
+        }
+      });
+
+      it('a throwing signal handler does not stop delivery to the others', async () => {
+        const ch = uniqueChannel('sig-throw');
+        const rec = sigRecorder();
+        const thrower = () => {
+          throw new Error('boom');
+        };
+        await bus.subscribeSignals(ch, thrower);
+        await bus.subscribeSignals(ch, rec.handler);
+        try {
+          await bus.signal(ch, 'x');
+          await waitFor(() => rec.got.length === 1, 'signal after a throwing handler');
+        } finally {
+          await bus.unsubscribeSignals(ch, thrower);
+          await bus.unsubscribeSignals(ch, rec.handler);
+        }
+      });
+    });
+
     describe('across instances (bus2)', () => {
       const withBus2 = (fn: (bus2: Bus) => Promise<void>) => async (ctx: { skip: (note?: string) => void }) => {
         if (!fx.bus2) {
@@ -475,6 +578,29 @@ export function busContract(name: string, factory: () => Promise<BusContractFixt
           }
         }),
         30_000,
+      );
+
+      it(
+        'delivers signals sent on one instance to the other, in order, before later publications',
+        withBus2(async (bus2) => {
+          const ch = uniqueChannel('cross-sig');
+          const seen: string[] = [];
+          const onPub: BusHandler = (pub) => void seen.push(`pub:${pub.offset}`);
+          const onSig = (data: unknown) => void seen.push(`sig:${String(data)}`);
+          await bus2.subscribe(ch, onPub);
+          await bus2.subscribeSignals(ch, onSig);
+          try {
+            for (let i = 1; i <= 50; i++) {
+              await bus.signal(ch, i);
+              await bus.publish(mkPub(ch, i), OPTS);
+            }
+            await waitFor(() => seen.length === 100, '100 events on the other instance');
+            expect(seen).toEqual(range(1, 50).flatMap((i) => [`sig:${i}`, `pub:${i}`]));
+          } finally {
+            await bus2.unsubscribe(ch, onPub);
+            await bus2.unsubscribeSignals(ch, onSig);
+          }
+        }),
       );
 
       it(

@@ -125,8 +125,9 @@ export function storeContract(name: string, factory: () => Promise<{ db: DbHandl
     });
 
     it('refuses UPDATE, TRUNCATE and premature DELETE on the archive', async () => {
-      await f.db.db.execute(sql`INSERT INTO archive_records (recorded_at, kind, actor_id, subjects, retention_class, retain_until, body, prev_hash, hash)
-        VALUES (now(), 'test', 'a', ARRAY['u1'], 'client-communications', now() + interval '20 years', '{}'::jsonb, '0', '1')`);
+      // seq is assigned by ArchiveRepo under the archive lock (max + 1), not by the column's sequence.
+      await f.db.db.execute(sql`INSERT INTO archive_records (seq, recorded_at, kind, actor_id, subjects, retention_class, retain_until, body, prev_hash, hash)
+        VALUES ((SELECT coalesce(max(seq), 0) + 1 FROM archive_records), now(), 'test', 'a', ARRAY['u1'], 'client-communications', now() + interval '20 years', '{}'::jsonb, '0', '1')`);
       await expect(f.db.db.execute(sql`UPDATE archive_records SET kind = 'x'`)).rejects.toSatisfy(dbError(/append-only/));
       await expect(f.db.db.execute(sql`DELETE FROM archive_records`)).rejects.toSatisfy(dbError(/retention/));
       await expect(f.db.db.execute(sql`TRUNCATE archive_records`)).rejects.toSatisfy(dbError(/append-only/));

@@ -155,6 +155,33 @@ export async function startServicesApp(overrides: Record<string, string> = {}): 
   }
 }
 
+/**
+ * `n` hubs sharing one fresh Postgres database and one Redis prefix, as the nodes of one deployment
+ * (in this process; started one after the other so only the first migrates and seeds). `close()`
+ * closes every node, then drops the database and the prefix's keys.
+ */
+export async function startServicesNodes(n: number, overrides: Record<string, string> = {}): Promise<{ nodes: TestApp[]; close(): Promise<void> }> {
+  const db = await createTestDatabase();
+  const prefix = `qiao_t_${randomBytes(6).toString('hex')}:`;
+  const nodes: TestApp[] = [];
+  const close = async () => {
+    await Promise.allSettled(nodes.map((x) => x.close()));
+    await Promise.allSettled([db.drop(), deleteRedisPrefix(TEST_REDIS_URL, prefix)]);
+  };
+  try {
+    for (let i = 0; i < n; i++) {
+      const config = loadConfig(
+        baseEnv({ DATABASE_URL: db.url, REDIS_URL: TEST_REDIS_URL, QIAO_REDIS_PREFIX: prefix, QIAO_PG_POOL_SIZE: '4', QIAO_NODE_ID: `node-${i}-${randomBytes(2).toString('hex')}`, ...overrides }),
+      );
+      nodes.push(await listen(await buildApp(config), config, 'services', async () => {}));
+    }
+    return { nodes, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Frame queue shared by both test clients
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { authorizePublish, authorizeSubscribe, listChannels, resolveChannel, type AccessContext } from '../../channels/catalogue.ts';
 import type { Principal } from '../../src/auth/principal.ts';
+import { conversationAccess } from '../../src/domain/conversation-access.ts';
 import { QiaoError } from '../../src/errors/codes.ts';
 
 const U1 = '11111111-1111-4111-8111-111111111111';
@@ -15,8 +16,16 @@ const ctx: AccessContext = {
   async isBrokerOf(b, c) {
     return b === B1 && c === U1;
   },
-  async isConversationMember(conv, user) {
-    return conv === CONV && (user === U1 || user === B1);
+  // CONV: broker B1 (primary) with client U1, decided by the real rule.
+  async conversationAccess(conv, p) {
+    const facts =
+      conv === CONV
+        ? { type: 'broker_client' as const, brokerId: B1, clientId: U1, managerId: null, teamId: null, viewerRelation: p.id === B1 ? ('primary' as const) : null, viewerLeadsPrimaryTeam: false, viewerIsMember: false }
+        : null;
+    return conversationAccess(p, facts);
+  },
+  async findChatMessage() {
+    return null;
   },
 };
 

@@ -44,6 +44,8 @@ const zh = {
   kind_alert: '提醒',
   kind_notice: '通知',
   kind_chat: '消息',
+  kind_recommendation: '投资建议',
+  kind_task: '任务',
   severity_info: '提示',
   severity_warning: '警告',
   severity_critical: '紧急',
@@ -79,6 +81,8 @@ const zh = {
   QIAO_RECOVERY_GAP: '部分消息无法恢复，请查看历史记录',
   QIAO_INTERNAL: '系统内部错误，请稍后再试',
   QIAO_NOT_FOUND: '未找到',
+  QIAO_DLP_BLOCKED: '消息含有禁用词，未发送（已记录供合规检查）',
+  QIAO_EXPORT_TOO_LARGE: '符合条件的记录过多，请缩小检索范围后再导出',
   unknownError: '操作失败',
 };
 
@@ -122,6 +126,8 @@ const en: Record<MsgKey, string> = {
   kind_alert: 'Alert',
   kind_notice: 'Notice',
   kind_chat: 'Message',
+  kind_recommendation: 'Recommendation',
+  kind_task: 'Task',
   severity_info: 'Info',
   severity_warning: 'Warning',
   severity_critical: 'Critical',
@@ -156,6 +162,8 @@ const en: Record<MsgKey, string> = {
   QIAO_RECOVERY_GAP: 'Some messages could not be recovered; see the channel history',
   QIAO_INTERNAL: 'Internal error; please try again later',
   QIAO_NOT_FOUND: 'Not found',
+  QIAO_DLP_BLOCKED: 'Message not sent: it contains a prohibited term (recorded for compliance)',
+  QIAO_EXPORT_TOO_LARGE: 'Too many records match; narrow the search before exporting',
   unknownError: 'Something went wrong',
 };
 

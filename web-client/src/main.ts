@@ -14,6 +14,10 @@ import { QiaoClient, type ClientState, type MsgPush } from '../../src/client/qia
 import type { PublicationFrame } from '../../src/gateway/protocol.ts';
 import { Api, ApiError, type Channel, type User } from './api.ts';
 import { errorText, formatTime, lang, loadLang, setLang, t, titleOf, tOr, type MsgKey } from './i18n.ts';
+import { pushLogout, pushToggle } from './push.ts';
+import { complianceReset, complianceToggle } from './compliance.ts';
+import { advisoryPanel, advisoryRefresh, advisoryReset } from './advisory.ts';
+import { conversationsPanel, conversationsReset, conversationsStart } from './conversations.ts';
 
 const TOKEN_KEY = 'qiao.token';
 const USER_KEY = 'qiao.user';
@@ -99,6 +103,8 @@ function header(): HTMLElement {
       on: { click: () => switchLang() },
     }),
   );
+  if (state.user) right.append(pushToggle(() => state.token));
+  if (state.user?.role === 'compliance') right.append(complianceToggle(() => state.token));
   if (state.user) {
     right.append(h('button', { class: 'btn btn--ghost', testid: 'logout', text: t('logout'), attrs: { type: 'button' }, on: { click: () => void logout() } }));
   }
@@ -215,6 +221,10 @@ async function doLogin(login: string, password: string, submit: HTMLButtonElemen
 
 async function logout(message?: unknown): Promise<void> {
   const c = state.client;
+  if (state.token) void pushLogout(state.token);
+  complianceReset();
+  advisoryReset();
+  conversationsReset();
   state.client = null;
   state.token = null;
   state.user = null;
@@ -249,6 +259,10 @@ function mainView(): HTMLElement {
       h('div', { class: 'panel__head' }, h('h2', { class: 'panel__title', testid: 'channels-title', text: t('channels') }), h('p', { class: 'panel__hint', text: t('channelsHint') })),
       h('div', { class: 'channels__list', testid: 'channel-list' }, ...channelGroups()),
     ),
+    // Clients, brokers and managers: 会话 conversations and the broker workstation (web-client/src/conversations.ts).
+    state.user ? conversationsPanel({ user: state.user, token: () => state.token, client: () => state.client }) : null,
+    // Brokers, managers and compliance: recommendations, tasks, approvals (web-client/src/advisory.ts).
+    state.user ? advisoryPanel({ user: state.user, token: () => state.token, client: () => state.client }) : null,
     h(
       'section',
       { class: 'panel feed' },
@@ -417,6 +431,8 @@ async function startSession(): Promise<void> {
     io,
   });
   state.client = client;
+  advisoryRefresh();
+  conversationsStart(client);
   client.on('state', (s) => {
     if (state.client !== client) return;
     state.conn = s;

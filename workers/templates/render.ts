@@ -54,12 +54,21 @@ function channelTitle(name: string, lang: Lang): string {
   }
 }
 
+const dateFormats = new Map<string, Intl.DateTimeFormat>();
+
 function when(d: Date, lang: Lang, timeZone: string): string {
-  try {
-    return new Intl.DateTimeFormat(lang, { timeZone, dateStyle: 'medium', timeStyle: 'short' }).format(d);
-  } catch {
-    return d.toISOString();
+  const key = `${lang}|${timeZone}`;
+  let f = dateFormats.get(key);
+  if (!f) {
+    try {
+      f = new Intl.DateTimeFormat(lang, { timeZone, dateStyle: 'medium', timeStyle: 'short' });
+    } catch {
+      return d.toISOString();
+    }
+    if (dateFormats.size > 1000) dateFormats.clear();
+    dateFormats.set(key, f);
   }
+  return f.format(d);
 }
 
 function link(ctx: RenderContext, m: MessageForMail): string {

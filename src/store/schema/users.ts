@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { boolean, check, date, index, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { boolean, check, date, index, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { branches, firms, teams } from './org.ts';
 
 /**
@@ -42,5 +42,10 @@ export const brokerClients = pgTable(
     relation: text('relation', { enum: ['primary', 'shared_read', 'shared_full'] }).notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [primaryKey({ columns: [t.brokerId, t.clientId] }), index('broker_clients_client_idx').on(t.clientId)],
+  (t) => [
+    primaryKey({ columns: [t.brokerId, t.clientId] }),
+    index('broker_clients_client_idx').on(t.clientId),
+    // At most one primary broker per client, whatever races between assignment changes.
+    uniqueIndex('broker_clients_one_primary_uq').on(t.clientId).where(sql`${t.relation} = 'primary'`),
+  ],
 );

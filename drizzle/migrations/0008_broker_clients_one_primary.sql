@@ -1,0 +1,1 @@
+CREATE UNIQUE INDEX "broker_clients_one_primary_uq" ON "broker_clients" USING btree ("client_id") WHERE "broker_clients"."relation" = 'primary';
