@@ -31,7 +31,7 @@ import type { PushJob } from '../src/queue/jobs.ts';
 import { DEFAULT_ATTEMPTS, UnrecoverableJobError, type Job, type JobHandler } from '../src/queue/queue.ts';
 import type { Db } from '../src/store/db.ts';
 import { DeliveriesRepo, TERMINAL, type DeliveryContext, type DeliveryRow } from '../src/store/deliveries-repo.ts';
-import { PushRepo } from '../src/store/push-repo.ts';
+import { PushRepo, type PushSubscriptionRow } from '../src/store/push-repo.ts';
 import { RecipientsRepo } from '../src/store/recipients-repo.ts';
 import { STRINGS, langOf } from './templates/strings.ts';
 import { WebPushTransport, pushTopic, type PushOptions, type PushOutcome, type PushTransport } from './transports/push-transport.ts';
@@ -154,6 +154,8 @@ export function pushWorker(deps: PushWorkerDeps): PushWorker {
   const deliveries = new DeliveriesRepo(deps.db);
   const repo = new PushRepo(deps.db);
   const recipients = new RecipientsRepo(deps.db);
+  /** Subscription id → when this process last wrote its lastSuccessAt. */
+  const markedAt = new Map<string, number>();
   const leaseMs = deps.config.delivery.leaseMs;
   const attempts = deps.attempts ?? DEFAULT_ATTEMPTS;
   const log = deps.logger;
@@ -185,12 +187,12 @@ export function pushWorker(deps: PushWorkerDeps): PushWorker {
       }
     }
 
-    const cx: DeliveryContext | undefined = await deliveries.context(id);
+    // The claimed row names the user: read the message context and the devices in parallel.
+    const [cx, subs]: [DeliveryContext | undefined, PushSubscriptionRow[]] = await Promise.all([deliveries.context(id), repo.listForUser(claim.row.userId)]);
     if (!cx) {
       await deliveries.markFailed(id, 'missing', 'message or recipient no longer exists');
       throw new UnrecoverableJobError(`delivery ${id}: message or recipient no longer exists`);
     }
-    const subs = await repo.listForUser(cx.userId);
     if (!subs.length) {
       await repo.suppressDelivery(id, 'no-subscription');
       return;
@@ -219,7 +221,15 @@ export function pushWorker(deps: PushWorkerDeps): PushWorker {
       log.info({ deliveryId: id, userId: cx.userId, removed: gone.length }, 'push subscriptions gone (404/410); deleted');
     }
     if (ok.length) {
-      await repo.markSuccess(ok).catch((err) => log.warn({ err }, 'push: could not record lastSuccessAt'));
+      // lastSuccessAt is for operators ("is this device still alive?"): minute precision is plenty,
+      // so a busy device costs one write a minute, not one per push.
+      const now = Date.now();
+      const stale = ok.filter((sid) => (markedAt.get(sid) ?? 0) < now - 60_000);
+      if (stale.length) {
+        for (const sid of stale) markedAt.set(sid, now);
+        if (markedAt.size > 50_000) markedAt.clear();
+        await repo.markSuccess(stale).catch((err) => log.warn({ err }, 'push: could not record lastSuccessAt'));
+      }
       if (failures.length) log.warn({ deliveryId: id, failures }, 'push sent to some devices only');
       await retrying(() => deliveries.markSent(id));
       return;

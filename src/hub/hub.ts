@@ -184,7 +184,7 @@ export class Hub {
     if (!sig || typeof sig.kind !== 'string' || typeof sig.from !== 'string') return;
     const push: SignalPush = { t: 'signal', channel: e.name, kind: sig.kind, from: sig.from, ...(sig.data === undefined ? {} : { data: sig.data }) };
     // Also to sessions still recovering or catching up: they are subscribed, only their publications wait.
-    for (const set of [e.ws, e.sio, e.recovering.keys(), e.catchingUp.keys()]) {
+    for (const set of [e.ws, e.sio]) {
       for (const s of set) if (s.userId !== sig.from) s.sendSignal?.(push);
     }
   }
@@ -216,7 +216,9 @@ export class Hub {
       await e.ready;
       const h = await this.d.bus.history(e.name, { sinceOffset: since, limit: MAX_RECOVERY });
       missed = h.publications;
-      if (!h.complete) {
+      // The bus may know less than the store (messages stored without the bus, e.g. the demo seed, or
+      // a Redis that lost its keys): then the store is the history.
+      if (!h.complete || h.topOffset < e.storeTop) {
         missed = await this.d.messages.since(e.name, since, MAX_RECOVERY);
       }
     } catch (err) {

@@ -549,6 +549,32 @@ describe('conversations and assignment (embedded hub)', () => {
         expect(expectOk(lib)).toEqual({ sent: true });
         expect(await client.nextPush(isSignal('typing', ch))).toMatchObject({ from: id('broker1') });
 
+        // A subscriber still catching up (recovered seeded messages the bus never carried) gets signals too.
+        const bmConv = (await list('manager1')).find((c) => c.type === 'broker_manager' && c.broker.id === id('broker1'));
+        const bm = bmConv.channel;
+        const catching = await WsTestClient.connect(t.wsUrl, tok('broker1'));
+        const manager = await SioTestClient.connect(t.baseUrl, tok('manager1'));
+        try {
+          // From 0: the seeded messages come from the store (the bus never carried them) …
+          expectOk(await catching.subscribe(bm, 0));
+          expect((await catching.msgs(bm, bmConv.topOffset)).map((m) => m.offset)).toEqual(Array.from({ length: bmConv.topOffset }, (_, i) => i + 1));
+          expect(expectOk(await manager.cmd({ op: 'typing', channel: bm }))).toEqual({ sent: true });
+          expect(await catching.nextPush(isSignal('typing', bm))).toMatchObject({ from: id('manager1') });
+          // … and one that resumes at the top while the bus is behind the store gets signals too.
+          const resumed = await WsTestClient.connect(t.wsUrl, tok('broker1'));
+          try {
+            expectOk(await resumed.subscribe(bm, bmConv.topOffset));
+            await sleep(1000);
+            expect(expectOk(await manager.cmd({ op: 'typing', channel: bm }))).toEqual({ sent: true });
+            expect(await resumed.nextPush(isSignal('typing', bm))).toMatchObject({ from: id('manager1') });
+          } finally {
+            await resumed.close();
+          }
+        } finally {
+          await catching.close();
+          manager.close();
+        }
+
         expectError(await client.cmd({ op: 'typing', channel: 'research.macro' }), 'QIAO_BAD_REQUEST');
         expectError(await client.cmd({ op: 'typing', channel: 'conv.nope' }), 'QIAO_CHANNEL_BAD_NAME');
         expectError(await client.cmd({ op: 'typing', channel: `conv.${NIL}` }), 'QIAO_PUBLISH_FORBIDDEN');
