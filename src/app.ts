@@ -9,6 +9,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server as IoServer } from 'socket.io';
@@ -284,6 +285,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   });
 
   // Embedded mode: fanout, email, digest and escalation workers run in this process on the MemoryQueue.
+  // An in-memory database gets a throw-away outbox, removed on close (tests must not fill the real one).
+  const tmpOutbox = !opts.outboxDir && opts.inMemoryDb ? join(tmpdir(), `qiao-outbox-${randomBytes(4).toString('hex')}`) : undefined;
   const workers = config.delivery.embeddedWorkers
     ? (await import('../workers/index.ts')).startWorkers({
         config,
@@ -291,7 +294,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
         db: db.db,
         queue,
         presence,
-        outboxDir: opts.outboxDir ?? (opts.inMemoryDb ? join(tmpdir(), `qiao-outbox-${randomBytes(4).toString('hex')}`) : undefined),
+        outboxDir: opts.outboxDir ?? tmpOutbox,
       })
     : null;
 
@@ -299,6 +302,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     // First: firings still being published need the queue, bus and database.
     await alerting.close().catch((err) => app.log.warn({ err }, 'closing the alert engine failed'));
     await workers?.close().catch((err) => app.log.warn({ err }, 'closing workers failed'));
+    if (tmpOutbox) await rm(tmpOutbox, { recursive: true, force: true }).catch(() => {});
     await queue.close().catch(() => {});
     await new Promise<void>((resolve) => io.close(() => resolve()));
     await hub.close();

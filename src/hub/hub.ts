@@ -184,7 +184,7 @@ export class Hub {
     if (!sig || typeof sig.kind !== 'string' || typeof sig.from !== 'string') return;
     const push: SignalPush = { t: 'signal', channel: e.name, kind: sig.kind, from: sig.from, ...(sig.data === undefined ? {} : { data: sig.data }) };
     // Also to sessions still recovering or catching up: they are subscribed, only their publications wait.
-    for (const set of [e.ws, e.sio]) {
+    for (const set of [e.ws, e.sio, e.recovering.keys(), e.catchingUp.keys()]) {
       for (const s of set) if (s.userId !== sig.from) s.sendSignal?.(push);
     }
   }

@@ -59,7 +59,7 @@ export class SmtpMailTransport implements MailTransport {
   readonly kind = 'smtp' as const;
   private readonly transporter;
 
-  constructor(private readonly o: SmtpOptions) {
+  constructor(o: SmtpOptions) {
     this.transporter = nodemailer.createTransport(
       {
         pool: true,
@@ -136,7 +136,12 @@ export class OutboxMailTransport implements MailTransport {
     // Write then rename, so a reader never sees half a message.
     const tmp = `${file}.${process.pid}.tmp`;
     try {
-      await writeFile(tmp, raw);
+      await writeFile(tmp, raw).catch(async (e) => {
+        // The folder was removed while we run: make it again, once.
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        await mkdir(this.dir, { recursive: true });
+        await writeFile(tmp, raw);
+      });
       await rename(tmp, file);
     } catch (e) {
       throw new MailSendError(`outbox write failed: ${(e as Error).message}`, false);
