@@ -381,11 +381,11 @@ async function hubPhases(o: Options): Promise<{ runs: HubRun[]; setup: Record<st
       const elapsed = (performance.now() - t0) / 1000;
       await Promise.all([...inflight]);
       const cpu = readCpuSeconds(hub.pid!) - cpu0;
-      // Notifications of the last ticks may still be on their way: wait until none came for 2 s (≤ 60 s).
-      const drainEnd = performance.now() + 60_000;
+      // Notifications of the last ticks may still be on their way: wait until none came for 5 s (≤ 90 s).
+      const drainEnd = performance.now() + 90_000;
       for (let last = -1; last !== received && performance.now() < drainEnd; ) {
         last = received;
-        await new Promise((r) => setTimeout(r, 2000));
+        await new Promise((r) => setTimeout(r, 5000));
       }
       measuring = false;
       measureFrom = Infinity;

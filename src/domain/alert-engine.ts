@@ -74,9 +74,10 @@ export interface PriceAlertPayload {
 
 /**
  * Publishes a notification to `inbox.<userId>`, running `inTx` inside its store transaction (a throw
- * there rolls the publication back). The idempotency key makes retries safe.
+ * there rolls the publication back). No idempotency key is needed: the claim is in the transaction, so
+ * a retry of a publish that did commit finds the rule claimed and publishes nothing.
  */
-export type AlertNotify = (userId: string, payload: PriceAlertPayload, idempotencyKey: string, inTx: (tx: unknown) => Promise<void>) => Promise<void>;
+export type AlertNotify = (userId: string, payload: PriceAlertPayload, inTx: (tx: unknown) => Promise<void>) => Promise<void>;
 
 export interface AlertEngineDeps {
   store: AlertRulesStore;
@@ -333,12 +334,10 @@ export class AlertEngine {
   /** Claims the rule and publishes its notification in one transaction; retries transient failures. */
   private async fire(rule: IndexedRule, tick: Tick, at: Date, received: number): Promise<'fired' | 'lost' | 'failed'> {
     const payload = priceAlertPayload(rule, tick, this.names.get(rule.symbol));
-    // Same key on every retry: a publish that committed but whose answer was lost is found, not redone.
-    const key = `price-alert:${rule.id}:${at.getTime()}`;
     for (let attempt = 1; ; attempt++) {
       let lost = false;
       try {
-        await this.d.notify(rule.userId, payload, key, async (tx) => {
+        await this.d.notify(rule.userId, payload, async (tx) => {
           if (!(await this.d.store.claimFire(rule.id, rule.repeat, at, tx))) {
             lost = true;
             throw new ClaimLost();
@@ -407,14 +406,13 @@ export const ALERT_ENGINE_PRINCIPAL: Principal = { id: 'alert-engine', role: 'fe
 
 /** Publishes through the hub's publisher (stored, archived, on the bus, fanout enqueued) with the claim in its transaction. */
 export function publisherNotify(publisher: Pick<Publisher, 'publish'>): AlertNotify {
-  return async (userId, payload, idempotencyKey, inTx) => {
+  return async (userId, payload, inTx) => {
     await publisher.publish(
       ALERT_ENGINE_PRINCIPAL,
       {
         channel: `inbox.${userId}`,
         kind: 'alert',
         payload,
-        idempotencyKey,
         inTx: async (tx) => {
           await inTx(tx);
         },

@@ -91,6 +91,7 @@ describe('price alerts across two nodes (PostgreSQL + Redis)', () => {
     const alerts = (await alertsIn(a)).filter((p) => symbols.includes(p.payload.symbol));
     expect(alerts).toHaveLength(10);
     expect(new Set(alerts.map((p) => p.payload.symbol)).size).toBe(10);
+    expect(a.qiao.alerts.stats.notified + b.qiao.alerts.stats.notified).toBe(10);
     expect(a.qiao.alerts.stats.lostClaims + b.qiao.alerts.stats.lostClaims).toBe(10);
   });
 

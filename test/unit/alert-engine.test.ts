@@ -52,15 +52,15 @@ class FakeStore implements AlertRulesStore {
 
 /** Publisher stand-in: runs inTx in a "transaction" that is undone when the publish fails. */
 function fakeNotify(opts: { failTimes?: number; gate?: Promise<void> } = {}) {
-  const sent: Array<{ userId: string; payload: PriceAlertPayload; key: string }> = [];
+  const sent: Array<{ userId: string; payload: PriceAlertPayload }> = [];
   let fails = opts.failTimes ?? 0;
-  const notify: AlertNotify = async (userId, payload, key, inTx) => {
+  const notify: AlertNotify = async (userId, payload, inTx) => {
     await opts.gate;
     const tx = { undo: [] as Array<() => void> };
     try {
       await inTx(tx);
       if (fails-- > 0) throw new QiaoError('QIAO_UNAVAILABLE');
-      sent.push({ userId, payload, key });
+      sent.push({ userId, payload });
     } catch (e) {
       for (const u of tx.undo.reverse()) u();
       throw e;
@@ -87,7 +87,6 @@ describe('AlertEngine', () => {
     await e.flush();
     expect(sent).toHaveLength(1);
     expect(sent[0].payload.title).toBe('贵州茅台 600519.SH 突破 1800.00');
-    expect(sent[0].key).toMatch(/^price-alert:r1:\d+$/);
     expect(store.rows.get('r1')).toMatchObject({ active: false });
     expect(e.rules.get('r1')).toBeUndefined();
     expect(e.stats).toMatchObject({ notified: 1, lostClaims: 0, pending: 0 });
