@@ -46,7 +46,7 @@ async function startQiao(opts: StartOptions): Promise<ServerHandle> {
     cpu: opts.cpu,
     logFile: opts.logFile,
     port: opts.port,
-    nodeArgs: ['--max-old-space-size=4096'],
+    nodeArgs: ['--max-old-space-size=4096', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_CPU_PROF] : [])],
     env: {
       HOST: '127.0.0.1',
       PORT: String(opts.port),
@@ -80,6 +80,18 @@ async function startQiao(opts: StartOptions): Promise<ServerHandle> {
     ...handle,
     info: info as unknown as Record<string, unknown>,
     async stop() {
+      if (process.env.BENCH_CPU_PROF) {
+        // Let the node drain and write its CPU profile before the generic stop escalates to SIGKILL.
+        try {
+          process.kill(handle.pid, 'SIGTERM');
+          for (let i = 0; i < 600; i++) {
+            process.kill(handle.pid, 0);
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        } catch {
+          // gone
+        }
+      }
       await handle.stop();
       await admin((c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`)).catch(() => {});
       const r = new Redis(REDIS_URL);

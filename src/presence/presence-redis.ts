@@ -1,10 +1,12 @@
 /**
- * Presence in Redis: one hash per user (`<prefix>presence:{user}`), field = connection id, value =
- * `<state>:<expiresAtMs>`. Expired fields are ignored on read and pruned lazily; the whole key also
- * expires after the longest TTL, so a crashed node leaves nothing behind for long.
+ * Presence in Redis: per user two sorted sets, `<prefix>presence:{user}:online` and `…:away`, member =
+ * connection id, score = expiry time (ms). Reading a user's state is two ZCOUNTs over unexpired scores,
+ * O(log n) however many connections a user holds (one login may have thousands, e.g. a terminal farm).
+ * Expired members are pruned on write; the keys expire after the longest TTL, so a crashed node leaves
+ * nothing behind for long.
  */
 import { Redis } from 'ioredis';
-import { combine, type Presence, type PresenceState } from './presence.ts';
+import type { Presence, PresenceState } from './presence.ts';
 
 export class RedisPresence implements Presence {
   private readonly redis: Redis;
@@ -16,37 +18,42 @@ export class RedisPresence implements Presence {
     this.prefix = opts.prefix ?? 'qiao:';
   }
 
-  private key(userId: string): string {
-    return `${this.prefix}presence:{${userId}}`;
+  private key(userId: string, state: 'online' | 'away'): string {
+    return `${this.prefix}presence:{${userId}}:${state}`;
   }
 
   async set(userId: string, connId: string, state: 'online' | 'away', ttlMs: number): Promise<void> {
-    const k = this.key(userId);
-    await this.redis.multi().hset(k, connId, `${state}:${Date.now() + ttlMs}`).pexpire(k, ttlMs, 'GT').pexpire(k, ttlMs, 'NX').exec();
+    const now = Date.now();
+    const k = this.key(userId, state);
+    const other = this.key(userId, state === 'online' ? 'away' : 'online');
+    await this.redis
+      .multi()
+      .zadd(k, now + ttlMs, connId)
+      .zrem(other, connId)
+      .zremrangebyscore(k, '-inf', now)
+      .pexpire(k, ttlMs, 'GT')
+      .pexpire(k, ttlMs, 'NX')
+      .exec();
   }
 
   async remove(userId: string, connId: string): Promise<void> {
-    await this.redis.hdel(this.key(userId), connId);
+    await this.redis.multi().zrem(this.key(userId, 'online'), connId).zrem(this.key(userId, 'away'), connId).exec();
   }
 
   async get(userIds: string[]): Promise<Map<string, PresenceState>> {
     const out = new Map<string, PresenceState>();
     if (userIds.length === 0) return out;
-    const pipe = this.redis.pipeline();
-    for (const id of userIds) pipe.hgetall(this.key(id));
-    const res = (await pipe.exec()) ?? [];
     const now = Date.now();
+    const pipe = this.redis.pipeline();
+    for (const id of userIds) {
+      pipe.zcount(this.key(id, 'online'), `(${now}`, '+inf');
+      pipe.zcount(this.key(id, 'away'), `(${now}`, '+inf');
+    }
+    const res = (await pipe.exec()) ?? [];
     userIds.forEach((id, i) => {
-      const [err, fields] = res[i] ?? [null, {}];
-      const live: Array<'online' | 'away'> = [];
-      const stale: string[] = [];
-      for (const [conn, v] of Object.entries((err ? {} : fields) as Record<string, string>)) {
-        const [state, exp] = v.split(':');
-        if (Number(exp) > now && (state === 'online' || state === 'away')) live.push(state);
-        else stale.push(conn);
-      }
-      if (stale.length) void this.redis.hdel(this.key(id), ...stale).catch(() => {});
-      out.set(id, combine(live));
+      const online = Number(res[2 * i]?.[1] ?? 0);
+      const away = Number(res[2 * i + 1]?.[1] ?? 0);
+      out.set(id, online > 0 ? 'online' : away > 0 ? 'away' : 'offline');
     });
     return out;
   }

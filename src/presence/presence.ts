@@ -18,13 +18,3 @@ export interface Presence {
   get(userIds: string[]): Promise<Map<string, PresenceState>>;
   close(): Promise<void>;
 }
-
-/** Combines per-connection states into one user state. */
-export function combine(states: Iterable<'online' | 'away'>): PresenceState {
-  let any = false;
-  for (const s of states) {
-    if (s === 'online') return 'online';
-    any = true;
-  }
-  return any ? 'away' : 'offline';
-}
