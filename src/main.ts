@@ -3,7 +3,8 @@
  * `archive-purge` (src/compliance/cli.ts).
  * Prints a clear message and exits non-zero when the configuration is invalid.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { buildApp, openDb, openPresence, openQueue } from './app.ts';
 import { ConfigError, loadConfig, processArgs, type Config } from './config/config.ts';
 import { DEMO_LOGINS, DEMO_PASSWORD, seedDemo } from './store/seed.ts';
@@ -12,8 +13,20 @@ function out(line: string): void {
   process.stdout.write(line + '\n');
 }
 
+/**
+ * Embedded mode without QIAO_JWT_SECRET: keep one generated secret in the data folder, so a restart
+ * does not log everyone out. (Services mode needs the same explicit secret on every node.)
+ */
+function embeddedSecret(config: Config): Config {
+  if (config.mode !== 'embedded' || !config.jwtSecretGenerated) return config;
+  const file = join(config.dataDir, 'jwt-secret');
+  if (!existsSync(file)) writeFileSync(file, config.jwtSecret, { mode: 0o600 });
+  return { ...config, jwtSecret: readFileSync(file, 'utf8').trim() };
+}
+
 async function start(config: Config): Promise<void> {
   if (config.mode === 'embedded') mkdirSync(config.dataDir, { recursive: true });
+  config = embeddedSecret(config);
   const app = await buildApp(config);
   const address = await app.listen({ host: config.host, port: config.port });
   const port = (app.server.address() as { port: number }).port;

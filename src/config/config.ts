@@ -94,6 +94,8 @@ export interface Config {
   dataDir: string;
   nodeId: string;
   jwtSecret: string;
+  /** True when QIAO_JWT_SECRET was not set and `jwtSecret` is a random one (see main.ts). */
+  jwtSecretGenerated: boolean;
   tokenTtlS: number;
   feedApiKey: string;
   maxPayloadBytes: number;
@@ -188,6 +190,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     nodeId: e.QIAO_NODE_ID ?? `qiao-${process.pid}`,
     // Development without a secret: a random per-process one (tokens then die with the process).
     jwtSecret: e.QIAO_JWT_SECRET ?? randomBytes(32).toString('hex'),
+    jwtSecretGenerated: !e.QIAO_JWT_SECRET,
     tokenTtlS: e.QIAO_TOKEN_TTL_S,
     feedApiKey: e.QIAO_FEED_API_KEY ?? 'demo-feed-key-change-me',
     maxPayloadBytes: e.QIAO_MAX_PAYLOAD_BYTES,
