@@ -8,30 +8,15 @@
  * Screenshot: /tmp/qiao-compliance.png
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gateChromium, launchChromium } from '../helpers/browser.ts';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) {
-  if (process.env.QIAO_REQUIRE_SERVICES === '1') {
-    throw new Error(`Chromium is required (QIAO_REQUIRE_SERVICES=1) but ${CHROMIUM} does not exist (apt-get install chromium)`);
-  }
-  console.warn(
-    [
-      '',
-      '!'.repeat(78),
-      `!!! SKIPPING the compliance view browser test: ${CHROMIUM} not found.`,
-      '!!! These tests did NOT run. Install chromium, or set QIAO_REQUIRE_SERVICES=1 to make this a failure.',
-      '!'.repeat(78),
-      '',
-    ].join('\n'),
-  );
-}
+const hasChromium = gateChromium('the compliance view browser test');
 
 const PASSWORD = 'qiao-demo-2026';
 const KEYWORD = '季度回访确认';
@@ -63,7 +48,7 @@ describe.skipIf(!hasChromium)('compliance view in Chromium', () => {
     const broker = await api(base, 'POST', '/api/auth/login', undefined, { login: 'broker1', password: PASSWORD });
     const client = await api(base, 'POST', '/api/auth/login', undefined, { login: 'client1', password: PASSWORD });
     await api(base, 'POST', `/api/channels/inbox.${client.user.id}/publications`, broker.token, { kind: 'notice', payload: { title: '回访提醒', body: TEXT } });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await launchChromium();
   }, 90_000);
 
   afterAll(async () => {

@@ -4,17 +4,12 @@
  * (typing indicator, 已读, text with HTML rendered as text); manager1 reads the team conversation
  * read-only. Skips loudly without /usr/bin/chromium unless QIAO_REQUIRE_SERVICES=1 (then it fails).
  */
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gateChromium, launchChromium } from '../helpers/browser.ts';
 import { startEmbeddedApp, type TestApp } from '../helpers/app.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) {
-  if (process.env.QIAO_REQUIRE_SERVICES === '1') throw new Error(`Chromium is required (QIAO_REQUIRE_SERVICES=1) but ${CHROMIUM} does not exist`);
-  console.warn(`\n${'!'.repeat(78)}\n!!! SKIPPING the conversations browser test: ${CHROMIUM} not found.\n${'!'.repeat(78)}\n`);
-}
+const hasChromium = gateChromium('the conversations browser test');
 
 const INJECTION = '<img src=x onerror=alert(1)> 您好 & 谢谢';
 
@@ -25,7 +20,7 @@ describe.skipIf(!hasChromium)('conversations view in Chromium', () => {
 
   beforeAll(async () => {
     t = await startEmbeddedApp();
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await launchChromium();
   }, 90_000);
   afterAll(async () => {
     await browser?.close();

@@ -7,31 +7,15 @@
  * Skips with a loud warning when Chromium is absent, unless QIAO_REQUIRE_SERVICES=1 (then it fails).
  * Screenshots: /tmp/qiao-web.png (zh-CN) and /tmp/qiao-web-en.png (English).
  */
-import { existsSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gateChromium, launchChromium } from '../helpers/browser.ts';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { WEB_CSP } from '../../src/routes/web.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) {
-  if (process.env.QIAO_REQUIRE_SERVICES === '1') {
-    throw new Error(`Chromium is required (QIAO_REQUIRE_SERVICES=1) but ${CHROMIUM} does not exist (apt-get install chromium)`);
-  }
-  console.warn(
-    [
-      '',
-      '!'.repeat(78),
-      `!!! SKIPPING the web client browser tests: ${CHROMIUM} not found.`,
-      '!!! These tests did NOT run. Install chromium, or set QIAO_REQUIRE_SERVICES=1 to make this a failure.',
-      '!'.repeat(78),
-      '',
-    ].join('\n'),
-  );
-}
+const hasChromium = gateChromium('the web client browser tests');
 
 const PASSWORD = 'qiao-demo-2026';
 const XSS = '<img src=x onerror=alert(1)>';
@@ -73,10 +57,7 @@ describe.skipIf(!hasChromium)('web client in Chromium', () => {
     const addr = app.server.address();
     if (!addr || typeof addr === 'string') throw new Error('no port');
     base = `http://127.0.0.1:${addr.port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
   }, 90_000);
 
   afterAll(async () => {
