@@ -123,9 +123,25 @@ const bodyStrictValidator: typeof ajvCompilers = (externalSchemas, options) => {
   return (route) => (route.httpPart === 'body' ? strict : coercing)(route);
 };
 
+/** Replaces the value of any `token` query parameter, so request logs never hold credentials. */
+export function redactTokens(url: string): string {
+  return url.replace(/([?&]token=)[^&#]*/gi, '$1[redacted]');
+}
+
 export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: opts.logger ?? { level: config.logLevel },
+    logger: opts.logger ?? {
+      level: config.logLevel,
+      // Browsers' WebSocket cannot send headers, so tokens may travel as `?token=`: never log them.
+      serializers: {
+        req: (req: { method: string; url: string; hostname?: string; ip?: string }) => ({
+          method: req.method,
+          url: redactTokens(req.url),
+          host: req.hostname,
+          remoteAddress: req.ip,
+        }),
+      },
+    },
     // The REST body limit leaves room for the envelope; the payload itself is checked exactly.
     bodyLimit: config.maxPayloadBytes + 4096,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
