@@ -130,6 +130,10 @@ class WsPort implements TransportPort {
 
 export async function websocketGateway(app: FastifyInstance, opts: WsGatewayOptions): Promise<void> {
   app.get('/ws', { websocket: true, schema: { hide: true } as never }, (ws: WebSocket, req: FastifyRequest) => {
+    // Take what is needed from the upgrade request now and keep no reference to it: the request graph
+    // (IncomingMessage, reply, headers) can then be collected while the socket lives on.
+    const log = req.log;
+    const token = tokenFromRequest(req);
     // Buffer frames that arrive while the token is being verified, so none is lost or reordered.
     const early: string[] = [];
     let session: Session | null = null;
@@ -137,7 +141,7 @@ export async function websocketGateway(app: FastifyInstance, opts: WsGatewayOpti
     let chain = Promise.resolve();
     const onText = (text: string) => {
       const s = session!;
-      chain = chain.then(() => s.handleText(text)).catch((err) => req.log.error({ err }, 'ws frame failed'));
+      chain = chain.then(() => s.handleText(text)).catch((err) => log.error({ err }, 'ws frame failed'));
     };
     ws.on('message', (data, isBinary) => {
       if (isBinary) {
@@ -149,13 +153,13 @@ export async function websocketGateway(app: FastifyInstance, opts: WsGatewayOpti
       if (session) onText(text);
       else early.push(text);
     });
-    ws.on('error', (err) => req.log.debug({ err }, 'ws error'));
+    ws.on('error', (err) => log.debug({ err }, 'ws error'));
 
     if (opts.registry.draining) {
       closeWithError(ws, new QiaoError('QIAO_DRAINING'));
       return;
     }
-    opts.tokens.verify(tokenFromRequest(req)).then(
+    opts.tokens.verify(token).then(
       (principal) => {
         if (ws.readyState !== OPEN) return;
         port = new WsPort(ws, opts);
