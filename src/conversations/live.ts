@@ -13,6 +13,7 @@
  * - Presence: set on connect, refreshed before its TTL, removed on disconnect; changes are pushed to
  *   the counterparts of the user's conversations.
  */
+import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { authorizeSignal, authorizeSubscribe, resolveChannel, type AccessContext } from '../../channels/catalogue.ts';
 import type { Principal } from '../auth/principal.ts';
@@ -66,6 +67,12 @@ export interface ReceiptResult {
 export class ConversationLive {
   private epoch = 0;
   private readonly states = new Map<Session, 'online' | 'away'>();
+  /** Per user: how many of this node's connections are online / away. */
+  private readonly perUser = new Map<string, { online: number; away: number }>();
+  /** Per user: the state this node last wrote to presence. */
+  private readonly published = new Map<string, 'online' | 'away'>();
+  /** This process's member name in presence (one per node, not per connection). */
+  private readonly nodeKey = `node-${randomUUID()}`;
   private readonly typingAt = new WeakMap<Session, Map<string, number>>();
   private refresh?: NodeJS.Timeout;
   private started = false;
@@ -281,27 +288,60 @@ export class ConversationLive {
 
   private async setPresence(s: Session, cmd: Record<string, unknown>): Promise<{ state: PresenceState }> {
     if (cmd.state !== 'online' && cmd.state !== 'away') throw new QiaoError('QIAO_BAD_REQUEST', '"state" must be "online" or "away"');
-    if (!this.states.has(s)) throw new QiaoError('QIAO_UNAVAILABLE', 'Connection closed');
+    const old = this.states.get(s);
+    if (!old) throw new QiaoError('QIAO_UNAVAILABLE', 'Connection closed');
     this.states.set(s, cmd.state);
-    return { state: await this.update(s, () => this.d.presence.set(s.userId, s.id, cmd.state as 'online' | 'away', PRESENCE_TTL_MS)) };
+    this.count(s.userId, old, -1);
+    this.count(s.userId, cmd.state, 1);
+    return { state: await this.sync(s.userId) };
   }
 
   private async connected(s: Session): Promise<void> {
     if (this.closing || !isUuid(s.userId)) return;
     this.states.set(s, 'online');
-    await this.update(s, () => this.d.presence.set(s.userId, s.id, 'online', PRESENCE_TTL_MS)).catch((err) =>
-      this.d.logger.warn({ err }, 'presence update failed'),
-    );
+    this.count(s.userId, 'online', 1);
+    await this.sync(s.userId, false).catch((err) => this.d.logger.warn({ err }, 'presence update failed'));
   }
 
   private async disconnected(s: Session): Promise<void> {
-    if (!this.states.delete(s) || this.closing) return;
-    await this.update(s, () => this.d.presence.remove(s.userId, s.id)).catch((err) => this.d.logger.warn({ err }, 'presence update failed'));
+    const old = this.states.get(s);
+    if (!old || !this.states.delete(s) || this.closing) return;
+    this.count(s.userId, old, -1);
+    await this.sync(s.userId, false).catch((err) => this.d.logger.warn({ err }, 'presence update failed'));
+  }
+
+  /**
+   * Presence is kept per user and node, not per connection: this node reports one combined state per
+   * user (online if any of its connections is), so a login with thousands of connections costs one
+   * entry and one refresh, and a connect that does not change the node's state costs no Redis call.
+   */
+  private count(userId: string, state: 'online' | 'away', delta: 1 | -1): void {
+    const c = this.perUser.get(userId) ?? { online: 0, away: 0 };
+    c[state] += delta;
+    if (c.online <= 0 && c.away <= 0) this.perUser.delete(userId);
+    else this.perUser.set(userId, c);
+  }
+
+  private localState(userId: string): 'online' | 'away' | null {
+    const c = this.perUser.get(userId);
+    return !c ? null : c.online > 0 ? 'online' : c.away > 0 ? 'away' : null;
+  }
+
+  /** Publishes this node's state for the user when it changed; returns the user's combined state. */
+  private async sync(userId: string, report = true): Promise<PresenceState> {
+    const local = this.localState(userId);
+    if ((this.published.get(userId) ?? null) === local) {
+      return report ? ((await this.d.presence.get([userId])).get(userId) ?? 'offline') : (local ?? 'offline');
+    }
+    if (local) this.published.set(userId, local);
+    else this.published.delete(userId);
+    return this.update(userId, () =>
+      local ? this.d.presence.set(userId, this.nodeKey, local, PRESENCE_TTL_MS) : this.d.presence.remove(userId, this.nodeKey),
+    );
   }
 
   /** Applies a change and, when the user's combined state changed, tells its counterparts. */
-  private async update(s: Session, change: () => Promise<void>): Promise<PresenceState> {
-    const uid = s.userId;
+  private async update(uid: string, change: () => Promise<void>): Promise<PresenceState> {
     const before = (await this.d.presence.get([uid])).get(uid);
     await change();
     const after = (await this.d.presence.get([uid])).get(uid) ?? 'offline';
@@ -317,9 +357,9 @@ export class ConversationLive {
   }
 
   private async refreshPresence(): Promise<void> {
-    const all = [...this.states];
+    const all = [...this.published];
     for (let i = 0; i < all.length; i += 500) {
-      await Promise.all(all.slice(i, i + 500).map(([s, st]) => this.d.presence.set(s.userId, s.id, st, PRESENCE_TTL_MS))).catch((err) =>
+      await Promise.all(all.slice(i, i + 500).map(([uid, st]) => this.d.presence.set(uid, this.nodeKey, st, PRESENCE_TTL_MS))).catch((err) =>
         this.d.logger.warn({ err }, 'presence refresh failed'),
       );
     }
