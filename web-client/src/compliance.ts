@@ -8,6 +8,7 @@
  * beside #app, so re-rendering the page keeps the form, the results and the export; while it is open
  * the main layout is hidden (body.view-compliance). Text only (textContent), never HTML.
  */
+import { h } from './dom.ts';
 import { errorText, formatTime, lang } from './i18n.ts';
 
 const TEXT = {
@@ -122,21 +123,6 @@ function txOr(key: string, fallback: string): string {
 
 // ---- DOM helper: text only ----
 
-type Child = Node | string | null | undefined | false;
-function h<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  props: { class?: string; testid?: string; text?: string; attrs?: Record<string, string>; on?: Record<string, (ev: Event) => void> } = {},
-  ...children: Child[]
-): HTMLElementTagNameMap[K] {
-  const el = document.createElement(tag);
-  if (props.class) el.className = props.class;
-  if (props.testid) el.dataset.testid = props.testid;
-  if (props.attrs) for (const [k, v] of Object.entries(props.attrs)) el.setAttribute(k, v);
-  if (props.text !== undefined) el.textContent = props.text;
-  if (props.on) for (const [ev, fn] of Object.entries(props.on)) el.addEventListener(ev, fn);
-  for (const c of children) if (c !== null && c !== undefined && c !== false) el.append(typeof c === 'string' ? document.createTextNode(c) : c);
-  return el;
-}
 
 // ---- API ----
 

@@ -12,6 +12,7 @@
 import type { MsgPush, QiaoClient, SignalPush } from '../../src/client/qiao-client.ts';
 import type { PublicationFrame } from '../../src/gateway/protocol.ts';
 import type { User } from './api.ts';
+import { h } from './dom.ts';
 import { errorText, formatTime, lang } from './i18n.ts';
 
 export interface ConversationsContext {
@@ -126,21 +127,6 @@ const errText = (e: unknown): string => {
 // ---------------------------------------------------------------------------------------------------
 // DOM helper: text only.
 
-type Child = Node | string | null | undefined | false;
-function h<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  p: { class?: string; testid?: string; text?: string; attrs?: Record<string, string>; on?: Record<string, (ev: Event) => void> } = {},
-  ...children: Child[]
-): HTMLElementTagNameMap[K] {
-  const el = document.createElement(tag);
-  if (p.class) el.className = p.class;
-  if (p.testid) el.dataset.testid = p.testid;
-  if (p.attrs) for (const [k, v] of Object.entries(p.attrs)) el.setAttribute(k, v);
-  if (p.text !== undefined) el.textContent = p.text;
-  if (p.on) for (const [ev, fn] of Object.entries(p.on)) el.addEventListener(ev, fn);
-  for (const c of children) if (c !== null && c !== undefined && c !== false) el.append(typeof c === 'string' ? document.createTextNode(c) : c);
-  return el;
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Server shapes (src/routes/conversations.routes.ts).

@@ -13,6 +13,7 @@ import { io } from 'socket.io-client';
 import { QiaoClient, type ClientState, type MsgPush } from '../../src/client/qiao-client.ts';
 import type { PublicationFrame } from '../../src/gateway/protocol.ts';
 import { Api, ApiError, type Channel, type User } from './api.ts';
+import { h } from './dom.ts';
 import { errorText, formatTime, lang, loadLang, setLang, t, titleOf, tOr, type MsgKey } from './i18n.ts';
 import { pushLogout, pushToggle } from './push.ts';
 import { complianceReset, complianceToggle } from './compliance.ts';
@@ -23,34 +24,6 @@ const TOKEN_KEY = 'qiao.token';
 const USER_KEY = 'qiao.user';
 const MAX_FEED = 300;
 const HISTORY_LIMIT = 50;
-
-// ---------------------------------------------------------------------------------------------------
-// DOM helper: text only, never HTML.
-
-type Child = Node | string | null | undefined | false;
-interface Props {
-  class?: string;
-  testid?: string;
-  text?: string;
-  attrs?: Record<string, string>;
-  on?: { [K in keyof HTMLElementEventMap]?: (ev: HTMLElementEventMap[K]) => void };
-}
-
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: Props = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
-  const el = document.createElement(tag);
-  if (props.class) el.className = props.class;
-  if (props.testid) el.dataset.testid = props.testid;
-  if (props.attrs) for (const [k, v] of Object.entries(props.attrs)) el.setAttribute(k, v);
-  if (props.text !== undefined) el.textContent = props.text;
-  if (props.on) {
-    for (const [ev, fn] of Object.entries(props.on)) el.addEventListener(ev, fn as EventListener);
-  }
-  for (const c of children) {
-    if (c === null || c === undefined || c === false) continue;
-    el.append(typeof c === 'string' ? document.createTextNode(c) : c);
-  }
-  return el;
-}
 
 // ---------------------------------------------------------------------------------------------------
 // State
