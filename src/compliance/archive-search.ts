@@ -17,6 +17,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { and, arrayContains, asc, desc, eq, gte, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
 import { RETENTION_CLASSES } from '../domain/retention.ts';
 import { QiaoError } from '../errors/codes.ts';
+import { chainedFieldsJson } from '../store/archive-repo.ts';
 import type { Db } from '../store/db.ts';
 import { archiveRecords, users } from '../store/schema/index.ts';
 
@@ -157,21 +158,7 @@ export async function peopleOf(db: Db, rows: ArchiveRow[]): Promise<Record<strin
 
 /** A record as exported and returned by the API (timestamps as ISO strings). */
 export function recordJson(r: ArchiveRow) {
-  return {
-    seq: r.seq,
-    recordedAt: r.recordedAt.toISOString(),
-    kind: r.kind,
-    actorId: r.actorId,
-    subjects: r.subjects,
-    conversationId: r.conversationId,
-    channel: r.channel,
-    retentionClass: r.retentionClass,
-    retainUntil: r.retainUntil.toISOString(),
-    body: r.body,
-    text: r.text,
-    prevHash: r.prevHash,
-    hash: r.hash,
-  };
+  return { ...chainedFieldsJson(r), prevHash: r.prevHash, hash: r.hash };
 }
 
 // ---- export ----------------------------------------------------------------------------------

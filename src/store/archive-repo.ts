@@ -65,8 +65,12 @@ export interface ChainFields {
   text: string;
 }
 
-export function recordHash(prevHash: string, r: ChainFields): string {
-  const canonical = canonicalJson({
+/**
+ * The chained fields of a record as plain JSON (timestamps as ISO strings), in one fixed order. The hash
+ * and the compliance export both use it, so what is exported is exactly what was hashed.
+ */
+export function chainedFieldsJson(r: ChainFields) {
+  return {
     seq: r.seq,
     recordedAt: r.recordedAt.toISOString(),
     kind: r.kind,
@@ -78,7 +82,11 @@ export function recordHash(prevHash: string, r: ChainFields): string {
     retainUntil: r.retainUntil.toISOString(),
     body: r.body,
     text: r.text,
-  });
+  };
+}
+
+export function recordHash(prevHash: string, r: ChainFields): string {
+  const canonical = canonicalJson(chainedFieldsJson(r));
   return createHash('sha256').update(prevHash).update('\n').update(canonical).digest('hex');
 }
 
