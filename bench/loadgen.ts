@@ -461,6 +461,8 @@ process.on('message', (raw) => {
 });
 // The orchestrator went away: do not linger with 10k sockets open.
 process.on('disconnect', () => process.exit(0));
+// A clean exit on SIGTERM, so a --cpu-prof profile (BENCH_LOADGEN_PROF) gets written.
+process.on('SIGTERM', () => process.exit(0));
 process.on('uncaughtException', (e) => {
   log(`uncaught: ${e?.stack ?? e}`);
   process.exit(1);

@@ -106,6 +106,7 @@ function replyError(r: Reply): Error {
 
 /** Split a raw-WS message into server frames ("\n"-separated JSON). */
 export function parseRawFrames(data: string): ServerFrame[] {
+  if (data.indexOf('\n') === -1) return [JSON.parse(data) as ServerFrame];
   const out: ServerFrame[] = [];
   let start = 0;
   for (let n = 0; n <= data.length && n < 1_000_000; n++) {

@@ -8,7 +8,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { authorizeSubscribe, type AccessContext } from '../../channels/catalogue.ts';
 import type { Principal } from '../auth/principal.ts';
 import { QiaoError, toQiaoError } from '../errors/codes.ts';
-import type { Hub, HubSession } from '../hub/hub.ts';
+import type { Hub, HubSession, SharedFrame } from '../hub/hub.ts';
 import type { Publisher } from '../hub/publisher.ts';
 import type { Command, GapPush, MsgPush, Push, Reply, SignalPush, UnsubscribedPush } from './protocol.ts';
 
@@ -26,6 +26,8 @@ export interface TransportPort {
   sendPush(push: Push): void;
   /** ws: queue pre-encoded text for the batched flush; socketio: emit the object. */
   sendMsg(frame: string | Buffer, push: MsgPush): void;
+  /** ws: a channel batch shared by every raw WebSocket of the channel (see Hub). */
+  sendShared?(frame: SharedFrame): void;
   close(code: number, reason: string): void;
   joinRoom?(channel: string): void;
   leaveRoom?(channel: string): void;
@@ -81,6 +83,10 @@ export class Session implements HubSession {
 
   deliverEncoded(frame: string | Buffer, push: MsgPush): void {
     if (!this.closed) this.port.sendMsg(frame, push);
+  }
+
+  deliverShared(frame: SharedFrame): void {
+    if (!this.closed) this.port.sendShared?.(frame);
   }
 
   sendGap(gap: GapPush): void {

@@ -5,11 +5,13 @@
  * consumer whose unsent bytes exceed the configured limit.
  */
 import type {} from '@fastify/websocket';
+import { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { TokenService } from '../auth/token.ts';
 import { QiaoError, toQiaoError } from '../errors/codes.ts';
-import type { Hub } from '../hub/hub.ts';
+import type { Hub, SharedFrame } from '../hub/hub.ts';
 import type { Metrics } from '../metrics.ts';
 import type { MsgPush, Push, Reply, WelcomePush } from './protocol.ts';
 import { Session, type SessionDeps, type TransportPort } from './session.ts';
@@ -46,26 +48,6 @@ export function closeWithError(ws: WebSocket, e: QiaoError): void {
 
 const NEWLINE = Buffer.from('\n');
 
-/**
- * Per flush cycle: sockets of the same channel usually hold the very same pending frames, so the joined
- * batch is built once and shared (keyed by the identity of its first frame, checked element-wise).
- */
-export type JoinCache = Map<string | Buffer, Array<{ batch: Array<string | Buffer>; joined: Buffer }>>;
-
-function joinShared(batch: Array<string | Buffer>, cache: JoinCache | undefined): Buffer {
-  if (!cache) return joinFrames(batch);
-  const candidates = cache.get(batch[0]);
-  if (candidates) {
-    for (const c of candidates) {
-      if (c.batch.length === batch.length && c.batch.every((f, i) => f === batch[i])) return c.joined;
-    }
-  }
-  const joined = joinFrames(batch);
-  if (candidates) candidates.push({ batch, joined });
-  else cache.set(batch[0], [{ batch, joined }]);
-  return joined;
-}
-
 function joinFrames(batch: Array<string | Buffer>): Buffer {
   const parts: Buffer[] = [];
   for (let i = 0; i < batch.length; i++) {
@@ -74,6 +56,50 @@ function joinFrames(batch: Array<string | Buffer>): Buffer {
     parts.push(typeof f === 'string' ? Buffer.from(f) : f);
   }
   return Buffer.concat(parts);
+}
+
+/**
+ * One complete WebSocket text frame (RFC 6455 §5.2: FIN, opcode 1, unmasked as a server sends it,
+ * 7/16/64-bit length), header and payload in one Buffer.
+ */
+export function encodeTextFrame(text: Buffer): Buffer {
+  const n = text.length;
+  const head = n < 126 ? 2 : n < 65_536 ? 4 : 10;
+  const out = Buffer.allocUnsafe(head + n);
+  out[0] = 0x81;
+  if (n < 126) out[1] = n;
+  else if (n < 65_536) {
+    out[1] = 126;
+    out.writeUInt16BE(n, 2);
+  } else {
+    out[1] = 127;
+    out.writeUInt32BE(Math.floor(n / 2 ** 32), 2);
+    out.writeUInt32BE(n >>> 0, 6);
+  }
+  text.copy(out, head);
+  return out;
+}
+
+/** The parts of a `ws` WebSocket the shared-frame fast path relies on (ws 8 internals, checked at run time). */
+interface WsInternals {
+  _socket?: { write(b: Buffer): boolean; writable?: boolean } | null;
+  _sender?: { _state?: number; _queue?: unknown[] };
+  _extensions?: Record<string, unknown>;
+}
+
+/**
+ * Whether a pre-framed buffer may be written straight to the socket: only when `ws` itself has nothing
+ * queued (its sender is idle), no extension (permessage-deflate) rewrites frames, and the internals
+ * look as expected; otherwise the caller falls back to `ws.send`, which keeps the order either way.
+ */
+function rawSocketOf(ws: WebSocket): { write(b: Buffer): boolean } | null {
+  const w = ws as unknown as WsInternals;
+  const sock = w._socket;
+  const sender = w._sender;
+  if (!sock || typeof sock.write !== 'function' || sock.writable === false) return null;
+  if (!sender || sender._state !== 0 || !Array.isArray(sender._queue) || sender._queue.length !== 0) return null;
+  if (w._extensions && Object.keys(w._extensions).length > 0) return null;
+  return sock;
 }
 
 class WsPort implements TransportPort {
@@ -104,18 +130,34 @@ class WsPort implements TransportPort {
     this.enqueue(frame);
   }
 
-  flush(cache?: JoinCache): void {
+  flush(): void {
     const batch = this.pending;
     if (batch.length === 0) return;
     this.pending = [];
-    if (this.ws.readyState !== OPEN) return;
+    if (!this.writable()) return;
+    // Text frames either way (binary: false): a Buffer is sent as-is, without a copy.
+    this.ws.send(batch.length === 1 ? batch[0] : joinFrames(batch), { binary: false });
+  }
+
+  /** A channel batch shared by all raw WebSockets of the channel: framed once, written as one buffer. */
+  sendShared(frame: SharedFrame): void {
+    // This session's own frames of the turn (replies, recovery) were flushed just before; keep it so.
+    if (this.pending.length > 0) this.flush();
+    if (!this.writable()) return;
+    const sock = rawSocketOf(this.ws);
+    if (sock) sock.write((frame.wire ??= encodeTextFrame(frame.text)));
+    else this.ws.send(frame.text, { binary: false });
+  }
+
+  /** Open and keeping up; a consumer whose unsent bytes passed the limit is cut off here. */
+  private writable(): boolean {
+    if (this.ws.readyState !== OPEN) return false;
     if (this.ws.bufferedAmount > this.opts.slowConsumerBytes) {
       this.opts.metrics.slowConsumers.inc({ transport: 'ws' });
       closeWithError(this.ws, new QiaoError('QIAO_SLOW_CONSUMER'));
-      return;
+      return false;
     }
-    // Text frames either way (binary: false): a shared Buffer is sent as-is, without a per-socket copy.
-    this.ws.send(batch.length === 1 ? batch[0] : joinShared(batch, cache), { binary: false });
+    return true;
   }
 
   close(code: number, reason: string): void {
@@ -128,12 +170,32 @@ class WsPort implements TransportPort {
   }
 }
 
+/**
+ * @fastify/websocket routes the upgrade through fastify with a ServerResponse attached to the TCP socket
+ * and an `error` listener on the WebSocket that closes over the fastify request and reply; both keep the
+ * upgrade's IncomingMessage, ServerResponse, Request/Reply and their logger reachable for the life of
+ * the connection (most of the gateway's memory per connection). Once upgraded none of it is needed:
+ * detach the response from the socket and replace the listener.
+ */
+function releaseUpgrade(ws: WebSocket, req: FastifyRequest, onError: (err: Error) => void): void {
+  ws.removeAllListeners('error');
+  ws.on('error', onError);
+  const tcp = req.raw.socket as (Socket & { _httpMessage?: unknown }) | undefined;
+  const res = tcp?._httpMessage;
+  if (res instanceof ServerResponse && res.socket === tcp) res.detachSocket(tcp);
+}
+
 export async function websocketGateway(app: FastifyInstance, opts: WsGatewayOptions): Promise<void> {
   app.get('/ws', { websocket: true, schema: { hide: true } as never }, (ws: WebSocket, req: FastifyRequest) => {
-    // Take what is needed from the upgrade request now and keep no reference to it: the request graph
-    // (IncomingMessage, reply, headers) can then be collected while the socket lives on.
-    const log = req.log;
+    // Take what is needed from the upgrade request now and keep no reference to it, then cut the links
+    // that would keep the request's whole lifecycle alive as long as the socket (see releaseUpgrade).
+    const log = app.log;
+    const reqId = req.id;
     const token = tokenFromRequest(req);
+    releaseUpgrade(ws, req, (err) => {
+      log.warn({ err, reqId }, 'ws error');
+      ws.terminate();
+    });
     // Buffer frames that arrive while the token is being verified, so none is lost or reordered.
     const early: string[] = [];
     let session: Session | null = null;
@@ -141,7 +203,7 @@ export async function websocketGateway(app: FastifyInstance, opts: WsGatewayOpti
     let chain = Promise.resolve();
     const onText = (text: string) => {
       const s = session!;
-      chain = chain.then(() => s.handleText(text)).catch((err) => log.error({ err }, 'ws frame failed'));
+      chain = chain.then(() => s.handleText(text)).catch((err) => log.error({ err, reqId }, 'ws frame failed'));
     };
     ws.on('message', (data, isBinary) => {
       if (isBinary) {
@@ -153,7 +215,6 @@ export async function websocketGateway(app: FastifyInstance, opts: WsGatewayOpti
       if (session) onText(text);
       else early.push(text);
     });
-    ws.on('error', (err) => log.debug({ err }, 'ws error'));
 
     if (opts.registry.draining) {
       closeWithError(ws, new QiaoError('QIAO_DRAINING'));

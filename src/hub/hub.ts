@@ -1,16 +1,18 @@
 /**
  * The node-local fanout core shared by both gateways.
  *
- * One bus subscription per channel per process (reference-counted by local subscribers). Each
- * publication is encoded once and handed to every local subscriber: raw WebSocket sessions get the
- * pre-encoded frame queued and flushed in one batch per event-loop turn (several publications to the
- * same socket go out in one WebSocket message, "\n"-separated); socket.io sockets get one room
- * broadcast, which socket.io also encodes once.
+ * One bus subscription per channel per process (reference-counted by local subscribers). Live
+ * publications are batched per channel per event-loop turn: at the end of the turn each channel's
+ * batch is encoded once ("\n"-joined frames) and that one shared frame goes to every raw WebSocket
+ * live on the channel, and one room broadcast (one push, or an array of pushes) to its socket.io
+ * sockets. Under load several publications arrive per turn, so a busy node makes fewer, larger writes
+ * per socket instead of falling behind; an idle node sends each publication at the end of its turn.
  *
  * Recovery (subscribe with `since`): the session is registered as "recovering" before history is
  * read, so live publications arriving meanwhile are buffered for it; history is then sent, the buffer
  * is flushed past the last offset sent, and the session goes live — all without yielding, so there is
- * no gap and no duplicate.
+ * no gap and no duplicate. A session that goes live while its channel's batch of this turn is already
+ * started ("late") gets only the rest of that batch, then joins the channel.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { ResolvedChannel } from '../../channels/catalogue.ts';
@@ -24,8 +26,10 @@ import type { MessagesRepo } from '../store/messages-repo.ts';
 export interface HubSession {
   readonly transport: 'ws' | 'socketio';
   readonly id: string;
-  /** Deliver one publication frame (ws: pre-encoded JSON text; socketio: the object). */
+  /** Deliver one publication frame to this session alone (ws: pre-encoded JSON text; socketio: the object). */
   deliverEncoded(frame: string | Buffer, push: MsgPush): void;
+  /** ws only: deliver a channel batch shared by every raw WebSocket live on the channel. */
+  deliverShared?(frame: SharedFrame): void;
   sendGap(gap: GapPush): void;
   /** socket.io only: join/leave the channel room used for broadcast. */
   joinRoom?(channel: string): void;
@@ -43,6 +47,24 @@ export interface ChannelSignal {
   data?: unknown;
 }
 
+/**
+ * One channel's publications of one event-loop turn, as the text every raw WebSocket receives: the
+ * `msg` frames joined by "\n". `wire` is a transport-level encoding of `text` (the WebSocket frame),
+ * built by the first socket that needs it and reused by the others.
+ */
+export interface SharedFrame {
+  readonly text: Buffer;
+  /** Publications in the batch (for metrics). */
+  readonly count: number;
+  wire?: Buffer;
+}
+
+interface PendingPub {
+  pub: Publication;
+  /** The publication's JSON as it came off the bus. */
+  raw: string;
+}
+
 interface ChannelEntry {
   name: string;
   handler: BusHandler;
@@ -50,6 +72,10 @@ interface ChannelEntry {
   ws: Set<HubSession>;
   /** socket.io sessions that are live (in the room). */
   sio: Set<HubSession>;
+  /** Live publications of this turn, not yet sent (flushed at the end of the turn). */
+  pending: PendingPub[];
+  /** Sessions that went live after `pending` had n entries: they get pending[n..], then join. */
+  late: Map<HubSession, number>;
   /** Sessions still recovering: live publications are buffered for them. */
   recovering: Map<HubSession, Publication[]>;
   /**
@@ -75,7 +101,7 @@ export interface HubDeps {
   metrics: Metrics;
   logger: FastifyBaseLogger;
   /** socket.io broadcast of one push to a room on this node only (set by the socket.io gateway). */
-  roomBroadcast?: (channel: string, push: MsgPush) => void;
+  roomBroadcast?: (channel: string, push: MsgPush | MsgPush[]) => void;
 }
 
 /** Most publications replayed in one recovery; beyond this the client is told about the gap. */
@@ -84,6 +110,7 @@ export const MAX_RECOVERY = 10_000;
 export class Hub {
   private readonly channels = new Map<string, ChannelEntry>();
   private readonly dirty = new Set<FlushableSession>();
+  private readonly dirtyChannels = new Set<ChannelEntry>();
   private flushScheduled = false;
 
   constructor(private readonly d: HubDeps) {
@@ -111,7 +138,7 @@ export class Hub {
     }
   }
 
-  setRoomBroadcast(fn: (channel: string, push: MsgPush) => void): void {
+  setRoomBroadcast(fn: (channel: string, push: MsgPush | MsgPush[]) => void): void {
     this.d.roomBroadcast = fn;
   }
 
@@ -128,6 +155,8 @@ export class Hub {
       name,
       ws: new Set(),
       sio: new Set(),
+      pending: [],
+      late: new Map(),
       recovering: new Map(),
       catchingUp: new Map(),
       top: 0,
@@ -165,16 +194,43 @@ export class Hub {
       e.catchingUp.delete(s);
       this.goLive(e, s);
     }
+    if (e.ws.size > 0 || e.sio.size > 0 || e.late.size > 0) {
+      e.pending.push({ pub, raw });
+      if (e.pending.length === 1) {
+        this.dirtyChannels.add(e);
+        this.scheduleFlush();
+      }
+    }
+  }
+
+  /** Sends a channel's batch of this turn: one shared frame for raw WebSockets, one room broadcast. */
+  private flushChannel(e: ChannelEntry): void {
+    const items = e.pending;
+    if (items.length === 0) return;
+    e.pending = [];
     if (e.ws.size > 0) {
-      // Encoded once per node into bytes: every raw WebSocket gets the same Buffer, no per-socket copy.
-      const frame = Buffer.from('{"t":"msg",' + raw.slice(1));
-      const push = { t: 'msg', ...pub } as MsgPush;
-      for (const s of e.ws) s.deliverEncoded(frame, push);
-      this.d.metrics.deliveries.inc({ transport: 'ws' }, e.ws.size);
+      const parts: string[] = [];
+      for (const it of items) parts.push('{"t":"msg",' + it.raw.slice(1));
+      // Encoded once per channel and turn: every raw WebSocket gets the same bytes, no per-socket copy.
+      const frame: SharedFrame = { text: Buffer.from(parts.join('\n')), count: items.length };
+      for (const s of e.ws) {
+        if (s.deliverShared) s.deliverShared(frame);
+        else for (const it of items) this.deliverOne(s, it.pub);
+      }
+      this.d.metrics.deliveries.inc({ transport: 'ws' }, e.ws.size * items.length);
     }
     if (e.sio.size > 0 && this.d.roomBroadcast) {
-      this.d.roomBroadcast(e.name, { t: 'msg', ...pub });
-      this.d.metrics.deliveries.inc({ transport: 'socketio' }, e.sio.size);
+      const pushes = items.map((it) => ({ t: 'msg', ...it.pub }) as MsgPush);
+      this.d.roomBroadcast(e.name, pushes.length === 1 ? pushes[0] : pushes);
+      this.d.metrics.deliveries.inc({ transport: 'socketio' }, e.sio.size * items.length);
+    }
+    if (e.late.size > 0) {
+      const late = [...e.late];
+      e.late.clear();
+      for (const [s, from] of late) {
+        for (let i = from; i < items.length; i++) this.deliverOne(s, items[i].pub);
+        this.join(e, s);
+      }
     }
   }
 
@@ -184,7 +240,7 @@ export class Hub {
     if (!sig || typeof sig.kind !== 'string' || typeof sig.from !== 'string') return;
     const push: SignalPush = { t: 'signal', channel: e.name, kind: sig.kind, from: sig.from, ...(sig.data === undefined ? {} : { data: sig.data }) };
     // Also to sessions still recovering or catching up: they are subscribed, only their publications wait.
-    for (const set of [e.ws, e.sio, e.recovering.keys(), e.catchingUp.keys()]) {
+    for (const set of [e.ws, e.sio, e.late.keys(), e.recovering.keys(), e.catchingUp.keys()]) {
       for (const s of set) if (s.userId !== sig.from) s.sendSignal?.(push);
     }
   }
@@ -266,7 +322,13 @@ export class Hub {
     s.deliverEncoded(JSON.stringify(push), push);
   }
 
+  /** Makes a session live on a channel; mid-batch it waits for the batch's flush ("late"), see flushChannel. */
   private goLive(e: ChannelEntry, s: HubSession): void {
+    if (e.pending.length > 0) e.late.set(s, e.pending.length);
+    else this.join(e, s);
+  }
+
+  private join(e: ChannelEntry, s: HubSession): void {
     if (s.transport === 'ws') e.ws.add(s);
     else {
       e.sio.add(s);
@@ -279,34 +341,48 @@ export class Hub {
     if (!e) return;
     e.ws.delete(s);
     if (e.sio.delete(s)) s.leaveRoom?.(channel);
+    e.late.delete(s);
     e.recovering.delete(s);
     e.catchingUp.delete(s);
     await this.maybeRelease(e);
   }
 
   private async maybeRelease(e: ChannelEntry): Promise<void> {
-    if (e.ws.size || e.sio.size || e.recovering.size || e.catchingUp.size) return;
+    if (e.ws.size || e.sio.size || e.late.size || e.recovering.size || e.catchingUp.size) return;
     if (this.channels.get(e.name) !== e) return;
     this.channels.delete(e.name);
     await this.d.bus.unsubscribe(e.name, e.handler).catch((err) => this.d.logger.warn({ err }, 'bus unsubscribe failed'));
     if (e.sigHandler) await this.d.bus.unsubscribeSignals(e.name, e.sigHandler).catch((err) => this.d.logger.warn({ err }, 'bus signal unsubscribe failed'));
   }
 
-  /** Queues a session for the end-of-turn batch flush. */
+  /** Queues a session's own frames (replies, pushes, recovery) for the end-of-turn flush. */
   markDirty(s: FlushableSession): void {
     this.dirty.add(s);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flushAll());
-    }
+    this.scheduleFlush();
   }
 
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flushAll());
+  }
+
+  /**
+   * Sessions' own frames first, then the channel batches: a session's recovered publications always
+   * precede the live ones (late joiners get theirs as own frames of the next flush).
+   */
   private flushAll(): void {
     this.flushScheduled = false;
-    const batch = [...this.dirty];
-    this.dirty.clear();
-    const cache = new Map();
-    for (const s of batch) s.flush(cache);
+    if (this.dirty.size > 0) {
+      const batch = [...this.dirty];
+      this.dirty.clear();
+      for (const s of batch) s.flush();
+    }
+    if (this.dirtyChannels.size > 0) {
+      const chs = [...this.dirtyChannels];
+      this.dirtyChannels.clear();
+      for (const e of chs) this.flushChannel(e);
+    }
   }
 
   async close(): Promise<void> {
@@ -319,6 +395,5 @@ export class Hub {
 }
 
 export interface FlushableSession {
-  /** `cache` lets sessions with identical pending frames share one joined buffer (see websocket.ts). */
-  flush(cache?: Map<unknown, unknown>): void;
+  flush(): void;
 }
