@@ -1,18 +1,23 @@
 /**
  * The node-local fanout core shared by both gateways.
  *
- * One bus subscription per channel per process (reference-counted by local subscribers). Live
- * publications are batched per channel per event-loop turn: at the end of the turn each channel's
- * batch is encoded once ("\n"-joined frames) and that one shared frame goes to every raw WebSocket
- * live on the channel, and one room broadcast (one push, or an array of pushes) to its socket.io
- * sockets. Under load several publications arrive per turn, so a busy node makes fewer, larger writes
- * per socket instead of falling behind; an idle node sends each publication at the end of its turn.
+ * One bus subscription per channel per process (reference-counted by local subscribers).
+ *
+ * Raw WebSockets: each channel keeps a short log of live publications and, per socket, a cursor (the
+ * next log entry it needs). A sweep walks the channel's sockets in slices, yielding to the event loop
+ * between slices, and writes to each socket everything from its cursor to the log's end as one
+ * WebSocket frame ("\n"-joined `msg` frames), encoded once and shared by every socket at the same
+ * cursor. An idle node sends each publication as soon as its turn ends; a busy one lets publications
+ * that arrive during a sweep join the writes still ahead, so a loaded node makes fewer, larger writes
+ * instead of falling behind. socket.io: each channel's publications of one turn go out as one room
+ * broadcast (one push, or an array of pushes), which socket.io encodes once.
  *
  * Recovery (subscribe with `since`): the session is registered as "recovering" before history is
  * read, so live publications arriving meanwhile are buffered for it; history is then sent, the buffer
  * is flushed past the last offset sent, and the session goes live — all without yielding, so there is
- * no gap and no duplicate. A session that goes live while its channel's batch of this turn is already
- * started ("late") gets only the rest of that batch, then joins the channel.
+ * no gap and no duplicate. Going live puts a raw WebSocket's cursor at the log's end; a socket.io
+ * session that goes live while its channel's batch of this turn is already started ("late") gets the
+ * rest of that batch on its own, then joins the room.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { ResolvedChannel } from '../../channels/catalogue.ts';
@@ -59,6 +64,15 @@ export interface SharedFrame {
   wire?: Buffer;
 }
 
+interface Sweep {
+  /** The sockets of this pass, in order; `next` is the first not yet visited. */
+  order: HubSession[];
+  next: number;
+}
+
+/** Raw WebSockets written per sweep slice before yielding to the event loop. */
+export const SWEEP_SLICE = 512;
+
 interface PendingPub {
   pub: Publication;
   /** The publication's JSON as it came off the bus. */
@@ -68,13 +82,18 @@ interface PendingPub {
 interface ChannelEntry {
   name: string;
   handler: BusHandler;
-  /** Raw WebSocket sessions that are live on this channel. */
-  ws: Set<HubSession>;
+  /** Raw WebSocket sessions live on this channel → their cursor: the log sequence number they need next. */
+  ws: Map<HubSession, number>;
+  /** Live publications' `msg` frames not yet written to every raw WebSocket; log[0] has sequence `logBase`. */
+  log: string[];
+  logBase: number;
+  /** The sweep in progress over the raw WebSockets, if any. */
+  sweep: Sweep | null;
   /** socket.io sessions that are live (in the room). */
   sio: Set<HubSession>;
-  /** Live publications of this turn, not yet sent (flushed at the end of the turn). */
+  /** socket.io: live publications of this turn, not yet broadcast (flushed at the end of the turn). */
   pending: PendingPub[];
-  /** Sessions that went live after `pending` had n entries: they get pending[n..], then join. */
+  /** socket.io sessions that went live after `pending` had n entries: they get pending[n..], then join. */
   late: Map<HubSession, number>;
   /** Sessions still recovering: live publications are buffered for them. */
   recovering: Map<HubSession, Publication[]>;
@@ -153,7 +172,10 @@ export class Hub {
     if (e) return e;
     const entry: ChannelEntry = {
       name,
-      ws: new Set(),
+      ws: new Map(),
+      log: [],
+      logBase: 0,
+      sweep: null,
       sio: new Set(),
       pending: [],
       late: new Map(),
@@ -194,7 +216,14 @@ export class Hub {
       e.catchingUp.delete(s);
       this.goLive(e, s);
     }
-    if (e.ws.size > 0 || e.sio.size > 0 || e.late.size > 0) {
+    if (e.ws.size > 0) {
+      e.log.push('{"t":"msg",' + raw.slice(1));
+      if (!e.sweep) {
+        e.sweep = { order: [], next: 0 };
+        setImmediate(() => this.sweepSlice(e));
+      }
+    }
+    if (e.sio.size > 0 || e.late.size > 0) {
       e.pending.push({ pub, raw });
       if (e.pending.length === 1) {
         this.dirtyChannels.add(e);
@@ -203,22 +232,63 @@ export class Hub {
     }
   }
 
-  /** Sends a channel's batch of this turn: one shared frame for raw WebSockets, one room broadcast. */
+  /**
+   * Writes to the next slice of the channel's raw WebSockets what each still needs of the log, one
+   * frame per socket, shared by the sockets at the same cursor. At the end of a pass it trims the log
+   * to what some socket still needs and starts another pass if anything is left.
+   */
+  private sweepSlice(e: ChannelEntry): void {
+    const sw = e.sweep;
+    if (!sw) return;
+    if (sw.next >= sw.order.length) {
+      sw.order = [...e.ws.keys()];
+      sw.next = 0;
+    }
+    const end = e.logBase + e.log.length;
+    const frames = new Map<number, SharedFrame>();
+    let delivered = 0;
+    const stop = Math.min(sw.order.length, sw.next + SWEEP_SLICE);
+    for (; sw.next < stop; sw.next++) {
+      const s = sw.order[sw.next];
+      const cursor = e.ws.get(s);
+      if (cursor === undefined || cursor >= end) continue;
+      let f = frames.get(cursor);
+      if (!f) {
+        const from = cursor - e.logBase;
+        const text = from === e.log.length - 1 ? e.log[from] : e.log.slice(from).join('\n');
+        f = { text: Buffer.from(text), count: end - cursor };
+        frames.set(cursor, f);
+      }
+      e.ws.set(s, end);
+      s.deliverShared!(f);
+      delivered += f.count;
+    }
+    if (delivered > 0) this.d.metrics.deliveries.inc({ transport: 'ws' }, delivered);
+    if (sw.next < sw.order.length) {
+      setImmediate(() => this.sweepSlice(e));
+      return;
+    }
+    // Pass done: drop what every socket has, go round again if something arrived meanwhile.
+    const logEnd = e.logBase + e.log.length;
+    let min = logEnd;
+    for (const c of e.ws.values()) if (c < min) min = c;
+    if (min > e.logBase) {
+      e.log.splice(0, min - e.logBase);
+      e.logBase = min;
+    }
+    if (e.log.length > 0 && e.ws.size > 0) setImmediate(() => this.sweepSlice(e));
+    else {
+      e.sweep = null;
+      e.logBase += e.log.length;
+      e.log = [];
+    }
+  }
+
+  /** socket.io: the channel's batch of this turn as one room broadcast; late joiners get theirs alone. */
   private flushChannel(e: ChannelEntry): void {
     const items = e.pending;
     if (items.length === 0) return;
     e.pending = [];
-    if (e.ws.size > 0) {
-      const parts: string[] = [];
-      for (const it of items) parts.push('{"t":"msg",' + it.raw.slice(1));
-      // Encoded once per channel and turn: every raw WebSocket gets the same bytes, no per-socket copy.
-      const frame: SharedFrame = { text: Buffer.from(parts.join('\n')), count: items.length };
-      for (const s of e.ws) {
-        if (s.deliverShared) s.deliverShared(frame);
-        else for (const it of items) this.deliverOne(s, it.pub);
-      }
-      this.d.metrics.deliveries.inc({ transport: 'ws' }, e.ws.size * items.length);
-    }
     if (e.sio.size > 0 && this.d.roomBroadcast) {
       const pushes = items.map((it) => ({ t: 'msg', ...it.pub }) as MsgPush);
       this.d.roomBroadcast(e.name, pushes.length === 1 ? pushes[0] : pushes);
@@ -240,7 +310,7 @@ export class Hub {
     if (!sig || typeof sig.kind !== 'string' || typeof sig.from !== 'string') return;
     const push: SignalPush = { t: 'signal', channel: e.name, kind: sig.kind, from: sig.from, ...(sig.data === undefined ? {} : { data: sig.data }) };
     // Also to sessions still recovering or catching up: they are subscribed, only their publications wait.
-    for (const set of [e.ws, e.sio, e.late.keys(), e.recovering.keys(), e.catchingUp.keys()]) {
+    for (const set of [e.ws.keys(), e.sio, e.late.keys(), e.recovering.keys(), e.catchingUp.keys()]) {
       for (const s of set) if (s.userId !== sig.from) s.sendSignal?.(push);
     }
   }
@@ -322,14 +392,18 @@ export class Hub {
     s.deliverEncoded(JSON.stringify(push), push);
   }
 
-  /** Makes a session live on a channel; mid-batch it waits for the batch's flush ("late"), see flushChannel. */
+  /**
+   * Makes a session live on a channel from the next publication on: a raw WebSocket's cursor starts at
+   * the log's end; a socket.io session mid-batch waits for the batch's flush ("late", see flushChannel).
+   */
   private goLive(e: ChannelEntry, s: HubSession): void {
-    if (e.pending.length > 0) e.late.set(s, e.pending.length);
+    if (s.transport === 'ws') e.ws.set(s, e.logBase + e.log.length);
+    else if (e.pending.length > 0) e.late.set(s, e.pending.length);
     else this.join(e, s);
   }
 
   private join(e: ChannelEntry, s: HubSession): void {
-    if (s.transport === 'ws') e.ws.add(s);
+    if (s.transport === 'ws') e.ws.set(s, e.logBase + e.log.length);
     else {
       e.sio.add(s);
       s.joinRoom?.(e.name);
