@@ -23,6 +23,11 @@ interface WsPublisherState {
   pending: Array<{ resolve: () => void; reject: (e: Error) => void }>;
 }
 
+/** BENCH_CPU_PROF=dir: CPU profile of the server (written on its clean SIGTERM exit), as for the Qiao targets. */
+function profileArgs(): string[] {
+  return process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_CPU_PROF] : [];
+}
+
 export const wsBaseline: BenchTarget = {
   key: 'a',
   name: 'ws baseline',
@@ -34,6 +39,7 @@ export const wsBaseline: BenchTarget = {
       cpu: opts.cpu,
       logFile: opts.logFile,
       port: opts.port,
+      nodeArgs: profileArgs(),
     }),
 
   async setup(ctx) {
@@ -123,6 +129,7 @@ export const socketioBaseline: BenchTarget = {
       cpu: opts.cpu,
       logFile: opts.logFile,
       port: opts.port,
+      nodeArgs: profileArgs(),
     }),
 
   async setup(ctx) {

@@ -87,7 +87,7 @@ export function socketIoGateway(app: FastifyInstance, opts: SocketIoGatewayOptio
     pingTimeout: 20_000,
     cors: { origin: false },
   });
-  opts.hub.setRoomBroadcast((channel, push) => io.local.to(ROOM_PREFIX + channel).emit('push', push));
+  opts.hub.setRoomBroadcast((room, push) => io.local.to(ROOM_PREFIX + room).emit('push', push));
 
   io.use((socket, next) => {
     if (opts.registry.draining) return next(withData(new QiaoError('QIAO_DRAINING')));

@@ -1,23 +1,23 @@
 /**
  * The node-local fanout core shared by both gateways.
  *
- * One bus subscription per channel per process (reference-counted by local subscribers).
- *
- * Raw WebSockets: each channel keeps a short log of live publications and, per socket, a cursor (the
- * next log entry it needs). A sweep walks the channel's sockets in slices, yielding to the event loop
- * between slices, and writes to each socket everything from its cursor to the log's end as one
- * WebSocket frame ("\n"-joined `msg` frames), encoded once and shared by every socket at the same
- * cursor. An idle node sends each publication as soon as its turn ends; a busy one lets publications
- * that arrive during a sweep join the writes still ahead, so a loaded node makes fewer, larger writes
- * instead of falling behind. socket.io: each channel's publications of one turn go out as one room
- * broadcast (one push, or an array of pushes), which socket.io encodes once.
+ * One bus subscription per channel per process (reference-counted by local subscribers). Each channel
+ * keeps a short log of live publications and a cursor (the next log entry needed) per raw WebSocket
+ * and per socket.io shard (a socket.io room of up to SWEEP_SLICE sockets of the channel). A sweep walks
+ * the channel's sockets in slices of about SWEEP_SLICE sockets, yielding to the event loop between
+ * slices, and sends each socket or shard everything from its cursor to the log's end in one go:
+ * a raw WebSocket gets one frame ("\n"-joined `msg` frames), encoded once and shared by every socket at
+ * the same cursor; a shard gets one room broadcast (one push, or an array), which socket.io encodes
+ * once for the room. An idle node sends a publication as soon as its turn ends; a busy one lets
+ * publications that arrive during a sweep join the writes still ahead, so a loaded node makes fewer,
+ * larger writes instead of falling behind.
  *
  * Recovery (subscribe with `since`): the session is registered as "recovering" before history is
  * read, so live publications arriving meanwhile are buffered for it; history is then sent, the buffer
  * is flushed past the last offset sent, and the session goes live — all without yielding, so there is
- * no gap and no duplicate. Going live puts a raw WebSocket's cursor at the log's end; a socket.io
- * session that goes live while its channel's batch of this turn is already started ("late") gets the
- * rest of that batch on its own, then joins the room.
+ * no gap and no duplicate. Going live starts a session at the log's end; a socket.io session whose
+ * shard is still behind that end waits outside the room ("late") and gets its part of the shard's next
+ * write on its own before joining.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { ResolvedChannel } from '../../channels/catalogue.ts';
@@ -36,7 +36,7 @@ export interface HubSession {
   /** ws only: deliver a channel batch shared by every raw WebSocket live on the channel. */
   deliverShared?(frame: SharedFrame): void;
   sendGap(gap: GapPush): void;
-  /** socket.io only: join/leave the channel room used for broadcast. */
+  /** socket.io only: join/leave a room used for broadcast (the hub names it). */
   joinRoom?(channel: string): void;
   leaveRoom?(channel: string): void;
   /** The connected user (signals are not echoed to the user that caused them). */
@@ -64,19 +64,37 @@ export interface SharedFrame {
   wire?: Buffer;
 }
 
+/** Up to SWEEP_SLICE socket.io sessions of one channel in one socket.io room; they share a cursor. */
+class SioShard {
+  readonly members = new Set<HubSession>();
+  /** Live sessions waiting for the shard to reach the log position they went live at, then joining. */
+  readonly late = new Map<HubSession, number>();
+  constructor(readonly room: string) {}
+  get size(): number {
+    return this.members.size + this.late.size;
+  }
+}
+
 interface Sweep {
-  /** The sockets of this pass, in order; `next` is the first not yet visited. */
-  order: HubSession[];
+  /** What this pass visits, in order; `next` is the first not yet visited. */
+  order: Array<HubSession | SioShard>;
   next: number;
 }
 
-/** Raw WebSockets written per sweep slice before yielding to the event loop. */
+/** Sockets written per sweep slice before yielding to the event loop; also the socket.io shard size. */
 export const SWEEP_SLICE = 512;
 
-interface PendingPub {
+interface LogEntry {
   pub: Publication;
-  /** The publication's JSON as it came off the bus. */
-  raw: string;
+  /** The `msg` frame as raw WebSockets receive it. */
+  text: string;
+}
+
+/** One run of the log (cursor → end) as each transport sends it, built on first use within a slice. */
+interface Run {
+  count: number;
+  frame?: SharedFrame;
+  pushes?: MsgPush[];
 }
 
 interface ChannelEntry {
@@ -84,17 +102,17 @@ interface ChannelEntry {
   handler: BusHandler;
   /** Raw WebSocket sessions live on this channel → their cursor: the log sequence number they need next. */
   ws: Map<HubSession, number>;
-  /** Live publications' `msg` frames not yet written to every raw WebSocket; log[0] has sequence `logBase`. */
-  log: string[];
-  logBase: number;
-  /** The sweep in progress over the raw WebSockets, if any. */
-  sweep: Sweep | null;
-  /** socket.io sessions that are live (in the room). */
+  /** socket.io sessions live on this channel (in a shard's room, or late for it). */
   sio: Set<HubSession>;
-  /** socket.io: live publications of this turn, not yet broadcast (flushed at the end of the turn). */
-  pending: PendingPub[];
-  /** socket.io sessions that went live after `pending` had n entries: they get pending[n..], then join. */
-  late: Map<HubSession, number>;
+  /** socket.io shards → their cursor. */
+  shards: Map<SioShard, number>;
+  shardOf: Map<HubSession, SioShard>;
+  shardSeq: number;
+  /** Live publications not yet sent to every socket; log[0] has sequence number `logBase`. */
+  log: LogEntry[];
+  logBase: number;
+  /** The sweep in progress, if any. */
+  sweep: Sweep | null;
   /** Sessions still recovering: live publications are buffered for them. */
   recovering: Map<HubSession, Publication[]>;
   /**
@@ -119,8 +137,8 @@ export interface HubDeps {
   messages: MessagesRepo;
   metrics: Metrics;
   logger: FastifyBaseLogger;
-  /** socket.io broadcast of one push to a room on this node only (set by the socket.io gateway). */
-  roomBroadcast?: (channel: string, push: MsgPush | MsgPush[]) => void;
+  /** socket.io broadcast of one push (or an array) to a room on this node only (set by the socket.io gateway). */
+  roomBroadcast?: (room: string, push: MsgPush | MsgPush[]) => void;
 }
 
 /** Most publications replayed in one recovery; beyond this the client is told about the gap. */
@@ -129,7 +147,6 @@ export const MAX_RECOVERY = 10_000;
 export class Hub {
   private readonly channels = new Map<string, ChannelEntry>();
   private readonly dirty = new Set<FlushableSession>();
-  private readonly dirtyChannels = new Set<ChannelEntry>();
   private flushScheduled = false;
 
   constructor(private readonly d: HubDeps) {
@@ -157,7 +174,7 @@ export class Hub {
     }
   }
 
-  setRoomBroadcast(fn: (channel: string, push: MsgPush | MsgPush[]) => void): void {
+  setRoomBroadcast(fn: (room: string, push: MsgPush | MsgPush[]) => void): void {
     this.d.roomBroadcast = fn;
   }
 
@@ -173,12 +190,13 @@ export class Hub {
     const entry: ChannelEntry = {
       name,
       ws: new Map(),
+      sio: new Set(),
+      shards: new Map(),
+      shardOf: new Map(),
+      shardSeq: 0,
       log: [],
       logBase: 0,
       sweep: null,
-      sio: new Set(),
-      pending: [],
-      late: new Map(),
       recovering: new Map(),
       catchingUp: new Map(),
       top: 0,
@@ -216,92 +234,87 @@ export class Hub {
       e.catchingUp.delete(s);
       this.goLive(e, s);
     }
-    if (e.ws.size > 0) {
-      e.log.push('{"t":"msg",' + raw.slice(1));
+    if (e.ws.size > 0 || e.shards.size > 0) {
+      e.log.push({ pub, text: '{"t":"msg",' + raw.slice(1) });
       if (!e.sweep) {
         e.sweep = { order: [], next: 0 };
         setImmediate(() => this.sweepSlice(e));
       }
     }
-    if (e.sio.size > 0 || e.late.size > 0) {
-      e.pending.push({ pub, raw });
-      if (e.pending.length === 1) {
-        this.dirtyChannels.add(e);
-        this.scheduleFlush();
-      }
-    }
   }
 
   /**
-   * Writes to the next slice of the channel's raw WebSockets what each still needs of the log, one
-   * frame per socket, shared by the sockets at the same cursor. At the end of a pass it trims the log
-   * to what some socket still needs and starts another pass if anything is left.
+   * Sends the next slice of the channel's sockets what each still needs of the log: one shared frame
+   * per raw WebSocket, one room broadcast per socket.io shard. At the end of a pass it trims the log to
+   * what some socket still needs and goes round again if anything is left.
    */
   private sweepSlice(e: ChannelEntry): void {
     const sw = e.sweep;
     if (!sw) return;
     if (sw.next >= sw.order.length) {
-      sw.order = [...e.ws.keys()];
+      sw.order = [...e.ws.keys(), ...e.shards.keys()];
       sw.next = 0;
     }
     const end = e.logBase + e.log.length;
-    const frames = new Map<number, SharedFrame>();
-    let delivered = 0;
-    const stop = Math.min(sw.order.length, sw.next + SWEEP_SLICE);
-    for (; sw.next < stop; sw.next++) {
-      const s = sw.order[sw.next];
-      const cursor = e.ws.get(s);
-      if (cursor === undefined || cursor >= end) continue;
-      let f = frames.get(cursor);
-      if (!f) {
-        const from = cursor - e.logBase;
-        const text = from === e.log.length - 1 ? e.log[from] : e.log.slice(from).join('\n');
-        f = { text: Buffer.from(text), count: end - cursor };
-        frames.set(cursor, f);
+    const runs = new Map<number, Run>();
+    const run = (cursor: number): Run => {
+      let r = runs.get(cursor);
+      if (!r) runs.set(cursor, (r = { count: end - cursor }));
+      return r;
+    };
+    let wsDelivered = 0;
+    let sioDelivered = 0;
+    for (let budget = SWEEP_SLICE; budget > 0 && sw.next < sw.order.length; ) {
+      const t = sw.order[sw.next++];
+      if (t instanceof SioShard) {
+        budget -= Math.max(1, t.size);
+        const cursor = e.shards.get(t);
+        if (cursor === undefined || cursor >= end) continue;
+        e.shards.set(t, end);
+        if (t.members.size > 0 && this.d.roomBroadcast) {
+          const r = run(cursor);
+          r.pushes ??= e.log.slice(cursor - e.logBase).map((x) => ({ t: 'msg', ...x.pub }) as MsgPush);
+          this.d.roomBroadcast(t.room, r.pushes.length === 1 ? r.pushes[0] : r.pushes);
+          sioDelivered += t.members.size * r.count;
+        }
+        for (const [s, from] of t.late) {
+          for (let i = from - e.logBase; i < e.log.length; i++) this.deliverOne(s, e.log[i].pub);
+          t.members.add(s);
+          s.joinRoom?.(t.room);
+        }
+        t.late.clear();
+        continue;
       }
-      e.ws.set(s, end);
-      s.deliverShared!(f);
-      delivered += f.count;
+      budget--;
+      const cursor = e.ws.get(t);
+      if (cursor === undefined || cursor >= end) continue;
+      const r = run(cursor);
+      if (!r.frame) {
+        const from = cursor - e.logBase;
+        const text = from === e.log.length - 1 ? e.log[from].text : e.log.slice(from).map((x) => x.text).join('\n');
+        r.frame = { text: Buffer.from(text), count: r.count };
+      }
+      e.ws.set(t, end);
+      t.deliverShared!(r.frame);
+      wsDelivered += r.count;
     }
-    if (delivered > 0) this.d.metrics.deliveries.inc({ transport: 'ws' }, delivered);
+    if (wsDelivered > 0) this.d.metrics.deliveries.inc({ transport: 'ws' }, wsDelivered);
+    if (sioDelivered > 0) this.d.metrics.deliveries.inc({ transport: 'socketio' }, sioDelivered);
     if (sw.next < sw.order.length) {
       setImmediate(() => this.sweepSlice(e));
       return;
     }
-    // Pass done: drop what every socket has, go round again if something arrived meanwhile.
+    // Pass done: drop what everyone has, go round again if something arrived meanwhile.
     const logEnd = e.logBase + e.log.length;
     let min = logEnd;
     for (const c of e.ws.values()) if (c < min) min = c;
+    for (const c of e.shards.values()) if (c < min) min = c;
     if (min > e.logBase) {
       e.log.splice(0, min - e.logBase);
       e.logBase = min;
     }
-    if (e.log.length > 0 && e.ws.size > 0) setImmediate(() => this.sweepSlice(e));
-    else {
-      e.sweep = null;
-      e.logBase += e.log.length;
-      e.log = [];
-    }
-  }
-
-  /** socket.io: the channel's batch of this turn as one room broadcast; late joiners get theirs alone. */
-  private flushChannel(e: ChannelEntry): void {
-    const items = e.pending;
-    if (items.length === 0) return;
-    e.pending = [];
-    if (e.sio.size > 0 && this.d.roomBroadcast) {
-      const pushes = items.map((it) => ({ t: 'msg', ...it.pub }) as MsgPush);
-      this.d.roomBroadcast(e.name, pushes.length === 1 ? pushes[0] : pushes);
-      this.d.metrics.deliveries.inc({ transport: 'socketio' }, e.sio.size * items.length);
-    }
-    if (e.late.size > 0) {
-      const late = [...e.late];
-      e.late.clear();
-      for (const [s, from] of late) {
-        for (let i = from; i < items.length; i++) this.deliverOne(s, items[i].pub);
-        this.join(e, s);
-      }
-    }
+    if (e.log.length > 0) setImmediate(() => this.sweepSlice(e));
+    else e.sweep = null;
   }
 
   /** Relays a channel signal to the sessions live on it here, except those of the user it came from. */
@@ -310,7 +323,7 @@ export class Hub {
     if (!sig || typeof sig.kind !== 'string' || typeof sig.from !== 'string') return;
     const push: SignalPush = { t: 'signal', channel: e.name, kind: sig.kind, from: sig.from, ...(sig.data === undefined ? {} : { data: sig.data }) };
     // Also to sessions still recovering or catching up: they are subscribed, only their publications wait.
-    for (const set of [e.ws.keys(), e.sio, e.late.keys(), e.recovering.keys(), e.catchingUp.keys()]) {
+    for (const set of [e.ws.keys(), e.sio, e.recovering.keys(), e.catchingUp.keys()]) {
       for (const s of set) if (s.userId !== sig.from) s.sendSignal?.(push);
     }
   }
@@ -393,36 +406,55 @@ export class Hub {
   }
 
   /**
-   * Makes a session live on a channel from the next publication on: a raw WebSocket's cursor starts at
-   * the log's end; a socket.io session mid-batch waits for the batch's flush ("late", see flushChannel).
+   * Makes a session live on a channel from the next publication on: its cursor starts at the log's end.
+   * A socket.io session joins a shard with room to spare, in its room at once if the shard is up to
+   * date, otherwise as "late" (see sweepSlice).
    */
   private goLive(e: ChannelEntry, s: HubSession): void {
-    if (s.transport === 'ws') e.ws.set(s, e.logBase + e.log.length);
-    else if (e.pending.length > 0) e.late.set(s, e.pending.length);
-    else this.join(e, s);
-  }
-
-  private join(e: ChannelEntry, s: HubSession): void {
-    if (s.transport === 'ws') e.ws.set(s, e.logBase + e.log.length);
-    else {
-      e.sio.add(s);
-      s.joinRoom?.(e.name);
+    const logEnd = e.logBase + e.log.length;
+    if (s.transport === 'ws') {
+      e.ws.set(s, logEnd);
+      return;
     }
+    let shard: SioShard | undefined;
+    for (const sh of e.shards.keys()) {
+      if (sh.size < SWEEP_SLICE) {
+        shard = sh;
+        break;
+      }
+    }
+    if (!shard) {
+      shard = new SioShard(`${e.name}#${++e.shardSeq}`);
+      e.shards.set(shard, logEnd);
+    }
+    e.sio.add(s);
+    e.shardOf.set(s, shard);
+    if (e.shards.get(shard) === logEnd) {
+      shard.members.add(s);
+      s.joinRoom?.(shard.room);
+    } else shard.late.set(s, logEnd);
   }
 
   async unsubscribe(s: HubSession, channel: string): Promise<void> {
     const e = this.channels.get(channel);
     if (!e) return;
     e.ws.delete(s);
-    if (e.sio.delete(s)) s.leaveRoom?.(channel);
-    e.late.delete(s);
+    if (e.sio.delete(s)) {
+      const shard = e.shardOf.get(s);
+      e.shardOf.delete(s);
+      if (shard) {
+        if (shard.members.delete(s)) s.leaveRoom?.(shard.room);
+        shard.late.delete(s);
+        if (shard.size === 0) e.shards.delete(shard);
+      }
+    }
     e.recovering.delete(s);
     e.catchingUp.delete(s);
     await this.maybeRelease(e);
   }
 
   private async maybeRelease(e: ChannelEntry): Promise<void> {
-    if (e.ws.size || e.sio.size || e.late.size || e.recovering.size || e.catchingUp.size) return;
+    if (e.ws.size || e.sio.size || e.recovering.size || e.catchingUp.size) return;
     if (this.channels.get(e.name) !== e) return;
     this.channels.delete(e.name);
     await this.d.bus.unsubscribe(e.name, e.handler).catch((err) => this.d.logger.warn({ err }, 'bus unsubscribe failed'));
@@ -441,22 +473,12 @@ export class Hub {
     setImmediate(() => this.flushAll());
   }
 
-  /**
-   * Sessions' own frames first, then the channel batches: a session's recovered publications always
-   * precede the live ones (late joiners get theirs as own frames of the next flush).
-   */
+  /** Sessions' own frames (a raw WebSocket also flushes them before any shared frame, keeping order). */
   private flushAll(): void {
     this.flushScheduled = false;
-    if (this.dirty.size > 0) {
-      const batch = [...this.dirty];
-      this.dirty.clear();
-      for (const s of batch) s.flush();
-    }
-    if (this.dirtyChannels.size > 0) {
-      const chs = [...this.dirtyChannels];
-      this.dirtyChannels.clear();
-      for (const e of chs) this.flushChannel(e);
-    }
+    const batch = [...this.dirty];
+    this.dirty.clear();
+    for (const s of batch) s.flush();
   }
 
   async close(): Promise<void> {

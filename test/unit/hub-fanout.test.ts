@@ -46,17 +46,19 @@ class WsSession implements HubSession {
 class SioSession implements HubSession {
   readonly transport = 'socketio' as const;
   readonly offsets: number[] = [];
-  inRoom = false;
+  room: string | null = null;
   constructor(readonly id: string) {}
   deliverEncoded(_frame: string | Buffer, push: MsgPush): void {
     this.offsets.push(push.offset);
   }
   sendGap(): void {}
-  joinRoom(): void {
-    this.inRoom = true;
+  joinRoom(room: string): void {
+    expect(this.room).toBeNull();
+    this.room = room;
   }
-  leaveRoom(): void {
-    this.inRoom = false;
+  leaveRoom(room: string): void {
+    expect(this.room).toBe(room);
+    this.room = null;
   }
 }
 
@@ -67,15 +69,16 @@ function setup() {
     since: async (channel: string, since: number, limit: number) => (await bus.history(channel, { sinceOffset: since, limit })).publications,
   } as unknown as MessagesRepo;
   const sio: SioSession[] = [];
-  const broadcasts: Array<MsgPush | MsgPush[]> = [];
+  const broadcasts: Array<{ room: string; offsets: number[] }> = [];
   const hub = new Hub({
     bus,
     messages,
     metrics: createMetrics('test', false),
     logger: pino({ level: 'silent' }),
-    roomBroadcast: (_channel, push) => {
-      broadcasts.push(push);
-      for (const s of sio) if (s.inRoom) for (const p of Array.isArray(push) ? push : [push]) s.offsets.push(p.offset);
+    roomBroadcast: (room, push) => {
+      const offsets = (Array.isArray(push) ? push : [push]).map((p) => p.offset);
+      broadcasts.push({ room, offsets });
+      for (const s of sio) if (s.room === room) s.offsets.push(...offsets);
     },
   });
   let offset = 0;
@@ -151,26 +154,64 @@ describe('hub fanout', () => {
     for (const s of live) expect(s.offsets).toEqual(range(1, 50));
   });
 
-  it('socket.io: one room broadcast per channel and turn; a session going live mid-batch is not sent the batch', async () => {
+  it('socket.io: one room broadcast per shard of SWEEP_SLICE sockets, several publications in one push array', async () => {
     const { hub, publish, channel, sio, broadcasts } = setup();
-    const a = new SioSession('a');
-    sio.push(a);
-    await hub.subscribe(a, channel, undefined);
+    const sessions = Array.from({ length: SWEEP_SLICE * 2 + 1 }, (_, i) => new SioSession(`s${i}`));
+    sio.push(...sessions);
+    for (const s of sessions) await hub.subscribe(s, channel, undefined);
+    expect(new Set(sessions.map((s) => s.room)).size).toBe(3);
+    void publish();
+    void publish();
+    void publish();
+    await settle();
+    expect(broadcasts).toHaveLength(3);
+    for (const b of broadcasts) expect(b.offsets).toEqual([1, 2, 3]);
+    for (const s of sessions) expect(s.offsets).toEqual([1, 2, 3]);
+  });
+
+  it('socket.io: a session going live while its shard is behind is not sent what came before, then joins', async () => {
+    const { hub, publish, channel, sio } = setup();
+    const first = Array.from({ length: 10 }, (_, i) => new SioSession(`f${i}`));
+    sio.push(...first);
+    for (const s of first) await hub.subscribe(s, channel, undefined);
     void publish();
     void publish();
     const b = new SioSession('b');
     sio.push(b);
-    await hub.subscribe(b, channel, undefined); // live after 1 and 2 were queued in this turn
+    const r = await hub.subscribe(b, channel, undefined); // its shard has not sent 1 and 2 yet
+    expect(r.topOffset).toBe(2);
+    expect(b.room).toBeNull();
     void publish();
     await settle();
-    expect(broadcasts.map((p) => (Array.isArray(p) ? p.map((x) => x.offset) : [p.offset]))).toEqual([[1, 2, 3]]);
-    expect(a.offsets).toEqual([1, 2, 3]);
+    for (const s of first) expect(s.offsets).toEqual([1, 2, 3]);
     expect(b.offsets).toEqual([3]);
-    expect(b.inRoom).toBe(true);
+    expect(b.room).toBe(first[0].room);
     await publish();
     await settle();
-    expect(a.offsets).toEqual([1, 2, 3, 4]);
     expect(b.offsets).toEqual([3, 4]);
+    await hub.unsubscribe(b, CH);
+    expect(b.room).toBeNull();
+    await publish();
+    await settle();
+    expect(b.offsets).toEqual([3, 4]);
+    expect(first[0].offsets).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('socket.io recovery mid-stream: everything after `since` once, then live', async () => {
+    const { hub, publish, channel, sio } = setup();
+    const live = Array.from({ length: 5 }, (_, i) => new SioSession(`l${i}`));
+    sio.push(...live);
+    for (const s of live) await hub.subscribe(s, channel, undefined);
+    for (let i = 0; i < 10; i++) await publish();
+    const rec = new SioSession('rec');
+    sio.push(rec);
+    const sub = hub.subscribe(rec, channel, 3);
+    for (let i = 0; i < 10; i++) void publish();
+    await sub;
+    for (let i = 0; i < 5; i++) void publish();
+    await settle();
+    expect(rec.offsets).toEqual(range(4, 25));
+    for (const s of live) expect(s.offsets).toEqual(range(1, 25));
   });
 
   it('unsubscribing mid-sweep stops delivery to that socket and releases the channel when it was the last', async () => {
