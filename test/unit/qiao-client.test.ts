@@ -354,6 +354,8 @@ describe('QiaoClient over raw WebSocket', () => {
     await until(() => hub.conns.length === 2 && c.state === 'connected', 'reconnected quickly', 2000);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(25);
     expect(Date.now() - t0).toBeLessThan(2000); // not the 5 s backoff
+    // 'connected' comes with the welcome; the resubscribe is sent right after it, so wait for it to arrive.
+    await until(() => subscribes(hub.last).length > 0, 'resubscribe');
     expect(subscribes(hub.last)[0]).toMatchObject({ channel: 'research.macro', since: 1 });
   });
 
