@@ -266,37 +266,14 @@ export class Hub {
     let sioDelivered = 0;
     for (let budget = SWEEP_SLICE; budget > 0 && sw.next < sw.order.length; ) {
       const t = sw.order[sw.next++];
-      if (t instanceof SioShard) {
-        budget -= Math.max(1, t.size);
-        const cursor = e.shards.get(t);
-        if (cursor === undefined || cursor >= end) continue;
-        e.shards.set(t, end);
-        if (t.members.size > 0 && this.d.roomBroadcast) {
-          const r = run(cursor);
-          r.pushes ??= e.log.slice(cursor - e.logBase).map((x) => ({ t: 'msg', ...x.pub }) as MsgPush);
-          this.d.roomBroadcast(t.room, r.pushes.length === 1 ? r.pushes[0] : r.pushes);
-          sioDelivered += t.members.size * r.count;
-        }
-        for (const [s, from] of t.late) {
-          for (let i = from - e.logBase; i < e.log.length; i++) this.deliverOne(s, e.log[i].pub);
-          t.members.add(s);
-          s.joinRoom?.(t.room);
-        }
-        t.late.clear();
-        continue;
+      budget -= t instanceof SioShard ? Math.max(1, t.size) : 1;
+      // One socket's failure must not stall the channel: the sweep goes on to the others.
+      try {
+        if (t instanceof SioShard) sioDelivered += this.sendShard(e, t, end, run);
+        else wsDelivered += this.sendWs(e, t, end, run);
+      } catch (err) {
+        this.d.logger.error({ err, channel: e.name }, 'fanout to a socket failed');
       }
-      budget--;
-      const cursor = e.ws.get(t);
-      if (cursor === undefined || cursor >= end) continue;
-      const r = run(cursor);
-      if (!r.frame) {
-        const from = cursor - e.logBase;
-        const text = from === e.log.length - 1 ? e.log[from].text : e.log.slice(from).map((x) => x.text).join('\n');
-        r.frame = { text: Buffer.from(text), count: r.count };
-      }
-      e.ws.set(t, end);
-      t.deliverShared!(r.frame);
-      wsDelivered += r.count;
     }
     if (wsDelivered > 0) this.d.metrics.deliveries.inc({ transport: 'ws' }, wsDelivered);
     if (sioDelivered > 0) this.d.metrics.deliveries.inc({ transport: 'socketio' }, sioDelivered);
@@ -315,6 +292,42 @@ export class Hub {
     }
     if (e.log.length > 0) setImmediate(() => this.sweepSlice(e));
     else e.sweep = null;
+  }
+
+  /** One raw WebSocket's part of a sweep slice; returns the publications delivered. */
+  private sendWs(e: ChannelEntry, s: HubSession, end: number, run: (cursor: number) => Run): number {
+    const cursor = e.ws.get(s);
+    if (cursor === undefined || cursor >= end) return 0;
+    const r = run(cursor);
+    if (!r.frame) {
+      const from = cursor - e.logBase;
+      const text = from === e.log.length - 1 ? e.log[from].text : e.log.slice(from).map((x) => x.text).join('\n');
+      r.frame = { text: Buffer.from(text), count: r.count };
+    }
+    e.ws.set(s, end);
+    s.deliverShared!(r.frame);
+    return r.count;
+  }
+
+  /** One socket.io shard's part of a sweep slice: a room broadcast, then its late joiners; returns deliveries. */
+  private sendShard(e: ChannelEntry, t: SioShard, end: number, run: (cursor: number) => Run): number {
+    const cursor = e.shards.get(t);
+    if (cursor === undefined || cursor >= end) return 0;
+    e.shards.set(t, end);
+    let delivered = 0;
+    if (t.members.size > 0 && this.d.roomBroadcast) {
+      const r = run(cursor);
+      r.pushes ??= e.log.slice(cursor - e.logBase).map((x) => ({ t: 'msg', ...x.pub }) as MsgPush);
+      this.d.roomBroadcast(t.room, r.pushes.length === 1 ? r.pushes[0] : r.pushes);
+      delivered += t.members.size * r.count;
+    }
+    for (const [s, from] of t.late) {
+      for (let i = from - e.logBase; i < e.log.length; i++) this.deliverOne(s, e.log[i].pub);
+      t.members.add(s);
+      s.joinRoom?.(t.room);
+    }
+    t.late.clear();
+    return delivered;
   }
 
   /** Relays a channel signal to the sessions live on it here, except those of the user it came from. */

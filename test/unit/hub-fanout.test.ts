@@ -214,6 +214,23 @@ describe('hub fanout', () => {
     for (const s of live) expect(s.offsets).toEqual(range(1, 25));
   });
 
+  it('a socket that throws does not stall the channel for the others', async () => {
+    const { hub, publish, channel } = setup();
+    const ok = Array.from({ length: SWEEP_SLICE + 3 }, (_, i) => new WsSession(`s${i}`));
+    const bad = new WsSession('bad');
+    bad.deliverShared = () => {
+      throw new Error('socket exploded');
+    };
+    await hub.subscribe(ok[0], channel, undefined);
+    await hub.subscribe(bad, channel, undefined);
+    for (const s of ok.slice(1)) await hub.subscribe(s, channel, undefined);
+    await publish();
+    await settle();
+    await publish();
+    await settle();
+    for (const s of ok) expect(s.offsets).toEqual([1, 2]);
+  });
+
   it('unsubscribing mid-sweep stops delivery to that socket and releases the channel when it was the last', async () => {
     const { hub, publish, channel } = setup();
     const s1 = new WsSession('s1');
