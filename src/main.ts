@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildApp, openDb, openPresence, openQueue } from './app.ts';
-import { ConfigError, loadConfig, processArgs, type Config } from './config/config.ts';
+import { ConfigError, checkHubConfig, loadConfig, processArgs, type Config } from './config/config.ts';
 import { DEMO_LOGINS, DEMO_PASSWORD, seedDemo } from './store/seed.ts';
 
 function out(line: string): void {
@@ -118,6 +118,7 @@ async function main(): Promise<void> {
   let config: Config;
   try {
     config = loadConfig();
+    if (cmd === 'start') checkHubConfig(config);
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`qiao: ${e.message}\n`);

@@ -237,3 +237,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 export function processArgs(): string[] {
   return process.argv.slice(2);
 }
+
+/**
+ * What a hub node (`start`) needs beyond a valid configuration. In services mode several nodes share
+ * the clients: a node with a generated token key would issue tokens every other node refuses.
+ */
+export function checkHubConfig(c: Config): void {
+  if (c.mode === 'services' && c.jwtSecretGenerated) {
+    throw new ConfigError(
+      'QIAO_JWT_SECRET: required in services mode (DATABASE_URL + REDIS_URL), the same on every hub node; with a generated key each node would refuse the tokens of the others',
+    );
+  }
+}

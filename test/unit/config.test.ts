@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config/config.ts';
+import { ConfigError, checkHubConfig, loadConfig } from '../../src/config/config.ts';
 
 describe('config', () => {
   it('defaults to embedded mode with documented defaults', () => {
@@ -35,6 +35,14 @@ describe('config', () => {
 
   it('requires a JWT secret in production', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/QIAO_JWT_SECRET/);
+  });
+
+  it('a hub node in services mode needs the shared JWT secret; embedded mode generates one', () => {
+    const services = { DATABASE_URL: 'postgres://u@h/db', REDIS_URL: 'redis://h:6379' };
+    expect(() => checkHubConfig(loadConfig(services))).toThrow(ConfigError);
+    expect(() => checkHubConfig(loadConfig(services))).toThrow(/QIAO_JWT_SECRET/);
+    expect(() => checkHubConfig(loadConfig({ ...services, QIAO_JWT_SECRET: 'k'.repeat(32) }))).not.toThrow();
+    expect(() => checkHubConfig(loadConfig({}))).not.toThrow();
   });
 
   it('parses booleans strictly', () => {
