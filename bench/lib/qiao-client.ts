@@ -136,27 +136,21 @@ class RawConn {
   ) {
     let gotWelcome!: () => void;
     this.welcomed = new Promise((r) => (gotWelcome = r));
+    this.gotWelcome = gotWelcome;
+    // Lean on purpose: at 80,000 deliveries/s this handler is most of the load generator's own CPU.
     ws.on('message', (data) => {
-      let frames: ServerFrame[];
+      const text = data.toString();
+      let one: ServerFrame | undefined;
+      let many: ServerFrame[] | undefined;
       try {
-        frames = parseRawFrames(data.toString());
+        if (text.indexOf('\n') === -1) one = JSON.parse(text) as ServerFrame;
+        else many = parseRawFrames(text);
       } catch (e) {
         this.ctx.onAnomaly('bad-json', String(e));
         return;
       }
-      for (const f of frames) {
-        if (f.t === 'reply') {
-          const p = this.pending.get(f.re);
-          if (p) {
-            this.pending.delete(f.re);
-            clearTimeout(p.timer);
-            p.resolve(f);
-          }
-        } else {
-          if (f.t === 'welcome') gotWelcome();
-          this.onPush(f);
-        }
-      }
+      if (one) this.onFrame(one);
+      else for (const f of many!) this.onFrame(f);
     });
     ws.on('close', (code, reason) => {
       for (const p of this.pending.values()) {
@@ -166,6 +160,26 @@ class RawConn {
       this.pending.clear();
       this.onClose(code, reason.toString());
     });
+  }
+
+  private gotWelcome: () => void;
+
+  private onFrame(f: ServerFrame): void {
+    if (f.t === 'msg') {
+      this.onPush(f);
+      return;
+    }
+    if (f.t === 'reply') {
+      const p = this.pending.get(f.re);
+      if (p) {
+        this.pending.delete(f.re);
+        clearTimeout(p.timer);
+        p.resolve(f);
+      }
+      return;
+    }
+    if (f.t === 'welcome') this.gotWelcome();
+    this.onPush(f);
   }
 
   static open(url: string, ctx: LoadContext): Promise<RawConn> {
