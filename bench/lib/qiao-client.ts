@@ -139,18 +139,14 @@ class RawConn {
     this.gotWelcome = gotWelcome;
     // Lean on purpose: at 80,000 deliveries/s this handler is most of the load generator's own CPU.
     ws.on('message', (data) => {
-      const text = data.toString();
-      let one: ServerFrame | undefined;
-      let many: ServerFrame[] | undefined;
+      let frames: ServerFrame[];
       try {
-        if (text.indexOf('\n') === -1) one = JSON.parse(text) as ServerFrame;
-        else many = parseRawFrames(text);
+        frames = parseRawFrames(data.toString());
       } catch (e) {
         this.ctx.onAnomaly('bad-json', String(e));
         return;
       }
-      if (one) this.onFrame(one);
-      else for (const f of many!) this.onFrame(f);
+      for (const f of frames) this.onFrame(f);
     });
     ws.on('close', (code, reason) => {
       for (const p of this.pending.values()) {

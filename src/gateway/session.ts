@@ -29,8 +29,8 @@ export interface TransportPort {
   /** ws: a channel batch shared by every raw WebSocket of the channel (see Hub). */
   sendShared?(frame: SharedFrame): void;
   close(code: number, reason: string): void;
-  joinRoom?(channel: string): void;
-  leaveRoom?(channel: string): void;
+  joinRoom?(room: string): void;
+  leaveRoom?(room: string): void;
 }
 
 export interface SessionDeps {
@@ -93,12 +93,12 @@ export class Session implements HubSession {
     if (!this.closed) this.port.sendPush(gap);
   }
 
-  joinRoom(channel: string): void {
-    this.port.joinRoom?.(channel);
+  joinRoom(room: string): void {
+    this.port.joinRoom?.(room);
   }
 
-  leaveRoom(channel: string): void {
-    this.port.leaveRoom?.(channel);
+  leaveRoom(room: string): void {
+    this.port.leaveRoom?.(room);
   }
 
   push(p: Push): void {

@@ -49,12 +49,12 @@ class SioPort implements TransportPort {
     this.socket.disconnect(true);
   }
 
-  joinRoom(channel: string): void {
-    this.socket.join(ROOM_PREFIX + channel);
+  joinRoom(room: string): void {
+    this.socket.join(ROOM_PREFIX + room);
   }
 
-  leaveRoom(channel: string): void {
-    this.socket.leave(ROOM_PREFIX + channel);
+  leaveRoom(room: string): void {
+    this.socket.leave(ROOM_PREFIX + room);
   }
 
   /** Bytes and packets not yet written to the network for this socket. */

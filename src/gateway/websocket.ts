@@ -1,8 +1,8 @@
 /**
  * Raw WebSocket gateway (`/ws`) for programmatic clients (trading terminals, bots).
- * Thin transport over Session: authenticates from `?token=` or `Authorization: Bearer`, batches
- * outgoing frames per event-loop turn ("\n"-separated in one WebSocket message) and cuts off a
- * consumer whose unsent bytes exceed the configured limit.
+ * Thin transport over Session: authenticates from `?token=` or `Authorization: Bearer`, batches the
+ * session's own frames per event-loop turn ("\n"-separated in one WebSocket message), writes the hub's
+ * shared channel frames pre-framed, and cuts off a consumer whose unsent bytes exceed the configured limit.
  */
 import type {} from '@fastify/websocket';
 import { ServerResponse } from 'node:http';

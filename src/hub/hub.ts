@@ -37,8 +37,8 @@ export interface HubSession {
   deliverShared?(frame: SharedFrame): void;
   sendGap(gap: GapPush): void;
   /** socket.io only: join/leave a room used for broadcast (the hub names it). */
-  joinRoom?(channel: string): void;
-  leaveRoom?(channel: string): void;
+  joinRoom?(room: string): void;
+  leaveRoom?(room: string): void;
   /** The connected user (signals are not echoed to the user that caused them). */
   readonly userId?: string;
   /** Deliver an ephemeral signal (typing, receipt) of a channel the session is live on. */
@@ -53,9 +53,9 @@ export interface ChannelSignal {
 }
 
 /**
- * One channel's publications of one event-loop turn, as the text every raw WebSocket receives: the
- * `msg` frames joined by "\n". `wire` is a transport-level encoding of `text` (the WebSocket frame),
- * built by the first socket that needs it and reused by the others.
+ * A run of a channel's log (from one cursor to the log's end) as the text every raw WebSocket at that
+ * cursor receives: the `msg` frames joined by "\n". `wire` is a transport-level encoding of `text` (the
+ * WebSocket frame), built by the first socket that needs it and reused by the others.
  */
 export interface SharedFrame {
   readonly text: Buffer;
@@ -102,11 +102,10 @@ interface ChannelEntry {
   handler: BusHandler;
   /** Raw WebSocket sessions live on this channel → their cursor: the log sequence number they need next. */
   ws: Map<HubSession, number>;
-  /** socket.io sessions live on this channel (in a shard's room, or late for it). */
-  sio: Set<HubSession>;
+  /** socket.io sessions live on this channel → their shard (in its room, or late for it). */
+  sio: Map<HubSession, SioShard>;
   /** socket.io shards → their cursor. */
   shards: Map<SioShard, number>;
-  shardOf: Map<HubSession, SioShard>;
   shardSeq: number;
   /** Live publications not yet sent to every socket; log[0] has sequence number `logBase`. */
   log: LogEntry[];
@@ -190,9 +189,8 @@ export class Hub {
     const entry: ChannelEntry = {
       name,
       ws: new Map(),
-      sio: new Set(),
+      sio: new Map(),
       shards: new Map(),
-      shardOf: new Map(),
       shardSeq: 0,
       log: [],
       logBase: 0,
@@ -336,7 +334,7 @@ export class Hub {
     if (!sig || typeof sig.kind !== 'string' || typeof sig.from !== 'string') return;
     const push: SignalPush = { t: 'signal', channel: e.name, kind: sig.kind, from: sig.from, ...(sig.data === undefined ? {} : { data: sig.data }) };
     // Also to sessions still recovering or catching up: they are subscribed, only their publications wait.
-    for (const set of [e.ws.keys(), e.sio, e.recovering.keys(), e.catchingUp.keys()]) {
+    for (const set of [e.ws.keys(), e.sio.keys(), e.recovering.keys(), e.catchingUp.keys()]) {
       for (const s of set) if (s.userId !== sig.from) s.sendSignal?.(push);
     }
   }
@@ -440,8 +438,7 @@ export class Hub {
       shard = new SioShard(`${e.name}#${++e.shardSeq}`);
       e.shards.set(shard, logEnd);
     }
-    e.sio.add(s);
-    e.shardOf.set(s, shard);
+    e.sio.set(s, shard);
     if (e.shards.get(shard) === logEnd) {
       shard.members.add(s);
       s.joinRoom?.(shard.room);
@@ -452,14 +449,12 @@ export class Hub {
     const e = this.channels.get(channel);
     if (!e) return;
     e.ws.delete(s);
-    if (e.sio.delete(s)) {
-      const shard = e.shardOf.get(s);
-      e.shardOf.delete(s);
-      if (shard) {
-        if (shard.members.delete(s)) s.leaveRoom?.(shard.room);
-        shard.late.delete(s);
-        if (shard.size === 0) e.shards.delete(shard);
-      }
+    const shard = e.sio.get(s);
+    if (shard) {
+      e.sio.delete(s);
+      if (shard.members.delete(s)) s.leaveRoom?.(shard.room);
+      shard.late.delete(s);
+      if (shard.size === 0) e.shards.delete(shard);
     }
     e.recovering.delete(s);
     e.catchingUp.delete(s);
@@ -477,10 +472,6 @@ export class Hub {
   /** Queues a session's own frames (replies, pushes, recovery) for the end-of-turn flush. */
   markDirty(s: FlushableSession): void {
     this.dirty.add(s);
-    this.scheduleFlush();
-  }
-
-  private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     setImmediate(() => this.flushAll());
