@@ -18,7 +18,7 @@ import type { Bus } from './bus/bus.ts';
 import { MemoryBus } from './bus/bus-memory.ts';
 import type { Config } from './config/config.ts';
 import type { AppDeps } from './deps.ts';
-import { ERRORS, QiaoError, isQiaoError } from './errors/codes.ts';
+import { ERRORS, QiaoError, isQiaoError, isUnavailableError } from './errors/codes.ts';
 import { SessionRegistry } from './gateway/session-registry.ts';
 import { socketIoGateway } from './gateway/socketio.ts';
 import { websocketGateway } from './gateway/websocket.ts';
@@ -222,7 +222,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       e = new QiaoError('QIAO_BAD_JSON');
     else if ((err as FastifyError).validation) e = new QiaoError('QIAO_BAD_REQUEST', err.message);
     else if ((err as FastifyError).statusCode && (err as FastifyError).statusCode! < 500) e = new QiaoError('QIAO_BAD_REQUEST', err.message);
-    else {
+    else if (isUnavailableError(err)) {
+      req.log.warn({ err }, 'backing service unavailable');
+      e = new QiaoError('QIAO_UNAVAILABLE');
+    } else {
       req.log.error({ err }, 'unhandled error');
       e = new QiaoError('QIAO_INTERNAL');
     }

@@ -20,6 +20,7 @@ export const ERRORS = {
   QIAO_PAYLOAD_TOO_LARGE: { status: 413, wsClose: 4413, message: 'Payload exceeds the configured size limit' },
   QIAO_UNKNOWN_OP: { status: 400, wsClose: 4400, message: 'Unknown operation' },
   QIAO_NOT_FOUND: { status: 404, wsClose: 4404, message: 'Not found' },
+  QIAO_PAYLOAD_TOO_DEEP: { status: 400, wsClose: 4400, message: 'JSON is nested too deeply' },
 
   // --- authentication (401) ---
   QIAO_AUTH_REQUIRED: { status: 401, wsClose: 4401, message: 'Authentication required' },
@@ -45,6 +46,7 @@ export const ERRORS = {
   QIAO_ALREADY_SUBSCRIBED: { status: 409, wsClose: 4409, message: 'Already subscribed to this channel' },
   QIAO_NOT_SUBSCRIBED: { status: 409, wsClose: 4409, message: 'Not subscribed to this channel' },
   QIAO_CONFLICT: { status: 409, wsClose: 4409, message: 'Conflict with existing data' },
+  QIAO_IDEMPOTENCY_MISMATCH: { status: 409, wsClose: 4409, message: 'This Idempotency-Key was already used for a different request; use a new key for a new request' },
 
   // --- suitability (证券期货投资者适当性管理办法) ---
   QIAO_SUITABILITY_MISMATCH: { status: 422, wsClose: 4422, message: 'Product risk level exceeds the client risk level; recommendation refused and recorded' },
@@ -117,8 +119,36 @@ export function isQiaoError(e: unknown): e is QiaoError {
   return e instanceof QiaoError;
 }
 
-/** Turns anything thrown into a QiaoError; unknown errors become QIAO_INTERNAL without leaking internals. */
+/** Node socket errors that mean a backing service (Postgres, Redis) cannot be reached right now. */
+const UNREACHABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTCONN', 'ECONNABORTED']);
+/** Messages of node-postgres and ioredis when a connection is lost or never made. */
+const UNREACHABLE_MESSAGE =
+  /Connection terminated|Connection is closed|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed|Cannot use a pool after calling end|MaxRetriesPerRequest|Stream isn't writeable|Reached the max retries per request|Command timed out/i;
+
+/**
+ * Whether `e` says a backing service went away (as opposed to a bug): Postgres connection errors
+ * (SQLSTATE class 08, admin shutdown 57P01–57P03, too many connections 53300), socket errors, and the
+ * connection errors of node-postgres and ioredis. Such errors are reported as QIAO_UNAVAILABLE (503).
+ */
+export function isUnavailableError(e: unknown): boolean {
+  for (let cur: unknown = e, depth = 0; cur && typeof cur === 'object' && depth < 4; cur = (cur as { cause?: unknown }).cause, depth++) {
+    const err = cur as { code?: unknown; message?: unknown; errors?: unknown };
+    const code = typeof err.code === 'string' ? err.code : '';
+    if (/^08...$/.test(code) || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300') return true;
+    if (UNREACHABLE_ERRNO.has(code)) return true;
+    if (typeof err.message === 'string' && UNREACHABLE_MESSAGE.test(err.message)) return true;
+    // AggregateError of a dual-stack connect.
+    if (Array.isArray(err.errors) && err.errors.some((x) => isUnavailableError(x))) return true;
+  }
+  return false;
+}
+
+/**
+ * Turns anything thrown into a QiaoError: a lost backing service becomes QIAO_UNAVAILABLE, anything
+ * else unknown becomes QIAO_INTERNAL, without leaking internals.
+ */
 export function toQiaoError(e: unknown): QiaoError {
   if (e instanceof QiaoError) return e;
+  if (isUnavailableError(e)) return new QiaoError('QIAO_UNAVAILABLE');
   return new QiaoError('QIAO_INTERNAL');
 }
