@@ -47,3 +47,22 @@ export const messages = pgTable(
     uniqueIndex('messages_idempotency_uq').on(t.senderId, t.idempotencyKey),
   ],
 );
+
+/**
+ * The relay outbox: one row per committed publication not yet handed to the bus and the fanout queue.
+ * Inserted in the publication's own transaction (so a commit always leaves its relay work behind) and
+ * deleted once the bus and the queue have it. Rows older than a few seconds belong to a relay that
+ * failed or a node that died; every node's sweeper relays them (src/hub/relay.ts). Near-empty in
+ * steady state.
+ */
+export const publishOutbox = pgTable(
+  'publish_outbox',
+  {
+    channel: text('channel').notNull(),
+    offset: bigint('offset', { mode: 'number' }).notNull(),
+    messageId: uuid('message_id').notNull(),
+    family: text('family').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.channel, t.offset] }), index('publish_outbox_created_idx').on(t.createdAt)],
+);
