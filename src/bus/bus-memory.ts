@@ -39,6 +39,7 @@ export class MemoryBus implements Bus {
     if (this.closed) throw new Error('bus closed');
     const s = this.state(pub.channel);
     if (!(pub.offset > s.top)) return { accepted: false, topOffset: s.top };
+    if (opts.contiguous && s.top > 0 && pub.offset !== s.top + 1) return { accepted: false, topOffset: s.top };
     s.top = pub.offset;
     s.history.push(pub);
     if (s.history.length > opts.historySize) s.history.splice(0, s.history.length - opts.historySize);

@@ -43,6 +43,10 @@ end
 if offset <= tonumber(topStr) then
   return {0, topStr}
 end
+-- Contiguous mode: only top + 1, unless the bus holds no record of the channel at all.
+if ARGV[6] == '1' and tonumber(topStr) > 0 and offset ~= tonumber(topStr) + 1 then
+  return {0, topStr}
+end
 -- XADD first: if it fails (stream ahead of a tampered top key) the script has written nothing.
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], ARGV[1] .. '-0', 'p', ARGV[2])
 redis.call('SET', KEYS[1], ARGV[1])
@@ -62,6 +66,7 @@ interface PublishScript {
     maxLen: string,
     ttlMs: string,
     liveChannel: string,
+    contiguous: '0' | '1',
   ): Promise<ScriptReply>;
 }
 
@@ -171,6 +176,7 @@ export class RedisBus implements Bus {
       String(historySize),
       String(ttlMs),
       this.liveChannel(pub.channel),
+      opts.contiguous ? '1' : '0',
     );
     return { accepted: Number(reply[0]) === 1, topOffset: Number(reply[1]) };
   }

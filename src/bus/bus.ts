@@ -4,10 +4,14 @@
  * Guarantees every implementation gives (checked by test/contract/bus.contract.ts):
  *
  * 1. Offsets. Every publication carries a per-channel offset chosen by the caller (the store allocates
- *    it when the message is persisted). The bus accepts a publication only if its offset is strictly
+ *    it when the message is committed). The bus accepts a publication only if its offset is strictly
  *    greater than the last offset it accepted for that channel; anything else is rejected with
- *    `{ accepted: false }` and is neither stored nor delivered. So per channel, history and delivery
- *    are strictly increasing in offset, even when several processes publish.
+ *    `{ accepted: false, topOffset }` and is neither stored nor delivered. So per channel, history and
+ *    delivery are strictly increasing in offset, even when several processes publish.
+ *    With `contiguous: true` the bus is stricter: it accepts only the offset right after the last one
+ *    it accepted (`top + 1`), or any offset when it holds no record of the channel (a new channel, or
+ *    a Redis that lost its data). A relay that finds the bus behind (`topOffset < offset - 1`) hands
+ *    it the missing publications first; one that finds it ahead knows its publication is already there.
  * 2. Ordering. Every subscriber of a channel, on every process sharing the bus, receives that
  *    channel's accepted publications in offset order. No order is promised across channels.
  * 3. Durability. `publish` resolves after the publication is in history (for Redis: in the stream)
@@ -82,6 +86,8 @@ export interface ChannelOptions {
   historySize: number;
   /** How long history lives after the last publish (ms). */
   historyTtlMs: number;
+  /** Accept only `top + 1` (or anything when the bus has no record of the channel); see guarantee 1. */
+  contiguous?: boolean;
 }
 
 export interface Bus {

@@ -140,6 +140,57 @@ export function busContract(name: string, factory: () => Promise<BusContractFixt
       });
     });
 
+    describe('1b. contiguous mode', () => {
+      const C = { ...OPTS, contiguous: true };
+
+      it('starts anywhere on a channel it has no record of, then accepts only top + 1', async () => {
+        const ch = uniqueChannel('contig');
+        const rec = recorder();
+        await bus.subscribe(ch, rec.handler);
+        try {
+          expect(await bus.publish(mkPub(ch, 41), C)).toEqual({ accepted: true, topOffset: 41 });
+          // A hole is refused with the top, so the relay knows what to hand over first.
+          expect(await bus.publish(mkPub(ch, 43, { kind: 'ahead' }), C)).toEqual({ accepted: false, topOffset: 41 });
+          expect(await bus.publish(mkPub(ch, 41, { kind: 'again' }), C)).toEqual({ accepted: false, topOffset: 41 });
+          expect(await bus.publish(mkPub(ch, 42), C)).toEqual({ accepted: true, topOffset: 42 });
+          expect(await bus.publish(mkPub(ch, 43), C)).toEqual({ accepted: true, topOffset: 43 });
+          await waitFor(() => rec.offsets.includes(43), 'offset 43');
+          expect(rec.offsets).toEqual([41, 42, 43]);
+          expect(rec.pubs.map((p) => p.kind)).toEqual(['note', 'note', 'note']);
+          const h = await bus.history(ch, { sinceOffset: 40, limit: 10 });
+          expect(h.publications.map((p) => p.offset)).toEqual([41, 42, 43]);
+        } finally {
+          await bus.unsubscribe(ch, rec.handler);
+        }
+      });
+
+      it('concurrent contiguous publishers never leave a hole', async () => {
+        const ch = uniqueChannel('contig-race');
+        const rec = recorder();
+        await bus.subscribe(ch, rec.handler);
+        try {
+          // Like two relays: each retries from the top it is told until its own offset is in.
+          const relay = async (offsets: number[]) => {
+            for (const o of offsets) {
+              for (let i = 0; i < 1000; i++) {
+                const r = await bus.publish(mkPub(ch, o), C);
+                if (r.accepted || r.topOffset >= o) break;
+                await bus.publish(mkPub(ch, r.topOffset + 1), C);
+              }
+            }
+          };
+          // The channel exists (offset 1 is in), as it does once anything was relayed.
+          expect((await bus.publish(mkPub(ch, 1), C)).accepted).toBe(true);
+          await Promise.all([relay(range(2, 60).filter((o) => o % 2 === 0)), relay(range(2, 60).filter((o) => o % 2 === 1))]);
+          await waitFor(() => rec.offsets.length >= 60, '60 deliveries');
+          await sleep(20);
+          expect(rec.offsets).toEqual(range(1, 60));
+        } finally {
+          await bus.unsubscribe(ch, rec.handler);
+        }
+      });
+    });
+
     describe('2. ordering', () => {
       it('delivers a channel in offset order to several handlers', async () => {
         const ch = uniqueChannel('order');
