@@ -19,11 +19,13 @@ import { MemoryBus } from './bus/bus-memory.ts';
 import type { Config } from './config/config.ts';
 import type { AppDeps } from './deps.ts';
 import { ERRORS, QiaoError, isQiaoError, isUnavailableError } from './errors/codes.ts';
+import { MAX_JSON_DEPTH, jsonDepthExceeds } from './domain/json-depth.ts';
 import { SessionRegistry } from './gateway/session-registry.ts';
 import { socketIoGateway } from './gateway/socketio.ts';
 import { websocketGateway } from './gateway/websocket.ts';
 import { Hub } from './hub/hub.ts';
 import { Publisher } from './hub/publisher.ts';
+import { Relay } from './hub/relay.ts';
 import { createMetrics } from './metrics.ts';
 import authRoutes from './routes/auth.routes.ts';
 import channelRoutes from './routes/channels.routes.ts';
@@ -142,14 +144,31 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
         }),
       },
     },
-    // The REST body limit leaves room for the envelope; the payload itself is checked exactly.
-    bodyLimit: config.maxPayloadBytes + 4096,
+    // QIAO_MAX_PAYLOAD_BYTES bounds the whole REST body, envelope included, as it bounds a whole
+    // socket frame; larger bodies are not read (QIAO_PAYLOAD_TOO_LARGE, 413).
+    bodyLimit: config.maxPayloadBytes,
+    // Channel names of any length reach the catalogue, which answers QIAO_CHANNEL_BAD_NAME as on the
+    // sockets (find-my-way's default of 100 answered its own 414 for a long `:channel`). The URL as a
+    // whole is still bounded by Node's header size limit.
+    routerOptions: { maxParamLength: 16 * 1024 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
     // JSON bodies are typed: `"kind": 5` is a bad request, not "5". Only query strings, params and
     // headers (which arrive as text) are coerced.
     schemaController: { compilersFactory: { buildValidator: bodyStrictValidator } },
     return503OnClosing: true,
     forceCloseConnections: true,
+  });
+  // Every JSON body is checked for depth right after parsing, before validation or any handler walks
+  // it (deep nesting overflows recursive code further on: src/domain/json-depth.ts). The parser is
+  // fastify's own (same proto/constructor poisoning defaults); only the depth check is added.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    parseJson(req, body as string, (err, value) => {
+      if (!err && jsonDepthExceeds(value, MAX_JSON_DEPTH)) {
+        done(new QiaoError('QIAO_PAYLOAD_TOO_DEEP', `JSON bodies may nest objects and arrays at most ${MAX_JSON_DEPTH} levels deep`), undefined);
+      } else done(err, value);
+    });
   });
 
   const db = await openDb(config, opts.inMemoryDb);
@@ -166,7 +185,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const audit = new AuditRepo(db.db);
   const hub = new Hub({ bus, messages, metrics, logger: app.log });
   const queue = opts.queue ?? (await openQueue(config));
-  const publisher = new Publisher({ bus, messages, audit, access: users, metrics, logger: app.log, maxPayloadBytes: config.maxPayloadBytes, queue, dlp });
+  const relay = new Relay({ bus, messages, queue, metrics, logger: app.log });
+  relay.start();
+  const publisher = new Publisher({ messages, relay, audit, access: users, metrics, logger: app.log, maxPayloadBytes: config.maxPayloadBytes, dlp });
   const registry = new SessionRegistry();
   const presence = await openPresence(config);
   const conversations = new ConversationsRepo(db.db);
@@ -321,6 +342,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     // First: firings still being published need the queue, bus and database.
     await alerting.close().catch((err) => app.log.warn({ err }, 'closing the alert engine failed'));
     await workers?.close().catch((err) => app.log.warn({ err }, 'closing workers failed'));
+    // Relays in flight finish (or stay in the outbox for another node's sweeper) before the bus goes.
+    await relay.close().catch((err) => app.log.warn({ err }, 'closing the relay failed'));
     if (tmpOutbox) await rm(tmpOutbox, { recursive: true, force: true }).catch(() => {});
     await queue.close().catch(() => {});
     await new Promise<void>((resolve) => io.close(() => resolve()));

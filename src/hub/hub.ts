@@ -12,12 +12,19 @@
  * publications that arrive during a sweep join the writes still ahead, so a loaded node makes fewer,
  * larger writes instead of falling behind.
  *
+ * Contiguity: a channel's live stream on this node is checked offset by offset. A publication that
+ * skips offsets (a Redis that lost its data, a subscriber connection that dropped, relays racing after
+ * a restart) holds the stream while the hole is filled — from bus history when it has the range, else
+ * from the store, which has every committed publication. Only a hole the store cannot fill either
+ * (history purged) is reported, as a `gap` push, never skipped silently.
+ *
  * Recovery (subscribe with `since`): the session is registered as "recovering" before history is
  * read, so live publications arriving meanwhile are buffered for it; history is then sent, the buffer
- * is flushed past the last offset sent, and the session goes live — all without yielding, so there is
- * no gap and no duplicate. Going live starts a session at the log's end; a socket.io session whose
- * shard is still behind that end waits outside the room ("late") and gets its part of the shard's next
- * write on its own before joining.
+ * is flushed past the last offset sent, and the session goes live. Every step checks that offsets
+ * follow on; a hole is filled from the store (the session stays registered meanwhile, so nothing
+ * arriving live is lost) or reported as a gap — `recovered: true` means nothing was missed. Going live
+ * starts a session at the log's end; a socket.io session whose shard is still behind that end waits
+ * outside the room ("late") and gets its part of the shard's next write on its own before joining.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { ResolvedChannel } from '../../channels/catalogue.ts';
@@ -120,13 +127,15 @@ interface ChannelEntry {
    * them, then they go live.
    */
   catchingUp: Map<HubSession, number>;
-  /** Highest offset delivered live on this node. */
+  /** Highest offset of the live stream on this node: everything up to it was taken, in order. */
   top: number;
   /** Store's offset counter when the entry was created (for reporting topOffset). */
   storeTop: number;
   ready: Promise<void>;
-  /** While resyncing after a bus reconnect: live publications held back until history is replayed. */
-  resync: Array<[Publication, string]> | null;
+  /** Set once the bus subscription is live and `top` starts from the store's counter. */
+  live: boolean;
+  /** While a hole is filled: live publications held back, in arrival order, until it is. */
+  held: Array<[Publication, string]> | null;
   /** Set for families that declare signals (conversations): relays typing and receipts. */
   sigHandler: SignalHandler | null;
 }
@@ -153,24 +162,83 @@ export class Hub {
   }
 
   /**
-   * After the bus lost live delivery for a while: replay from bus history what each channel missed,
-   * holding newer live publications back until the replay is done so order is kept.
+   * After the bus lost live delivery for a while: every channel reads what it missed (bus history, or
+   * the store), holding newer live publications back until then so order is kept.
    */
-  private async resyncAll(): Promise<void> {
-    for (const e of [...this.channels.values()]) {
-      if (e.resync) continue;
-      e.resync = [];
+  private resyncAll(): void {
+    for (const e of this.channels.values()) {
+      if (e.held || !e.live) continue;
+      e.held = [];
+      void this.fill(e, undefined);
+    }
+  }
+
+  /**
+   * Publications after `after` (up to `upTo` when given), contiguous from `after + 1` as far as they go:
+   * from bus history when it has the whole range, else from the store. May end early (limit), and
+   * starts later than `after + 1` only where the store itself has nothing (history purged).
+   */
+  private async readAfter(name: string, after: number, upTo: number | undefined): Promise<Publication[]> {
+    const limit = upTo === undefined ? MAX_RECOVERY : Math.min(MAX_RECOVERY, upTo - after);
+    if (limit <= 0) return [];
+    try {
+      const h = await this.d.bus.history(name, { sinceOffset: after, limit });
+      const pubs = h.publications;
+      const follows = pubs.every((p, i) => p.offset === after + 1 + i);
+      const reaches = upTo === undefined ? h.complete && h.topOffset >= this.storeTopOf(name) : pubs.at(-1)?.offset === upTo;
+      if (h.complete && follows && (reaches || pubs.length === limit)) return pubs;
+    } catch (err) {
+      this.d.logger.warn({ err, channel: name }, 'bus history unavailable; reading the store');
+    }
+    return this.d.messages.since(name, after, limit);
+  }
+
+  private storeTopOf(name: string): number {
+    return this.channels.get(name)?.storeTop ?? 0;
+  }
+
+  /**
+   * Fills the live stream of `e` from `e.top` up to `upTo` (or as far as history goes), then lets the
+   * held publications through. Retries while the store is unavailable: the stream stays held, so
+   * nothing is delivered out of order or skipped.
+   */
+  private async fill(e: ChannelEntry, upTo: number | undefined): Promise<void> {
+    for (let attempt = 0; this.channels.get(e.name) === e; attempt++) {
       try {
-        const h = await this.d.bus.history(e.name, { sinceOffset: e.top, limit: MAX_RECOVERY });
-        for (const pub of h.publications) this.onPublication(e, pub, JSON.stringify(pub), true);
+        for (;;) {
+          const pubs = await this.readAfter(e.name, e.top, upTo);
+          if (pubs.length === 0) break;
+          if (pubs[0].offset > e.top + 1) this.liveGap(e, pubs[0].offset);
+          else this.d.metrics.liveGaps.inc({ outcome: 'filled' });
+          for (const pub of pubs) if (pub.offset > e.top) this.deliverLive(e, pub, JSON.stringify(pub));
+          if (upTo === undefined || e.top >= upTo) break;
+        }
+        if (upTo !== undefined && e.top < upTo) this.liveGap(e, upTo + 1);
+        break;
       } catch (err) {
-        this.d.logger.warn({ err, channel: e.name }, 'resync after bus reconnect failed');
-      } finally {
-        const held = e.resync;
-        e.resync = null;
-        for (const [pub, raw] of held) this.onPublication(e, pub, raw);
+        this.d.logger.warn({ err, channel: e.name, top: e.top, upTo }, 'filling a hole in the live stream failed; retrying');
+        await new Promise((r) => setTimeout(r, Math.min(5000, 200 * 2 ** Math.min(attempt, 5))));
       }
     }
+    const held = e.held ?? [];
+    e.held = null;
+    for (let i = 0; i < held.length; i++) {
+      if (e.held) {
+        // A new hole among the held ones: they wait behind its fill.
+        (e.held as Array<[Publication, string]>).push(...held.slice(i));
+        return;
+      }
+      this.accept(e, held[i][0], held[i][1]);
+    }
+  }
+
+  /** A hole the store cannot fill: every session on the channel is told, then the stream goes on. */
+  private liveGap(e: ChannelEntry, from: number): void {
+    this.d.metrics.liveGaps.inc({ outcome: 'gap' });
+    this.d.logger.error({ channel: e.name, top: e.top, from }, 'live stream hole that the store cannot fill; reporting a gap');
+    const gap: GapPush = { t: 'gap', channel: e.name, since: e.top, from, error: { code: 'QIAO_RECOVERY_GAP', message: new QiaoError('QIAO_RECOVERY_GAP').message } };
+    for (const set of [e.ws.keys(), e.sio.keys(), e.catchingUp.keys()]) for (const s of set) s.sendGap(gap);
+    e.top = from - 1;
   }
 
   setRoomBroadcast(fn: (room: string, push: MsgPush | MsgPush[]) => void): void {
@@ -199,7 +267,8 @@ export class Hub {
       catchingUp: new Map(),
       top: 0,
       storeTop: 0,
-      resync: null,
+      live: false,
+      held: null,
       handler: (pub, raw) => this.onPublication(entry, pub, raw),
       ready: Promise.resolve(),
       sigHandler: signals ? (data) => this.onSignal(entry, data) : null,
@@ -208,6 +277,10 @@ export class Hub {
       await this.d.bus.subscribe(name, entry.handler);
       if (entry.sigHandler) await this.d.bus.subscribeSignals(name, entry.sigHandler);
       entry.storeTop = await this.d.messages.topOffset(name);
+      // The stream starts after what the store had when it went live: a subscriber without `since` is
+      // told this top, so a later live copy of an older publication is not delivered as new.
+      if (entry.storeTop > entry.top) entry.top = entry.storeTop;
+      entry.live = true;
     })();
     entry.ready.catch(() => {
       if (this.channels.get(name) === entry) this.channels.delete(name);
@@ -218,13 +291,24 @@ export class Hub {
     return entry;
   }
 
-  private onPublication(e: ChannelEntry, pub: Publication, raw: string, replay = false): void {
-    if (e.resync && !replay) {
-      e.resync.push([pub, raw]);
+  private onPublication(e: ChannelEntry, pub: Publication, raw: string): void {
+    if (e.held) e.held.push([pub, raw]);
+    else this.accept(e, pub, raw);
+  }
+
+  /** The live stream's gate: in order, each offset once, and a hole is filled before anything after it. */
+  private accept(e: ChannelEntry, pub: Publication, raw: string): void {
+    if (pub.offset <= e.top) return;
+    if (e.live && pub.offset > e.top + 1) {
+      e.held = [[pub, raw]];
+      void this.fill(e, pub.offset - 1);
       return;
     }
-    // Defensive: the bus already delivers in strictly increasing offset order per channel.
-    if (pub.offset <= e.top) return;
+    this.deliverLive(e, pub, raw);
+  }
+
+  /** Takes the next publication of the live stream: to recovering buffers, catching-up sessions and the sweep. */
+  private deliverLive(e: ChannelEntry, pub: Publication, raw: string): void {
     e.top = pub.offset;
     for (const buf of e.recovering.values()) buf.push(pub);
     for (const [s, upTo] of e.catchingUp) {
@@ -341,7 +425,8 @@ export class Hub {
 
   /**
    * Adds a session to a channel. With `since`, first replays what it missed (bus history, then the
-   * store when the bus history is too short), reporting a gap explicitly when neither reaches.
+   * store when the bus history is too short), reporting a gap explicitly only where the store has
+   * nothing either, or beyond MAX_RECOVERY publications.
    */
   async subscribe(
     s: HubSession,
@@ -360,46 +445,60 @@ export class Hub {
     }
     // Buffer live publications from now on, so history + buffer cover everything after `since`.
     e.recovering.set(s, []);
-    let missed: Publication[] = [];
     let recovered = true;
+    let last = since;
+    let delivered = 0;
+    const gap = (from: number) => {
+      recovered = false;
+      s.sendGap({ t: 'gap', channel: e.name, since: last, from, error: { code: 'QIAO_RECOVERY_GAP', message: new QiaoError('QIAO_RECOVERY_GAP').message } });
+      last = from - 1;
+    };
+    /** Sends what follows on from `last`; returns the publications from the first hole on. */
+    const take = (pubs: Publication[]): Publication[] => {
+      for (let i = 0; i < pubs.length; i++) {
+        const pub = pubs[i];
+        if (pub.offset <= last) continue;
+        if (pub.offset > last + 1) return pubs.slice(i);
+        this.deliverOne(s, pub);
+        last = pub.offset;
+        delivered++;
+      }
+      return [];
+    };
     try {
       await e.ready;
-      const h = await this.d.bus.history(e.name, { sinceOffset: since, limit: MAX_RECOVERY });
-      missed = h.publications;
-      // The bus may know less than the store (messages stored without the bus, e.g. the demo seed, or
-      // a Redis that lost its keys): then the store is the history.
-      if (!h.complete || h.topOffset < e.storeTop) {
-        missed = await this.d.messages.since(e.name, since, MAX_RECOVERY);
+      let pending = take(await this.readAfter(e.name, since, undefined));
+      // History, then what arrived live meanwhile; a hole anywhere (history cut at its limit, a store
+      // read that raced a commit) is filled from the store while live publications keep buffering.
+      for (let round = 0; round < 100; round++) {
+        if (pending.length > 0) {
+          const hole = pending[0].offset;
+          if (delivered < MAX_RECOVERY) {
+            let rest = take(await this.d.messages.since(e.name, last, Math.min(MAX_RECOVERY - delivered, hole - last - 1)));
+            // The store has no row where one should be (history purged): that is a real gap.
+            while (rest.length > 0) {
+              gap(rest[0].offset);
+              rest = take(rest);
+            }
+          }
+          if (last < hole - 1) gap(hole);
+          pending = take(pending);
+          continue;
+        }
+        const buf = e.recovering.get(s)!;
+        if (buf.length === 0) break;
+        pending = take(buf.splice(0));
+      }
+      while (pending.length > 0) {
+        gap(pending[0].offset);
+        pending = take(pending);
       }
     } catch (err) {
       e.recovering.delete(s);
       void this.maybeRelease(e);
       throw this.unavailable(err, e.name);
     }
-    const buffered = e.recovering.get(s) ?? [];
     e.recovering.delete(s);
-    let last = since;
-    const first = missed[0]?.offset ?? buffered[0]?.offset;
-    if (first !== undefined && first > since + 1) {
-      recovered = false;
-      s.sendGap({
-        t: 'gap',
-        channel: e.name,
-        since,
-        from: first,
-        error: { code: 'QIAO_RECOVERY_GAP', message: new QiaoError('QIAO_RECOVERY_GAP').message },
-      });
-    }
-    for (const pub of missed) {
-      if (pub.offset <= last) continue;
-      this.deliverOne(s, pub);
-      last = pub.offset;
-    }
-    for (const pub of buffered) {
-      if (pub.offset <= last) continue;
-      this.deliverOne(s, pub);
-      last = pub.offset;
-    }
     if (last > e.top) e.catchingUp.set(s, last);
     else this.goLive(e, s);
     this.d.metrics.recoveries.inc({ outcome: recovered ? 'complete' : 'gap' });

@@ -1,19 +1,20 @@
 /**
  * The publish path shared by REST and both sockets: authorise from the channel catalogue, check size,
- * persist (allocating the offset), hand to the bus — in that order, so nothing reaches a subscriber
- * that is not stored, and a failure anywhere leaves nothing half-written.
+ * commit (message, domain writes, outbox row and archive record in one transaction), then relay the
+ * committed publication to the bus and the fanout queue (src/hub/relay.ts). Nothing reaches a
+ * subscriber before its commit; a failure before the commit leaves nothing written, and a failure
+ * after it leaves relay work that the sweeper finishes.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import { authorizePublish, resolveChannel, type AccessContext, type ResolvedChannel } from '../../channels/catalogue.ts';
 import type { Principal } from '../auth/principal.ts';
-import type { Bus, Publication } from '../bus/bus.ts';
+import type { Publication } from '../bus/bus.ts';
 import { QiaoError, isQiaoError } from '../errors/codes.ts';
 import type { Metrics } from '../metrics.ts';
-import { QUEUES, jobIds, type FanoutJob } from '../queue/jobs.ts';
-import type { JobQueue } from '../queue/queue.ts';
 import type { DlpService, ScreenOutcome } from '../compliance/dlp.ts';
 import type { AuditRepo } from '../store/audit-repo.ts';
-import { OffsetBehindError, type AppendInput, type MessagesRepo } from '../store/messages-repo.ts';
+import type { AppendInput, MessagesRepo } from '../store/messages-repo.ts';
+import type { Relay } from './relay.ts';
 
 export interface PublishRequest {
   channel: unknown;
@@ -57,15 +58,16 @@ export interface ApprovalGate {
 }
 
 export interface PublisherDeps {
-  bus: Bus;
   messages: MessagesRepo;
+  /** Hands committed publications to the bus and the fanout queue. */
+  relay: Relay;
   audit: AuditRepo;
   access: AccessContext;
   metrics: Metrics;
   logger: FastifyBaseLogger;
   maxPayloadBytes: number;
-  /** Where fanout jobs go (absent: live delivery only, e.g. in unit tests). */
-  queue?: JobQueue;
+  /** How long a publish waits for its relay before answering anyway (it is committed), ms. */
+  relayWaitMs?: number;
   /** DLP screening before anything is stored (absent: none, e.g. in unit tests). */
   dlp?: DlpService;
 }
@@ -74,6 +76,7 @@ export class Publisher {
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
   private approvalGate: ApprovalGate | null = null;
+  private draining = false;
   private readonly publishedListeners: Array<(p: Principal, pub: Publication, family: string) => void> = [];
 
   constructor(private readonly d: PublisherDeps) {}
@@ -81,6 +84,11 @@ export class Publisher {
   /** Called after each new (not duplicate) publication is stored and delivered, e.g. to push unread counts. */
   onPublished(fn: (p: Principal, pub: Publication, family: string) => void): void {
     this.publishedListeners.push(fn);
+  }
+
+  /** From now on every new publish is refused with QIAO_DRAINING; those in flight finish (see `idle`). */
+  drain(): void {
+    this.draining = true;
   }
 
   setApprovalGate(gate: ApprovalGate): void {
@@ -92,6 +100,7 @@ export class Publisher {
    * that requires approval the publication becomes a pending approval instead of being delivered.
    */
   async submit(p: Principal, req: PublishRequest): Promise<PublishOutcome | PendingOutcome> {
+    if (this.draining) throw new QiaoError('QIAO_DRAINING');
     let needsApproval = false;
     try {
       needsApproval = resolveChannel(req.channel).family.requiresApproval === true;
@@ -162,6 +171,7 @@ export class Publisher {
   }
 
   async publish(p: Principal, req: PublishRequest, popts: PublishOptions = {}): Promise<PublishOutcome> {
+    if (this.draining) throw new QiaoError('QIAO_DRAINING');
     const started = performance.now();
     this.inFlight++;
     let family = 'unknown';
@@ -173,41 +183,30 @@ export class Publisher {
         throw new QiaoError('QIAO_APPROVAL_REQUIRED');
       }
       const screened = await this.screen(p, req, r);
-      const opts = { historySize: r.family.historySize, historyTtlMs: r.family.historyTtlMs };
       const out = await this.d.messages
-        .append(
-          {
-            channel: r.parsed.name,
-            family,
-            kind: req.kind as string,
-            senderId: p.id,
-            payload: req.payload,
-            idempotencyKey: req.idempotencyKey,
-            subjects: r.parsed.parts.userId ? [r.parsed.parts.userId] : [],
-            conversationId: r.parsed.parts.conversationId,
-            inTx: req.inTx,
-            archiveNote: screened?.archiveNote,
-          },
-          async (pub) => {
-            const res = await this.d.bus.publish(pub, opts);
-            if (!res.accepted) throw new OffsetBehindError(res.topOffset);
-            // Fanout is enqueued in the same transaction, after the bus accepted: if enqueueing fails
-            // the publish fails and rolls back (the client retries with its Idempotency-Key), so no
-            // stored message is ever left without its fanout. The job may start before the commit;
-            // the fanout worker waits for the row. Keyed by message id: one fanout per message.
-            await this.d.queue?.add<FanoutJob>(
-              QUEUES.fanout,
-              'fanout',
-              { messageId: pub.id, channel: pub.channel, family, offset: pub.offset, kind: pub.kind },
-              { jobId: jobIds.fanout(pub.id) },
-            );
-          },
-        )
+        .append({
+          channel: r.parsed.name,
+          family,
+          kind: req.kind as string,
+          senderId: p.id,
+          payload: req.payload,
+          idempotencyKey: req.idempotencyKey,
+          // A person's or a source's key must name one request; services retry their own keys.
+          strictIdempotency: popts.trusted !== true,
+          subjects: r.parsed.parts.userId ? [r.parsed.parts.userId] : [],
+          conversationId: r.parsed.parts.conversationId,
+          inTx: req.inTx,
+          archiveNote: screened?.archiveNote,
+        })
         .catch((e) => {
           if (isQiaoError(e)) throw e;
           this.d.logger.error({ err: e, channel: r.parsed.name }, 'publish failed');
-          throw new QiaoError('QIAO_UNAVAILABLE', 'Publication was not stored or not delivered; nothing was written, retry');
+          throw new QiaoError('QIAO_UNAVAILABLE', 'Publication was not stored; nothing was written, retry');
         });
+      // Committed. The relay puts it on the bus (a duplicate's relay is finished, or left to the
+      // sweeper). Waiting for it keeps the usual case "acknowledged = on the bus"; when the bus is
+      // slow or down the publisher is still acknowledged: the publication is stored and will be relayed.
+      if (!out.duplicate) await this.waitForRelay(out.pub, family);
       this.d.metrics.publishes.inc({ family, outcome: out.duplicate ? 'duplicate' : 'ok' });
       this.d.metrics.publishLatency.observe({ family }, (performance.now() - started) / 1000);
       if (!out.duplicate) {
@@ -226,6 +225,19 @@ export class Publisher {
     } finally {
       this.inFlight--;
       if (this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  private async waitForRelay(pub: Publication, family: string): Promise<void> {
+    const relayed = this.d.relay.relay(pub, family);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.d.relayWaitMs ?? 2000);
+    });
+    try {
+      await Promise.race([relayed, timeout]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -1,18 +1,21 @@
 /**
  * The append-only message log with per-channel offsets.
  *
- * `append` allocates the next offset by upserting the channel row (which row-locks it until commit),
- * inserts the message, and runs `deliver` while the lock is still held. So two processes publishing
- * to the same channel hand their publications to the bus in offset order, and a publication that the
- * bus refuses, or that fails to reach it, rolls back: nothing is half-written.
+ * `append` commits a publication: it allocates the next offset by upserting the channel row (which
+ * row-locks it until commit), inserts the message, runs the caller's domain writes, records the relay
+ * work in the outbox and appends the archive record, all in one transaction. Nothing is handed to the
+ * bus here: the relay (src/hub/relay.ts) does that from what was committed. Because the channel row
+ * stays locked until commit, a channel's publications commit in offset order and its offsets have no
+ * holes: when offset N is committed, every offset below N is committed too.
  */
 import { randomUUID } from 'node:crypto';
-import { and, desc, eq, gt, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm';
 import type { Publication } from '../bus/bus.ts';
+import { assertSameRequest } from '../domain/idempotency.ts';
 import { retentionForFamily } from '../domain/retention.ts';
 import type { ArchiveInput, ArchiveRepo } from './archive-repo.ts';
 import type { Db } from './db.ts';
-import { channels, messages } from './schema/index.ts';
+import { channels, messages, publishOutbox } from './schema/index.ts';
 
 /** A transaction of the store (what `db.transaction` hands its callback). */
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
@@ -24,13 +27,19 @@ export interface AppendInput {
   senderId: string;
   payload: unknown;
   idempotencyKey?: string;
+  /**
+   * With a key: a stored publication under the same key must be the same request (channel, kind and
+   * payload), else QIAO_IDEMPOTENCY_MISMATCH. Off for server services that retry their own keys with
+   * fresh timestamps in the payload.
+   */
+  strictIdempotency?: boolean;
   /** People the message concerns besides the sender (archive search by person). */
   subjects?: string[];
   conversationId?: string;
   /**
    * Domain writes that must commit with the message or not at all (a recommendation row, a task state
-   * change), run in the transaction after the message row and before delivery; throwing rolls
-   * everything back and nothing is delivered. Returned archive records are appended after the
+   * change), run in the transaction after the message row; throwing rolls everything back and
+   * nothing is delivered. Returned archive records are appended after the
    * message's own record, last in the transaction.
    */
   inTx?: (tx: Tx, pub: Publication) => Promise<ArchiveInput[] | void>;
@@ -68,13 +77,6 @@ export function rowToPublication(r: RowLike): Publication {
   };
 }
 
-/** Thrown by a `deliver` callback when the bus already holds a higher offset than the store. */
-export class OffsetBehindError extends Error {
-  constructor(readonly busTop: number) {
-    super(`bus top offset ${busTop} is ahead of the store`);
-  }
-}
-
 function isUniqueViolation(e: unknown): boolean {
   const err = e as { code?: string; cause?: { code?: string } };
   return err?.code === '23505' || err?.cause?.code === '23505';
@@ -96,73 +98,104 @@ export class MessagesRepo {
     return r ? rowToPublication(r) : undefined;
   }
 
-  async append(input: AppendInput, deliver: (pub: Publication) => Promise<void>): Promise<AppendResult> {
+  /** The stored publication of an earlier request with this key, checked against this one when strict. */
+  private async prior(input: AppendInput): Promise<Publication | undefined> {
+    const prior = await this.findByIdempotencyKey(input.senderId, input.idempotencyKey!);
+    if (prior && input.strictIdempotency) {
+      assertSameRequest(
+        { channel: prior.channel, kind: prior.kind, payload: prior.payload },
+        { channel: input.channel, kind: input.kind, payload: JSON.parse(JSON.stringify(input.payload ?? null)) },
+      );
+    }
+    return prior;
+  }
+
+  /**
+   * Commits one publication (see the file comment). Returns the earlier publication instead when the
+   * idempotency key was used before (`duplicate`), without writing anything.
+   */
+  async append(input: AppendInput): Promise<AppendResult> {
     if (input.idempotencyKey) {
-      const prior = await this.findByIdempotencyKey(input.senderId, input.idempotencyKey);
+      const prior = await this.prior(input);
       if (prior) return { pub: prior, duplicate: true };
     }
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const pub = await this.db.transaction(async (tx) => {
-          const [ch] = await tx
-            .insert(channels)
-            .values({ name: input.channel, family: input.family, lastOffset: 1 })
-            .onConflictDoUpdate({ target: channels.name, set: { lastOffset: sql`${channels.lastOffset} + 1` } })
-            .returning({ offset: channels.lastOffset });
-          const payloadJson = JSON.stringify(input.payload);
-          const [row] = await tx
-            .insert(messages)
-            .values({
-              id: randomUUID(),
-              channel: input.channel,
-              offset: ch.offset,
-              kind: input.kind,
-              senderId: input.senderId,
-              payload: input.payload as object,
-              sizeBytes: Buffer.byteLength(payloadJson),
-              idempotencyKey: input.idempotencyKey ?? null,
-            })
-            .returning();
-          const p = rowToPublication(row);
-          const extra = input.inTx ? await input.inTx(tx, p) : undefined;
-          await deliver(p);
-          // Archived last, in the same transaction: a message is either stored, delivered and
-          // archived, or none of these.
-          await this.archive?.append(
-            {
-              kind: 'message',
-              actorId: input.senderId,
-              subjects: [input.senderId, ...(input.subjects ?? [])],
-              conversationId: input.conversationId ?? null,
-              channel: input.channel,
-              retentionClass: retentionForFamily(input.family),
-              body: { ...p, ...input.archiveNote },
-              text: payloadText(input.payload),
-              recordedAt: row.createdAt,
-            },
-            tx,
-          );
-          for (const rec of extra ?? []) await this.archive?.append(rec, tx);
-          return p;
-        });
-        return { pub, duplicate: false };
-      } catch (e) {
-        if (e instanceof OffsetBehindError && attempt < 2) {
-          // The bus saw offsets the store rolled back (a commit that failed after delivery, or a
-          // restored database). Move the counter past them so offsets stay strictly increasing.
-          await this.db
-            .insert(channels)
-            .values({ name: input.channel, family: input.family, lastOffset: e.busTop })
-            .onConflictDoUpdate({ target: channels.name, set: { lastOffset: sql`greatest(${channels.lastOffset}, ${e.busTop})` } });
-          continue;
-        }
-        if (input.idempotencyKey && isUniqueViolation(e)) {
-          const prior = await this.findByIdempotencyKey(input.senderId, input.idempotencyKey);
-          if (prior) return { pub: prior, duplicate: true };
-        }
-        throw e;
+    try {
+      const pub = await this.db.transaction(async (tx) => {
+        const [ch] = await tx
+          .insert(channels)
+          .values({ name: input.channel, family: input.family, lastOffset: 1 })
+          .onConflictDoUpdate({ target: channels.name, set: { lastOffset: sql`${channels.lastOffset} + 1` } })
+          .returning({ offset: channels.lastOffset });
+        const payloadJson = JSON.stringify(input.payload);
+        const [row] = await tx
+          .insert(messages)
+          .values({
+            id: randomUUID(),
+            channel: input.channel,
+            offset: ch.offset,
+            kind: input.kind,
+            senderId: input.senderId,
+            payload: input.payload as object,
+            sizeBytes: Buffer.byteLength(payloadJson),
+            idempotencyKey: input.idempotencyKey ?? null,
+          })
+          .returning();
+        const p = rowToPublication(row);
+        const extra = input.inTx ? await input.inTx(tx, p) : undefined;
+        // The relay's work item: committed with the message, so no commit is ever left unrelayed.
+        await tx.insert(publishOutbox).values({ channel: p.channel, offset: p.offset, messageId: p.id, family: input.family });
+        // Archived last (the archive lock is held until commit): a message is stored and archived, or neither.
+        await this.archive?.append(
+          {
+            kind: 'message',
+            actorId: input.senderId,
+            subjects: [input.senderId, ...(input.subjects ?? [])],
+            conversationId: input.conversationId ?? null,
+            channel: input.channel,
+            retentionClass: retentionForFamily(input.family),
+            body: { ...p, ...input.archiveNote },
+            text: payloadText(input.payload),
+            recordedAt: row.createdAt,
+          },
+          tx,
+        );
+        for (const rec of extra ?? []) await this.archive?.append(rec, tx);
+        return p;
+      });
+      return { pub, duplicate: false };
+    } catch (e) {
+      if (input.idempotencyKey && isUniqueViolation(e)) {
+        // The same key raced us on another request and won.
+        const prior = await this.prior(input);
+        if (prior) return { pub: prior, duplicate: true };
       }
+      throw e;
     }
+  }
+
+  /**
+   * Committed publications the relay has not finished (outbox rows older than `olderThanMs`), oldest
+   * channel offsets first, with their family.
+   */
+  async unrelayed(olderThanMs: number, limit: number): Promise<Array<{ pub: Publication; family: string }>> {
+    const rows = await this.db
+      .select({ m: messages, family: publishOutbox.family })
+      .from(publishOutbox)
+      .innerJoin(messages, and(eq(messages.channel, publishOutbox.channel), eq(messages.offset, publishOutbox.offset)))
+      .where(lt(publishOutbox.createdAt, sql`now() - ${olderThanMs} * interval '1 millisecond'`))
+      .orderBy(asc(publishOutbox.channel), asc(publishOutbox.offset))
+      .limit(limit);
+    return rows.map((r) => ({ pub: rowToPublication(r.m), family: r.family }));
+  }
+
+  /** Removes finished relay work (the bus and the queue have these publications). */
+  async relayed(keys: Array<{ channel: string; offset: number }>): Promise<void> {
+    if (keys.length === 0) return;
+    const list = sql.join(
+      keys.map((k) => sql`(${k.channel}, ${k.offset}::bigint)`),
+      sql`, `,
+    );
+    await this.db.execute(sql`delete from publish_outbox where (channel, "offset") in (${list})`);
   }
 
   /** Newest-first page of a channel's stored history; `before` is an exclusive offset bound. */

@@ -20,12 +20,10 @@ export async function seedDemoConversations(db: Db): Promise<void> {
   if (!broker || !client || !manager) return;
   const convs = new ConversationsRepo(db);
   const messages = new MessagesRepo(db, new ArchiveRepo(db));
-  // Not on the bus yet (no hub runs during seeding): readers get these from history.
+  // Demo history, not news: readers get it from history, and it is never relayed (no live push, no fanout).
   const say = async (conversationId: string, senderId: string, text: string) => {
-    const { pub } = await messages.append(
-      { channel: convChannel(conversationId), family: 'conv', kind: 'chat', senderId, payload: { text }, conversationId, subjects: [] },
-      async () => {},
-    );
+    const { pub } = await messages.append({ channel: convChannel(conversationId), family: 'conv', kind: 'chat', senderId, payload: { text }, conversationId, subjects: [] });
+    await messages.relayed([{ channel: pub.channel, offset: pub.offset }]);
     await convs.advance(conversationId, senderId, 'read', pub.offset);
     return pub.offset;
   };

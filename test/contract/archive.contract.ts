@@ -77,7 +77,6 @@ export function archiveContract(name: string, factory: () => Promise<ArchiveFixt
           senderId: 'sender-1',
           payload: { title: '宏观 "周报" \\ 🚀', riskLevel: 'R2', tickers: ['600519.SH'], n: 0.1, big: 1e21, neg: -0, nested: { z: 1, a: [1, 'x', null] } },
         },
-        async () => {},
       );
       await archive.append(rec({ conversationId: randomUUID().toUpperCase(), subjects: ['b', 'a', 'b'], body: { at: new Date(), list: [1, undefined, 3], skip: undefined } }));
       await archive.append(rec({ recordedAt: new Date('2010-02-03T04:05:06.789Z') }));

@@ -1,14 +1,13 @@
 /**
  * The store contract: the same repositories and migrations behave the same on PGlite (embedded) and
- * real PostgreSQL. Offsets, atomicity of the publish transaction, idempotency, and the database-level
- * append-only guards.
+ * real PostgreSQL. Offsets, atomicity of the publish transaction (message, domain writes, outbox row),
+ * idempotency, and the database-level append-only guards.
  */
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Publication } from '../../src/bus/bus.ts';
 import type { DbHandle } from '../../src/store/db.ts';
-import { MessagesRepo, OffsetBehindError } from '../../src/store/messages-repo.ts';
+import { MessagesRepo, type AppendInput } from '../../src/store/messages-repo.ts';
 import { seedDemo } from '../../src/store/seed.ts';
 import { SubscriptionsRepo } from '../../src/store/subscriptions-repo.ts';
 import { UsersRepo } from '../../src/store/users-repo.ts';
@@ -37,8 +36,14 @@ export function storeContract(name: string, factory: () => Promise<{ db: DbHandl
     afterAll(async () => f?.cleanup());
 
     const note = (title: string) => ({ title, riskLevel: 'R1', tickers: [] });
-    const append = (channel: string, payload: unknown, deliver: (p: Publication) => Promise<void> = async () => {}, idempotencyKey?: string) =>
-      messages.append({ channel, family: 'research', kind: 'note', senderId: 'sender-1', payload, idempotencyKey }, deliver);
+    const append = (channel: string, payload: unknown, inTx?: AppendInput['inTx'], idempotencyKey?: string, strictIdempotency = false) =>
+      messages.append({ channel, family: 'research', kind: 'note', senderId: 'sender-1', payload, idempotencyKey, inTx, strictIdempotency });
+    const outbox = async (channel: string) =>
+      (
+        (await f.db.db.execute(sql`select "offset"::int as o from publish_outbox where channel = ${channel} order by "offset"`)) as unknown as {
+          rows: Array<{ o: number }>;
+        }
+      ).rows.map((r) => Number(r.o));
 
     it('allocates gap-free offsets 1, 2, 3 per channel', async () => {
       const c = `research.sector.tech`;
@@ -50,53 +55,53 @@ export function storeContract(name: string, factory: () => Promise<{ db: DbHandl
       expect(await messages.topOffset(c)).toBe(2);
     });
 
-    it('hands concurrent publications to delivery in offset order', async () => {
+    it('commits concurrent publications with gap-free offsets, each with its outbox row', async () => {
       const c = ch();
-      const delivered: number[] = [];
-      await Promise.all(
-        Array.from({ length: 20 }, (_, i) =>
-          append(c, note(`n${i}`), async (p) => {
-            // A slow delivery must not let a later offset overtake it.
-            await new Promise((r) => setTimeout(r, Math.random() * 3));
-            delivered.push(p.offset);
-          }),
-        ),
-      );
-      expect(delivered).toEqual([...delivered].sort((x, y) => x - y));
-      expect(new Set(delivered).size).toBe(20);
+      const out = await Promise.all(Array.from({ length: 20 }, (_, i) => append(c, note(`n${i}`))));
+      const offsets = out.map((o) => o.pub.offset).sort((x, y) => x - y);
+      expect(offsets).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      expect(await outbox(c)).toEqual(offsets);
+      const unrelayed = await messages.unrelayed(-60_000, 100);
+      expect(unrelayed.filter((u) => u.pub.channel === c).map((u) => u.pub.offset)).toEqual(offsets);
+      expect(unrelayed.find((u) => u.pub.channel === c)?.family).toBe('research');
+      // Fresh rows are not "left behind" yet.
+      expect((await messages.unrelayed(60_000, 100)).filter((u) => u.pub.channel === c)).toEqual([]);
+      await messages.relayed(out.map((o) => ({ channel: c, offset: o.pub.offset })));
+      expect(await outbox(c)).toEqual([]);
     });
 
-    it('writes nothing when delivery fails (no half-written data)', async () => {
+    it('writes nothing when a domain write in the transaction fails (no half-written data)', async () => {
       const c = 'research.fixed-income';
       await append(c, note('ok'));
-      await expect(append(c, note('fails'), async () => Promise.reject(new Error('redis down')))).rejects.toThrow('redis down');
+      await expect(append(c, note('fails'), async () => Promise.reject(new Error('domain write failed')))).rejects.toThrow('domain write failed');
       expect(await messages.topOffset(c)).toBe(1);
       const page = await messages.page(c, { limit: 10 });
       expect(page.map((p) => (p.payload as { title: string }).title)).toEqual(['ok']);
+      expect(await outbox(c)).toEqual([1]);
       expect((await append(c, note('next'))).pub.offset).toBe(2);
     });
 
-    it('moves the counter past a bus that is ahead, keeping offsets increasing', async () => {
-      const c = 'research.morning-brief';
-      let first = true;
-      const r = await append(c, note('x'), async (p) => {
-        if (first) {
-          first = false;
-          throw new OffsetBehindError(p.offset + 4);
-        }
+    it('refuses a repeated key with a different request when strict, and returns the first for the same one', async () => {
+      const c = 'research.sector.health';
+      const key = randomUUID();
+      const first = await append(c, { title: 'x', riskLevel: 'R1', tickers: ['600519.SH'] }, undefined, key, true);
+      // Same request, keys in another order: the first result.
+      const again = await append(c, { tickers: ['600519.SH'], riskLevel: 'R1', title: 'x' }, undefined, key, true);
+      expect(again).toMatchObject({ duplicate: true, pub: { id: first.pub.id, offset: first.pub.offset } });
+      await expect(append(c, note('different'), undefined, key, true)).rejects.toMatchObject({ code: 'QIAO_IDEMPOTENCY_MISMATCH' });
+      await expect(append('research.sector.tech', { title: 'x', riskLevel: 'R1', tickers: ['600519.SH'] }, undefined, key, true)).rejects.toMatchObject({
+        code: 'QIAO_IDEMPOTENCY_MISMATCH',
       });
-      expect(r.pub.offset).toBe(6);
+      // Not strict (a service retrying its own key): the first result.
+      expect((await append(c, note('different'), undefined, key, false)).pub.id).toBe(first.pub.id);
+      expect(await messages.topOffset(c)).toBe(1);
     });
 
     it('returns the first publication for a repeated idempotency key', async () => {
       const c = 'research.sector.finance';
-      let deliveries = 0;
       const key = randomUUID();
-      const [a, b] = await Promise.all([
-        append(c, note('once'), async () => void deliveries++, key),
-        append(c, note('once'), async () => void deliveries++, key),
-      ]);
-      const c3 = await append(c, note('once'), async () => void deliveries++, key);
+      const [a, b] = await Promise.all([append(c, note('once'), undefined, key, true), append(c, note('once'), undefined, key, true)]);
+      const c3 = await append(c, note('once'), undefined, key, true);
       expect(new Set([a.pub.id, b.pub.id, c3.pub.id]).size).toBe(1);
       expect([a.duplicate, b.duplicate, c3.duplicate].filter(Boolean).length).toBe(2);
       expect(await messages.topOffset(c)).toBe(1);
