@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { bigint, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { users } from './users.ts';
 
@@ -45,6 +46,12 @@ export const messages = pgTable(
     uniqueIndex('messages_channel_offset_uq').on(t.channel, t.offset),
     index('messages_created_idx').on(t.createdAt),
     uniqueIndex('messages_idempotency_uq').on(t.senderId, t.idempotencyKey),
+    // Edits and recalls by the message they reference (`payload.ref`): "is it recalled", "its latest
+    // edit" and the unread counters look a message's amendments up here instead of scanning the
+    // conversation. Partial: only these (few) rows are indexed.
+    index('messages_ref_idx')
+      .on(t.channel, sql`(${t.payload}->>'ref')`, t.offset)
+      .where(sql`${t.kind} in ('chat.edit', 'chat.recall')`),
   ],
 );
 

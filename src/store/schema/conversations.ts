@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, index, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, boolean, index, integer, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { teams } from './org.ts';
 import { users } from './users.ts';
 
@@ -8,6 +8,11 @@ import { users } from './users.ts';
  * broker_client: one per (broker, client) pair; access follows the broker–client assignment, so a
  * transferred client's new broker reads the history and the old broker loses access at once.
  * broker_manager: one per (broker, manager) pair. group: a small group inside a team (members table).
+ *
+ * `waitingSince` (broker_client): time of the client's oldest chat message not yet followed by a chat
+ * from the broker side (the workstation's first-response wait), kept by each chat message in its
+ * publish transaction (ConversationsRepo.recordMessage). `waitingKnown` false: not computed yet (a
+ * conversation from before the column); the first reader computes it once from the log.
  */
 export const conversations = pgTable(
   'conversations',
@@ -21,6 +26,8 @@ export const conversations = pgTable(
     teamId: uuid('team_id').references(() => teams.id),
     createdBy: uuid('created_by').references(() => users.id),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    waitingSince: timestamp('waiting_since', { withTimezone: true }),
+    waitingKnown: boolean('waiting_known').notNull().default(false),
   },
   (t) => [
     uniqueIndex('conversations_broker_client_uq').on(t.brokerId, t.clientId).where(sql`${t.type} = 'broker_client'`),
@@ -39,7 +46,13 @@ export const conversationMembers = pgTable(
   (t) => [primaryKey({ columns: [t.conversationId, t.userId] }), index('conversation_members_user_idx').on(t.userId)],
 );
 
-/** Per user and conversation: how far they have received and read (unread counts derive from it). */
+/**
+ * Per user and conversation: how far they have received and read, and `unread`, the number of chat
+ * messages from others after `readOffset` that are not recalled. `unread` is kept in the transaction
+ * of every message and read (ConversationsRepo.recordMessage / advance), so it costs O(1) whatever the
+ * length of the conversation; null means not computed yet (a row or conversation from before the
+ * column, or a reset): the first reader computes it once from the log.
+ */
 export const conversationReads = pgTable(
   'conversation_reads',
   {
@@ -47,6 +60,7 @@ export const conversationReads = pgTable(
     userId: uuid('user_id').notNull().references(() => users.id),
     deliveredOffset: bigint('delivered_offset', { mode: 'number' }).notNull().default(0),
     readOffset: bigint('read_offset', { mode: 'number' }).notNull().default(0),
+    unread: integer('unread'),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [primaryKey({ columns: [t.conversationId, t.userId] })],
