@@ -96,8 +96,15 @@ export interface BuildOptions {
   alertSync?: AlertSync;
 }
 
-export async function openDb(config: Config, inMemory = false): Promise<DbHandle> {
-  return config.databaseUrl ? openPostgres(config.databaseUrl, config.pgPoolSize) : openPglite(inMemory ? undefined : config.dataDir);
+export async function openDb(config: Config, inMemory = false, logger?: { warn(obj: object, msg: string): void }): Promise<DbHandle> {
+  if (!config.databaseUrl) return openPglite(inMemory ? undefined : config.dataDir);
+  // Throttled: a restart makes every pooled connection report at once.
+  let lastLog = 0;
+  return openPostgres(config.databaseUrl, config.pgPoolSize, (err) => {
+    if (Date.now() - lastLog < 1000) return;
+    lastLog = Date.now();
+    logger?.warn({ err }, 'postgres connection error (the pool replaces the connection)');
+  });
 }
 
 export async function openQueue(config: Config): Promise<JobQueue> {
@@ -155,8 +162,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     // JSON bodies are typed: `"kind": 5` is a bad request, not "5". Only query strings, params and
     // headers (which arrive as text) are coerced.
     schemaController: { compilersFactory: { buildValidator: bodyStrictValidator } },
+    // During close, requests still arriving are answered by the drain hook (QIAO_DRAINING); requests in
+    // flight finish and only idle keep-alive connections are cut.
     return503OnClosing: true,
-    forceCloseConnections: true,
+    forceCloseConnections: 'idle',
   });
   // Every JSON body is checked for depth right after parsing, before validation or any handler walks
   // it (deep nesting overflows recursive code further on: src/domain/json-depth.ts). The parser is
@@ -171,7 +180,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     });
   });
 
-  const db = await openDb(config, opts.inMemoryDb);
+  const db = await openDb(config, opts.inMemoryDb, app.log);
   if (config.migrateOnStart) await db.migrate();
   if (opts.seed ?? config.seedDemo) {
     if (await seedDemo(db.db)) app.log.info('seeded the demo firm');
@@ -311,14 +320,25 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.decorate('io', io);
 
   let draining: Promise<void> | null = null;
+  // While draining, writes are refused at once with QIAO_DRAINING (reads are still served until the
+  // node closes): a publisher retries on another node instead of waiting for a reset.
+  app.addHook('onRequest', async (req) => {
+    if (registry.draining && req.method !== 'GET' && req.method !== 'HEAD') throw new QiaoError('QIAO_DRAINING');
+  });
   app.decorate('drain', function drain(): Promise<void> {
     draining ??= (async () => {
+      const t0 = Date.now();
       registry.draining = true;
+      publisher.drain();
       // Ask everyone to reconnect (to any node) with their offsets; stagger so nodes are not stampeded.
       for (const s of registry.all()) s.push({ t: 'reconnect', reason: 'node draining', afterMs: Math.floor(Math.random() * config.reconnectAfterMs) });
-      await new Promise((r) => setTimeout(r, 50));
+      // Publishes already in flight finish (commit and relay): they were accepted, so they are answered.
       await publisher.idle(config.drainTimeoutMs);
+      // Sockets move by themselves after their `afterMs`; whoever is left is closed once that has passed.
+      const moveBy = Date.now() + config.reconnectAfterMs + 1000;
+      while (registry.size > 0 && Date.now() < moveBy) await new Promise((r) => setTimeout(r, 25));
       for (const s of registry.all()) s.close(ERRORS.QIAO_DRAINING.wsClose, 'QIAO_DRAINING');
+      app.log.info({ ms: Date.now() - t0 }, 'drained');
       await app.close();
     })();
     return draining;

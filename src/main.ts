@@ -28,6 +28,7 @@ async function start(config: Config): Promise<void> {
   if (config.mode === 'embedded') mkdirSync(config.dataDir, { recursive: true });
   config = embeddedSecret(config);
   const app = await buildApp(config);
+  keepRunning(app.log);
   const address = await app.listen({ host: config.host, port: config.port });
   const port = (app.server.address() as { port: number }).port;
   out('');
@@ -57,6 +58,15 @@ async function start(config: Config): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
+/**
+ * A promise rejected by a dependency that went away (a Redis command failing during a restart, a
+ * Postgres connection cut) is logged, not fatal: a long-running process must outlive its dependencies'
+ * outages (each path that can fail there reports QIAO_UNAVAILABLE and retries on its own).
+ */
+function keepRunning(logger: { error(obj: object, msg: string): void }): void {
+  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled promise rejection (process keeps running)'));
+}
+
 async function migrateOnly(config: Config, seed: boolean): Promise<void> {
   if (config.mode === 'embedded') mkdirSync(config.dataDir, { recursive: true });
   const db = await openDb(config);
@@ -84,7 +94,8 @@ async function worker(config: Config, which: string | undefined): Promise<void> 
   }
   const { pino } = await import('pino');
   const logger = pino({ level: config.logLevel, base: { node: config.nodeId, pid: process.pid, role: 'worker' } });
-  const db = await openDb(config);
+  keepRunning(logger);
+  const db = await openDb(config, false, logger);
   const queue = await openQueue(config);
   // Presence (Redis, written by the hub nodes): online users get no push — their socket showed it.
   const presence = await openPresence(config);

@@ -22,13 +22,22 @@ export interface DbHandle {
 
 export const MIGRATIONS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../drizzle/migrations');
 
-export async function openPostgres(url: string, poolSize: number): Promise<DbHandle> {
+/**
+ * `onError` hears connection-level errors (logged by the caller); they never crash the process.
+ */
+export async function openPostgres(url: string, poolSize: number, onError?: (err: Error) => void): Promise<DbHandle> {
   const { default: pg } = await import('pg');
   const { drizzle } = await import('drizzle-orm/node-postgres');
   const { migrate } = await import('drizzle-orm/node-postgres/migrator');
   const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5_000 });
-  // An idle client error (server restart) must not crash the process; the pool replaces the client.
-  pool.on('error', () => {});
+  // A server stop or restart makes every connection emit 'error'. The pool listens only while a client
+  // is idle; a client checked out at that moment (a publish transaction waiting on something) has no
+  // listener and would crash the process. So every client gets its own listener for its whole life:
+  // the query in flight fails (and is reported as QIAO_UNAVAILABLE), and the pool replaces the client.
+  pool.on('connect', (client) => {
+    client.on('error', (err) => onError?.(err));
+  });
+  pool.on('error', (err) => onError?.(err));
   const db = drizzle(pool, { schema }) as unknown as Db;
   return {
     db,
