@@ -13,6 +13,29 @@
  *   `reconnect` push (node draining); auth close codes (4401–4405) stop it unless the token function
  *   returns a different token.
  *
+ * Several nodes (failover, so an application never writes it):
+ * - `urls` lists hub base URLs (`url` is shorthand for a one-element list). `connect()` starts with the
+ *   first one that is not marked draining; the nodes a server advertises in its welcome (`nodes`) are
+ *   appended to the list (deduplicated; `learnNodes: false` turns this off).
+ * - A failed attempt or an unexpected close moves to the NEXT URL in the list (round robin), after the
+ *   usual backoff delay (reset by every welcome).
+ * - A `reconnect` push, or a close with 4503 (QIAO_DRAINING / QIAO_UNAVAILABLE) or 1001 (going away),
+ *   marks that URL draining for `drainingSkipMs` (default 30 s). Draining URLs are skipped while another
+ *   is usable; when every URL is marked (e.g. one URL behind a load balancer) the one whose mark ends
+ *   first is tried (after the normal delay, not after the mark). After a `reconnect` push the client
+ *   keeps reading until `afterMs`, then moves; after a draining close it moves after the backoff
+ *   delay. A welcome clears the node's mark.
+ * - Each welcome emits `node` ({ url, node, moved }); `currentNode` and `nodes` tell the same. Every
+ *   `disconnected` event names the URL that was lost and, when reconnecting, the next one.
+ * - On the new node every channel is resubscribed with `since` = its last offset: offsets are the
+ *   deployment's, not a node's, so nothing is lost and duplicates are dropped (id and offset).
+ * - Commands (publish included) are never queued: one issued while not connected (during a move)
+ *   rejects at once with QIAO_UNAVAILABLE, and one in flight when the connection drops rejects with
+ *   QIAO_UNAVAILABLE too — that publish may or may not have been stored; it would then arrive on the
+ *   subscription after the move, so check before sending it again. Between a `reconnect` push and
+ *   the move the draining node itself refuses a publish with QIAO_DRAINING. Either way: retry after
+ *   the next `connected`.
+ *
  * Subscriptions are durable on the client: a subscription whose subscribe promise rejected with
  * QIAO_UNAVAILABLE (the connection dropped) stays registered and is retried on reconnect; call
  * `unsubscribe` to give it up. A refusal by the server (e.g. QIAO_ENTITLEMENT_REQUIRED) removes it.
@@ -46,8 +69,17 @@ export type { GapPush, MsgPush, PublishResultBody, SignalPush, SubscribeResult, 
 export type TokenSource = string | (() => string | Promise<string>);
 
 export interface QiaoClientOptions {
-  /** Base URL of the hub, e.g. `http://127.0.0.1:3000` (ws:// and wss:// work too). */
-  url: string;
+  /**
+   * Base URLs of the hub's nodes, e.g. `['https://a.qiao.example', 'https://b.qiao.example']` (http(s)
+   * and ws(s)). Tried in order; see the header comment for the failover rules.
+   */
+  urls?: string[];
+  /** One base URL, e.g. `http://127.0.0.1:3000`: shorthand for `urls: [url]` (with both, `url` comes first). */
+  url?: string;
+  /** Add the node URLs a server advertises in its welcome to the list. Default true. */
+  learnNodes?: boolean;
+  /** How long a node that announced it is draining is skipped, ms. Default 30000. */
+  drainingSkipMs?: number;
   token: TokenSource;
   transport: 'websocket' | 'socketio';
   /** WebSocket constructor; default `globalThis.WebSocket` (Node: pass `ws`). */
@@ -75,11 +107,40 @@ export interface DisconnectedEvent {
   willReconnect: boolean;
   /** Delay before the next attempt, when `willReconnect`. */
   delayMs?: number;
+  /** Base URL of the connection (or attempt) that ended. */
+  url: string;
+  /** Base URL of the next attempt, when `willReconnect`. */
+  nextUrl?: string;
+}
+
+/** Emitted on every welcome: which node the client is on now. */
+export interface NodeEvent {
+  /** Base URL it connected to. */
+  url: string;
+  /** The node's name from the welcome (QIAO_NODE_ID). */
+  node: string;
+  /** True when the previous connection was to another URL. */
+  moved: boolean;
+}
+
+/** One entry of the client's node list. */
+export interface NodeStatus {
+  url: string;
+  /** From the options, or advertised by a server's welcome. */
+  source: 'options' | 'server';
+  /** Name from the last welcome through this URL. */
+  name?: string;
+  /** Skipped until this time (epoch ms) because it announced it is draining; 0 when not. */
+  drainingUntil: number;
+  /** The client is connected through this URL now. */
+  current: boolean;
 }
 
 export interface QiaoClientEvents {
   [event: string]: unknown;
   connected: WelcomePush;
+  /** Which node the client is on, after every welcome. */
+  node: NodeEvent;
   disconnected: DisconnectedEvent;
   gap: GapPush;
   unsubscribed: UnsubscribedPush;
@@ -122,6 +183,12 @@ interface ChannelSub {
 /** Auth failures: the connection is refused for the token itself. */
 const AUTH_CLOSE_MIN = 4401;
 const AUTH_CLOSE_MAX = 4405;
+/** Closes that mean "this node is going away / refusing": move to another node. */
+const DRAINING_CLOSE = 4503;
+const GOING_AWAY = 1001;
+const DEFAULT_DRAINING_SKIP_MS = 30_000;
+/** Bound on the node list (servers may advertise nodes). */
+const MAX_NODES = 64;
 /** Server errors on subscribe that are worth retrying on the same connection. */
 const RETRYABLE = new Set(['QIAO_RATE_LIMITED', 'QIAO_UNAVAILABLE', 'QIAO_INTERNAL']);
 
@@ -143,11 +210,24 @@ export class QiaoClient extends TypedEmitter<QiaoClientEvents> {
   /** Set by a `reconnect` push: when to reconnect (epoch ms), bypassing the backoff. */
   private plannedReconnectAt: number | null = null;
   private lastToken: string | null = null;
+  /** The node list: options first, then nodes learned from welcomes. */
+  private readonly nodeList: Array<Omit<NodeStatus, 'current'>> = [];
+  /** Index in nodeList of the current (or last) connection attempt; -1 before the first. */
+  private cursor = -1;
+  /** URL of the last welcomed connection (for NodeEvent.moved). */
+  private lastWelcomedUrl: string | null = null;
   private connectWaiters: Array<{ resolve(w: WelcomePush): void; reject(e: QiaoClientError): void }> = [];
 
   constructor(opts: QiaoClientOptions) {
     super();
     if (opts.transport === 'socketio' && !opts.io) throw new TypeError('QiaoClient: the socketio transport needs the `io` option');
+    const given = [...(opts.url !== undefined ? [opts.url] : []), ...(opts.urls ?? [])];
+    if (!given.length) throw new TypeError('QiaoClient: give `urls` (or `url`): at least one hub base URL');
+    for (const u of given) {
+      const n = normalizeBaseUrl(u);
+      if (n === null) throw new TypeError(`QiaoClient: not an http(s) or ws(s) URL: ${u}`);
+      this.addNode(n, 'options');
+    }
     this.opts = opts;
     this.backoff = new Backoff({ ...DEFAULT_BACKOFF, ...opts.reconnect }, opts.random);
   }
@@ -167,6 +247,18 @@ export class QiaoClient extends TypedEmitter<QiaoClientEvents> {
     return this.welcome;
   }
 
+  /** The node the client is connected to, or null when not connected. */
+  get currentNode(): { url: string; node: string } | null {
+    if (this._state !== 'connected' || !this.welcome) return null;
+    return { url: this.nodeList[this.cursor].url, node: this.welcome.node };
+  }
+
+  /** The node list in rotation order (options first, then advertised nodes), with draining marks. */
+  get nodes(): NodeStatus[] {
+    const connected = this._state === 'connected';
+    return this.nodeList.map((n, i) => ({ ...n, current: connected && i === this.cursor }));
+  }
+
   /** Channels this client is subscribed to (or trying to be). */
   get channelNames(): string[] {
     return [...this.channels.keys()];
@@ -184,6 +276,8 @@ export class QiaoClient extends TypedEmitter<QiaoClientEvents> {
     if (this.stopped) {
       this.stopped = false;
       this.backoff.reset();
+      // A fresh start prefers the first usable node of the list.
+      this.cursor = this.pickNode(-1);
       void this.open();
     }
     return p;
@@ -200,7 +294,7 @@ export class QiaoClient extends TypedEmitter<QiaoClientEvents> {
     this.connectionLost();
     this.setState('closed');
     this.failConnectWaiters(new QiaoClientError('QIAO_UNAVAILABLE', 'Client closed'));
-    if (t) this.emit('disconnected', { code: 1000, reason: 'client closed', wasConnected, willReconnect: false });
+    if (t) this.emit('disconnected', { code: 1000, reason: 'client closed', wasConnected, willReconnect: false, url: this.currentUrl() });
     if (t) await t.close(1000, 'client closed');
   }
 
@@ -309,10 +403,9 @@ export class QiaoClient extends TypedEmitter<QiaoClientEvents> {
       },
     };
     try {
+      const url = this.currentUrl();
       this.transport =
-        this.opts.transport === 'socketio'
-          ? new SocketIoTransport(this.opts.io!, this.opts.url, token, sink)
-          : new WsTransport(this.wsCtor(), this.opts.url, token, sink);
+        this.opts.transport === 'socketio' ? new SocketIoTransport(this.opts.io!, url, token, sink) : new WsTransport(this.wsCtor(), url, token, sink);
     } catch (e) {
       // e.g. a malformed URL: retrying will not help.
       this.stopped = true;
@@ -351,23 +444,26 @@ export class QiaoClient extends TypedEmitter<QiaoClientEvents> {
 
   /** Decides what happens after a connection ended: reconnect now, later, or stop. */
   private afterClose(epoch: number, info: CloseInfo, wasConnected: boolean): void {
-    const base = { code: info.code, reason: info.reason, errorCode: info.errorCode, wasConnected };
+    const base = { code: info.code, reason: info.reason, errorCode: info.errorCode, wasConnected, url: this.currentUrl() };
     if (this.stopped) {
       this.setState('closed');
       this.emit('disconnected', { ...base, willReconnect: false });
       return;
     }
+    // The node is going away (or refuses while it drains): skip it for a while.
+    if (info.code === DRAINING_CLOSE || info.code === GOING_AWAY) this.markDraining(this.cursor);
     if (this.plannedReconnectAt !== null) {
       const delayMs = Math.max(0, this.plannedReconnectAt - Date.now());
       this.plannedReconnectAt = null;
-      this.scheduleReconnect(delayMs, base);
+      this.scheduleReconnect(delayMs, base, this.pickNode(this.cursor));
       return;
     }
     if (info.code >= AUTH_CLOSE_MIN && info.code <= AUTH_CLOSE_MAX) {
       void this.afterAuthClose(epoch, info, base);
       return;
     }
-    this.scheduleReconnect(this.backoff.next(), base);
+    // Failed attempt or unexpected close: the next node of the list, after the backoff.
+    this.scheduleReconnect(this.backoff.next(), base, this.pickNode(this.cursor));
   }
 
   /** An auth refusal: retry only when the token function hands out a different token. */
@@ -383,7 +479,8 @@ export class QiaoClient extends TypedEmitter<QiaoClientEvents> {
     }
     if (epoch !== this.epoch || this.stopped) return;
     if (fresh !== null && fresh !== this.lastToken) {
-      this.scheduleReconnect(this.backoff.next(), base);
+      // The token was the problem, not the node: same node again.
+      this.scheduleReconnect(this.backoff.next(), base, this.cursor);
       return;
     }
     this.stopped = true;
@@ -394,9 +491,10 @@ export class QiaoClient extends TypedEmitter<QiaoClientEvents> {
     this.failConnectWaiters(err);
   }
 
-  private scheduleReconnect(delayMs: number, base: Omit<DisconnectedEvent, 'willReconnect'>): void {
+  private scheduleReconnect(delayMs: number, base: Omit<DisconnectedEvent, 'willReconnect'>, next: number): void {
+    this.cursor = next;
     this.setState('reconnecting');
-    this.emit('disconnected', { ...base, willReconnect: true, delayMs });
+    this.emit('disconnected', { ...base, willReconnect: true, delayMs, nextUrl: this.currentUrl() });
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     const epoch = this.epoch;
     this.reconnectTimer = setTimeout(() => {
@@ -411,6 +509,40 @@ export class QiaoClient extends TypedEmitter<QiaoClientEvents> {
     this.reconnectTimer = undefined;
     this.drainTimer = undefined;
     this.plannedReconnectAt = null;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Node list
+
+  private currentUrl(): string {
+    return this.nodeList[Math.max(0, this.cursor)].url;
+  }
+
+  private addNode(url: string, source: NodeStatus['source']): void {
+    if (this.nodeList.length >= MAX_NODES || this.nodeList.some((n) => n.url === url)) return;
+    this.nodeList.push({ url, source, drainingUntil: 0 });
+  }
+
+  /**
+   * The node after index `after` (round robin; -1: from the start) that is not marked draining; when
+   * every node is marked, the one whose mark ends first (the current one last on a tie).
+   */
+  private pickNode(after: number): number {
+    const n = this.nodeList.length;
+    const now = Date.now();
+    let best = -1;
+    for (let k = 1; k <= n; k++) {
+      const i = (((after + k) % n) + n) % n;
+      const until = this.nodeList[i].drainingUntil;
+      if (until <= now) return i;
+      if (best < 0 || until < this.nodeList[best].drainingUntil) best = i;
+    }
+    return best;
+  }
+
+  private markDraining(i: number): void {
+    const node = this.nodeList[i];
+    if (node) node.drainingUntil = Date.now() + (this.opts.drainingSkipMs ?? DEFAULT_DRAINING_SKIP_MS);
   }
 
   private failConnectWaiters(err: QiaoClientError): void {
@@ -456,12 +588,24 @@ export class QiaoClient extends TypedEmitter<QiaoClientEvents> {
     this.welcome = w;
     this.everConnected = true;
     this.backoff.reset();
+    const here = this.nodeList[this.cursor];
+    here.drainingUntil = 0;
+    here.name = w.node;
+    if (this.opts.learnNodes !== false && Array.isArray(w.nodes)) {
+      for (const u of w.nodes) {
+        const url = typeof u === 'string' ? normalizeBaseUrl(u) : null;
+        if (url) this.addNode(url, 'server');
+      }
+    }
+    const moved = this.lastWelcomedUrl !== null && this.lastWelcomedUrl !== here.url;
+    this.lastWelcomedUrl = here.url;
     this.setState('connected');
     // Resubscribe first, so commands sent by 'connected' listeners queue behind the resubscriptions.
     for (const sub of this.channels.values()) this.sendSubscribe(sub);
     const waiters = this.connectWaiters;
     this.connectWaiters = [];
     for (const c of waiters) c.resolve(w);
+    this.emit('node', { url: here.url, node: w.node, moved });
     this.emit('connected', w);
   }
 
@@ -493,6 +637,7 @@ export class QiaoClient extends TypedEmitter<QiaoClientEvents> {
   /** The node is draining: keep reading until `afterMs`, then switch connections (offsets make it lossless). */
   private onReconnectPush(afterMs: number): void {
     const delay = Math.max(0, Number.isFinite(afterMs) ? afterMs : 0);
+    this.markDraining(this.cursor);
     this.plannedReconnectAt = Date.now() + delay;
     if (this.drainTimer) clearTimeout(this.drainTimer);
     const t = this.transport;
@@ -606,6 +751,20 @@ function toClientError(e: unknown, code: string, fallback: string): QiaoClientEr
 
 function errorBody(e: QiaoClientError): ErrorBody {
   return { code: e.code, message: e.message, ...(e.details !== undefined ? { details: e.details } : {}) } as ErrorBody;
+}
+
+/** `https://Host:443/x/` → `https://host/x`; null for anything that is not an http(s) or ws(s) URL. */
+function normalizeBaseUrl(u: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(u.trim());
+  } catch {
+    return null;
+  }
+  if (!['http:', 'https:', 'ws:', 'wss:'].includes(url.protocol)) return null;
+  url.search = '';
+  url.hash = '';
+  return url.href.replace(/\/+$/, '');
 }
 
 function utf8Length(s: string): number {

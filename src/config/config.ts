@@ -41,6 +41,11 @@ const EnvSchema = z
     QIAO_SLOW_CONSUMER_BYTES: intFrom(4 * 1024 * 1024, 1024), // bytes buffered to one socket before it is cut off
     QIAO_DRAIN_TIMEOUT_MS: intFrom(10_000, 0), // ms to wait for in-flight work on SIGTERM
     QIAO_RECONNECT_AFTER_MS: intFrom(500, 0), // ms clients wait before reconnecting when a node drains
+    /** Base URLs of the deployment's nodes (comma-separated http(s)/ws(s) URLs), advertised to clients in the welcome for failover. */
+    QIAO_PUBLIC_NODES: z
+      .string()
+      .regex(/^\s*((https?|wss?):\/\/[^\s,]+\s*(,\s*(https?|wss?):\/\/[^\s,]+\s*)*)?$/, 'comma-separated http(s):// or ws(s):// base URLs')
+      .default(''),
     QIAO_SEED_DEMO: bool(true),
     QIAO_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     QIAO_PG_POOL_SIZE: intFrom(10, 1), // connections
@@ -105,6 +110,8 @@ export interface Config {
   slowConsumerBytes: number;
   drainTimeoutMs: number;
   reconnectAfterMs: number;
+  /** Node base URLs advertised to clients (QIAO_PUBLIC_NODES), without trailing slashes. */
+  publicNodes: string[];
   seedDemo: boolean;
   logLevel: string;
   pgPoolSize: number;
@@ -200,6 +207,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     slowConsumerBytes: e.QIAO_SLOW_CONSUMER_BYTES,
     drainTimeoutMs: e.QIAO_DRAIN_TIMEOUT_MS,
     reconnectAfterMs: e.QIAO_RECONNECT_AFTER_MS,
+    publicNodes: e.QIAO_PUBLIC_NODES.split(',').map((u) => u.trim().replace(/\/+$/, '')).filter(Boolean),
     seedDemo: e.QIAO_SEED_DEMO,
     logLevel: e.QIAO_LOG_LEVEL,
     pgPoolSize: e.QIAO_PG_POOL_SIZE,

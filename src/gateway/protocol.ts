@@ -119,6 +119,8 @@ export interface WelcomePush {
   node: string;
   user: { id: string; role: string; displayName: string };
   limits: { maxPayloadBytes: number; maxSubscriptions: number };
+  /** Base URLs of the deployment's nodes (QIAO_PUBLIC_NODES), for a client's failover list; may be empty or absent. */
+  nodes?: string[];
 }
 /** The node is draining: reconnect (to any node) after `afterMs`, with your offsets. */
 export interface ReconnectPush {

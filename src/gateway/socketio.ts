@@ -22,6 +22,8 @@ export interface SocketIoGatewayOptions {
   metrics: Metrics;
   nodeId: string;
   slowConsumerBytes: number;
+  /** Base URLs of the deployment's nodes, advertised in the welcome (config.publicNodes). */
+  publicNodes?: readonly string[];
 }
 
 const ROOM_PREFIX = 'ch:';
@@ -113,6 +115,7 @@ export function socketIoGateway(app: FastifyInstance, opts: SocketIoGatewayOptio
       node: opts.nodeId,
       user: { id: session.principal.id, role: session.principal.role, displayName: session.principal.displayName },
       limits: { maxPayloadBytes: limits.maxPayloadBytes, maxSubscriptions: limits.maxSubscriptions },
+      nodes: [...(opts.publicNodes ?? [])],
     };
     socket.emit('push', welcome);
     let chain = Promise.resolve();

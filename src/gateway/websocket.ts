@@ -25,6 +25,8 @@ export interface WsGatewayOptions {
   metrics: Metrics;
   nodeId: string;
   slowConsumerBytes: number;
+  /** Base URLs of the deployment's nodes, advertised in the welcome (config.publicNodes). */
+  publicNodes?: readonly string[];
 }
 
 const OPEN = 1;
@@ -234,6 +236,7 @@ export async function websocketGateway(app: FastifyInstance, opts: WsGatewayOpti
           node: opts.nodeId,
           user: { id: principal.id, role: principal.role, displayName: principal.displayName },
           limits: { maxPayloadBytes: opts.sessionDeps.limits.maxPayloadBytes, maxSubscriptions: opts.sessionDeps.limits.maxSubscriptions },
+          nodes: [...(opts.publicNodes ?? [])],
         };
         port.sendPush(welcome);
         const s = session;

@@ -11,7 +11,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { Backoff } from '../../src/client/backoff.ts';
 import { RecentIds } from '../../src/client/recent-ids.ts';
 import { wsUrl } from '../../src/client/transport-ws.ts';
-import { QiaoClient, QiaoClientError, type DisconnectedEvent, type MsgPush } from '../../src/client/qiao-client.ts';
+import { QiaoClient, QiaoClientError, type DisconnectedEvent, type MsgPush, type NodeEvent } from '../../src/client/qiao-client.ts';
 import type { Command, GapPush, Push, Reply, SubscribeCmd } from '../../src/gateway/protocol.ts';
 
 // ---------------------------------------------------------------------------------------------------
@@ -28,7 +28,17 @@ class FakeWsHub {
   readonly http: HttpServer = createServer();
   readonly wss = new WebSocketServer({ server: this.http, path: '/ws' });
   readonly conns: FakeConn[] = [];
-  readonly history = new Map<string, MsgPush[]>();
+  /** Node base URLs advertised in the welcome (`nodes`). */
+  nodes: string[] = [];
+  /** Other nodes of the same fake deployment: publications reach their live subscribers too. */
+  peers: FakeWsHub[] = [];
+  private stopped = false;
+
+  /** `history` may be shared between hubs: the deployment's storage, so `since` works on any of them. */
+  constructor(
+    readonly node = 'fake-1',
+    readonly history = new Map<string, MsgPush[]>(),
+  ) {}
   /** Tokens refused at the handshake, with the close code and reason to use. */
   readonly refuse = new Map<string, { code: number; reason: string }>();
   /** Channels whose subscribe is refused with this code. */
@@ -37,11 +47,16 @@ class FakeWsHub {
   readonly gapOnRecover = new Map<string, GapPush>();
   /** When false, commands are recorded but never answered. */
   answer = true;
+  /** Refuse every new connection so (e.g. 4503 QIAO_DRAINING). */
+  refuseAll: { code: number; reason: string } | null = null;
+  /** WebSocket connections accepted, refused ones included. */
+  attempts = 0;
 
   async start(): Promise<string> {
     this.wss.on('connection', (ws, req) => {
+      this.attempts++;
       const token = new URL(req.url ?? '/', 'http://x').searchParams.get('token') ?? '';
-      const refusal = this.refuse.get(token);
+      const refusal = this.refuseAll ?? this.refuse.get(token);
       if (refusal) {
         ws.close(refusal.code, refusal.reason);
         return;
@@ -49,7 +64,13 @@ class FakeWsHub {
       const conn: FakeConn = { ws, token, subs: new Set(), commands: [] };
       this.conns.push(conn);
       this.send(conn, [
-        { t: 'welcome', node: 'fake-1', user: { id: 'u1', role: 'client', displayName: '刘女士' }, limits: { maxPayloadBytes: 4096, maxSubscriptions: 10 } },
+        {
+          t: 'welcome',
+          node: this.node,
+          user: { id: 'u1', role: 'client', displayName: '刘女士' },
+          limits: { maxPayloadBytes: 4096, maxSubscriptions: 10 },
+          ...(this.nodes.length ? { nodes: this.nodes } : {}),
+        },
       ]);
       ws.on('message', (data) => this.onCommand(conn, JSON.parse(data.toString()) as Command));
     });
@@ -73,7 +94,7 @@ class FakeWsHub {
     const msg: MsgPush = { t: 'msg', channel, id: id ?? `${channel}-${offset}`, offset, kind: 'note', sender: 'research1', payload, time: new Date().toISOString() };
     list.push(msg);
     this.history.set(channel, list);
-    for (const c of this.conns) if (c.subs.has(channel)) this.send(c, [msg]);
+    for (const h of [this, ...this.peers]) for (const c of h.conns) if (c.subs.has(channel)) h.send(c, [msg]);
     return msg;
   }
 
@@ -114,6 +135,8 @@ class FakeWsHub {
   }
 
   async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
     for (const c of this.wss.clients) c.terminate();
     await new Promise<void>((r) => this.wss.close(() => r()));
     await new Promise<void>((r) => this.http.close(() => r()));
@@ -492,6 +515,247 @@ describe('QiaoClient over socket.io', () => {
     const err = await c.connect().catch((e: QiaoClientError) => e);
     expect((err as QiaoClientError).code).toBe('QIAO_TOKEN_EXPIRED');
     expect(c.state).toBe('closed');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// Several nodes: failover between base URLs
+
+/** A base URL where nothing listens (a port that was free a moment ago). */
+async function deadUrl(): Promise<string> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return `http://127.0.0.1:${port}`;
+}
+
+describe('QiaoClient failover between nodes (raw WebSocket)', () => {
+  // `hub` (from the outer beforeEach) is node A; node B shares its storage, as nodes of one deployment do.
+  let b: FakeWsHub;
+  let urlB: string;
+
+  beforeEach(async () => {
+    b = new FakeWsHub('fake-2', hub.history);
+    urlB = await b.start();
+    hub.peers = [b];
+    b.peers = [hub];
+  });
+
+  afterEach(async () => {
+    await b.stop();
+  });
+
+  it('needs at least one valid URL; `url` and `urls` are one list, `url` first', () => {
+    expect(() => new QiaoClient({ urls: [], token: 't', transport: 'websocket', WebSocket })).toThrow(TypeError);
+    expect(() => new QiaoClient({ urls: ['ftp://x'], token: 't', transport: 'websocket', WebSocket })).toThrow(/not an http/);
+    const c = new QiaoClient({ url: `${url}/`, urls: [urlB, url], token: 't', transport: 'websocket', WebSocket });
+    expect(c.nodes.map((n) => [n.url, n.source])).toEqual([
+      [url, 'options'],
+      [urlB, 'options'],
+    ]);
+  });
+
+  it('first URL down (nothing listening): connects to the second', async () => {
+    const dead = await deadUrl();
+    const c = makeClient({ url: undefined, urls: [dead, urlB] });
+    const disc: DisconnectedEvent[] = [];
+    const nodes: NodeEvent[] = [];
+    c.on('disconnected', (d) => disc.push(d));
+    c.on('node', (n) => nodes.push(n));
+    const w = await c.connect();
+    expect(w.node).toBe('fake-2');
+    expect(b.conns).toHaveLength(1);
+    expect(disc[0]).toMatchObject({ url: dead, nextUrl: urlB, wasConnected: false, willReconnect: true });
+    expect(nodes).toEqual([{ url: urlB, node: 'fake-2', moved: false }]);
+    expect(c.currentNode).toEqual({ url: urlB, node: 'fake-2' });
+    expect(c.nodes.find((n) => n.current)?.url).toBe(urlB);
+  });
+
+  it('the node it is on dies: moves to the other, resubscribes with since; nothing lost or duplicated', async () => {
+    const c = makeClient({ urls: [urlB] }); // `url` (node A) first, then B
+    const nodes: NodeEvent[] = [];
+    c.on('node', (n) => nodes.push(n));
+    await c.connect();
+    const got: string[] = [];
+    await c.subscribe('research.macro', (m) => got.push(`${m.id}@${m.offset}`));
+    hub.publish('research.macro', { n: 1 });
+    hub.publish('research.macro', { n: 2 });
+    await until(() => got.length === 2, 'live messages on A');
+
+    await hub.stop(); // node A is gone: its socket drops and nothing listens there any more
+    b.publish('research.macro', { n: 3 }); // published on B while the client is between nodes
+    b.publish('research.macro', { n: 4 });
+    await until(() => c.state === 'connected' && b.conns.length === 1, 'connected to B');
+    await until(() => got.length === 4, 'recovered on B');
+    expect(subscribes(b.last)).toMatchObject([{ channel: 'research.macro', since: 2 }]);
+    // The recovered messages are re-sent live too: both copies must be dropped.
+    hub.history.get('research.macro')!.slice(2).forEach((m) => b.send(b.last, [m]));
+    b.publish('research.macro', { n: 5 });
+    await until(() => got.length === 5, 'live on B');
+    await c.ping();
+    expect(got).toEqual([1, 2, 3, 4, 5].map((i) => `research.macro-${i}@${i}`));
+    expect(nodes).toEqual([
+      { url, node: 'fake-1', moved: false },
+      { url: urlB, node: 'fake-2', moved: true },
+    ]);
+  });
+
+  it('a reconnect push moves it to the other node after afterMs, and it does not go back to the draining one', async () => {
+    const c = makeClient({ urls: [urlB] });
+    await c.connect();
+    const got: number[] = [];
+    await c.subscribe('research.macro', (m) => got.push(m.offset));
+    hub.publish('research.macro', {});
+    await until(() => got.length === 1, 'message on A');
+
+    const t0 = Date.now();
+    hub.send(hub.last, [{ t: 'reconnect', reason: 'node draining', afterMs: 60 }]);
+    // Until afterMs it keeps reading on A.
+    await new Promise((r) => setTimeout(r, 20));
+    expect(c.state).toBe('connected');
+    hub.publish('research.macro', {});
+    await until(() => got.length === 2, 'message on A while draining');
+    await until(() => b.conns.length === 1 && c.state === 'connected', 'moved to B');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(55);
+    expect(c.nodes.find((n) => n.url === url)?.drainingUntil).toBeGreaterThan(Date.now());
+    await until(() => subscribes(b.last).length === 1, 'resubscribe on B');
+    expect(subscribes(b.last)[0]).toMatchObject({ channel: 'research.macro', since: 2 });
+
+    // B drops. Round robin would pick A next, but A is draining (though it still accepts): B again.
+    b.last.ws.terminate();
+    await until(() => b.conns.length === 2 && c.state === 'connected', 'back on B');
+    expect(hub.conns).toHaveLength(1);
+    expect(c.currentNode?.url).toBe(urlB);
+  });
+
+  it('a close with 4503 (draining) moves it to the other node and marks the draining one', async () => {
+    const c = makeClient({ urls: [urlB] });
+    await c.connect();
+    hub.refuseAll = { code: 4503, reason: 'QIAO_DRAINING' };
+    hub.last.ws.close(4503, 'QIAO_DRAINING');
+    await until(() => b.conns.length === 1 && c.state === 'connected', 'moved to B');
+    expect(hub.attempts).toBe(1);
+    b.last.ws.terminate();
+    await until(() => b.conns.length === 2 && c.state === 'connected', 'back on B, A skipped');
+    expect(hub.attempts).toBe(1); // not even tried (it would refuse again)
+  });
+
+  it('with every node draining it still reconnects (one URL, e.g. behind a load balancer)', async () => {
+    const c = makeClient({ drainingSkipMs: 60_000 });
+    await c.connect();
+    hub.send(hub.last, [{ t: 'reconnect', reason: 'node draining', afterMs: 0 }]);
+    await until(() => hub.conns.length === 2 && c.state === 'connected', 'reconnected to the only URL');
+    // The welcome cleared the mark.
+    expect(c.nodes[0].drainingUntil).toBe(0);
+  });
+
+  it('learns the nodes a server advertises in its welcome and fails over to them', async () => {
+    hub.nodes = [`${urlB}/`, 'not a url', url];
+    const c = makeClient(); // only node A given
+    await c.connect();
+    expect(c.nodes.map((n) => [n.url, n.source])).toEqual([
+      [url, 'options'],
+      [urlB, 'server'],
+    ]);
+    await hub.stop();
+    await until(() => b.conns.length === 1 && c.state === 'connected', 'moved to the advertised node');
+    expect(c.session?.node).toBe('fake-2');
+  });
+
+  it('learnNodes: false ignores advertised nodes', async () => {
+    hub.nodes = [urlB];
+    const c = makeClient({ learnNodes: false });
+    await c.connect();
+    expect(c.nodes.map((n) => n.url)).toEqual([url]);
+  });
+
+  it('a publish while it moves fails at once with QIAO_UNAVAILABLE; after the move it works', async () => {
+    const c = makeClient({ urls: [urlB] });
+    await c.connect();
+    let during: Promise<unknown> | undefined;
+    c.once('disconnected', () => (during = c.publish('research.macro', 'note', {}).catch((e: QiaoClientError) => e)));
+    hub.send(hub.last, [{ t: 'reconnect', reason: 'node draining', afterMs: 0 }]);
+    await until(() => during !== undefined, 'moving');
+    const err = await during;
+    expect((err as QiaoClientError).code).toBe('QIAO_UNAVAILABLE');
+    await until(() => c.state === 'connected', 'moved');
+    await expect(c.publish('research.macro', 'note', {})).resolves.toMatchObject({ offset: 1 });
+    expect(b.last.commands.map((x) => x.op)).toEqual(['publish']);
+  });
+});
+
+describe('QiaoClient failover between nodes (socket.io)', () => {
+  interface SioNode {
+    base: string;
+    io: IoServer;
+    connections: number;
+    cmds: Command[];
+  }
+  const started: SioNode[] = [];
+
+  async function sioNode(name: string, history: Map<string, MsgPush[]>): Promise<SioNode> {
+    const http = createServer();
+    const io = new IoServer(http, { serveClient: false });
+    const node: SioNode = { base: '', io, connections: 0, cmds: [] };
+    io.on('connection', (socket) => {
+      node.connections++;
+      socket.emit('push', { t: 'welcome', node: name, user: { id: 'u', role: 'client', displayName: 'x' }, limits: { maxPayloadBytes: 65536, maxSubscriptions: 10 } });
+      socket.on('cmd', (cmd: Command, ack: (r: Reply) => void) => {
+        node.cmds.push(cmd);
+        if (cmd.op === 'subscribe') {
+          const list = history.get(cmd.channel) ?? [];
+          if (cmd.since !== undefined) socket.emit('push', list.filter((m) => m.offset > cmd.since!));
+          ack({ t: 'reply', re: cmd.id, ok: true, result: { channel: cmd.channel, topOffset: list.length } });
+        } else ack({ t: 'reply', re: cmd.id, ok: true, result: { time: 'now' } });
+      });
+    });
+    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+    node.base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    started.push(node);
+    return node;
+  }
+
+  afterEach(async () => {
+    for (const c of clients.splice(0)) await c.close();
+    for (const n of started.splice(0)) await new Promise<void>((r) => n.io.close(() => r()));
+  });
+
+  const sioClient = (urls: string[]) => {
+    const c = new QiaoClient({ urls, token: 'good', transport: 'socketio', io: ioClient, reconnect: { minDelayMs: 10, maxDelayMs: 40 } });
+    clients.push(c);
+    return c;
+  };
+
+  it('first URL down: connects to the second', async () => {
+    const nb = await sioNode('sio-b', new Map());
+    const c = sioClient([await deadUrl(), nb.base]);
+    expect((await c.connect()).node).toBe('sio-b');
+    expect(nb.connections).toBe(1);
+  });
+
+  it('a draining close (4503) moves it to the other node, resubscribed with since, and it stays off the draining one', async () => {
+    const history = new Map<string, MsgPush[]>();
+    const na = await sioNode('sio-a', history);
+    const nb = await sioNode('sio-b', history);
+    const c = sioClient([na.base, nb.base]);
+    await c.connect();
+    const got: number[] = [];
+    await c.subscribe('research.macro', (m) => got.push(m.offset));
+    const m = (o: number): MsgPush => ({ t: 'msg', channel: 'research.macro', id: `x${o}`, offset: o, kind: 'note', sender: 's', payload: {}, time: '' });
+    history.set('research.macro', [m(1)]);
+    for (const [, s] of na.io.of('/').sockets) s.emit('push', m(1));
+    await until(() => got.length === 1, 'message on A');
+    history.get('research.macro')!.push(m(2), m(3)); // published while it moves
+    for (const [, s] of na.io.of('/').sockets) s.emit('closing', { code: 4503, reason: 'QIAO_DRAINING' }), s.disconnect(true);
+    await until(() => nb.connections === 1 && c.state === 'connected', 'moved to B');
+    await until(() => got.length === 3, 'recovered on B');
+    expect(got).toEqual([1, 2, 3]);
+    expect(nb.cmds.filter((x) => x.op === 'subscribe')).toMatchObject([{ channel: 'research.macro', since: 1 }]);
+    // B drops without a reason: A is still marked draining, so B again.
+    for (const [, s] of nb.io.of('/').sockets) s.disconnect(true);
+    await until(() => nb.connections === 2 && c.state === 'connected', 'back on B');
+    expect(na.connections).toBe(1);
   });
 });
 

@@ -44,6 +44,8 @@ const state = {
   feed: [] as FeedItem[],
   feedIds: new Set<string>(),
   conn: 'idle' as ClientState,
+  /** The hub node the socket is on (name from the welcome, and its base URL). */
+  node: null as { name: string; url: string } | null,
   client: null as QiaoClient | null,
 };
 
@@ -104,7 +106,8 @@ function userLine(u: User): string {
 function connPill(): HTMLElement {
   const key: MsgKey =
     state.conn === 'connected' ? 'connected' : state.conn === 'reconnecting' ? 'reconnecting' : state.conn === 'connecting' || state.conn === 'idle' ? 'connecting' : 'offline';
-  return h('span', { class: `conn conn--${key}`, testid: 'conn-state', attrs: { 'data-state': state.conn, role: 'status' } }, h('span', { class: 'conn__dot' }), t(key));
+  const node: Record<string, string> = state.conn === 'connected' && state.node ? { 'data-node': state.node.name, title: `${state.node.name} · ${state.node.url}` } : {};
+  return h('span', { class: `conn conn--${key}`, testid: 'conn-state', attrs: { 'data-state': state.conn, role: 'status', ...node } }, h('span', { class: 'conn__dot' }), t(key));
 }
 
 function banner(): HTMLElement {
@@ -208,6 +211,7 @@ async function logout(message?: unknown): Promise<void> {
   state.feed = [];
   state.feedIds.clear();
   state.conn = 'idle';
+  state.node = null;
   try {
     sessionStorage.removeItem(TOKEN_KEY);
     sessionStorage.removeItem(USER_KEY);
@@ -397,8 +401,10 @@ async function startSession(): Promise<void> {
   for (const c of channels) if (c.subscribed) state.subscribed.add(c.name);
   render();
 
+  // Failover list: this page's own node first; the library adds the nodes the server advertises in its
+  // welcome (QIAO_PUBLIC_NODES) and moves between them by itself (docs/protocol.md, "Client library: several nodes").
   const client = new QiaoClient({
-    url: location.origin,
+    urls: [location.origin],
     token: () => state.token ?? '',
     transport: 'socketio',
     io,
@@ -413,6 +419,11 @@ async function startSession(): Promise<void> {
       state.live.clear();
       refreshChannels();
     }
+    refreshConn();
+  });
+  client.on('node', (n) => {
+    if (state.client !== client) return;
+    state.node = { name: n.node, url: n.url };
     refreshConn();
   });
   client.on('gap', () => showError({ code: 'QIAO_RECOVERY_GAP' }));
