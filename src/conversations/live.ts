@@ -6,6 +6,9 @@
  *   dropped synchronously in the signal handler, so no publication sent after the change reaches them
  *   (the bus delivers a signal before any later publication) — and the channels whose other
  *   subscribers are re-authorised. `sys.*` is not a catalogue family, so no client can subscribe to it.
+ * - The conversation side of each message, in its publish transaction (`inTxFor`, passed by every
+ *   publish path of `conv.*`: REST and sockets): stored unread counters, the sender's read position
+ *   and the first-response wait (ConversationsRepo.recordMessage).
  * - Per-user pushes (`sys.user`): unread counts after each message and read, and presence changes of
  *   the other side, delivered to every connection of the user on whichever node it is.
  * - Socket commands: `typing` (relayed to the conversation's live subscribers as a signal, throttled,
@@ -18,6 +21,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { authorizeSignal, authorizeSubscribe, resolveChannel, type AccessContext } from '../../channels/catalogue.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { Bus, Publication } from '../bus/bus.ts';
+import type { PublishRequest } from '../hub/publisher.ts';
 import { conversationAccess, isParticipant } from '../domain/conversation-access.ts';
 import { QiaoError } from '../errors/codes.ts';
 import type { SignalPush } from '../gateway/protocol.ts';
@@ -201,22 +205,26 @@ export class ConversationLive {
 
   /** Pushes the current unread count of a conversation to these users (default: its participants). */
   async pushUnread(conversationId: string, from: string, userIds?: string[]): Promise<void> {
-    const ids = userIds ?? (await this.d.conversations.participants(conversationId));
-    const { topOffset, users } = await this.d.conversations.unreadState(conversationId, ids);
+    const { topOffset, users } = await this.d.conversations.unreadState(conversationId, userIds);
     const channel = convChannel(conversationId);
     await this.pushToUsers(
       [...users].map(([to, u]) => ({ to, push: { t: 'signal', channel, kind: 'unread', from, data: { conversationId, unread: u.unread, readOffset: u.readOffset, topOffset } } })),
     );
   }
 
-  /** After each new conversation message: the sender has read up to it; everyone's count is pushed. */
+  /**
+   * The publish `inTx` of a channel: for `conv.*`, the conversation side of the message (unread
+   * counters, the sender's read position, the first-response wait) committed with it; else none.
+   * Every path that publishes to conversations passes it (REST route, socket sessions).
+   */
+  readonly inTxFor = (channel: unknown): PublishRequest['inTx'] =>
+    typeof channel === 'string' && channel.startsWith('conv.') ? (tx, pub) => this.d.conversations.recordMessage(tx, pub) : undefined;
+
+  /** After each new conversation message (committed with its counters, see `inTxFor`): everyone's count is pushed. */
   onPublished(p: Principal, pub: Publication, family: string): void {
     if (family !== 'conv') return;
     const conversationId = pub.channel.slice('conv.'.length);
-    void (async () => {
-      if (isUuid(p.id)) await this.d.conversations.advance(conversationId, p.id, 'read', pub.offset);
-      await this.pushUnread(conversationId, p.id);
-    })().catch((err) => this.d.logger.warn({ err, channel: pub.channel }, 'unread push failed'));
+    void this.pushUnread(conversationId, p.id).catch((err) => this.d.logger.warn({ err, channel: pub.channel }, 'unread push failed'));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -227,21 +235,16 @@ export class ConversationLive {
     const f = await this.d.conversations.facts(conversationId, p.id);
     if (!f) throw new QiaoError('QIAO_CONVERSATION_NOT_FOUND');
     if (conversationAccess(p, f) === 'none') throw new QiaoError('QIAO_FORBIDDEN', 'No access to this conversation');
-    const { before, after } = await this.d.conversations.advance(conversationId, p.id, kind, offset);
+    const { before, after, topOffset, unread } = await this.d.conversations.advance(conversationId, p.id, kind, offset);
     const channel = convChannel(conversationId);
     const moved = after.readOffset !== before.readOffset || after.deliveredOffset !== before.deliveredOffset;
     // Supervisors (manager, compliance) reading must not show 已读 to the client.
     if (moved && isParticipant(p, f)) {
       await this.d.bus.signal(channel, { kind: 'receipt', from: p.id, data: { read: after.readOffset, delivered: after.deliveredOffset } } satisfies ChannelSignal);
     }
-    let unread: number;
     if (after.readOffset !== before.readOffset) {
-      const st = await this.d.conversations.unreadState(conversationId, [p.id]);
-      unread = st.users.get(p.id)?.unread ?? 0;
       // The reader's other connections (another tab, the phone) clear their badge too.
-      await this.pushToUsers([{ to: p.id, push: { t: 'signal', channel, kind: 'unread', from: p.id, data: { conversationId, unread, readOffset: after.readOffset, topOffset: st.topOffset } } }]);
-    } else {
-      unread = (await this.d.conversations.unreadState(conversationId, [p.id])).users.get(p.id)?.unread ?? 0;
+      await this.pushToUsers([{ to: p.id, push: { t: 'signal', channel, kind: 'unread', from: p.id, data: { conversationId, unread, readOffset: after.readOffset, topOffset } } }]);
     }
     return { conversationId, readOffset: after.readOffset, deliveredOffset: after.deliveredOffset, unread };
   }

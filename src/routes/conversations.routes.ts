@@ -58,7 +58,7 @@ const Conversation = {
     topOffset: { type: 'integer' },
     readOffset: { type: 'integer' },
     deliveredOffset: { type: 'integer' },
-    unread: { type: 'integer', description: 'chat messages from others after my read offset (derived, never stored)' },
+    unread: { type: 'integer', description: 'chat messages from others after my read offset, not recalled (kept with every message and read)' },
     lastMessage: LastMessage,
     createdAt: { type: 'string', format: 'date-time' },
   },
@@ -316,6 +316,8 @@ export default async function conversationRoutes(app: FastifyInstance, d: AppDep
         kind: body.kind,
         payload: body.payload,
         idempotencyKey: typeof key === 'string' ? key : undefined,
+        // Unread counters, the sender's read position and the first-response wait commit with the message.
+        inTx: d.live.inTxFor(convChannel(id)),
       });
       reply.code(out.duplicate ? 200 : 201);
       return { channel: out.pub.channel, id: out.pub.id, offset: out.pub.offset, duplicate: out.duplicate, ...(out.dlp ? { dlp: out.dlp } : {}) };

@@ -3,8 +3,20 @@
  * conversation list and the broker workstation (one SQL statement each, whatever the number of
  * conversations), and read/delivered positions.
  *
- * Unread counts are never stored: they are derived from `conversation_reads.read_offset` and the
- * message log (chat messages from others after the read offset, not recalled), so they cannot drift.
+ * Unread counts — chat messages from others after the reader's read offset, not recalled — are
+ * stored per reader (`conversation_reads.unread`) and kept in the transaction of each change, so
+ * every per-message step costs the same whatever the length of the conversation (years of history):
+ * - a message: `recordMessage`, run inside its publish transaction (the publish `inTx` hook, while the
+ *   channel row — the per-channel offset lock — is held): a chat adds one for every other reader, a
+ *   recall takes one off for the readers that had the original unread, the sender has read up to it;
+ * - a read: `advance` takes off the counted messages between the old and the new read offset (what was
+ *   just read, never the history), under the reader's row lock;
+ * - a reader without a counter (a row from before the column, a supervisor opening the list for the
+ *   first time, a broker a client was just shared with): computed once from the log while holding the
+ *   channel lock, so no message commits between the count and the stored value (`ensureCounters`).
+ * The workstation's first-response wait (`conversations.waiting_since`) is kept the same way.
+ * Every statement here is index-bounded; edits and recalls are found by `messages_ref_idx`.
+ *
  * Access is decided by src/domain/conversation-access.ts; the SQL here only narrows the candidates
  * and returns the facts the rule needs.
  */
@@ -20,6 +32,8 @@ import {
   type ConversationType,
 } from '../domain/conversation-access.ts';
 import type { Principal } from '../auth/principal.ts';
+import type { Publication } from '../bus/bus.ts';
+import { QiaoError } from '../errors/codes.ts';
 import type { Executor } from './archive-repo.ts';
 import type { Db } from './db.ts';
 import { conversationMembers, conversations } from './schema/index.ts';
@@ -37,22 +51,46 @@ const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(
 const iso = (v: unknown): string => (v instanceof Date ? v : new Date(String(v))).toISOString();
 const isoOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : iso(v));
 
-/** Chat messages from others after `after`, not recalled: the unread count. SQL over channel expression `ch`. */
-function unreadExpr(ch: SQL, after: SQL, viewer: string | SQL): SQL {
+/**
+ * What an unread counter counts: chat messages of channel `ch` from others than `viewer` with an
+ * offset in (`after`, `upTo`] (no upper bound when `upTo` is null), not recalled. Reads only that
+ * offset range (`messages_channel_offset_uq`) and one `messages_ref_idx` probe per message.
+ */
+function countedExpr(ch: SQL, after: SQL, upTo: SQL | null, viewer: SQL): SQL {
   return sql`(select count(*) from messages m
-     where m.channel = ${ch} and m."offset" > ${after} and m.kind = 'chat' and m.sender_id <> ${viewer}
-       and not exists (select 1 from messages r where r.channel = m.channel and r."offset" > m."offset"
-                         and r.kind = 'chat.recall' and r.payload->>'ref' = m.id::text))::int`;
+     where m.channel = ${ch} and m."offset" > ${after} ${upTo ? sql`and m."offset" <= ${upTo}` : sql``}
+       and m.kind = 'chat' and m.sender_id <> ${viewer}
+       and not exists (select 1 from messages r where r.channel = m.channel and (r.payload->>'ref') = m.id::text
+                         and r."offset" > m."offset" and r.kind = 'chat.recall'))::int`;
+}
+
+/** Time of the client's oldest chat not yet followed by a chat from anyone else, from the log (backfill only). */
+function waitingFromLog(ch: SQL, client: SQL): SQL {
+  return sql`(select min(m.created_at) from messages m
+     where m.channel = ${ch} and m.kind = 'chat' and m.sender_id = ${client}
+       and m."offset" > coalesce((select max(a."offset") from messages a
+                                  where a.channel = m.channel and a.kind = 'chat' and a.sender_id <> ${client}), 0))`;
+}
+
+/**
+ * Takes the channel row lock (the one every publish to the channel holds until it commits), creating
+ * the row if the channel has no message yet: while it is held no message of the channel commits.
+ */
+async function lockChannel(tx: Executor, channel: string): Promise<void> {
+  await tx.execute(sql`insert into channels (name, family) values (${channel}, 'conv') on conflict (name) do nothing`);
+  await tx.execute(sql`select 1 from channels where name = ${channel} for update`);
 }
 
 /** The last chat message of channel `ch`, with its latest edit and whether it was recalled (lateral). */
 function lastMessageLateral(ch: SQL): SQL {
+  // The newest chat: a backward scan of the channel's offsets that passes only the edits and recalls
+  // after it; its latest edit and its recall by messages_ref_idx.
   return sql`left join lateral (
       select m.id::text as id, m."offset"::float8 as "offset", m.sender_id as sender, m.payload->>'text' as text, m.created_at as time,
-        (select e.payload->>'text' from messages e where e.channel = m.channel and e."offset" > m."offset" and e.kind = 'chat.edit'
-           and e.payload->>'ref' = m.id::text order by e."offset" desc limit 1) as edited_text,
-        exists (select 1 from messages r where r.channel = m.channel and r."offset" > m."offset" and r.kind = 'chat.recall'
-           and r.payload->>'ref' = m.id::text) as recalled
+        (select e.payload->>'text' from messages e where e.channel = m.channel and (e.payload->>'ref') = m.id::text
+           and e."offset" > m."offset" and e.kind = 'chat.edit' order by e."offset" desc limit 1) as edited_text,
+        exists (select 1 from messages r where r.channel = m.channel and (r.payload->>'ref') = m.id::text
+           and r."offset" > m."offset" and r.kind = 'chat.recall') as recalled
       from messages m where m.channel = ${ch} and m.kind = 'chat' order by m."offset" desc limit 1) lm on true`;
 }
 
@@ -151,6 +189,15 @@ function viewerFactColumns(viewer: string): SQL {
     exists (select 1 from conversation_members cm where cm.conversation_id = c.id and cm.user_id = ${viewer}) as viewer_member`;
 }
 
+/** The people a conversation is between (ids of users, one column `id`): whose unread counts matter. */
+function participantsSql(conversationId: string): SQL {
+  return sql`select c.client_id as id from conversations c where c.id = ${conversationId} and c.type = 'broker_client'
+    union select bc.broker_id from conversations c join broker_clients bc on bc.client_id = c.client_id where c.id = ${conversationId} and c.type = 'broker_client'
+    union select c.broker_id from conversations c where c.id = ${conversationId} and c.type = 'broker_manager'
+    union select c.manager_id from conversations c where c.id = ${conversationId} and c.type = 'broker_manager'
+    union select cm.user_id from conversation_members cm where cm.conversation_id = ${conversationId}`;
+}
+
 function toRow(r: Record<string, unknown>): ConversationRow {
   return {
     id: String(r.id),
@@ -189,8 +236,8 @@ export class ConversationsRepo {
     const [r] = await rows<Record<string, unknown>>(
       this.db,
       sql`select m.sender_id, m.kind, m.created_at,
-            exists (select 1 from messages x where x.channel = m.channel and x."offset" > m."offset" and x.kind = 'chat.recall'
-                    and x.payload->>'ref' = m.id::text) as recalled
+            exists (select 1 from messages x where x.channel = m.channel and (x.payload->>'ref') = m.id::text
+                    and x."offset" > m."offset" and x.kind = 'chat.recall') as recalled
           from messages m where m.id = ${id} and m.channel = ${channel}`,
     );
     return r ? { sender: String(r.sender_id), kind: String(r.kind), time: iso(r.created_at), recalled: r.recalled === true || r.recalled === 't' } : null;
@@ -216,7 +263,8 @@ export class ConversationsRepo {
     if (existing) return { conversation: toRow(existing), created: false };
     const inserted = await this.db
       .insert(conversations)
-      .values({ type, brokerId, ...(type === 'broker_client' ? { clientId: otherId } : { managerId: otherId }), ...values })
+      // A new conversation has no message: nobody waits yet (see `waitingSince`).
+      .values({ type, brokerId, ...(type === 'broker_client' ? { clientId: otherId } : { managerId: otherId }), waitingKnown: true, ...values })
       .onConflictDoNothing()
       .returning({ id: conversations.id });
     if (inserted.length) return { conversation: (await this.get(inserted[0].id))!, created: true };
@@ -236,7 +284,7 @@ export class ConversationsRepo {
 
   async createGroup(teamId: string, title: string, memberIds: string[], createdBy: string): Promise<ConversationRow> {
     return this.db.transaction(async (tx) => {
-      const [c] = await tx.insert(conversations).values({ type: 'group', title, teamId, createdBy }).returning();
+      const [c] = await tx.insert(conversations).values({ type: 'group', title, teamId, createdBy, waitingKnown: true }).returning();
       await tx.insert(conversationMembers).values([...new Set([createdBy, ...memberIds])].map((userId) => ({ conversationId: c.id, userId })));
       return toRow({ ...c, broker_id: c.brokerId, client_id: c.clientId, manager_id: c.managerId, team_id: c.teamId, created_at: c.createdAt });
     });
@@ -296,7 +344,7 @@ export class ConversationsRepo {
       sql`select c.*, ${viewerFactColumns(me)},
             coalesce(rd.read_offset, 0)::float8 as read_offset, coalesce(rd.delivered_offset, 0)::float8 as delivered_offset,
             coalesce((select ch.last_offset from channels ch where ch.name = ${ch}), 0)::float8 as top_offset,
-            ${unreadExpr(ch, sql`coalesce(rd.read_offset, 0)`, me)} as unread,
+            rd.unread as unread,
             bu.display_name as broker_name, cu.display_name as client_name, cu.tier as client_tier, cu.risk_level as client_risk,
             mu.display_name as manager_name,
             lm.id as lm_id, lm."offset" as lm_offset, lm.sender as lm_sender, lm.text as lm_text, lm.time as lm_time,
@@ -312,10 +360,12 @@ export class ConversationsRepo {
           limit ${opts.limit}`,
     );
     const out: ConversationSummary[] = [];
+    const uncounted: boolean[] = [];
     for (const r of list) {
       const f = facts(r);
       const access = conversationAccess(p, f);
       if (access === 'none') continue;
+      uncounted.push(r.unread === null || r.unread === undefined);
       out.push({
         ...toRow(r),
         channel: convChannel(String(r.id)),
@@ -333,6 +383,17 @@ export class ConversationsRepo {
         unread: num(r.unread),
         lastMessage: lastMessageOf(r),
       });
+    }
+    // Counters not computed yet (first look at an older conversation): once, then kept.
+    const missing = out.filter((_, i) => uncounted[i]);
+    if (missing.length) {
+      for (const c of missing) await this.ensureCounters(c.id, [me]);
+      const counted = await rows<{ conversation_id: string; unread: unknown }>(
+        this.db,
+        sql`select conversation_id, unread from conversation_reads
+            where user_id = ${me} and conversation_id in (${sql.join(missing.map((c) => sql`${c.id}`), sql`, `)})`,
+      );
+      for (const c of missing) c.unread = num(counted.find((x) => String(x.conversation_id) === c.id)?.unread);
     }
     const groups = out.filter((c) => c.type === 'group');
     if (groups.length) {
@@ -354,17 +415,17 @@ export class ConversationsRepo {
   async workstation(brokerId: string): Promise<WorkstationRow[]> {
     if (!isUuid(brokerId)) return [];
     const ch = sql`('conv.' || cv.id::text)`;
-    const list = await rows<Record<string, unknown>>(
-      this.db,
-      sql`select u.id as client_id, u.display_name, u.tier, u.risk_level, bc.relation, cv.id as conversation_id,
-            case when cv.id is null then 0 else ${unreadExpr(ch, sql`coalesce(rd.read_offset, 0)`, brokerId)} end as unread,
+    const query = () =>
+      rows<Record<string, unknown>>(
+        this.db,
+        sql`select u.id as client_id, u.display_name, u.tier, u.risk_level, bc.relation, cv.id as conversation_id,
+            rd.unread as unread, cv.waiting_known, cv.waiting_since,
             lm.id as lm_id, lm."offset" as lm_offset, lm.sender as lm_sender, lm.text as lm_text, lm.time as lm_time,
-            lm.edited_text as lm_edited_text, lm.recalled as lm_recalled,
-            wt.since as waiting_since
+            lm.edited_text as lm_edited_text, lm.recalled as lm_recalled
           from broker_clients bc
           join users u on u.id = bc.client_id
           left join lateral (
-            select c.id from conversations c
+            select c.id, c.waiting_known, c.waiting_since from conversations c
             where c.type = 'broker_client' and c.client_id = bc.client_id
             order by (c.broker_id = bc.broker_id) desc,
                      (c.broker_id = (select p.broker_id from broker_clients p where p.client_id = bc.client_id and p.relation = 'primary')) desc,
@@ -372,14 +433,19 @@ export class ConversationsRepo {
             limit 1) cv on true
           left join conversation_reads rd on rd.conversation_id = cv.id and rd.user_id = bc.broker_id
           ${lastMessageLateral(ch)}
-          left join lateral (
-            select min(m.created_at) as since from messages m
-            where m.channel = ${ch} and m.kind = 'chat' and m.sender_id = u.id::text
-              and m."offset" > coalesce((select max(a."offset") from messages a
-                                         where a.channel = m.channel and a.kind = 'chat' and a.sender_id <> u.id::text), 0)) wt on true
           where bc.broker_id = ${brokerId}
-          order by wt.since asc nulls last, lm.time desc nulls last, u.display_name`,
-    );
+          order by cv.waiting_since asc nulls last, lm.time desc nulls last, u.display_name`,
+      );
+    let list = await query();
+    // Counters and waits not computed yet (conversations from before they were kept): once, then kept.
+    const stale = list.filter((r) => r.conversation_id && (r.unread === null || r.unread === undefined || !(r.waiting_known === true || r.waiting_known === 't')));
+    if (stale.length) {
+      for (const r of stale) {
+        await this.ensureCounters(String(r.conversation_id), [brokerId]);
+        await this.ensureWaiting(String(r.conversation_id));
+      }
+      list = await query();
+    }
     return list.map((r) => ({
       client: { id: String(r.client_id), displayName: String(r.display_name), tier: (r.tier as string | null) ?? null, riskLevel: (r.risk_level as string | null) ?? null },
       relation: r.relation as BrokerRelation,
@@ -392,14 +458,8 @@ export class ConversationsRepo {
 
   /** Everyone whose unread count a new message changes: the people the conversation is between. */
   async participants(conversationId: string): Promise<string[]> {
-    const r = await rows<{ id: string }>(
-      this.db,
-      sql`select c.client_id as id from conversations c where c.id = ${conversationId} and c.type = 'broker_client'
-          union select bc.broker_id from conversations c join broker_clients bc on bc.client_id = c.client_id where c.id = ${conversationId} and c.type = 'broker_client'
-          union select c.broker_id from conversations c where c.id = ${conversationId} and c.type = 'broker_manager'
-          union select c.manager_id from conversations c where c.id = ${conversationId} and c.type = 'broker_manager'
-          union select cm.user_id from conversation_members cm where cm.conversation_id = ${conversationId}`,
-    );
+    if (!isUuid(conversationId)) return [];
+    const r = await rows<{ id: string }>(this.db, participantsSql(conversationId));
     return r.map((x) => String(x.id)).filter(isUuid);
   }
 
@@ -420,21 +480,37 @@ export class ConversationsRepo {
     return r.filter((x) => x.user_id && x.user_id !== userId).map((x) => ({ conversationId: String(x.conversation_id), userId: String(x.user_id) }));
   }
 
-  /** Unread counts and read positions of several users in one conversation, with its top offset, from one snapshot. */
-  async unreadState(conversationId: string, userIds: string[]): Promise<{ topOffset: number; users: Map<string, { unread: number; readOffset: number }> }> {
-    const ids = [...new Set(userIds.filter(isUuid))];
+  /**
+   * Unread counts and read positions in one conversation, with its top offset, from one snapshot: of
+   * `userIds`, or of its participants when omitted. Reads the stored counters (one index range of
+   * conversation_reads); a counter not computed yet is computed once.
+   */
+  async unreadState(
+    conversationId: string,
+    userIds?: string[],
+  ): Promise<{ topOffset: number; users: Map<string, { unread: number; readOffset: number }> }> {
     const users = new Map<string, { unread: number; readOffset: number }>();
-    const ch = convChannel(conversationId);
-    if (!ids.length) return { topOffset: await this.topOffset(conversationId), users };
-    const read = sql`coalesce((select rd.read_offset from conversation_reads rd where rd.conversation_id = ${conversationId} and rd.user_id::text = v.uid), 0)`;
-    const r = await rows<Record<string, unknown>>(
-      this.db,
-      sql`select v.uid, ${read}::float8 as read_offset, ${unreadExpr(sql`${ch}`, read, sql`v.uid`)} as unread,
-            coalesce((select last_offset from channels where name = ${ch}), 0)::float8 as top_offset
-          from (values ${sql.join(ids.map((i) => sql`(${i}::text)`), sql`, `)}) as v(uid)`,
-    );
+    if (!isUuid(conversationId)) return { topOffset: 0, users };
+    const ids = userIds && [...new Set(userIds.filter(isUuid))];
+    if (ids && !ids.length) return { topOffset: await this.topOffset(conversationId), users };
+    const who = ids ? sql`select v.id from (values ${sql.join(ids.map((i) => sql`(${i}::uuid)`), sql`, `)}) as v(id)` : participantsSql(conversationId);
+    const query = () =>
+      rows<Record<string, unknown>>(
+        this.db,
+        sql`select u.id::text as uid, coalesce(rd.read_offset, 0)::float8 as read_offset, rd.unread,
+              coalesce((select last_offset from channels where name = ${convChannel(conversationId)}), 0)::float8 as top_offset
+            from (${who}) as u(id)
+            left join conversation_reads rd on rd.conversation_id = ${conversationId} and rd.user_id = u.id
+            where u.id is not null`,
+      );
+    let r = await query();
+    const uncounted = r.filter((x) => x.unread === null || x.unread === undefined).map((x) => String(x.uid));
+    if (uncounted.length) {
+      await this.ensureCounters(conversationId, uncounted);
+      r = await query();
+    }
     for (const x of r) users.set(String(x.uid), { unread: num(x.unread), readOffset: num(x.read_offset) });
-    return { topOffset: num(r[0]?.top_offset), users };
+    return { topOffset: r.length ? num(r[0].top_offset) : await this.topOffset(conversationId), users };
   }
 
   async topOffset(conversationId: string): Promise<number> {
@@ -452,37 +528,143 @@ export class ConversationsRepo {
 
   /**
    * Moves a user's delivered / read position forward (never back), clamped to the conversation's
-   * top offset; reading implies delivery. Returns the positions before and after.
+   * top offset; reading implies delivery. Returns the positions before and after, the top offset and
+   * the unread count after. The counter loses what was just read: the counted messages between the
+   * old and the new read offset — O(newly read), whatever the length of the history.
    */
   async advance(
     conversationId: string,
     userId: string,
     kind: 'delivered' | 'read',
     offset: number,
-  ): Promise<{ before: ReadState; after: ReadState; topOffset: number }> {
+  ): Promise<{ before: ReadState; after: ReadState; topOffset: number; unread: number }> {
     const ch = convChannel(conversationId);
-    return this.db.transaction(async (tx) => {
-      const [top] = await rows<{ t: unknown }>(tx, sql`select coalesce((select last_offset from channels where name = ${ch}), 0)::float8 as t`);
-      const topOffset = num(top?.t);
-      const o = Math.max(0, Math.min(offset, topOffset));
-      const [prev] = await rows<Record<string, unknown>>(
-        tx,
-        sql`select delivered_offset::float8 as d, read_offset::float8 as r from conversation_reads
-            where conversation_id = ${conversationId} and user_id = ${userId} for update`,
-      );
-      const before = { userId, deliveredOffset: num(prev?.d), readOffset: num(prev?.r) };
-      const read = kind === 'read' ? Math.max(before.readOffset, o) : before.readOffset;
-      const delivered = Math.max(before.deliveredOffset, kind === 'delivered' ? o : 0, read);
-      if (read !== before.readOffset || delivered !== before.deliveredOffset || !prev) {
-        await tx.execute(sql`insert into conversation_reads (conversation_id, user_id, delivered_offset, read_offset, updated_at)
-          values (${conversationId}, ${userId}, ${delivered}, ${read}, now())
-          on conflict (conversation_id, user_id) do update set
-            delivered_offset = greatest(conversation_reads.delivered_offset, excluded.delivered_offset),
-            read_offset = greatest(conversation_reads.read_offset, excluded.read_offset),
-            updated_at = now()`);
-      }
-      return { before, after: { userId, deliveredOffset: delivered, readOffset: read }, topOffset };
+    for (let attempt = 0; ; attempt++) {
+      const out = await this.db.transaction(async (tx) => {
+        // The row lock first, then the top: every message up to that top has had its effect on this
+        // row (a message's transaction updates the row before it commits), none after it has.
+        const [prev] = await rows<Record<string, unknown>>(
+          tx,
+          sql`select delivered_offset::float8 as d, read_offset::float8 as r, unread from conversation_reads
+              where conversation_id = ${conversationId} and user_id = ${userId} for update`,
+        );
+        if (!prev || prev.unread === null || prev.unread === undefined) return null;
+        const [top] = await rows<{ t: unknown }>(tx, sql`select coalesce((select last_offset from channels where name = ${ch}), 0)::float8 as t`);
+        const topOffset = num(top?.t);
+        const o = Math.max(0, Math.min(offset, topOffset));
+        const before = { userId, deliveredOffset: num(prev.d), readOffset: num(prev.r) };
+        const read = kind === 'read' ? Math.max(before.readOffset, o) : before.readOffset;
+        const delivered = Math.max(before.deliveredOffset, kind === 'delivered' ? o : 0, read);
+        let unread = num(prev.unread);
+        if (read !== before.readOffset || delivered !== before.deliveredOffset) {
+          const [after] = await rows<{ unread: unknown }>(
+            tx,
+            sql`update conversation_reads set delivered_offset = ${delivered}, read_offset = ${read},
+                  unread = ${
+                    read > before.readOffset
+                      ? sql`greatest(0, unread - ${countedExpr(sql`${ch}`, sql`${before.readOffset}`, sql`${read}`, sql`${userId}::text`)})`
+                      : sql`unread`
+                  },
+                  updated_at = now()
+                where conversation_id = ${conversationId} and user_id = ${userId}
+                returning unread`,
+          );
+          unread = num(after?.unread);
+        }
+        return { before, after: { userId, deliveredOffset: delivered, readOffset: read }, topOffset, unread };
+      });
+      if (out) return out;
+      if (attempt > 0) throw new Error(`unread counter of ${userId} in ${conversationId} could not be initialised`);
+      await this.ensureCounters(conversationId, [userId]);
+    }
+  }
+
+  /**
+   * Gives these users a computed unread counter in the conversation where they have none (no row, or
+   * `unread` null): counted once from the log — the only O(history) step, once per reader and
+   * conversation. Holds the channel lock meanwhile, so no message commits between the count and the
+   * stored value; from then on every message and read keeps it.
+   */
+  async ensureCounters(conversationId: string, userIds: string[]): Promise<void> {
+    const ids = [...new Set(userIds.filter(isUuid))];
+    if (!ids.length || !isUuid(conversationId)) return;
+    const ch = convChannel(conversationId);
+    const list = sql.join(ids.map((i) => sql`${i}::uuid`), sql`, `);
+    await this.db.transaction(async (tx) => {
+      await lockChannel(tx, ch);
+      await tx.execute(sql`insert into conversation_reads (conversation_id, user_id)
+        select ${conversationId}::uuid, u from unnest(array[${list}]) as u on conflict (conversation_id, user_id) do nothing`);
+      await tx.execute(sql`update conversation_reads rd set unread = ${countedExpr(sql`${ch}`, sql`rd.read_offset`, null, sql`rd.user_id::text`)}
+        where rd.conversation_id = ${conversationId} and rd.user_id in (${list}) and rd.unread is null`);
     });
+  }
+
+  /** Computes a conversation's first-response wait once from the log (see `ensureCounters`), if not known yet. */
+  async ensureWaiting(conversationId: string): Promise<void> {
+    if (!isUuid(conversationId)) return;
+    const ch = convChannel(conversationId);
+    await this.db.transaction(async (tx) => {
+      await lockChannel(tx, ch);
+      await tx.execute(sql`update conversations c set waiting_since = ${waitingFromLog(sql`${ch}`, sql`c.client_id::text`)}, waiting_known = true
+        where c.id = ${conversationId} and not c.waiting_known`);
+    });
+  }
+
+  /**
+   * The conversation side of one new message, inside its publish transaction (publish `inTx`, after
+   * the message row; the channel row lock is held, so this message is the channel's top and no other
+   * message of the channel commits meanwhile). Index-bounded statements only:
+   * - chat: one more unread for every other reader with a counter; the first-response wait starts
+   *   (client) or ends (anyone else);
+   * - chat.recall: one less for every reader other than the original's sender whose read offset is
+   *   below the original, unless it was recalled already (a concurrent recall that passed the check
+   *   too: refused here, QIAO_MESSAGE_RECALLED, so nothing is counted twice);
+   * - every kind: the sender has read (and received) up to this message, so its own count is 0.
+   */
+  async recordMessage(tx: Executor, pub: Publication): Promise<void> {
+    if (!pub.channel.startsWith('conv.')) return;
+    const conversationId = pub.channel.slice('conv.'.length);
+    if (!isUuid(conversationId)) return;
+    const sender = pub.sender;
+    const effects: SQL[] = [];
+    if (pub.kind === 'chat') {
+      effects.push(sql`update conversation_reads set unread = unread + 1
+        where conversation_id = ${conversationId} and user_id::text <> ${sender} and unread is not null`);
+      const wait = sql`case when c.client_id::text = ${sender} then coalesce(c.waiting_since, m.created_at) else null end`;
+      effects.push(sql`update conversations c set waiting_since = ${wait}
+        from messages m where m.channel = ${pub.channel} and m."offset" = ${pub.offset}
+          and c.id = ${conversationId} and c.type = 'broker_client' and c.waiting_known and c.waiting_since is distinct from ${wait}`);
+    } else if (pub.kind === 'chat.recall') {
+      const ref = (pub.payload as { ref?: unknown } | null)?.ref;
+      if (isUuid(ref)) {
+        const [m] = await rows<Record<string, unknown>>(
+          tx,
+          sql`select m."offset"::float8 as "offset", m.sender_id,
+                exists (select 1 from messages x where x.channel = m.channel and (x.payload->>'ref') = m.id::text
+                        and x."offset" > m."offset" and x."offset" < ${pub.offset} and x.kind = 'chat.recall') as recalled
+              from messages m where m.id = ${ref} and m.channel = ${pub.channel} and m.kind = 'chat'`,
+        );
+        if (m && (m.recalled === true || m.recalled === 't')) throw new QiaoError('QIAO_MESSAGE_RECALLED');
+        if (m) {
+          effects.push(sql`update conversation_reads set unread = unread - 1
+            where conversation_id = ${conversationId} and user_id::text <> ${String(m.sender_id)} and read_offset < ${num(m.offset)} and unread > 0`);
+        }
+      }
+    }
+    if (isUuid(sender)) {
+      // Sending counts as having read up to it: this message is the top, so nothing is left unread.
+      effects.push(sql`insert into conversation_reads (conversation_id, user_id, delivered_offset, read_offset, unread, updated_at)
+        values (${conversationId}, ${sender}, ${pub.offset}, ${pub.offset}, 0, now())
+        on conflict (conversation_id, user_id) do update set
+          delivered_offset = greatest(conversation_reads.delivered_offset, excluded.delivered_offset),
+          read_offset = greatest(conversation_reads.read_offset, excluded.read_offset),
+          unread = 0, updated_at = now()`);
+    }
+    if (!effects.length) return;
+    // One round trip: the statements touch different rows (the sender's row is excluded from the
+    // others'), so they run as data-modifying CTEs of one statement.
+    const last = effects.pop()!;
+    await tx.execute(effects.length ? sql`with ${sql.join(effects.map((e, i) => sql`${sql.raw(`e${i}`)} as (${e} returning 1)`), sql`, `)} ${last}` : last);
   }
 
   /** Channels of every broker_client conversation of a client (access changes with its assignment). */

@@ -22,9 +22,18 @@ export async function seedDemoConversations(db: Db): Promise<void> {
   const messages = new MessagesRepo(db, new ArchiveRepo(db));
   // Demo history, not news: readers get it from history, and it is never relayed (no live push, no fanout).
   const say = async (conversationId: string, senderId: string, text: string) => {
-    const { pub } = await messages.append({ channel: convChannel(conversationId), family: 'conv', kind: 'chat', senderId, payload: { text }, conversationId, subjects: [] });
+    // With its conversation side (unread counters, the sender's read position, first-response wait), as every publish to conv.*.
+    const { pub } = await messages.append({
+      channel: convChannel(conversationId),
+      family: 'conv',
+      kind: 'chat',
+      senderId,
+      payload: { text },
+      conversationId,
+      subjects: [],
+      inTx: (tx, p) => convs.recordMessage(tx, p),
+    });
     await messages.relayed([{ channel: pub.channel, offset: pub.offset }]);
-    await convs.advance(conversationId, senderId, 'read', pub.offset);
     return pub.offset;
   };
 
