@@ -294,7 +294,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       burst: config.rateLimitBurst,
     },
   };
-  const gw = { sessionDeps, tokens: deps.tokens, hub, registry, metrics, nodeId: config.nodeId, slowConsumerBytes: config.slowConsumerBytes };
+  const gw = { sessionDeps, tokens: deps.tokens, hub, registry, metrics, nodeId: config.nodeId, slowConsumerBytes: config.slowConsumerBytes, publicNodes: config.publicNodes };
   await app.register(async (scope) => websocketGateway(scope, gw));
   await app.register(async (scope) => authRoutes(scope, deps));
   await app.register(async (scope) => channelRoutes(scope, deps));
