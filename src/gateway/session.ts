@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { authorizeSubscribe, type AccessContext } from '../../channels/catalogue.ts';
 import type { Principal } from '../auth/principal.ts';
+import { MAX_JSON_DEPTH, jsonDepthExceeds } from '../domain/json-depth.ts';
 import { QiaoError, toQiaoError } from '../errors/codes.ts';
 import type { Hub, HubSession, SharedFrame } from '../hub/hub.ts';
 import type { PublishRequest, Publisher } from '../hub/publisher.ts';
@@ -148,6 +149,10 @@ export class Session implements HubSession {
       return;
     }
     try {
+      // First, before anything walks the command: deep nesting overflows recursive code further on.
+      if (jsonDepthExceeds(cmd, MAX_JSON_DEPTH)) {
+        throw new QiaoError('QIAO_PAYLOAD_TOO_DEEP', `A command may nest objects and arrays at most ${MAX_JSON_DEPTH} levels deep`);
+      }
       if (!isObject(cmd)) throw new QiaoError('QIAO_BAD_REQUEST', 'A command must be a JSON object');
       if (id === null) throw new QiaoError('QIAO_BAD_REQUEST', '"id" must be an integer');
       const result = await this.dispatch(cmd as unknown as Command);

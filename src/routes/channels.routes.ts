@@ -4,7 +4,8 @@ import { authorizeSubscribe, listChannels } from '../../channels/catalogue.ts';
 import type { AppDeps } from '../deps.ts';
 import { QiaoError } from '../errors/codes.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
-import { ChannelParam, PendingPublishSchema, PublicationSchema, PublishedSchema, errors } from './schemas.ts';
+import { ChannelNameParam } from './channel-name.ts';
+import { PendingPublishSchema, PublicationSchema, PublishedSchema, errors } from './schemas.ts';
 
 export default async function channelRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
   app.addHook('preHandler', authenticate(d.tokens));
@@ -39,7 +40,7 @@ export default async function channelRoutes(app: FastifyInstance, d: AppDeps): P
         tags: ['channels'],
         summary: 'Stored history of a channel, newest page first (items oldest→newest within a page)',
         security: bearerSecurity,
-        params: ChannelParam,
+        params: ChannelNameParam,
         querystring: {
           type: 'object',
           properties: {
@@ -81,7 +82,7 @@ export default async function channelRoutes(app: FastifyInstance, d: AppDeps): P
           'A firm-wide broadcast (`firm.broadcast`) is not delivered at once: it answers 202 with `{ pending: true, approvalId }` ' +
           'and is delivered when a compliance user approves it (`POST /api/approvals/:id/approve`).',
         security: bearerSecurity,
-        params: ChannelParam,
+        params: ChannelNameParam,
         headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 128 } } },
         body: {
           type: 'object',

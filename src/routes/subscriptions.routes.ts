@@ -4,10 +4,21 @@ import { authorizeSubscribe, resolveChannel } from '../../channels/catalogue.ts'
 import type { AppDeps } from '../deps.ts';
 import { QiaoError } from '../errors/codes.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
-import { ChannelParam, errors } from './schemas.ts';
+import { ChannelNameParam, ChannelNameSchema } from './channel-name.ts';
+import { errors } from './schemas.ts';
 
 /** Most stored subscriptions per user. */
 export const MAX_STORED_SUBSCRIPTIONS = 500;
+
+/**
+ * A refused name as the audit log can hold it: any string reaches the catalogue (which answers
+ * QIAO_CHANNEL_BAD_NAME), but Postgres text cannot store U+0000 or unpaired surrogates, and a
+ * 10,000-character name need not be kept whole.
+ */
+function auditableName(name: string): string {
+  const cut = name.length > 256 ? `${name.slice(0, 256)}…` : name;
+  return cut.replace(/\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+}
 
 const Prefs = {
   type: 'object',
@@ -45,7 +56,7 @@ export default async function subscriptionRoutes(app: FastifyInstance, d: AppDep
         tags: ['subscriptions'],
         summary: 'Subscribe to a channel (or update its preferences)',
         security: bearerSecurity,
-        params: ChannelParam,
+        params: ChannelNameParam,
         body: { anyOf: [{ type: 'null' }, { type: 'object', properties: { prefs: Prefs }, additionalProperties: false }] },
         response: errors(400, 401, 403, 404, 429),
       },
@@ -54,7 +65,7 @@ export default async function subscriptionRoutes(app: FastifyInstance, d: AppDep
       const { channel } = req.params as { channel: string };
       const prefs = ((req.body as { prefs?: Record<string, unknown> } | null)?.prefs ?? {}) as Record<string, unknown>;
       const r = await authorizeSubscribe(req.principal, channel, d.users).catch(async (e) => {
-        await d.audit.append({ actorId: req.principal.id, action: 'subscription.create', target: channel, outcome: 'refused', detail: { code: e.code } });
+        await d.audit.append({ actorId: req.principal.id, action: 'subscription.create', target: auditableName(channel), outcome: 'refused', detail: { code: e.code } });
         throw e;
       });
       const created = await put(req.principal.id, r.parsed.name, prefs);
@@ -71,7 +82,7 @@ export default async function subscriptionRoutes(app: FastifyInstance, d: AppDep
         tags: ['subscriptions'],
         summary: 'Subscribe to a channel (same as PUT /api/subscriptions/:channel)',
         security: bearerSecurity,
-        body: { type: 'object', properties: { channel: { type: 'string', minLength: 1, maxLength: 128 }, prefs: Prefs }, required: ['channel'], additionalProperties: false },
+        body: { type: 'object', properties: { channel: ChannelNameSchema, prefs: Prefs }, required: ['channel'], additionalProperties: false },
         response: errors(400, 401, 403, 404, 429),
       },
     },
@@ -87,7 +98,7 @@ export default async function subscriptionRoutes(app: FastifyInstance, d: AppDep
 
   app.delete(
     '/api/subscriptions/:channel',
-    { schema: { tags: ['subscriptions'], summary: 'Unsubscribe', security: bearerSecurity, params: ChannelParam, response: errors(400, 401, 404) } },
+    { schema: { tags: ['subscriptions'], summary: 'Unsubscribe', security: bearerSecurity, params: ChannelNameParam, response: errors(400, 401, 404) } },
     async (req, reply) => {
       const { channel } = req.params as { channel: string };
       resolveChannel(channel);

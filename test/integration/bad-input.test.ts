@@ -6,6 +6,7 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenService } from '../../src/auth/token.ts';
+import { MAX_JSON_DEPTH } from '../../src/domain/json-depth.ts';
 import type { ErrorCode } from '../../src/errors/codes.ts';
 import type { MsgPush, Reply } from '../../src/gateway/protocol.ts';
 import type { PublicUser } from '../../src/store/users-repo.ts';
@@ -466,6 +467,42 @@ describe('bad input (embedded hub)', () => {
       await expectAlive();
     });
 
+    it('the REST body limit is QIAO_MAX_PAYLOAD_BYTES for the whole body: exactly the limit is accepted, +1 … +4096 bytes → 413', async () => {
+      const ch = 'research.sector.finance';
+      const before = await history(ch);
+      /** A publish body of exactly `bytes` bytes (ASCII), a valid note. */
+      const bodyOfBytes = (bytes: number) => {
+        const head = '{"kind":"note","payload":{"title":"size","riskLevel":"R1","body":"';
+        const tail = '"}}';
+        const raw = head + 'x'.repeat(bytes - head.length - tail.length) + tail;
+        expect(Buffer.byteLength(raw)).toBe(bytes);
+        return raw;
+      };
+      for (const extra of [1, 2, 100, 1024, 4095, 4096]) {
+        const r = await t.request('POST', `/api/channels/${ch}/publications`, { token: tok('research1'), raw: bodyOfBytes(MAX_PAYLOAD + extra) });
+        expect(r.status, `+${extra}`).toBe(413);
+        expect(r.body.error.code, `+${extra}`).toBe('QIAO_PAYLOAD_TOO_LARGE');
+      }
+      // A payload that fits on its own but not with its envelope: the body as a whole decides.
+      const overhead = Buffer.byteLength(JSON.stringify(note('envelope', { body: '' })));
+      const payload = note('envelope', { body: 'y'.repeat(MAX_PAYLOAD - overhead - 5) });
+      expect(Buffer.byteLength(JSON.stringify(payload))).toBeLessThanOrEqual(MAX_PAYLOAD);
+      expect(Buffer.byteLength(JSON.stringify({ kind: 'note', payload }))).toBeGreaterThan(MAX_PAYLOAD);
+      const wrapped = await publishRest(ch, { kind: 'note', payload });
+      expect(wrapped.status).toBe(413);
+      expect(wrapped.body.error.code).toBe('QIAO_PAYLOAD_TOO_LARGE');
+      // Other routes share the limit (login is not authenticated: still not read beyond the limit).
+      const login = await t.request('POST', '/api/auth/login', { raw: JSON.stringify({ login: 'client1', password: 'p'.repeat(MAX_PAYLOAD) }) });
+      expect(login.status).toBe(413);
+      expect(login.body.error.code).toBe('QIAO_PAYLOAD_TOO_LARGE');
+      expect(await history(ch)).toEqual(before);
+      // Exactly the limit is read and published.
+      const exact = await t.request('POST', `/api/channels/${ch}/publications`, { token: tok('research1'), raw: bodyOfBytes(MAX_PAYLOAD) });
+      expect(exact.status, exact.text).toBe(201);
+      expect(exact.body.offset).toBe(before.length + 1);
+      await expectAlive();
+    });
+
     it(`more than QIAO_MAX_SUBSCRIPTIONS=${MAX_SUBS} on one connection → QIAO_TOO_MANY_SUBSCRIPTIONS`, async () => {
       const channels = ['research.macro', 'research.strategy', 'firm.broadcast', 'alerts.market'];
       const ws = await WsTestClient.connect(t.wsUrl, tok('client1'));
@@ -489,6 +526,244 @@ describe('bad input (embedded hub)', () => {
         await ws.close();
         s.close();
       }
+    });
+  });
+
+  describe('deep JSON and long channel names (a hub with QIAO_MAX_PAYLOAD_BYTES = 1 MiB, so size is not what refuses them)', () => {
+    const BIG = 1024 * 1024;
+    let big: TestApp;
+    const bu: Record<string, Login> = {};
+    let conv: string; // broker1 ↔ client1, from the demo seed
+    beforeAll(async () => {
+      big = await startEmbeddedApp({ QIAO_MAX_PAYLOAD_BYTES: String(BIG) });
+      for (const l of ['client1', 'research1']) bu[l] = await big.login(l);
+      const r = await big.request('GET', '/api/conversations', { token: bu.client1.token });
+      expect(r.status, r.text).toBe(200);
+      conv = r.body.conversations.find((c: { type: string }) => c.type === 'broker_client').id;
+    });
+    afterAll(async () => {
+      await big?.close();
+    });
+
+    /** JSON text of `n` nested objects, `{"a":{"a":…1…}}` (built as text: JSON.stringify itself overflows). */
+    const deepText = (n: number) => '{"a":'.repeat(n) + '1' + '}'.repeat(n);
+    const DEPTHS = [5_000, 100_000];
+    const bigHistory = async (channel: string): Promise<MsgPush[]> => {
+      const r = await big.request('GET', `/api/channels/${channel}/history?limit=200`, { token: bu.research1.token });
+      expect(r.status, r.text).toBe(200);
+      return r.body.publications;
+    };
+    const convMessages = async (): Promise<MsgPush[]> => {
+      const r = await big.request('GET', `/api/conversations/${conv}/messages?limit=200`, { token: bu.client1.token });
+      expect(r.status, r.text).toBe(200);
+      return r.body.publications;
+    };
+    const expectRest = (r: { status: number; text: string; body: any }, status: number, code: ErrorCode, what: string) => {
+      expect(r.status, `${what}: ${r.text.slice(0, 300)}`).toBe(status);
+      expect(r.body?.error?.code, what).toBe(code);
+    };
+    /**
+     * Sends a socket.io `cmd` whose argument is the JSON text `cmdText`, written straight into the
+     * engine.io connection (socket.io-client cannot encode such a value: its encoder and JSON.stringify
+     * recurse). With `ack`, as emitWithAck does (reply through the ack); without, the reply is a push.
+     */
+    const sioRaw = (s: SioTestClient, cmdText: string, id: number, ack: boolean): Promise<Reply> => {
+      const sock = s.socket as unknown as { acks: Record<number, (r: Reply) => void>; io: { engine: { write(d: string): void } } };
+      if (!ack) {
+        sock.io.engine.write(`2["cmd",${cmdText}]`);
+        return s.nextPush((p) => (p as unknown as Reply).t === 'reply' && (p as unknown as Reply).re === id) as unknown as Promise<Reply>;
+      }
+      const ackId = 1_000_000 + id;
+      const reply = new Promise<Reply>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no socket.io ack for ${id}`)), 10_000);
+        sock.acks[ackId] = (r: Reply) => {
+          clearTimeout(timer);
+          resolve(r);
+        };
+      });
+      sock.io.engine.write(`2${ackId}["cmd",${cmdText}]`);
+      return reply;
+    };
+
+    it('REST: a deep publish body, deep note field or deep chat payload → 400 QIAO_PAYLOAD_TOO_DEEP, nothing stored', async () => {
+      const ch = 'research.macro';
+      const before = await bigHistory(ch);
+      const convBefore = await convMessages();
+      for (const n of DEPTHS) {
+        const deep = deepText(n);
+        const publish = (raw: string, headers: Record<string, string> = {}) =>
+          big.request('POST', `/api/channels/${ch}/publications`, { token: bu.research1.token, raw, headers });
+        expectRest(await publish(`{"kind":"note","payload":${deep}}`), 400, 'QIAO_PAYLOAD_TOO_DEEP', `payload ${n}`);
+        expectRest(
+          await publish(`{"kind":"note","payload":{"title":"深","riskLevel":"R1","category":${deep}}}`, { 'idempotency-key': `deep-${n}` }),
+          400,
+          'QIAO_PAYLOAD_TOO_DEEP',
+          `note field ${n}`,
+        );
+        expectRest(await publish(deep), 400, 'QIAO_PAYLOAD_TOO_DEEP', `whole body ${n}`);
+        expectRest(await publish('['.repeat(n) + ']'.repeat(n)), 400, 'QIAO_PAYLOAD_TOO_DEEP', `arrays ${n}`);
+        // Keys fastify's parser inspects for prototype poisoning do not change the answer (50,000 levels fit in 1 MiB).
+        const c = Math.min(n, 50_000);
+        expectRest(await publish('{"constructor":'.repeat(c) + '1' + '}'.repeat(c)), 400, 'QIAO_PAYLOAD_TOO_DEEP', `constructor keys ${c}`);
+        const chat = await big.request('POST', `/api/conversations/${conv}/messages`, { token: bu.client1.token, raw: `{"kind":"chat","payload":{"text":${deep}}}` });
+        expectRest(chat, 400, 'QIAO_PAYLOAD_TOO_DEEP', `chat ${n}`);
+        // One check for every route: before authentication and validation, whatever the route.
+        expectRest(await big.request('POST', '/api/auth/login', { raw: `{"login":"client1","password":${deep}}` }), 400, 'QIAO_PAYLOAD_TOO_DEEP', `login ${n}`);
+        expectRest(
+          await big.request('PUT', `/api/subscriptions/${ch}`, { token: bu.client1.token, raw: `{"prefs":${deep}}` }),
+          400,
+          'QIAO_PAYLOAD_TOO_DEEP',
+          `subscription prefs ${n}`,
+        );
+      }
+      expect(await bigHistory(ch)).toEqual(before);
+      expect(await convMessages()).toEqual(convBefore);
+      const subs = await big.request('GET', '/api/subscriptions', { token: bu.client1.token });
+      expect(subs.body.subscriptions).toEqual([]);
+      expect((await big.request('GET', '/health/live')).status).toBe(200);
+      // The same key publishes normally afterwards: the refusal stored nothing under it.
+      const ok = await big.request('POST', `/api/channels/${ch}/publications`, {
+        token: bu.research1.token,
+        json: { kind: 'note', payload: note('深度之后') },
+        headers: { 'idempotency-key': 'deep-5000' },
+      });
+      expect(ok.status, ok.text).toBe(201);
+      expect(ok.body.offset).toBe(before.length + 1);
+    });
+
+    it('REST: exactly MAX_JSON_DEPTH levels is not refused for depth; one more is', async () => {
+      // The body counts: {kind, payload: {title, riskLevel, category: <d-2 levels>}} is d levels deep.
+      const bodyOfDepth = (d: number) => `{"kind":"note","payload":{"title":"x","riskLevel":"R1","category":${'['.repeat(d - 2)}${']'.repeat(d - 2)}}}`;
+      const at = await big.request('POST', '/api/channels/research.strategy/publications', { token: bu.research1.token, raw: bodyOfDepth(MAX_JSON_DEPTH) });
+      // Refused by the note schema (category is a string), not by depth.
+      expectRest(at, 400, 'QIAO_BAD_PUBLICATION', 'at the limit');
+      const over = await big.request('POST', '/api/channels/research.strategy/publications', { token: bu.research1.token, raw: bodyOfDepth(MAX_JSON_DEPTH + 1) });
+      expectRest(over, 400, 'QIAO_PAYLOAD_TOO_DEEP', 'one over');
+      // Subscription prefs at the limit: refused by the schema, not by depth.
+      const prefs = await big.request('PUT', '/api/subscriptions/research.macro', { token: bu.client1.token, raw: `{"prefs":${'{"muted":'.repeat(MAX_JSON_DEPTH - 1)}true${'}'.repeat(MAX_JSON_DEPTH - 1)}}` });
+      expectRest(prefs, 400, 'QIAO_BAD_REQUEST', 'prefs at the limit');
+    });
+
+    it('raw WebSocket: deep publish, chat and any other command → QIAO_PAYLOAD_TOO_DEEP reply to its id, socket keeps working, nothing stored', async () => {
+      const ch = 'research.macro';
+      const before = await bigHistory(ch);
+      const convBefore = await convMessages();
+      const desk = await WsTestClient.connect(big.wsUrl, bu.research1.token);
+      const client = await WsTestClient.connect(big.wsUrl, bu.client1.token);
+      try {
+        expect((await client.subscribe(ch)).ok).toBe(true);
+        let id = 500;
+        for (const n of DEPTHS) {
+          const deep = deepText(n);
+          const frames: Array<[WsTestClient, (i: number) => string]> = [
+            [desk, (i) => `{"op":"publish","id":${i},"channel":"${ch}","kind":"note","payload":${deep}}`],
+            [desk, (i) => `{"op":"publish","id":${i},"channel":"${ch}","kind":"note","payload":{"title":"深","riskLevel":"R1","category":${deep}}}`],
+            [client, (i) => `{"op":"publish","id":${i},"channel":"conv.${conv}","kind":"chat","payload":{"text":${deep}}}`],
+            [client, (i) => `{"op":"ping","id":${i},"x":${deep}}`],
+            [client, (i) => `{"op":"subscribe","id":${i},"channel":"research.strategy","since":${deep}}`],
+          ];
+          for (const [ws, frame] of frames) {
+            const i = ++id;
+            ws.send(frame(i));
+            expectError(await ws.reply(i), 'QIAO_PAYLOAD_TOO_DEEP');
+            expect(ws.isOpen).toBe(true);
+            expect(await ws.pingOk()).toBe(true);
+          }
+          // Deep at the top, no id to read: re 0.
+          await badFrame(client, '['.repeat(n) + ']'.repeat(n), 'QIAO_PAYLOAD_TOO_DEEP');
+        }
+        // At the limit a command runs; one level more is refused.
+        const at = await client.cmd({ op: 'ping', x: JSON.parse(deepText(MAX_JSON_DEPTH - 1)) });
+        expect(at.ok, JSON.stringify(at)).toBe(true);
+        await badCmd(client, { op: 'ping', x: JSON.parse(deepText(MAX_JSON_DEPTH)) }, 'QIAO_PAYLOAD_TOO_DEEP');
+        await sleep(100);
+        expect(client.frames.peek(isMsg(ch))).toEqual([]);
+      } finally {
+        await Promise.all([desk.close(), client.close()]);
+      }
+      expect(await bigHistory(ch)).toEqual(before);
+      expect(await convMessages()).toEqual(convBefore);
+      expect((await big.request('GET', '/api/subscriptions', { token: bu.client1.token })).body.subscriptions).toEqual([]);
+    });
+
+    it('socket.io: deep publish and chat commands (with and without ack) → QIAO_PAYLOAD_TOO_DEEP, socket keeps working, nothing stored', async () => {
+      const ch = 'research.macro';
+      const before = await bigHistory(ch);
+      const convBefore = await convMessages();
+      const desk = await SioTestClient.connect(big.baseUrl, bu.research1.token);
+      const client = await SioTestClient.connect(big.baseUrl, bu.client1.token);
+      try {
+        let id = 700;
+        for (const n of DEPTHS) {
+          const deep = deepText(n);
+          for (const ack of [true, false]) {
+            const cmds: Array<[SioTestClient, (i: number) => string]> = [
+              [desk, (i) => `{"op":"publish","id":${i},"channel":"${ch}","kind":"note","payload":${deep}}`],
+              [desk, (i) => `{"op":"publish","id":${i},"channel":"${ch}","kind":"note","payload":{"title":"深","riskLevel":"R1","category":${deep}}}`],
+              [client, (i) => `{"op":"publish","id":${i},"channel":"conv.${conv}","kind":"chat","payload":{"text":${deep}}}`],
+              [client, (i) => `{"op":"ping","id":${i},"x":${deep}}`],
+            ];
+            for (const [s, cmd] of cmds) {
+              const i = ++id;
+              const r = await sioRaw(s, cmd(i), i, ack);
+              expectError(r, 'QIAO_PAYLOAD_TOO_DEEP');
+              expect(r.re).toBe(i);
+              expect(s.connected).toBe(true);
+              expect(await s.pingOk()).toBe(true);
+            }
+          }
+        }
+        // Through the ordinary client API (a depth its encoder can still handle): at the limit runs, one more is refused.
+        const at = await client.cmd({ op: 'ping', x: JSON.parse(deepText(MAX_JSON_DEPTH - 1)) });
+        expect(at.ok, JSON.stringify(at)).toBe(true);
+        await badCmd(client, { op: 'ping', x: JSON.parse(deepText(MAX_JSON_DEPTH)) }, 'QIAO_PAYLOAD_TOO_DEEP');
+        await badCmd(desk, { op: 'publish', channel: ch, kind: 'note', payload: note('深', { category: JSON.parse(deepText(200)) }) }, 'QIAO_PAYLOAD_TOO_DEEP');
+        await badCmd(client, { op: 'publish', channel: `conv.${conv}`, kind: 'chat', payload: { text: JSON.parse(deepText(200)) } }, 'QIAO_PAYLOAD_TOO_DEEP');
+      } finally {
+        desk.close();
+        client.close();
+      }
+      expect(await bigHistory(ch)).toEqual(before);
+      expect(await convMessages()).toEqual(convBefore);
+    });
+
+    it('channel names that are empty, 10,000 characters or outside the grammar → QIAO_CHANNEL_BAD_NAME on every REST route and both sockets', async () => {
+      const names = ['', 'x'.repeat(10_000), `research.${'x'.repeat(10_000)}`, 'x'.repeat(129), 'research.MACRO', 'research.sector.mining', 'alerts.60051.SH', 'research.\u0000'];
+      const tok1 = bu.client1.token;
+      const ws = await WsTestClient.connect(big.wsUrl, tok1);
+      const s = await SioTestClient.connect(big.baseUrl, tok1);
+      try {
+        for (const name of names) {
+          const what = `${JSON.stringify(name.slice(0, 20))} (${name.length})`;
+          const path = encodeURIComponent(name);
+          expectRest(await big.request('POST', '/api/subscriptions', { token: tok1, json: { channel: name } }), 400, 'QIAO_CHANNEL_BAD_NAME', `POST ${what}`);
+          expectRest(await big.request('POST', '/api/subscriptions', { token: tok1, json: { channel: name, prefs: { muted: true } } }), 400, 'QIAO_CHANNEL_BAD_NAME', `POST+prefs ${what}`);
+          expectRest(await big.request('PUT', `/api/subscriptions/${path}`, { token: tok1, json: {} }), 400, 'QIAO_CHANNEL_BAD_NAME', `PUT ${what}`);
+          expectRest(await big.request('DELETE', `/api/subscriptions/${path}`, { token: tok1 }), 400, 'QIAO_CHANNEL_BAD_NAME', `DELETE ${what}`);
+          expectRest(await big.request('GET', `/api/channels/${path}/history`, { token: tok1 }), 400, 'QIAO_CHANNEL_BAD_NAME', `history ${what}`);
+          expectRest(
+            await big.request('POST', `/api/channels/${path}/publications`, { token: bu.research1.token, json: { kind: 'note', payload: note('x') } }),
+            400,
+            'QIAO_CHANNEL_BAD_NAME',
+            `publish ${what}`,
+          );
+          await badCmd(ws, { op: 'subscribe', channel: name }, 'QIAO_CHANNEL_BAD_NAME');
+          await badCmd(s, { op: 'subscribe', channel: name }, 'QIAO_CHANNEL_BAD_NAME');
+        }
+        // An unknown family is still its own code, on REST as on the sockets.
+        expectRest(await big.request('POST', '/api/subscriptions', { token: tok1, json: { channel: 'foo.bar' } }), 404, 'QIAO_CHANNEL_UNKNOWN_FAMILY', 'POST foo.bar');
+        await badCmd(s, { op: 'subscribe', channel: 'foo.bar' }, 'QIAO_CHANNEL_UNKNOWN_FAMILY');
+        // A good name still subscribes over POST (the schema only lost its lengths, not its type).
+        const okPost = await big.request('POST', '/api/subscriptions', { token: tok1, json: { channel: 'research.macro' } });
+        expect(okPost.status, okPost.text).toBe(201);
+        expect(okPost.body.channel).toBe('research.macro');
+      } finally {
+        await ws.close();
+        s.close();
+      }
+      const subs = await big.request('GET', '/api/subscriptions', { token: tok1 });
+      expect(subs.body.subscriptions.map((x: { channel: string }) => x.channel)).toEqual(['research.macro']);
+      expect((await big.request('DELETE', '/api/subscriptions/research.macro', { token: tok1 })).status).toBe(204);
     });
   });
 
