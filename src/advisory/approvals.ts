@@ -6,6 +6,8 @@
  * - Broadcast: an admin's publish to `firm.broadcast` becomes a pending approval (Publisher.submit →
  *   `requestBroadcast`). Approving publishes it as the requester, flipping the approval to `approved`
  *   in the same transaction (only if still pending), so two approvers on two nodes deliver it once.
+ *   A retried publish with the same Idempotency-Key returns the same approval; the same key with another
+ *   channel, kind or payload is refused with QIAO_IDEMPOTENCY_MISMATCH.
  * - Recommendation batch: approving re-checks each client's suitability now (and that the client is
  *   still the broker's), records refusals, then delivers the rest through the recommendation service.
  *   Approving an approved batch again resumes deliveries a crash interrupted (rows still `sending`).
@@ -14,12 +16,13 @@ import type { FastifyBaseLogger } from 'fastify';
 import { and, desc, eq, inArray } from 'drizzle-orm';
 import { authorizePublish, type AccessContext } from '../../channels/catalogue.ts';
 import type { Principal } from '../auth/principal.ts';
+import { assertSameRequest } from '../domain/idempotency.ts';
 import type { ProductRisk } from '../domain/suitability.ts';
 import { QiaoError } from '../errors/codes.ts';
 import type { ApprovalGate, Publisher } from '../hub/publisher.ts';
 import type { ArchiveInput, ArchiveRepo } from '../store/archive-repo.ts';
 import type { Db } from '../store/db.ts';
-import { approvals, recommendations, users } from '../store/schema/index.ts';
+import { approvals, messages, recommendations, users } from '../store/schema/index.ts';
 import { StaleState, assertStorable, isUniqueViolation } from './common.ts';
 import { batchOf, countSending, decide, refusalRecord, type RecommendationBatch, type RecommendationsService } from './recommendations.ts';
 
@@ -64,6 +67,23 @@ interface BroadcastPayload {
   payload: unknown;
 }
 
+/** A value as jsonb gives it back (what JSON.stringify keeps: undefined dropped, non-finite numbers null). */
+function asStoredJson(v: unknown): unknown {
+  if (v === undefined) return undefined;
+  try {
+    return JSON.parse(JSON.stringify(v)) as unknown;
+  } catch {
+    return v; // not storable as JSON (e.g. nested too deeply): compared as it is, so it differs.
+  }
+}
+
+/** A retried broadcast with a used Idempotency-Key must be the stored request: channel, kind and payload. */
+function assertSameBroadcast(prior: ApprovalRow, req: { channel: string; kind: string; payload: unknown }): void {
+  if (prior.kind !== 'broadcast') throw new QiaoError('QIAO_IDEMPOTENCY_MISMATCH');
+  const b = prior.payload as BroadcastPayload;
+  assertSameRequest({ channel: b.channel, kind: b.kind, payload: b.payload }, { channel: req.channel, kind: req.kind, payload: asStoredJson(req.payload) });
+}
+
 function decisionRecord(a: ApprovalRow, status: 'approved' | 'rejected', by: Principal, at: Date, extra: Record<string, unknown> = {}): ArchiveInput {
   return {
     kind: `approval.${status}`,
@@ -86,7 +106,18 @@ export class ApprovalsService implements ApprovalGate {
   ): Promise<{ approvalId: string; duplicate: boolean }> {
     if (req.idempotencyKey) {
       const prior = await this.byKey(p.id, req.idempotencyKey);
-      if (prior) return { approvalId: prior.id, duplicate: true };
+      if (prior) {
+        assertSameBroadcast(prior, req);
+        return { approvalId: prior.id, duplicate: true };
+      }
+      // The key already names a publication of this sender: one on another channel (a broadcast is
+      // published only on approval, under the approval's own key), so a different request.
+      const [pub] = await this.d.db
+        .select({ id: messages.id })
+        .from(messages)
+        .where(and(eq(messages.senderId, p.id), eq(messages.idempotencyKey, req.idempotencyKey)))
+        .limit(1);
+      if (pub) throw new QiaoError('QIAO_IDEMPOTENCY_MISMATCH');
     }
     try {
       const id = await this.d.db.transaction(async (tx) => {
@@ -115,7 +146,10 @@ export class ApprovalsService implements ApprovalGate {
     } catch (e) {
       if (req.idempotencyKey && isUniqueViolation(e)) {
         const prior = await this.byKey(p.id, req.idempotencyKey);
-        if (prior) return { approvalId: prior.id, duplicate: true };
+        if (prior) {
+          assertSameBroadcast(prior, req);
+          return { approvalId: prior.id, duplicate: true };
+        }
       }
       throw e;
     }

@@ -16,7 +16,9 @@
  * and security, so concurrent batches count each other) decides and writes every row — `refused`,
  * `pending_approval` or `sending`; phase B delivers each `sending` row in its own publish transaction that
  * flips it to `delivered` only if it is still `sending`. A retry with the same Idempotency-Key (or an
- * approval) finishes what a crash left in `sending`, and never delivers twice.
+ * approval) finishes what a crash left in `sending`, and never delivers twice. A request with a key already
+ * used for a different request (other clients, security, product, rationale or research note) is refused
+ * with QIAO_IDEMPOTENCY_MISMATCH and changes nothing (src/domain/idempotency.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
@@ -24,6 +26,7 @@ import { and, desc, eq, gt, inArray, sql } from 'drizzle-orm';
 import { authorizeSubscribe, type AccessContext } from '../../channels/catalogue.ts';
 import { SECURITY_RE } from '../../channels/family.ts';
 import type { Principal } from '../auth/principal.ts';
+import { assertSameRequest, sameJson } from '../domain/idempotency.ts';
 import { checkSuitability, type ClientRisk, type ProductRisk, type SuitabilityDecision } from '../domain/suitability.ts';
 import { QiaoError, isQiaoError, type ErrorCode } from '../errors/codes.ts';
 import type { DlpService } from '../compliance/dlp.ts';
@@ -181,6 +184,35 @@ function resultOf(r: DeliveredRow): ClientResult {
   };
 }
 
+/** The fields that define a recommendation request besides its clients, as the rows store them. */
+function requestFields(r: Pick<RecRow, 'security' | 'productRisk' | 'rationale'> & { productName?: string | null; researchMessageId?: string | null }) {
+  return {
+    security: r.security,
+    productName: r.productName ?? null,
+    productRisk: r.productRisk,
+    rationale: r.rationale,
+    researchMessageId: r.researchMessageId?.toLowerCase() ?? null,
+  };
+}
+
+/**
+ * A retry with an Idempotency-Key already used: the stored batch must be the same request — the same
+ * set of clients (ids lower-cased and de-duplicated, as stored; order does not matter) and the same
+ * security, product, risk, rationale and research note — else QIAO_IDEMPOTENCY_MISMATCH.
+ */
+export function assertSameBatchRequest(prior: RecRow[], req: RecommendationRequest, clientIds: string[]): void {
+  const first = requestFields(prior[0]);
+  // Every row of one batch carries the same request; rows that disagree cannot be this request.
+  if (prior.some((r) => !sameJson(requestFields(r), first))) throw new QiaoError('QIAO_IDEMPOTENCY_MISMATCH');
+  assertSameRequest(
+    { ...first, clientIds: [...new Set(prior.map((r) => r.clientId))].sort() },
+    { ...requestFields(req), clientIds: [...new Set(clientIds)].sort() },
+  );
+}
+
+/** Thrown inside the batch transaction when the Idempotency-Key was taken meanwhile (rolls it back). */
+class KeyTaken extends Error {}
+
 export function batchOf(rows: DeliveredRow[], duplicate: boolean): RecommendationBatch {
   const results = rows.map(resultOf);
   const counts: Record<RecommendationOutcome, number> = { delivered: 0, refused: 0, pending_approval: 0, rejected: 0, failed: 0 };
@@ -237,13 +269,28 @@ export class RecommendationsService {
 
     if (req.requestKey) {
       const prior = await this.batchByKey(p.id, req.requestKey);
-      if (prior.length) return this.finish(p, prior, true);
+      if (prior.length) {
+        assertSameBatchRequest(prior, req, clientIds);
+        return this.finish(p, prior, true);
+      }
     }
 
     const batchId = randomUUID();
     let rows: RecRow[];
     try {
       rows = await this.d.db.transaction(async (tx) => {
+        if (req.requestKey) {
+          // The unique index is per client, so two requests with one key and disjoint clients would not
+          // collide there: serialise requests with the same key (taken before the security lock, always
+          // in this order) and look again for a batch committed meanwhile.
+          await lockKey(tx, `qiao:recommend-key:${p.id}:${req.requestKey}`);
+          const [taken] = await tx
+            .select({ id: recommendations.id })
+            .from(recommendations)
+            .where(and(eq(recommendations.brokerId, p.id), eq(recommendations.requestKey, req.requestKey)))
+            .limit(1);
+          if (taken) throw new KeyTaken();
+        }
         // Serialises batches of one broker and security on every node, so the count below sees them all.
         await lockKey(tx, `qiao:recommend:${p.id}:${req.security}`);
         const decisions = clientIds.map((id) => ({ c: clients.get(id)!, d: decide(clients.get(id)!, req.productRisk, now) }));
@@ -323,10 +370,13 @@ export class RecommendationsService {
         return inserted;
       });
     } catch (e) {
-      // The same Idempotency-Key raced us on another request: return that one.
-      if (req.requestKey && isUniqueViolation(e)) {
+      // The same Idempotency-Key raced us on another request: return that one if it is this request.
+      if (req.requestKey && (e instanceof KeyTaken || isUniqueViolation(e))) {
         const prior = await this.batchByKey(p.id, req.requestKey);
-        if (prior.length) return this.finish(p, prior, true);
+        if (prior.length) {
+          assertSameBatchRequest(prior, req, clientIds);
+          return this.finish(p, prior, true);
+        }
       }
       throw e;
     }

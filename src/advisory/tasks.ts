@@ -12,17 +12,21 @@
  *   needs `accepted` first (QIAO_TASK_TRANSITION_INVALID);
  * - repeating the current state, or asking for an earlier one (a late `read` after `accept`, a retried
  *   request after a reconnect), changes nothing and answers 200 with `changed: false`.
+ *
+ * Idempotency-Key on create: the same key with the same request (title, detail, due instant, teams and
+ * named brokers as sets) returns the first task; with a different request QIAO_IDEMPOTENCY_MISMATCH.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import { and, desc, eq, inArray, or, sql } from 'drizzle-orm';
 import type { Principal } from '../auth/principal.ts';
+import { assertSameRequest } from '../domain/idempotency.ts';
 import { QiaoError } from '../errors/codes.ts';
 import type { DlpService } from '../compliance/dlp.ts';
 import type { Publisher } from '../hub/publisher.ts';
 import type { ArchiveRepo } from '../store/archive-repo.ts';
 import type { Db } from '../store/db.ts';
 import type { MessagesRepo } from '../store/messages-repo.ts';
-import { taskAssignments, tasks, teams, users } from '../store/schema/index.ts';
+import { archiveRecords, taskAssignments, tasks, teams, users } from '../store/schema/index.ts';
 import { DAY_MS, StaleState, assertStorable, isUniqueViolation } from './common.ts';
 
 export type TaskState = 'delivered' | 'read' | 'accepted' | 'done';
@@ -121,6 +125,11 @@ type BrokerRow = { id: string; displayName: string; teamId: string | null; branc
 
 export const taskFeed = (userId: string) => `tasks.${userId}`;
 
+/** Ids as a set: lower-cased (as Postgres prints uuids), de-duplicated, sorted. */
+function idSet(ids: readonly unknown[]): string[] {
+  return [...new Set(ids.map((x) => String(x).toLowerCase()))].sort();
+}
+
 export function isOverdue(a: { state: TaskState }, dueAt: Date, now: Date): boolean {
   return a.state !== 'done' && dueAt.getTime() < now.getTime();
 }
@@ -191,7 +200,10 @@ export class TasksService {
     }
     if (req.idempotencyKey) {
       const prior = await this.byKey(p.id, req.idempotencyKey);
-      if (prior) return this.finishCreate(p, prior, true, now);
+      if (prior) {
+        await this.assertSameTask(prior, req, due);
+        return this.finishCreate(p, prior, true, now);
+      }
     }
     const brokers = await this.resolveRecipients(p, req.teamIds ?? [], req.brokerIds ?? []);
     // A prohibited term stops the task before it is stored (its notices would be blocked anyway).
@@ -227,6 +239,9 @@ export class TasksService {
               dueAt: t.dueAt.toISOString(),
               teamIds: req.teamIds ?? [],
               brokerIds: brokers.map((b) => b.id),
+              // The brokers named in the request (the rest came through teams): a retry with the same
+              // Idempotency-Key is compared with it (assertSameTask).
+              namedBrokerIds: idSet(req.brokerIds ?? []),
             },
             text: `${t.title}\n${t.detail}`,
             recordedAt: now,
@@ -238,7 +253,10 @@ export class TasksService {
     } catch (e) {
       if (req.idempotencyKey && isUniqueViolation(e)) {
         const prior = await this.byKey(p.id, req.idempotencyKey);
-        if (prior) return this.finishCreate(p, prior, true, now);
+        if (prior) {
+          await this.assertSameTask(prior, req, due);
+          return this.finishCreate(p, prior, true, now);
+        }
       }
       throw e;
     }
@@ -481,6 +499,44 @@ export class TasksService {
       .where(and(eq(tasks.managerId, managerId), eq(tasks.idempotencyKey, key)))
       .limit(1);
     return t;
+  }
+
+  /**
+   * A create retried with an Idempotency-Key already used: the stored task must be the same request,
+   * else QIAO_IDEMPOTENCY_MISMATCH. Title and detail as stored (not trimmed), the due time as an instant
+   * (any offset), teams and named brokers as sets. Teams and named brokers are the request as archived
+   * with the task (`task.created`), not the recipients resolved now: a team that gained or lost a broker
+   * since does not make an identical retry different.
+   */
+  private async assertSameTask(prior: TaskRow, req: CreateTaskRequest, due: Date): Promise<void> {
+    const asked = {
+      title: req.title,
+      detail: req.detail ?? '',
+      dueAt: due.toISOString(),
+      teamIds: idSet(req.teamIds ?? []),
+      brokerIds: idSet(req.brokerIds ?? []),
+    };
+    // The archive record is written in the task's transaction with recordedAt = the task's createdAt.
+    const [rec] = await this.d.db
+      .select({ body: archiveRecords.body })
+      .from(archiveRecords)
+      .where(and(eq(archiveRecords.kind, 'task.created'), eq(archiveRecords.recordedAt, prior.createdAt), sql`${archiveRecords.body} ->> 'taskId' = ${prior.id}`))
+      .limit(1);
+    const body = (rec?.body ?? {}) as { teamIds?: unknown; namedBrokerIds?: unknown };
+    const storedTeams = Array.isArray(body.teamIds) ? idSet(body.teamIds) : undefined;
+    let storedNamed = Array.isArray(body.namedBrokerIds) ? idSet(body.namedBrokerIds) : undefined;
+    if (!storedNamed) {
+      // Recorded before named brokers were archived (or purged): each named broker must be a recipient,
+      // and without teams the named brokers are exactly the recipients.
+      const recipients = idSet((await this.d.db.select({ b: taskAssignments.brokerId }).from(taskAssignments).where(eq(taskAssignments.taskId, prior.id))).map((r) => r.b));
+      const teamsNow = storedTeams ?? asked.teamIds;
+      const fits = asked.brokerIds.every((b) => recipients.includes(b)) && (teamsNow.length > 0 || asked.brokerIds.length === recipients.length);
+      storedNamed = fits ? asked.brokerIds : recipients;
+    }
+    assertSameRequest(
+      { title: prior.title, detail: prior.detail, dueAt: prior.dueAt.toISOString(), teamIds: storedTeams ?? asked.teamIds, brokerIds: storedNamed },
+      asked,
+    );
   }
 
   private async nameOf(userId: string): Promise<string> {

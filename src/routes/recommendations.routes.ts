@@ -4,9 +4,12 @@ import type { AppDeps } from '../deps.ts';
 import { QiaoError, type ErrorCode } from '../errors/codes.ts';
 import type { RecommendationBatch } from '../advisory/recommendations.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
-import { errors } from './schemas.ts';
+import { ErrorResponse, errors } from './schemas.ts';
 
 const UUID = { type: 'string', format: 'uuid' } as const;
+
+/** 409: the Idempotency-Key was already used for a different request. */
+const IdempotencyMismatch = { ...ErrorResponse, description: 'QIAO_IDEMPOTENCY_MISMATCH: this Idempotency-Key was already used with a different body; nothing was changed' } as const;
 
 const ClientResultSchema = {
   type: 'object',
@@ -126,7 +129,8 @@ export default async function recommendationRoutes(app: FastifyInstance, d: AppD
           'Answers: one client refused → 422 with its code (QIAO_SUITABILITY_MISMATCH, QIAO_RISK_ASSESSMENT_MISSING, QIAO_RISK_ASSESSMENT_EXPIRED) and the outcome in `error.details`;',
           'otherwise 200 with per-client outcomes (a batch with refusals is still 200: read `results`, 207-style);',
           '202 when the batch would reach more than 25 ordinary clients with this security within 30 days: it waits for compliance approval (`approvalId`).',
-          'Send an `Idempotency-Key` header to make retries safe: the same key returns the same batch and finishes any delivery that failed.',
+          'Send an `Idempotency-Key` header to make retries safe: the same key with the same body returns the same batch and finishes any delivery that failed;',
+          'the same key with a different body (clients, security, product, rationale, research note) is refused with 409 QIAO_IDEMPOTENCY_MISMATCH and changes nothing.',
         ].join(' '),
         security: bearerSecurity,
         headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 128 } } },
@@ -143,7 +147,7 @@ export default async function recommendationRoutes(app: FastifyInstance, d: AppD
           required: ['clientIds', 'security', 'productRisk', 'rationale'],
           additionalProperties: false,
         },
-        response: { 200: BatchSchema, 202: BatchSchema, ...errors(400, 401, 403, 413, 422, 503) },
+        response: { 200: BatchSchema, 202: BatchSchema, ...errors(400, 401, 403, 413, 422, 503), 409: IdempotencyMismatch },
       },
     },
     async (req, reply) => {

@@ -3,9 +3,13 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TaskAction } from '../advisory/tasks.ts';
 import type { AppDeps } from '../deps.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
-import { errors } from './schemas.ts';
+import { ErrorResponse, errors } from './schemas.ts';
 
 const UUID = { type: 'string', format: 'uuid' } as const;
+
+/** 409: the Idempotency-Key was already used for a different request. */
+const IdempotencyMismatch = { ...ErrorResponse, description: 'QIAO_IDEMPOTENCY_MISMATCH: this Idempotency-Key was already used with a different body; nothing was changed' } as const;
+
 const STATE = { type: 'string', enum: ['delivered', 'read', 'accepted', 'done'] } as const;
 
 const TaskSchema = {
@@ -88,7 +92,8 @@ export default async function taskRoutes(app: FastifyInstance, d: AppDeps): Prom
         description:
           'One assignment per broker (a broker in a named team and named again gets one). Each broker gets an inbox notice (`inbox.<brokerId>`, kind `task`) ' +
           'and a `task.assigned` event on its task feed (`tasks.<brokerId>`); the manager\'s feed (`tasks.<managerId>`) gets `task.created` and then every state change. ' +
-          'Send an `Idempotency-Key` header: a retried create returns the same task (200) and sends only missing notifications.',
+          'Send an `Idempotency-Key` header: a retried create with the same body returns the same task (200) and sends only missing notifications; ' +
+          'the same key with a different body (title, detail, due time, teams, brokers) is refused with 409 QIAO_IDEMPOTENCY_MISMATCH and creates nothing.',
         security: bearerSecurity,
         headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 128 } } },
         body: {
@@ -108,6 +113,7 @@ export default async function taskRoutes(app: FastifyInstance, d: AppDeps): Prom
           201: { type: 'object', properties: { task: TaskSchema, assignments: { type: 'array', items: AssignmentSchema }, duplicate: { type: 'boolean' } } },
           200: { type: 'object', properties: { task: TaskSchema, assignments: { type: 'array', items: AssignmentSchema }, duplicate: { type: 'boolean' } } },
           ...errors(400, 401, 403, 413, 422, 503),
+          409: IdempotencyMismatch,
         },
       },
     },

@@ -5,7 +5,7 @@
  * the client received (inbox history), what was recorded (row) and archived (record).
  */
 import { and, eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { approvals, archiveRecords, recommendations } from '../../src/store/schema/index.ts';
 import type { PublicUser } from '../../src/store/users-repo.ts';
 import {
@@ -169,6 +169,113 @@ describe('recommendations and approvals (embedded hub)', () => {
       expect(again.body).toMatchObject({ batchId: first.body.batchId, duplicate: true });
       expect(again.body.results[0].recommendationId).toBe(first.body.results[0].recommendationId);
       expect((await inbox('client1')).length).toBe(before.length + 1);
+    });
+
+    describe('Idempotency-Key: one key, one request', () => {
+      const key = (name: string) => ({ 'idempotency-key': `${name}-${Math.random().toString(36).slice(2)}` });
+      const count = async () => (await dbOf(t).select().from(recommendations)).length;
+      const inboxes = async () => Promise.all(['client1', 'client2', 'client3'].map(async (l) => (await inbox(l)).length));
+      let researchId: string;
+
+      beforeAll(async () => {
+        const db = dbOf(t);
+        await setRisk(db, id('client1'), { level: 'C3', assessedOn: today() });
+        await setRisk(db, id('client2'), { level: 'C4', assessedOn: today() });
+        await setRisk(db, id('client3'), { level: 'C3', assessedOn: today() });
+        const pub = await t.request('POST', '/api/channels/research.strategy/publications', { token: tok('research1'), json: { kind: 'note', payload: note('同键研报') } });
+        expect(pub.status, pub.text).toBe(201);
+        researchId = pub.body.id;
+      });
+
+      it('the same body (clients in another order, keys in another order, ids in upper case) returns the first batch; nothing new is stored or delivered', async () => {
+        const h = key('rec-same');
+        const body = rec([id('client1'), id('client2')], 'R2', '600900.SH', { researchMessageId: researchId });
+        const first = await recommend(tok('broker1'), body, h);
+        expect(first.status, first.text).toBe(200);
+        expect(first.body.counts.delivered).toBe(2);
+        const before = { rows: await count(), inboxes: await inboxes() };
+        const again = await recommend(
+          tok('broker1'),
+          { researchMessageId: researchId.toUpperCase(), rationale: body.rationale, productRisk: 'R2', productName: body.productName, security: '600900.SH', clientIds: [id('client2').toUpperCase(), id('client1')] },
+          h,
+        );
+        expect(again.status, again.text).toBe(200);
+        expect(again.body).toMatchObject({ batchId: first.body.batchId, duplicate: true });
+        const ids = (b: { results: Array<{ recommendationId: string }> }) => b.results.map((r) => r.recommendationId).sort();
+        expect(ids(again.body)).toEqual(ids(first.body));
+        expect({ rows: await count(), inboxes: await inboxes() }).toEqual(before);
+      });
+
+      it.each<[string, (b: ReturnType<typeof rec>) => Record<string, unknown>]>([
+        ['another rationale', (b) => ({ ...b, rationale: `${b.rationale}补充。` })],
+        ['a rationale with a trailing space', (b) => ({ ...b, rationale: `${b.rationale} ` })],
+        ['another product risk', (b) => ({ ...b, productRisk: 'R1' })],
+        ['another security', (b) => ({ ...b, security: '600901.SH' })],
+        ['another product name', (b) => ({ ...b, productName: '长江电力' })],
+        ['no product name', ({ productName: _p, ...b }) => b],
+        ['a research note', (b) => ({ ...b, researchMessageId: researchId })],
+        ['one client fewer', (b) => ({ ...b, clientIds: [id('client1')] })],
+        ['one client more', (b) => ({ ...b, clientIds: [id('client1'), id('client2'), id('client3')] })],
+        ['other clients', (b) => ({ ...b, clientIds: [id('client3')] })],
+      ])('the same key with %s → 409 QIAO_IDEMPOTENCY_MISMATCH; nothing stored or delivered', async (_label, change) => {
+        const h = key('rec-diff');
+        const body = rec([id('client1'), id('client2')], 'R2', '600900.SH');
+        const first = await recommend(tok('broker1'), body, h);
+        expect(first.status, first.text).toBe(200);
+        const before = { rows: await count(), inboxes: await inboxes() };
+        const r = await recommend(tok('broker1'), change(body), h);
+        expect(r.status, r.text).toBe(409);
+        expect(r.body.error.code).toBe('QIAO_IDEMPOTENCY_MISMATCH');
+        expect({ rows: await count(), inboxes: await inboxes() }).toEqual(before);
+        // The first request, retried with its key, still answers with the first batch.
+        const same = await recommend(tok('broker1'), body, h);
+        expect(same.status, same.text).toBe(200);
+        expect(same.body).toMatchObject({ batchId: first.body.batchId, duplicate: true });
+      });
+
+      it('concurrent requests with one key and disjoint clients (and securities): one batch is stored, the other request is refused', async () => {
+        const h = key('rec-race');
+        const before = { rows: await count(), inboxes: await inboxes() };
+        const bodies = [rec([id('client1')], 'R2', '601088.SH'), rec([id('client2')], 'R2', '601899.SH'), rec([id('client1')], 'R2', '601088.SH')];
+        const rs = await Promise.all(bodies.map((b) => recommend(tok('broker1'), b, h)));
+        const winners = rs.filter((r) => r.status === 200 && r.body.duplicate === false);
+        expect(winners, rs.map((r) => r.text).join('\n')).toHaveLength(1);
+        const won = bodies[rs.indexOf(winners[0])];
+        rs.forEach((r, i) => {
+          if (r === winners[0]) return;
+          if (bodies[i].security === won.security) expect(r.body, r.text).toMatchObject({ duplicate: true, batchId: winners[0].body.batchId });
+          else expect(r.body.error?.code, r.text).toBe('QIAO_IDEMPOTENCY_MISMATCH');
+        });
+        const keyed = await dbOf(t).select().from(recommendations).where(eq(recommendations.requestKey, h['idempotency-key']));
+        expect(keyed.map((r) => [r.clientId, r.security])).toEqual([[won.clientIds[0], won.security]]);
+        expect(await count()).toBe(before.rows + 1);
+        const after = await inboxes();
+        expect(after.reduce((a, b) => a + b, 0)).toBe(before.inboxes.reduce((a, b) => a + b, 0) + 1);
+      });
+
+      it('the race path: a batch committed after the first look is found under the key lock and compared too', async () => {
+        const svc = t.app.qiao.advisory.recommendations;
+        const h = key('rec-race-path');
+        const first = await recommend(tok('broker1'), rec([id('client1')], 'R2', '601088.SH'), h);
+        expect(first.status, first.text).toBe(200);
+        const before = { rows: await count(), inboxes: await inboxes() };
+        // The first look misses the batch, as when the two requests run at the same time on two nodes.
+        const spy = vi.spyOn(svc as unknown as { batchByKey: () => Promise<unknown[]> }, 'batchByKey');
+        try {
+          spy.mockResolvedValueOnce([]);
+          const other = await recommend(tok('broker1'), rec([id('client2')], 'R2', '601899.SH'), h);
+          expect(other.status, other.text).toBe(409);
+          expect(other.body.error.code).toBe('QIAO_IDEMPOTENCY_MISMATCH');
+          spy.mockResolvedValueOnce([]);
+          const same = await recommend(tok('broker1'), rec([id('client1')], 'R2', '601088.SH'), h);
+          expect(same.status, same.text).toBe(200);
+          expect(same.body).toMatchObject({ batchId: first.body.batchId, duplicate: true });
+          expect(spy).toHaveBeenCalledTimes(4);
+        } finally {
+          spy.mockRestore();
+        }
+        expect({ rows: await count(), inboxes: await inboxes() }).toEqual(before);
+      });
     });
 
     it('cites a research note the broker may read', async () => {
@@ -519,6 +626,64 @@ describe('recommendations and approvals (embedded hub)', () => {
         await ws.close();
         s.close();
       }
+    });
+  });
+
+  describe('firm-wide broadcast: one Idempotency-Key, one request', () => {
+    const notice = (title: string) => ({ kind: 'notice', payload: { title, body: '请全体员工知悉。', severity: 'info' } });
+    const broadcast = (json: unknown, k: string) => t.request('POST', '/api/channels/firm.broadcast/publications', { token: tok('admin'), json, headers: { 'idempotency-key': k } });
+    const stored = async () => (await dbOf(t).select().from(approvals).where(eq(approvals.kind, 'broadcast'))).length;
+
+    it('the same payload (keys in another order) returns the same approval; another payload or kind is refused with 409; nothing new waits', async () => {
+      const k = `fb-same-${Math.random().toString(36).slice(2)}`;
+      const first = await broadcast(notice('年终结算安排'), k);
+      expect(first.status, first.text).toBe(202);
+      const before = await stored();
+      const again = await broadcast({ payload: { severity: 'info', body: '请全体员工知悉。', title: '年终结算安排' }, kind: 'notice' }, k);
+      expect(again.status, again.text).toBe(202);
+      expect(again.body).toMatchObject({ pending: true, approvalId: first.body.approvalId, duplicate: true });
+      for (const changed of [notice('年终结算安排（修订）'), { kind: 'notice', payload: { ...notice('年终结算安排').payload, severity: 'warning' } }, { kind: 'notice', payload: { ...notice('年终结算安排').payload, url: 'https://intranet.example/notice/1' } }]) {
+        const r = await broadcast(changed, k);
+        expect(r.status, r.text).toBe(409);
+        expect(r.body.error.code).toBe('QIAO_IDEMPOTENCY_MISMATCH');
+      }
+      expect(await stored()).toBe(before);
+      const [row] = await dbOf(t).select().from(approvals).where(eq(approvals.id, first.body.approvalId));
+      expect((row.payload as { payload: { title: string } }).payload.title).toBe('年终结算安排');
+    });
+
+    it('a key already used for a publication on another channel is refused for a broadcast', async () => {
+      const k = `fb-cross-${Math.random().toString(36).slice(2)}`;
+      const pub = await t.request('POST', '/api/channels/research.macro/publications', { token: tok('admin'), json: { kind: 'note', payload: note('宏观周报') }, headers: { 'idempotency-key': k } });
+      expect(pub.status, pub.text).toBe(201);
+      const before = await stored();
+      const r = await broadcast(notice('宏观周报'), k);
+      expect(r.status, r.text).toBe(409);
+      expect(r.body.error.code).toBe('QIAO_IDEMPOTENCY_MISMATCH');
+      expect(await stored()).toBe(before);
+    });
+
+    it('the race path: an approval committed after the first look (unique key) is compared too', async () => {
+      const svc = t.app.qiao.advisory.approvals;
+      const k = `fb-race-${Math.random().toString(36).slice(2)}`;
+      const first = await broadcast(notice('机房迁移'), k);
+      expect(first.status, first.text).toBe(202);
+      const before = await stored();
+      const spy = vi.spyOn(svc as unknown as { byKey: () => Promise<unknown> }, 'byKey');
+      try {
+        spy.mockResolvedValueOnce(undefined);
+        const other = await broadcast(notice('机房迁移（改期）'), k);
+        expect(other.status, other.text).toBe(409);
+        expect(other.body.error.code).toBe('QIAO_IDEMPOTENCY_MISMATCH');
+        spy.mockResolvedValueOnce(undefined);
+        const same = await broadcast(notice('机房迁移'), k);
+        expect(same.status, same.text).toBe(202);
+        expect(same.body).toMatchObject({ approvalId: first.body.approvalId, duplicate: true });
+        expect(spy).toHaveBeenCalledTimes(4);
+      } finally {
+        spy.mockRestore();
+      }
+      expect(await stored()).toBe(before);
     });
   });
 

@@ -4,7 +4,7 @@
  * feed over a socket — including a reconnect with `since` that recovers what was missed, once.
  */
 import { eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { MsgPush } from '../../src/gateway/protocol.ts';
 import { archiveRecords, taskAssignments, tasks } from '../../src/store/schema/index.ts';
 import type { PublicUser } from '../../src/store/users-repo.ts';
@@ -343,6 +343,166 @@ describe('team tasks (embedded hub)', () => {
       const db = dbOf(t);
       expect((await db.select().from(taskAssignments).where(eq(taskAssignments.taskId, taskId))).length).toBe(2);
       expect((await db.select().from(archiveRecords).where(eq(archiveRecords.kind, 'task.state'))).length).toBeGreaterThan(0);
+    });
+  });
+
+  describe('Idempotency-Key: one key, one request', () => {
+    const key = (name: string) => ({ 'idempotency-key': `${name}-${Math.random().toString(36).slice(2)}` });
+    const stored = async () => {
+      const db = dbOf(t);
+      return { tasks: (await db.select().from(tasks)).length, assignments: (await db.select().from(taskAssignments)).length };
+    };
+    const noticesOf = async (login: string) => (await historyOf(t, `inbox.${id(login)}`, tok(login))).filter((m) => m.kind === 'task').length;
+    /** The same instant written with a +08:00 offset. */
+    const inShanghai = (iso: string) => {
+      const d = new Date(Date.parse(iso) + 8 * 3600_000);
+      return `${d.toISOString().slice(0, 23)}+08:00`;
+    };
+
+    it('the same body (ids in another order, the due time with another offset) returns the first task; nothing new is stored or sent', async () => {
+      const h = key('same');
+      const dueAt = inHours(30);
+      const body = task({ title: '同键同体', dueAt, teamIds: [teamA], brokerIds: [id('broker3'), id('broker1')] });
+      const first = await create(tok('manager1'), body, h);
+      expect(first.status, first.text).toBe(201);
+      const before = { ...(await stored()), b1: await noticesOf('broker1') };
+      const again = await create(
+        tok('manager1'),
+        { brokerIds: [id('broker1').toUpperCase(), id('broker3')], dueAt: inShanghai(dueAt), teamIds: [teamA], detail: body.detail, title: body.title },
+        h,
+      );
+      expect(again.status, again.text).toBe(200);
+      expect(again.body).toMatchObject({ duplicate: true, task: { id: first.body.task.id, dueAt: first.body.task.dueAt } });
+      expect(again.body.assignments.map((a: { brokerId: string }) => a.brokerId).sort()).toEqual(first.body.assignments.map((a: { brokerId: string }) => a.brokerId).sort());
+      expect(await stored()).toEqual({ tasks: before.tasks, assignments: before.assignments });
+      expect(await noticesOf('broker1')).toBe(before.b1);
+    });
+
+    type Body = Record<string, unknown> & { dueAt: string };
+    it.each<[string, (b: Body) => Record<string, unknown>]>([
+      ['another title', (b) => ({ ...b, title: '另一个标题' })],
+      ['another detail', (b) => ({ ...b, detail: '另一段说明' })],
+      ['a detail with a trailing space', (b) => ({ ...b, detail: `${b.detail} ` })],
+      ['another due time (one minute later)', (b) => ({ ...b, dueAt: new Date(Date.parse(b.dueAt) + 60_000).toISOString() })],
+      ['another team', (b) => ({ ...b, teamIds: [teamB] })],
+      ['the team and another one', (b) => ({ ...b, teamIds: [teamA, teamB] })],
+      ['named brokers instead of the team (the same recipients)', ({ teamIds: _t, ...b }) => ({ ...b, brokerIds: [id('broker1'), id('broker3')] })],
+      ['the team plus a named broker already in it', (b) => ({ ...b, brokerIds: [id('broker1')] })],
+    ])('the same key with %s → 409 QIAO_IDEMPOTENCY_MISMATCH; nothing stored or sent', async (_label, change) => {
+      const h = key('diff');
+      const body = task({ title: '同键异体', dueAt: inHours(40) }) as Body;
+      const first = await create(tok('manager1'), body, h);
+      expect(first.status, first.text).toBe(201);
+      const before = { ...(await stored()), b1: await noticesOf('broker1'), b3: await noticesOf('broker3') };
+      const r = await create(tok('manager1'), change(body), h);
+      expect(r.status, r.text).toBe(409);
+      expect(r.body.error.code).toBe('QIAO_IDEMPOTENCY_MISMATCH');
+      expect(await stored()).toEqual({ tasks: before.tasks, assignments: before.assignments });
+      expect([await noticesOf('broker1'), await noticesOf('broker3')]).toEqual([before.b1, before.b3]);
+      // The first request, retried with its key, still answers with the first task.
+      const same = await create(tok('manager1'), body, h);
+      expect(same.status, same.text).toBe(200);
+      expect(same.body).toMatchObject({ duplicate: true, task: { id: first.body.task.id } });
+    });
+
+    it('named brokers are compared as named: the same key without one of them is refused', async () => {
+      const h = key('named');
+      const body = task({ title: '点名', teamIds: undefined, brokerIds: [id('broker1'), id('broker3')] });
+      expect((await create(tok('manager1'), body, h)).status).toBe(201);
+      const before = await stored();
+      const r = await create(tok('manager1'), { ...body, brokerIds: [id('broker1')] }, h);
+      expect(r.status, r.text).toBe(409);
+      expect(r.body.error.code).toBe('QIAO_IDEMPOTENCY_MISMATCH');
+      expect(await stored()).toEqual(before);
+    });
+
+    it('concurrent requests with one key and different bodies: one task is created, the other request is refused', async () => {
+      const h = key('race');
+      const before = await stored();
+      const bodies = [task({ title: '并发甲' }), task({ title: '并发乙' }), task({ title: '并发甲' })];
+      const rs = await Promise.all(bodies.map((b) => create(tok('manager1'), b, h)));
+      const created = rs.filter((r) => r.status === 201);
+      expect(created, rs.map((r) => r.text).join('\n')).toHaveLength(1);
+      const title = created[0].body.task.title as string;
+      rs.forEach((r, i) => {
+        if (r.status === 201) return;
+        if (bodies[i].title === title) expect(r.body, r.text).toMatchObject({ duplicate: true, task: { id: created[0].body.task.id } });
+        else expect(r.body.error?.code, r.text).toBe('QIAO_IDEMPOTENCY_MISMATCH');
+      });
+      expect((await stored()).tasks).toBe(before.tasks + 1);
+      expect((await dbOf(t).select().from(tasks).where(eq(tasks.title, title === '并发甲' ? '并发乙' : '并发甲'))).length).toBe(0);
+    });
+
+    it('the race path: a task committed after the first look (unique key) is compared too', async () => {
+      const svc = t.app.qiao.advisory.tasks;
+      const h = key('race-path');
+      const body = task({ title: '竞态路径' });
+      const first = await create(tok('manager1'), body, h);
+      expect(first.status, first.text).toBe(201);
+      const before = { ...(await stored()), b1: await noticesOf('broker1') };
+      // The first look misses the task, as when the two requests run at the same time on two nodes.
+      const spy = vi.spyOn(svc as unknown as { byKey: () => Promise<unknown> }, 'byKey');
+      try {
+        spy.mockResolvedValueOnce(undefined);
+        const other = await create(tok('manager1'), { ...body, title: '竞态路径（改）' }, h);
+        expect(other.status, other.text).toBe(409);
+        expect(other.body.error.code).toBe('QIAO_IDEMPOTENCY_MISMATCH');
+        spy.mockResolvedValueOnce(undefined);
+        const same = await create(tok('manager1'), body, h);
+        expect(same.status, same.text).toBe(200);
+        expect(same.body).toMatchObject({ duplicate: true, task: { id: first.body.task.id } });
+        expect(spy).toHaveBeenCalledTimes(4);
+      } finally {
+        spy.mockRestore();
+      }
+      expect({ ...(await stored()), b1: await noticesOf('broker1') }).toEqual(before);
+    });
+
+    it('a task recorded before named brokers were archived: a retry is still compared with its recipients', async () => {
+      const db = dbOf(t);
+      const createdAt = new Date(Date.now() - 60_000);
+      const dueAt = new Date(Date.now() + 48 * 3600_000);
+      const [legacy] = await db
+        .insert(tasks)
+        .values({ managerId: id('manager1'), title: '旧任务', detail: '旧说明', dueAt, idempotencyKey: 'legacy-task-1', createdAt })
+        .returning();
+      await db.insert(taskAssignments).values({ taskId: legacy.id, brokerId: id('broker1'), state: 'delivered', deliveredAt: createdAt, updatedAt: createdAt });
+      await t.app.qiao.archive.append({
+        kind: 'task.created',
+        actorId: id('manager1'),
+        subjects: [id('manager1'), id('broker1')],
+        retentionClass: 'tasks',
+        body: { taskId: legacy.id, managerId: id('manager1'), title: '旧任务', detail: '旧说明', dueAt: dueAt.toISOString(), teamIds: [], brokerIds: [id('broker1')] },
+        recordedAt: createdAt,
+      });
+      const h = { 'idempotency-key': 'legacy-task-1' };
+      const body = { title: '旧任务', detail: '旧说明', dueAt: dueAt.toISOString(), brokerIds: [id('broker1')] };
+      const before = await stored();
+      for (const changed of [{ ...body, brokerIds: [id('broker1'), id('broker3')] }, { ...body, brokerIds: [id('broker3')] }, { ...body, brokerIds: undefined, teamIds: [teamA] }]) {
+        const r = await create(tok('manager1'), changed, h);
+        expect(r.body.error?.code, JSON.stringify(changed)).toBe('QIAO_IDEMPOTENCY_MISMATCH');
+      }
+      expect(await stored()).toEqual(before);
+      const same = await create(tok('manager1'), body, h);
+      expect(same.status, same.text).toBe(200);
+      expect(same.body).toMatchObject({ duplicate: true, task: { id: legacy.id } });
+      expect(await stored()).toEqual(before);
+    });
+
+    // Last: it adds a broker to team SH-A.
+    it('a team that gained a broker since does not make an identical retry different', async () => {
+      const h = key('team-change');
+      const body = task({ title: '团队变动' });
+      const first = await create(tok('manager1'), body, h);
+      expect(first.status, first.text).toBe(201);
+      expect(first.body.assignments).toHaveLength(2);
+      const newcomer = await addBroker(dbOf(t), 'broker4', '钱经纪', 'SH-A');
+      const before = await stored();
+      const again = await create(tok('manager1'), body, h);
+      expect(again.status, again.text).toBe(200);
+      expect(again.body).toMatchObject({ duplicate: true, task: { id: first.body.task.id } });
+      expect(again.body.assignments.map((a: { brokerId: string }) => a.brokerId)).not.toContain(newcomer);
+      expect(await stored()).toEqual(before);
     });
   });
 });
