@@ -96,32 +96,48 @@ export class ArchiveRepo {
   /** Appends one record inside `tx` (or its own transaction when none is given). */
   async append(input: ArchiveInput, tx?: Executor): Promise<{ seq: number; hash: string }> {
     if (!tx) return this.db.transaction((t) => this.append(input, t));
+    const [out] = await this.appendMany([input], tx);
+    return out;
+  }
+
+  /**
+   * Appends records in this order inside `tx`: one lock, one read of the chain's end, one insert.
+   * Callers append last in their transaction, so the lock is held only until commit.
+   */
+  async appendMany(inputs: ArchiveInput[], tx: Executor): Promise<Array<{ seq: number; hash: string }>> {
+    if (inputs.length === 0) return [];
     await lockArchive(tx);
     const [last] = await tx
       .select({ seq: archiveRecords.seq, hash: archiveRecords.hash })
       .from(archiveRecords)
       .orderBy(desc(archiveRecords.seq))
       .limit(1);
-    const recordedAt = input.recordedAt ?? new Date();
-    // Hash exactly what the row will read back as, so `verify` can recompute it from the stored row:
-    // JS Dates carry milliseconds, which timestamptz keeps exactly; Postgres prints uuids in lower
-    // case; jsonb holds what JSON.stringify produced (Dates as ISO strings, undefined dropped).
-    const fields: ChainFields = {
-      seq: (last?.seq ?? 0) + 1,
-      recordedAt,
-      kind: input.kind,
-      actorId: input.actorId,
-      subjects: [...new Set(input.subjects)].sort(),
-      conversationId: input.conversationId?.toLowerCase() ?? null,
-      channel: input.channel ?? null,
-      retentionClass: input.retentionClass,
-      retainUntil: retainUntil(input.retentionClass, recordedAt),
-      body: JSON.parse(JSON.stringify(input.body)) as unknown,
-      text: input.text ?? '',
-    };
-    const prevHash = last?.hash ?? GENESIS_HASH;
-    const hash = recordHash(prevHash, fields);
-    await tx.insert(archiveRecords).values({ ...fields, prevHash, hash });
-    return { seq: fields.seq, hash };
+    let seq = last?.seq ?? 0;
+    let prevHash = last?.hash ?? GENESIS_HASH;
+    const rows = inputs.map((input) => {
+      const recordedAt = input.recordedAt ?? new Date();
+      // Hash exactly what the row will read back as, so `verify` can recompute it from the stored row:
+      // JS Dates carry milliseconds, which timestamptz keeps exactly; Postgres prints uuids in lower
+      // case; jsonb holds what JSON.stringify produced (Dates as ISO strings, undefined dropped).
+      const fields: ChainFields = {
+        seq: ++seq,
+        recordedAt,
+        kind: input.kind,
+        actorId: input.actorId,
+        subjects: [...new Set(input.subjects)].sort(),
+        conversationId: input.conversationId?.toLowerCase() ?? null,
+        channel: input.channel ?? null,
+        retentionClass: input.retentionClass,
+        retainUntil: retainUntil(input.retentionClass, recordedAt),
+        body: JSON.parse(JSON.stringify(input.body)) as unknown,
+        text: input.text ?? '',
+      };
+      const hash = recordHash(prevHash, fields);
+      const row = { ...fields, prevHash, hash };
+      prevHash = hash;
+      return row;
+    });
+    await tx.insert(archiveRecords).values(rows);
+    return rows.map((r) => ({ seq: r.seq, hash: r.hash }));
   }
 }
