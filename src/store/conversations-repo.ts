@@ -64,12 +64,18 @@ function countedExpr(ch: SQL, after: SQL, upTo: SQL | null, viewer: SQL): SQL {
                          and r."offset" > m."offset" and r.kind = 'chat.recall'))::int`;
 }
 
-/** Time of the client's oldest chat not yet followed by a chat from anyone else, from the log (backfill only). */
+/**
+ * Time of the client's first chat after the last chat from anyone else, from the log (backfill only;
+ * `recordMessage` keeps it from then on). Both in offset order, on the channel's offset index: a
+ * `min(created_at)` here would let the planner walk the global `messages_created_idx` instead.
+ */
 function waitingFromLog(ch: SQL, client: SQL): SQL {
-  return sql`(select min(m.created_at) from messages m
+  return sql`(select m.created_at from messages m
      where m.channel = ${ch} and m.kind = 'chat' and m.sender_id = ${client}
-       and m."offset" > coalesce((select max(a."offset") from messages a
-                                  where a.channel = m.channel and a.kind = 'chat' and a.sender_id <> ${client}), 0))`;
+       and m."offset" > coalesce((select a."offset" from messages a
+                                  where a.channel = ${ch} and a.kind = 'chat' and a.sender_id <> ${client}
+                                  order by a."offset" desc limit 1), 0)
+     order by m."offset" limit 1)`;
 }
 
 /**
