@@ -380,6 +380,8 @@ export interface TestClientOptions {
   reconnectDelayMs?: number;
   /** Give up reconnecting after this many failed attempts in a row. */
   maxReconnectAttempts?: number;
+  /** Called with every `msg` push as received, before the duplicate check (what the server actually sent). */
+  onRawMsg?: (m: MsgPush, url: string) => void;
 }
 
 interface Conn {
@@ -517,6 +519,7 @@ export class TestClient {
   }
 
   private onMsg(c: Conn, m: MsgPush): void {
+    this.o.onRawMsg?.(m, c.url);
     const last = this.last.get(m.channel) ?? 0;
     if (this.seenIds.has(m.id) || m.offset <= last) {
       this.duplicates++;
