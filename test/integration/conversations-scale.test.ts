@@ -206,7 +206,10 @@ describe('conversations with a long history (embedded hub)', () => {
       // A recall of a message the broker had already read does not change its count.
       const r2 = await t.request('POST', `/api/conversations/${convId}/read`, { token: broker.token, json: { offset: recallOffset } });
       expect(r2.body).toMatchObject({ readOffset: recallOffset, unread: 0 });
-      const q3 = await send(client, { text: '那我先持有' });
+      // (Through the generic publish route this time: every path to conv.* keeps the counters.)
+      const q3 = await t.request('POST', `/api/channels/${ch}/publications`, { token: client.token, json: { kind: 'chat', payload: { text: '那我先持有' } } });
+      expect(q3.status, q3.text).toBe(201);
+      expect((await list(broker)).unread).toBe(1);
       const r3 = await t.request('POST', `/api/conversations/${convId}/read`, { token: broker.token, json: { offset: q3.body.offset } });
       expect(r3.body).toMatchObject({ readOffset: q3.body.offset, unread: 0 });
       expect((await send(client, { ref: q3.body.id }, 'chat.recall')).status).toBe(201);
