@@ -316,7 +316,9 @@ export class ConversationsRepo {
 
   /**
    * Conversations the viewer can read, newest activity first, each with its unread count for the
-   * viewer, last message and read position. One statement; the final access decision is the rule's.
+   * viewer (its stored counter), last message and read position. One statement (plus, the first time
+   * the viewer looks at an older conversation, its counter computed once); the final access decision
+   * is the rule's.
    */
   async listFor(p: Pick<Principal, 'id' | 'role'>, opts: { limit: number; ids?: string[] }): Promise<ConversationSummary[]> {
     if (!isUuid(p.id)) return [];
@@ -416,7 +418,8 @@ export class ConversationsRepo {
   /**
    * Workstation of a broker: every client assigned or shared to it, with the conversation it works
    * in (its own with the client, else the primary broker's), unread count, last message and how long
-   * the client's oldest unanswered message has waited. One statement.
+   * the client's oldest unanswered message has waited (stored, see `recordMessage`). One statement
+   * (plus, once per conversation from before the counters, their computation from the log).
    */
   async workstation(brokerId: string): Promise<WorkstationRow[]> {
     if (!isUuid(brokerId)) return [];
