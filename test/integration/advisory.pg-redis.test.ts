@@ -111,15 +111,17 @@ describe.skipIf(!(pgUp && redisUp))('recommendations and tasks on two nodes (Pos
 
   it('task progress: live across nodes, concurrent transitions decided once, and recovery on the other node after a reconnect', async () => {
     const team = await teamId(dbOf(a), 'SH-A');
+    // The retry is the same request: the same due time, not one computed again a moment later.
+    const dueAt = inHours(24);
     const created = await a.request('POST', '/api/tasks', {
       token: tok('manager1'),
-      json: { title: '两融风险排查', detail: '核对名下两融客户维持担保比例。', dueAt: inHours(24), teamIds: [team] },
+      json: { title: '两融风险排查', detail: '核对名下两融客户维持担保比例。', dueAt, teamIds: [team] },
       headers: { 'idempotency-key': 'pg-task-1' },
     });
     expect(created.status, created.text).toBe(201);
     const retried = await b.request('POST', '/api/tasks', {
       token: tok('manager1'),
-      json: { title: '两融风险排查', detail: '核对名下两融客户维持担保比例。', dueAt: inHours(24), teamIds: [team] },
+      json: { title: '两融风险排查', detail: '核对名下两融客户维持担保比例。', dueAt, teamIds: [team] },
       headers: { 'idempotency-key': 'pg-task-1' },
     });
     expect(retried.body).toMatchObject({ duplicate: true, task: { id: created.body.task.id } });
