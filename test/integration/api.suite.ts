@@ -270,6 +270,42 @@ export function apiSuite(label: string, start: () => Promise<TestApp>): void {
           await ws.close();
         }
       });
+
+      it('Idempotency-Key: the same key with another body or channel is refused with 409 QIAO_IDEMPOTENCY_MISMATCH, for notes and chat', async () => {
+        const key = `mismatch-${Date.now()}`;
+        const first = await publish('research.strategy', note('策略周报'), { key });
+        expect(first.status).toBe(201);
+        // The same request with its keys in another order is the same request.
+        const same = await publish('research.strategy', { riskLevel: 'R2', tickers: ['600519.SH'], body: '', summary: '', title: '策略周报' }, { key });
+        expect(same.status, same.text).toBe(200);
+        expect(same.body).toMatchObject({ id: first.body.id, duplicate: true });
+        for (const [channel, payload] of [
+          ['research.strategy', note('另一份报告')],
+          ['research.macro', note('策略周报')],
+        ] as const) {
+          const r = await publish(channel, payload, { key });
+          expect(r.status, r.text).toBe(409);
+          expect(r.body.error.code).toBe('QIAO_IDEMPOTENCY_MISMATCH');
+        }
+        const hist = await t.request('GET', '/api/channels/research.strategy/history', { token: auth('research1') });
+        expect(hist.body.publications.filter((p: MsgPush) => (p.payload as { title: string }).title === '另一份报告')).toEqual([]);
+
+        // Chat: the broker's conversation with client1.
+        const convs = await t.request('GET', '/api/conversations', { token: auth('broker1') });
+        expect(convs.status, convs.text).toBe(200);
+        const conv = convs.body.conversations.find((c: { client: { id: string } | null }) => c.client?.id === u.client1.user.id);
+        expect(conv).toBeTruthy();
+        const say = (text: string) =>
+          t.request('POST', `/api/conversations/${conv.id}/messages`, { token: auth('broker1'), json: { kind: 'chat', payload: { text } }, headers: { 'idempotency-key': key } });
+        const c1 = await say('您好，报告已发送。');
+        expect(c1.status, c1.text).toBe(201);
+        const c2 = await say('您好，报告已发送。');
+        expect(c2.status).toBe(200);
+        expect(c2.body).toMatchObject({ id: c1.body.id, offset: c1.body.offset, duplicate: true });
+        const c3 = await say('另一条消息');
+        expect(c3.status).toBe(409);
+        expect(c3.body.error.code).toBe('QIAO_IDEMPOTENCY_MISMATCH');
+      });
     });
 
     describe('market-alert ingest', () => {
