@@ -21,7 +21,7 @@ export interface PublishRequest {
   kind: unknown;
   payload: unknown;
   idempotencyKey?: string;
-  /** Domain writes committed with the message (see AppendInput.inTx); services only. */
+  /** Domain writes committed with the message (see AppendInput.inTx): a service's rows, a conversation's counters. */
   inTx?: AppendInput['inTx'];
 }
 
