@@ -203,6 +203,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const live = new ConversationLive({ bus, registry, presence, conversations, access: users, logger: app.log });
   await live.start();
   publisher.onPublished((p, pub, family) => live.onPublished(p, pub, family));
+  // Every conversation message, whatever path publishes it, commits with its unread counters, the
+  // sender's read position and the first-response wait.
+  publisher.onCommit('conv', (tx, pub) => conversations.recordMessage(tx, pub));
   const recommendations = new RecommendationsService({ db: db.db, publisher, archive, audit, access: users, logger: app.log, dlp });
   const approvalsSvc = new ApprovalsService({ db: db.db, publisher, archive, access: users, recommendations, logger: app.log });
   // Firm-wide broadcasts wait for compliance approval.
@@ -286,7 +289,6 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     logger: app.log,
     extraOps: live.extraOps,
     accessEpoch: live.accessEpoch,
-    inTxFor: live.inTxFor,
     limits: {
       maxPayloadBytes: config.maxPayloadBytes,
       maxSubscriptions: config.maxSubscriptions,

@@ -6,9 +6,9 @@
  *   dropped synchronously in the signal handler, so no publication sent after the change reaches them
  *   (the bus delivers a signal before any later publication) — and the channels whose other
  *   subscribers are re-authorised. `sys.*` is not a catalogue family, so no client can subscribe to it.
- * - The conversation side of each message, in its publish transaction (`inTxFor`, passed by every
- *   publish path of `conv.*`: REST and sockets): stored unread counters, the sender's read position
- *   and the first-response wait (ConversationsRepo.recordMessage).
+ * - The conversation side of each message is committed with it, whatever path publishes it (the
+ *   publisher's `onCommit('conv', …)` hook, registered in app.ts): stored unread counters, the sender's
+ *   read position and the first-response wait (ConversationsRepo.recordMessage).
  * - Per-user pushes (`sys.user`): unread counts after each message and read, and presence changes of
  *   the other side, delivered to every connection of the user on whichever node it is.
  * - Socket commands: `typing` (relayed to the conversation's live subscribers as a signal, throttled,
@@ -21,7 +21,6 @@ import type { FastifyBaseLogger } from 'fastify';
 import { authorizeSignal, authorizeSubscribe, resolveChannel, type AccessContext } from '../../channels/catalogue.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { Bus, Publication } from '../bus/bus.ts';
-import type { PublishRequest } from '../hub/publisher.ts';
 import { conversationAccess, isParticipant } from '../domain/conversation-access.ts';
 import { QiaoError } from '../errors/codes.ts';
 import type { SignalPush } from '../gateway/protocol.ts';
@@ -212,15 +211,7 @@ export class ConversationLive {
     );
   }
 
-  /**
-   * The publish `inTx` of a channel: for `conv.*`, the conversation side of the message (unread
-   * counters, the sender's read position, the first-response wait) committed with it; else none.
-   * Every path that publishes to conversations passes it (REST route, socket sessions).
-   */
-  readonly inTxFor = (channel: unknown): PublishRequest['inTx'] =>
-    typeof channel === 'string' && channel.startsWith('conv.') ? (tx, pub) => this.d.conversations.recordMessage(tx, pub) : undefined;
-
-  /** After each new conversation message (committed with its counters, see `inTxFor`): everyone's count is pushed. */
+  /** After each new conversation message (committed with its counters by the publisher's `conv` hook): everyone's count is pushed. */
   onPublished(p: Principal, pub: Publication, family: string): void {
     if (family !== 'conv') return;
     const conversationId = pub.channel.slice('conv.'.length);

@@ -10,7 +10,7 @@ import type { Principal } from '../auth/principal.ts';
 import { MAX_JSON_DEPTH, jsonDepthExceeds } from '../domain/json-depth.ts';
 import { QiaoError, toQiaoError } from '../errors/codes.ts';
 import type { Hub, HubSession, SharedFrame } from '../hub/hub.ts';
-import type { PublishRequest, Publisher } from '../hub/publisher.ts';
+import type { Publisher } from '../hub/publisher.ts';
 import type { Command, GapPush, MsgPush, Push, Reply, SignalPush, UnsubscribedPush } from './protocol.ts';
 
 export interface SessionLimits {
@@ -47,8 +47,6 @@ export interface SessionDeps {
    * registered after it is checked again, so it cannot slip past the revocation.
    */
   accessEpoch?: () => number;
-  /** Domain writes a publish to this channel commits with (conversations: unread counters; src/conversations/live.ts). */
-  inTxFor?: (channel: unknown) => PublishRequest['inTx'];
 }
 
 /** Refused commands in a row beyond the burst after which the connection is closed as abusive. */
@@ -207,7 +205,6 @@ export class Session implements HubSession {
           channel: cmd.channel,
           kind: cmd.kind,
           payload: cmd.payload,
-          inTx: this.d.inTxFor?.(cmd.channel),
         });
         // firm.broadcast: stored for compliance approval, delivered once approved.
         if ('pending' in out) return { channel: out.channel, pending: true, approvalId: out.approvalId };

@@ -77,6 +77,7 @@ export class Publisher {
   private idleWaiters: Array<() => void> = [];
   private approvalGate: ApprovalGate | null = null;
   private draining = false;
+  private readonly familyInTx = new Map<string, NonNullable<AppendInput['inTx']>>();
   private readonly publishedListeners: Array<(p: Principal, pub: Publication, family: string) => void> = [];
 
   constructor(private readonly d: PublisherDeps) {}
@@ -84,6 +85,22 @@ export class Publisher {
   /** Called after each new (not duplicate) publication is stored and delivered, e.g. to push unread counts. */
   onPublished(fn: (p: Principal, pub: Publication, family: string) => void): void {
     this.publishedListeners.push(fn);
+  }
+
+  /**
+   * Domain writes every publication of `family` commits with, whichever path publishes it (REST,
+   * sockets, services): e.g. a conversation's unread counters. Run before the request's own `inTx`.
+   */
+  onCommit(family: string, fn: NonNullable<AppendInput['inTx']>): void {
+    this.familyInTx.set(family, fn);
+  }
+
+  /** The family's writes, then the request's, as one `inTx`. */
+  private inTxOf(family: string, req: PublishRequest): AppendInput['inTx'] {
+    const f = this.familyInTx.get(family);
+    const own = req.inTx;
+    if (!f || !own) return f ?? own;
+    return async (tx, pub) => [...((await f(tx, pub)) ?? []), ...((await own(tx, pub)) ?? [])];
   }
 
   /** From now on every new publish is refused with QIAO_DRAINING; those in flight finish (see `idle`). */
@@ -195,7 +212,7 @@ export class Publisher {
           strictIdempotency: popts.trusted !== true,
           subjects: r.parsed.parts.userId ? [r.parsed.parts.userId] : [],
           conversationId: r.parsed.parts.conversationId,
-          inTx: req.inTx,
+          inTx: this.inTxOf(family, req),
           archiveNote: screened?.archiveNote,
         })
         .catch((e) => {

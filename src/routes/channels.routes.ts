@@ -107,8 +107,6 @@ export default async function channelRoutes(app: FastifyInstance, d: AppDeps): P
         kind: body.kind,
         payload: body.payload,
         idempotencyKey: typeof key === 'string' ? key : undefined,
-        // conv.*: unread counters and the sender's read position commit with the message.
-        inTx: d.live.inTxFor(channel),
       });
       if ('pending' in out) {
         reply.code(202);

@@ -316,8 +316,6 @@ export default async function conversationRoutes(app: FastifyInstance, d: AppDep
         kind: body.kind,
         payload: body.payload,
         idempotencyKey: typeof key === 'string' ? key : undefined,
-        // Unread counters, the sender's read position and the first-response wait commit with the message.
-        inTx: d.live.inTxFor(convChannel(id)),
       });
       reply.code(out.duplicate ? 200 : 201);
       return { channel: out.pub.channel, id: out.pub.id, offset: out.pub.offset, duplicate: out.duplicate, ...(out.dlp ? { dlp: out.dlp } : {}) };
