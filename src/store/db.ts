@@ -2,6 +2,7 @@
  * The database handle: node-postgres against a real server, or PGlite (embedded Postgres in WASM)
  * with its files under the data folder. Both run the same drizzle schema and the same migrations.
  */
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +37,7 @@ export async function openPostgres(url: string, poolSize: number, onError?: (err
   // the query in flight fails (and is reported as QIAO_UNAVAILABLE), and the pool replaces the client.
   pool.on('connect', (client) => {
     client.on('error', (err) => onError?.(err));
+    preparePerConnection(client);
   });
   pool.on('error', (err) => onError?.(err));
   const db = drizzle(pool, { schema }) as unknown as Db;
@@ -51,6 +53,41 @@ export async function openPostgres(url: string, poolSize: number, onError?: (err
     async close() {
       await pool.end();
     },
+  };
+}
+
+/** Distinct statements one connection keeps prepared; beyond this, statements go unnamed (planned each time). */
+const MAX_PREPARED_PER_CONNECTION = 1000;
+
+/**
+ * Makes every parameterised statement a named prepared statement on its connection, so Postgres parses
+ * it once per connection and can reuse its plan instead of planning it on every call. On the publish
+ * path planning cost more CPU than executing (the access and unread queries plan in ~0.5 ms and run in
+ * ~0.1 ms). Statements without parameters (BEGIN, COMMIT, migrations' multi-statement scripts) are
+ * left alone. The name is a hash of the text, so the same text always maps to the same statement.
+ */
+function preparePerConnection(client: import('pg').PoolClient): void {
+  const names = new Set<string>();
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  (client as unknown as { query: (...args: unknown[]) => unknown }).query = (config: unknown, ...rest: unknown[]) => {
+    if (config && typeof config === 'object' && !(config as { name?: string }).name && 'text' in config) {
+      const c = config as { text: string; values?: unknown[] };
+      const values = c.values ?? (Array.isArray(rest[0]) ? (rest[0] as unknown[]) : undefined);
+      if (values && values.length > 0) {
+        const name = 'q' + createHash('sha1').update(c.text).digest('hex').slice(0, 24);
+        if (names.has(name) || names.size < MAX_PREPARED_PER_CONNECTION) {
+          names.add(name);
+          return query({ ...c, name }, ...rest);
+        }
+      }
+    } else if (typeof config === 'string' && Array.isArray(rest[0]) && rest[0].length > 0) {
+      const name = 'q' + createHash('sha1').update(config).digest('hex').slice(0, 24);
+      if (names.has(name) || names.size < MAX_PREPARED_PER_CONNECTION) {
+        names.add(name);
+        return query({ text: config, values: rest[0], name }, ...rest.slice(1));
+      }
+    }
+    return query(config, ...rest);
   };
 }
 
