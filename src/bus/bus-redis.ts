@@ -102,7 +102,8 @@ export class RedisBus implements Bus {
   constructor(opts: RedisBusOptions) {
     this.prefix = opts.prefix ?? 'qiao:';
     this.logger = opts.logger ?? noopLogger;
-    this.cmd = new Redis(opts.url, { connectionName: 'qiao-bus' });
+    // Auto-pipelining: commands issued in the same tick (relays, history reads, signals) share one write.
+    this.cmd = new Redis(opts.url, { connectionName: 'qiao-bus', enableAutoPipelining: true });
     this.sub = new Redis(opts.url, { connectionName: 'qiao-bus-sub' });
     this.cmd.defineCommand('qiaoBusPublish', { numberOfKeys: 2, lua: PUBLISH_LUA });
 
