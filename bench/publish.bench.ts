@@ -643,7 +643,7 @@ async function main(): Promise<number> {
         cpu,
         logFile: `${resultsDir}/publish-${stamp}-node-${name}.log`,
         port,
-        nodeArgs: ['--max-old-space-size=4096'],
+        nodeArgs: ['--max-old-space-size=4096', ...(process.env.BENCH_HUB_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_HUB_PROF}`] : [])],
         env: nodeEnv(name, port),
         readyTimeoutMs: 180_000,
       });
