@@ -236,7 +236,7 @@ export class Hub {
   private liveGap(e: ChannelEntry, from: number): void {
     this.d.metrics.liveGaps.inc({ outcome: 'gap' });
     this.d.logger.error({ channel: e.name, top: e.top, from }, 'live stream hole that the store cannot fill; reporting a gap');
-    const gap: GapPush = { t: 'gap', channel: e.name, since: e.top, from, error: { code: 'QIAO_RECOVERY_GAP', message: new QiaoError('QIAO_RECOVERY_GAP').message } };
+    const gap = gapPush(e.name, e.top, from);
     for (const set of [e.ws.keys(), e.sio.keys(), e.catchingUp.keys()]) for (const s of set) s.sendGap(gap);
     e.top = from - 1;
   }
@@ -450,7 +450,7 @@ export class Hub {
     let delivered = 0;
     const gap = (from: number) => {
       recovered = false;
-      s.sendGap({ t: 'gap', channel: e.name, since: last, from, error: { code: 'QIAO_RECOVERY_GAP', message: new QiaoError('QIAO_RECOVERY_GAP').message } });
+      s.sendGap(gapPush(e.name, last, from));
       last = from - 1;
     };
     /** Sends what follows on from `last`; returns the publications from the first hole on. */
@@ -591,6 +591,11 @@ export class Hub {
     }
     this.channels.clear();
   }
+}
+
+/** Offsets `since + 1 … from - 1` of `channel` cannot be delivered (see GapPush). */
+function gapPush(channel: string, since: number, from: number): GapPush {
+  return { t: 'gap', channel, since, from, error: new QiaoError('QIAO_RECOVERY_GAP').toJSON() };
 }
 
 export interface FlushableSession {
