@@ -12,7 +12,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import type { ConnectResult, LoadgenMessage, PhaseName, PhaseResult, Request } from './lib/ipc.ts';
+import type { ConnectResult, LoadgenMessage, PhaseName, PhaseResult } from './lib/ipc.ts';
 import { BENCH_MESSAGE_BYTES, wallNow } from './lib/message.ts';
 import {
   freePort,
@@ -25,6 +25,7 @@ import {
   stopChild,
 } from './lib/proc.ts';
 import type { BenchTarget, ServerHandle } from './lib/types.ts';
+import { LoadgenClient } from './lib/loadgen-client.ts';
 import { allTargets } from './targets.ts';
 
 // ---------------------------------------------------------------------------------------------------
@@ -182,50 +183,12 @@ function parseArgs(argv: string[]): Options {
 // ---------------------------------------------------------------------------------------------------
 // Load generator client
 
-class Loadgen {
-  private rid = 1;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+class Loadgen extends LoadgenClient<LoadgenMessage> {
   onWindow: (phase: PhaseName, start: number, end: number) => void = () => {};
-  private exitError: Error | undefined;
 
-  constructor(readonly cp: ChildProcess) {
-    cp.on('message', (raw) => {
-      const m = raw as LoadgenMessage;
-      if (m.type === 'reply') {
-        const p = this.pending.get(m.rid);
-        if (!p) return;
-        this.pending.delete(m.rid);
-        if (m.ok) p.resolve(m.result);
-        else p.reject(new Error(`loadgen: ${m.error}`));
-      } else if (m.type === 'window') this.onWindow(m.phase, m.start, m.end);
-      else if (m.type === 'log') process.stderr.write(`[loadgen] ${m.line}\n`);
-    });
-    cp.once('exit', (code, sig) => {
-      this.exitError = new Error(`load generator exited (code ${code}, signal ${sig})`);
-      for (const p of this.pending.values()) p.reject(this.exitError);
-      this.pending.clear();
-    });
-  }
-
-  request<T>(req: Omit<Request, 'rid'> & Record<string, unknown>, timeoutMs: number): Promise<T> {
-    if (this.exitError) return Promise.reject(this.exitError);
-    const rid = this.rid++;
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(rid);
-        reject(new Error(`loadgen: no reply to ${String(req.type)} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pending.set(rid, {
-        resolve: (v) => {
-          clearTimeout(timer);
-          resolve(v as T);
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      });
-      this.cp.send({ ...req, rid });
+  constructor(cp: ChildProcess) {
+    super(cp, (m) => {
+      if (m.type === 'window') this.onWindow(m.phase, m.start, m.end);
     });
   }
 }

@@ -53,6 +53,8 @@ import {
   seedHistory,
 } from './lib/publish-seed.ts';
 import type { ServerHandle } from './lib/types.ts';
+import { LoadgenClient } from './lib/loadgen-client.ts';
+import { ADMIN_DB, admin } from './lib/pg-admin.ts';
 import { DEMO_PASSWORD } from '../src/store/seed.ts';
 
 // ---------------------------------------------------------------------------------------------------
@@ -288,50 +290,12 @@ function parseArgs(argv: string[]): Options {
 // ---------------------------------------------------------------------------------------------------
 // Load generator client
 
-class Loadgen {
-  private rid = 1;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+class Loadgen extends LoadgenClient<PublishLoadgenMessage> {
   onWindow: (start: number, end: number) => void = () => {};
-  private exitError: Error | undefined;
 
-  constructor(readonly cp: ChildProcess) {
-    cp.on('message', (raw) => {
-      const m = raw as PublishLoadgenMessage;
-      if (m.type === 'reply') {
-        const p = this.pending.get(m.rid);
-        if (!p) return;
-        this.pending.delete(m.rid);
-        if (m.ok) p.resolve(m.result);
-        else p.reject(new Error(`loadgen: ${m.error}`));
-      } else if (m.type === 'window') this.onWindow(m.start, m.end);
-      else if (m.type === 'log') process.stderr.write(`[loadgen] ${m.line}\n`);
-    });
-    cp.once('exit', (code, sig) => {
-      this.exitError = new Error(`load generator exited (code ${code}, signal ${sig})`);
-      for (const p of this.pending.values()) p.reject(this.exitError);
-      this.pending.clear();
-    });
-  }
-
-  request<T>(req: PublishBenchRequestBody, timeoutMs: number): Promise<T> {
-    if (this.exitError) return Promise.reject(this.exitError);
-    const rid = this.rid++;
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(rid);
-        reject(new Error(`loadgen: no reply to ${req.type} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pending.set(rid, {
-        resolve: (v) => {
-          clearTimeout(timer);
-          resolve(v as T);
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      });
-      this.cp.send({ ...req, rid });
+  constructor(cp: ChildProcess) {
+    super(cp, (m) => {
+      if (m.type === 'window') this.onWindow(m.start, m.end);
     });
   }
 }
@@ -342,19 +306,9 @@ class Loadgen {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 const f = (n: number | undefined, d = 1) => (n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(d));
-const ADMIN_DB = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const LOADGEN = fileURLToPath(new URL('./publish-loadgen.ts', import.meta.url));
 
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: ADMIN_DB });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
 
 async function waitReady(port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -4,25 +4,15 @@
  * (stream + pub/sub) → the hub's fanout. Each run gets a fresh database and Redis key prefix.
  */
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { Redis } from 'ioredis';
 import { startNodeServer } from './lib/proc.ts';
 import { qiaoRawClientHooks, qiaoSocketIoClientHooks, type QiaoBenchInfo } from './lib/qiao-client.ts';
 import type { BenchTarget, ServerHandle, StartOptions } from './lib/types.ts';
+import { ADMIN_DB, admin } from './lib/pg-admin.ts';
 
-const ADMIN_DB = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SECRET = randomBytes(24).toString('hex');
 
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: ADMIN_DB });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
 
 async function login(port: number, user: string): Promise<string> {
   const r = await fetch(`http://127.0.0.1:${port}/api/auth/login`, {

@@ -337,6 +337,10 @@ describe.skipIf(!pgUp || !redisUp)('multi-node hub: two processes over shared Po
     expect(exited.ms).toBeLessThan(DRAIN_TIMEOUT_MS);
     const ids = byOffset(published);
     await Promise.all([...[ws, sio, libWs].map((c) => c.waitForOffset(ch, N, 15_000))]);
+    // A draining node keeps serving its sockets until they move (or it closes them); a client closed
+    // by it reconnects `afterMs` later, so give the move that long before looking where they are.
+    const lastOpen = (c: typeof ws) => c.events.filter((e) => e.type === 'open').at(-1) as { node?: string } | undefined;
+    for (let i = 0; i < 100 && [ws, sio].some((c) => lastOpen(c)?.node !== 'B'); i++) await new Promise((r) => setTimeout(r, 50));
     console.info(`(d) A2 drained and exited 0 in ${exited.ms} ms; clients complete on B`);
 
     for (const c of [ws, sio]) {
