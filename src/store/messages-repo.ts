@@ -142,11 +142,7 @@ export class MessagesRepo {
    * not stop at one commit per disk flush. A batch that fails for a reason other than a lost database
    * is retried one publication per transaction, so one bad publication fails alone.
    */
-  append(input: AppendInput): Promise<AppendResult> {
-    return this.appendChecked(input);
-  }
-
-  private async appendChecked(input: AppendInput): Promise<AppendResult> {
+  async append(input: AppendInput): Promise<AppendResult> {
     if (input.idempotencyKey) {
       const prior = await this.prior(input);
       if (prior) return { pub: prior, duplicate: true };
