@@ -9,8 +9,8 @@ import type { Principal } from '../auth/principal.ts';
 import { checkAssignment, type AssignmentActor, type AssignmentFacts, type AssignmentOp, type BrokerRelation, type OrgUser } from '../domain/conversation-access.ts';
 import { QiaoError } from '../errors/codes.ts';
 import type { ArchiveRepo, Executor } from './archive-repo.ts';
-import { isUuid, rows } from './conversations-repo.ts';
-import type { Db } from './db.ts';
+import { isUuid } from './conversations-repo.ts';
+import { rows, type Db } from './db.ts';
 import { auditLog } from './schema/index.ts';
 
 export interface AssignmentChange {

@@ -35,17 +35,13 @@ import type { Principal } from '../auth/principal.ts';
 import type { Publication } from '../bus/bus.ts';
 import { QiaoError } from '../errors/codes.ts';
 import type { Executor } from './archive-repo.ts';
-import type { Db } from './db.ts';
+import { rows, type Db } from './db.ts';
 import { conversationMembers, conversations } from './schema/index.ts';
 
 const UUID = new RegExp(`^${UUID_RE}$`);
 export const isUuid = (v: unknown): v is string => typeof v === 'string' && UUID.test(v);
 export const convChannel = (id: string) => `conv.${id}`;
 
-/** Runs a raw statement; node-postgres and PGlite both return `{ rows }`. */
-export async function rows<T>(db: Executor, q: SQL): Promise<T[]> {
-  return ((await db.execute(q)) as unknown as { rows: T[] }).rows;
-}
 
 const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
 const iso = (v: unknown): string => (v instanceof Date ? v : new Date(String(v))).toISOString();

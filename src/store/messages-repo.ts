@@ -15,8 +15,7 @@ import { assertSameRequest } from '../domain/idempotency.ts';
 import { isUnavailableError } from '../errors/codes.ts';
 import { retentionForFamily } from '../domain/retention.ts';
 import type { ArchiveInput, ArchiveRepo } from './archive-repo.ts';
-import { rows } from './conversations-repo.ts';
-import type { Db } from './db.ts';
+import { rows, type Db } from './db.ts';
 import { channels, messages, publishOutbox } from './schema/index.ts';
 
 /** A transaction of the store (what `db.transaction` hands its callback). */

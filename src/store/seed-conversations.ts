@@ -6,7 +6,8 @@
  */
 import { sql } from 'drizzle-orm';
 import { ArchiveRepo } from './archive-repo.ts';
-import { ConversationsRepo, convChannel, rows } from './conversations-repo.ts';
+import { ConversationsRepo, convChannel } from './conversations-repo.ts';
+import { rows } from './db.ts';
 import type { Db } from './db.ts';
 import { MessagesRepo } from './messages-repo.ts';
 
