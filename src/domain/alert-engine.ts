@@ -139,10 +139,26 @@ function shanghaiTime(iso: string | undefined): string {
   return t.toLocaleTimeString('zh-CN', { timeZone: 'Asia/Shanghai', hour12: false });
 }
 
-export function priceAlertPayload(rule: Pick<IndexedRule, 'symbol' | 'direction' | 'price' | 'repeat'>, tick: Tick, name?: string): PriceAlertPayload {
-  const verb = rule.direction === 'above' ? '突破' : '跌破';
+/** The rule side a payload needs: above/below rules as stored; a fired move leg adds its side and threshold. */
+export type PayloadRule = Pick<AlertRuleState, 'symbol' | 'direction' | 'price' | 'repeat'> & Partial<Pick<IndexedRule, 'percent' | 'side' | 'threshold'>>;
+
+export function priceAlertPayload(rule: PayloadRule, tick: Tick, name?: string): PriceAlertPayload {
   const who = name ? `${name} ${rule.symbol}` : rule.symbol;
   const tail = rule.repeat ? '' : '；此提醒为一次性提醒，已关闭';
+  if (rule.direction === 'move') {
+    const up = (rule.side ?? (tick.price >= rule.price ? 'above' : 'below')) === 'above';
+    const pct = `${Number((rule.percent ?? 0).toFixed(2))}%`;
+    const threshold = rule.threshold ?? rule.price * (1 + ((up ? 1 : -1) * (rule.percent ?? 0)) / 100);
+    return {
+      symbol: rule.symbol,
+      title: `${who} 较参考价 ${formatPrice(rule.price)} ${up ? '上涨' : '下跌'}超过 ${pct}`,
+      body: `最新价 ${formatPrice(tick.price)}（${shanghaiTime(tick.time)}），提醒价 ${formatPrice(Number(threshold.toFixed(3)))}${tail}`,
+      severity: 'warning',
+      event: 'price',
+      price: tick.price,
+    };
+  }
+  const verb = rule.direction === 'above' ? '突破' : '跌破';
   return {
     symbol: rule.symbol,
     title: `${who} ${verb} ${formatPrice(rule.price)}`,
@@ -219,6 +235,17 @@ export class AlertEngine {
   async ruleCreated(rule: AlertRuleState): Promise<void> {
     this.record({ t: 'upsert', rule });
     await this.broadcast([{ t: 'upsert', rule }]);
+  }
+
+  /**
+   * A rule was paused (inactive) or resumed (active and armed again) through the API on this node:
+   * a resumed rule is indexed like a new one, a paused one leaves the index, here and on every node.
+   */
+  async ruleUpdated(rule: AlertRuleState & { active: boolean }): Promise<void> {
+    const { active, ...state } = rule;
+    const ev: AlertSyncEvent = active ? { t: 'upsert', rule: state } : { t: 'delete', id: rule.id };
+    this.record(ev);
+    await this.broadcast([ev]);
   }
 
   async ruleDeleted(id: string): Promise<void> {

@@ -14,7 +14,10 @@ export interface NewAlertRule {
   userId: string;
   symbol: string;
   direction: Direction;
+  /** Threshold; for a move rule its reference (base) price. */
   price: number;
+  /** Move rules only. */
+  percent?: number | null;
   repeat: boolean;
 }
 
@@ -23,10 +26,16 @@ export interface AlertRuleView {
   id: string;
   symbol: string;
   direction: Direction;
+  /** Threshold of an above/below rule; for a move rule, its reference price (= basePrice). */
   price: number;
+  /** Move rules: percent and reference price; null for above/below rules. */
+  percent: number | null;
+  basePrice: number | null;
   repeat: boolean;
   active: boolean;
   armed: boolean;
+  /** Set while paused by the owner (an inactive rule without it has fired, one-shot). */
+  pausedAt: string | null;
   lastFiredAt: string | null;
   createdAt: string;
 }
@@ -37,16 +46,19 @@ export function ruleView(r: AlertRuleRow): AlertRuleView {
     symbol: r.symbol,
     direction: r.direction,
     price: r.price,
+    percent: r.direction === 'move' ? r.percent : null,
+    basePrice: r.direction === 'move' ? r.price : null,
     repeat: r.repeat,
     active: r.active,
     armed: r.armed,
+    pausedAt: r.pausedAt ? r.pausedAt.toISOString() : null,
     lastFiredAt: r.lastFiredAt ? r.lastFiredAt.toISOString() : null,
     createdAt: r.createdAt.toISOString(),
   };
 }
 
-export function ruleState(r: Pick<AlertRuleRow, 'id' | 'userId' | 'symbol' | 'direction' | 'price' | 'repeat' | 'armed'>): AlertRuleState {
-  return { id: r.id, userId: r.userId, symbol: r.symbol, direction: r.direction, price: r.price, repeat: r.repeat, armed: r.armed };
+export function ruleState(r: Pick<AlertRuleRow, 'id' | 'userId' | 'symbol' | 'direction' | 'price' | 'percent' | 'repeat' | 'armed'>): AlertRuleState {
+  return { id: r.id, userId: r.userId, symbol: r.symbol, direction: r.direction, price: r.price, percent: r.percent, repeat: r.repeat, armed: r.armed };
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -91,6 +103,39 @@ export class AlertRulesRepo {
     return rows.length > 0;
   }
 
+  /**
+   * Pauses (active = false) or resumes (active and armed again) one of the user's own rules. Resuming
+   * counts against `max` active rules like a create, under the same per-user lock. Returns the row,
+   * 'limit' when resuming would exceed `max`, or null when there is no such rule of the user's.
+   * Setting the state a rule already has changes nothing (and returns it).
+   */
+  async setActive(userId: string, id: string, active: boolean, max: number): Promise<AlertRuleRow | 'limit' | null> {
+    if (!UUID.test(id)) return null;
+    return this.db.transaction(async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${'alert_rules:' + userId}))`);
+      const [cur] = await tx
+        .select()
+        .from(alertRules)
+        .where(and(eq(alertRules.id, id), eq(alertRules.userId, userId)))
+        .for('update');
+      if (!cur) return null;
+      if (cur.active === active) return cur;
+      if (active) {
+        const [c] = await tx
+          .select({ n: sql<number>`count(*)::int` })
+          .from(alertRules)
+          .where(and(eq(alertRules.userId, userId), eq(alertRules.active, true)));
+        if (Number(c?.n ?? 0) >= max) return 'limit';
+      }
+      const [row] = await tx
+        .update(alertRules)
+        .set(active ? { active: true, armed: true, pausedAt: null } : { active: false, pausedAt: new Date() })
+        .where(eq(alertRules.id, id))
+        .returning();
+      return row;
+    });
+  }
+
   /** Every active rule, in pages by id (index load at start and periodic resync). */
   async *allActive(pageSize = 10_000): AsyncGenerator<AlertRuleState[]> {
     let after: string | undefined;
@@ -102,6 +147,7 @@ export class AlertRulesRepo {
           symbol: alertRules.symbol,
           direction: alertRules.direction,
           price: alertRules.price,
+          percent: alertRules.percent,
           repeat: alertRules.repeat,
           armed: alertRules.armed,
         })

@@ -111,4 +111,17 @@ describe('price alerts across two nodes (PostgreSQL + Redis)', () => {
     const alerts = (await alertsIn(b)).filter((p) => p.payload.symbol === '000858.SZ');
     expect(alerts).toHaveLength(2);
   });
+  it('pausing on one node stops the rule everywhere; resuming on the other re-arms it everywhere (move rule)', async () => {
+    const id = await rule(a, { symbol: '600900.SH', direction: 'move', percent: 5, basePrice: 25 });
+    await eventually(() => b.qiao.alerts.rules.get(id));
+    const patch = (app: FastifyInstance, active: boolean) =>
+      app.inject({ method: 'PATCH', url: `/api/alert-rules/${id}`, headers: { authorization: `Bearer ${token}` }, payload: { active } });
+    expect((await patch(b, false)).statusCode).toBe(200);
+    await eventually(() => !a.qiao.alerts.rules.get(id));
+    expect((await tick(a, '600900.SH', 27)).body.fired).toBe(0);
+    expect((await patch(a, true)).statusCode).toBe(200);
+    await eventually(() => b.qiao.alerts.rules.get(id)?.armed === true);
+    expect((await tick(b, '600900.SH', 23.7)).body.fired).toBe(1);
+    expect((await alertsIn(a)).filter((p) => p.payload.symbol === '600900.SH')).toHaveLength(1);
+  });
 });

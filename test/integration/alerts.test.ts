@@ -196,6 +196,113 @@ describe('market alerts (embedded)', () => {
     });
   });
 
+  describe('pause and resume', () => {
+    it('validates PATCH with stable codes; only the owner may pause or resume', async () => {
+      const id = (await createRule(c1.token, { symbol: '600000.SH', direction: 'above', price: 20 })).body.rule.id;
+      expect((await t.request('PATCH', `/api/alert-rules/${id}`, { json: { active: false } })).body.error.code).toBe('QIAO_AUTH_REQUIRED');
+      for (const json of [{}, { active: 'no' }, { active: false, price: 3 }, { active: null }]) {
+        const r = await t.request('PATCH', `/api/alert-rules/${id}`, { token: c1.token, json });
+        expect(r.status, JSON.stringify(json)).toBe(400);
+        expect(r.body.error.code).toBe('QIAO_BAD_REQUEST');
+      }
+      // Someone else's rule, an unknown id and a malformed id all look the same: not found.
+      for (const [token, rid] of [[c2.token, id], [c1.token, '00000000-0000-4000-8000-000000000000'], [c1.token, 'not-a-uuid']]) {
+        const r = await t.request('PATCH', `/api/alert-rules/${rid}`, { token, json: { active: false } });
+        expect(r.status).toBe(404);
+        expect(r.body.error.code).toBe('QIAO_NOT_FOUND');
+      }
+      expect(t.app.qiao.alerts.rules.get(id)).toBeDefined();
+      await t.request('DELETE', `/api/alert-rules/${id}`, { token: c1.token });
+    });
+
+    it('a paused rule never fires; resumed, it is armed again and fires on the next tick past its threshold', async () => {
+      const id = (await createRule(c1.token, { symbol: '601988.SH', direction: 'above', price: 5 })).body.rule.id;
+      const paused = await t.request('PATCH', `/api/alert-rules/${id}`, { token: c1.token, json: { active: false } });
+      expect(paused.status).toBe(200);
+      expect(paused.body.rule).toMatchObject({ id, active: false, pausedAt: expect.any(String), percent: null, basePrice: null });
+      expect(t.app.qiao.alerts.rules.get(id)).toBeUndefined();
+      // Pausing twice changes nothing.
+      expect((await t.request('PATCH', `/api/alert-rules/${id}`, { token: c1.token, json: { active: false } })).body.rule.pausedAt).toBe(paused.body.rule.pausedAt);
+      expect((await ticks([{ symbol: '601988.SH', price: 6 }])).body.fired).toBe(0);
+      expect((await inboxAlerts(c1.user.id, c1.token)).filter((a) => a.payload.symbol === '601988.SH')).toHaveLength(0);
+
+      const resumed = await t.request('PATCH', `/api/alert-rules/${id}`, { token: c1.token, json: { active: true } });
+      expect(resumed.status).toBe(200);
+      expect(resumed.body.rule).toMatchObject({ id, active: true, armed: true, pausedAt: null });
+      expect((await ticks([{ symbol: '601988.SH', price: 6 }])).body.fired).toBe(1);
+      expect((await inboxAlerts(c1.user.id, c1.token)).filter((a) => a.payload.symbol === '601988.SH')).toHaveLength(1);
+      // A fired one-shot rule (inactive, not paused) can be resumed too: it re-arms.
+      const list = (await t.request('GET', '/api/alert-rules', { token: c1.token })).body.rules;
+      expect(list.find((x: { id: string }) => x.id === id)).toMatchObject({ active: false, pausedAt: null, lastFiredAt: expect.any(String) });
+      expect((await t.request('PATCH', `/api/alert-rules/${id}`, { token: c1.token, json: { active: true } })).body.rule.armed).toBe(true);
+      expect((await ticks([{ symbol: '601988.SH', price: 6.1 }])).body.fired).toBe(1);
+      await t.request('DELETE', `/api/alert-rules/${id}`, { token: c1.token });
+    });
+
+    it('resuming counts against the limit of active rules', async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 4; i++) ids.push((await createRule(c2.token, { symbol: '600028.SH', direction: 'below', price: 1 + i })).body.rule.id);
+      expect((await t.request('PATCH', `/api/alert-rules/${ids[0]}`, { token: c2.token, json: { active: false } })).status).toBe(200);
+      ids.push((await createRule(c2.token, { symbol: '600028.SH', direction: 'below', price: 0.5 })).body.rule.id);
+      const over = await t.request('PATCH', `/api/alert-rules/${ids[0]}`, { token: c2.token, json: { active: true } });
+      expect(over.status).toBe(429);
+      expect(over.body.error.code).toBe('QIAO_ALERT_RULE_LIMIT');
+      expect(t.app.qiao.alerts.rules.get(ids[0])).toBeUndefined();
+      for (const id of ids) await t.request('DELETE', `/api/alert-rules/${id}`, { token: c2.token });
+    });
+  });
+
+  describe('percent-move rules', () => {
+    it('validates move rules with QIAO_BAD_REQUEST', async () => {
+      for (const body of [
+        { symbol: '600519.SH', direction: 'move', percent: 5 },
+        { symbol: '600519.SH', direction: 'move', basePrice: 1700 },
+        { symbol: '600519.SH', direction: 'move', percent: 0, basePrice: 1700 },
+        { symbol: '600519.SH', direction: 'move', percent: 50.01, basePrice: 1700 },
+        { symbol: '600519.SH', direction: 'move', percent: -5, basePrice: 1700 },
+        { symbol: '600519.SH', direction: 'move', percent: 5, basePrice: 0 },
+        { symbol: '600519.SH', direction: 'move', percent: '5', basePrice: 1700 },
+        { symbol: '600519.SH', direction: 'move', percent: 5, basePrice: 1700, price: 1700 },
+        { symbol: '600519.SH', direction: 'above', price: 1700, percent: 5 },
+        { symbol: '600519.SH', direction: 'above', basePrice: 1700 },
+      ]) {
+        const r = await createRule(c2.token, body);
+        expect(r.status, JSON.stringify(body)).toBe(400);
+        expect(r.body.error.code).toBe('QIAO_BAD_REQUEST');
+      }
+      expect((await t.request('GET', '/api/alert-rules', { token: c2.token })).body.rules).toEqual([]);
+    });
+
+    it('fires at ±percent from the base price and shows percent and basePrice', async () => {
+      const r = await createRule(c1.token, { symbol: '000333.SZ', direction: 'move', percent: 5, basePrice: 60 });
+      expect(r.status).toBe(201);
+      expect(r.body.rule).toMatchObject({ direction: 'move', percent: 5, basePrice: 60, price: 60, active: true, armed: true, repeat: false, pausedAt: null });
+      const id = r.body.rule.id;
+      expect((await ticks([{ symbol: '000333.SZ', price: 62.9 }, { symbol: '000333.SZ', price: 57.1 }])).body.fired).toBe(0);
+      expect((await ticks([{ symbol: '000333.SZ', price: 56.9, name: '美的集团' }])).body.fired).toBe(1);
+      const alerts = (await inboxAlerts(c1.user.id, c1.token)).filter((a) => a.payload.symbol === '000333.SZ');
+      expect(alerts).toHaveLength(1);
+      expect(alerts[0].payload).toMatchObject({ event: 'price', price: 56.9, title: '美的集团 000333.SZ 较参考价 60.00 下跌超过 5%' });
+      expect(alerts[0].payload.body).toContain('提醒价 57.00');
+      expect((await ticks([{ symbol: '000333.SZ', price: 70 }])).body.fired).toBe(0);
+      expect((await t.request('GET', '/api/alert-rules', { token: c1.token })).body.rules.find((x: { id: string }) => x.id === id)).toMatchObject({ active: false });
+      await t.request('DELETE', `/api/alert-rules/${id}`, { token: c1.token });
+    });
+
+    it('a repeat move rule re-arms inside the band and survives a reload', async () => {
+      const id = (await createRule(c2.token, { symbol: '601012.SH', direction: 'move', percent: 10, basePrice: 20, repeat: true })).body.rule.id;
+      expect((await ticks([{ symbol: '601012.SH', price: 22 }])).body.fired).toBe(1);
+      await t.app.qiao.alerts.reload();
+      expect(t.app.qiao.alerts.rules.get(id)).toMatchObject({ armed: false, direction: 'move', percent: 10 });
+      expect((await ticks([{ symbol: '601012.SH', price: 23 }])).body.fired).toBe(0);
+      expect((await ticks([{ symbol: '601012.SH', price: 20 }])).body.rearmed).toBe(1);
+      expect((await ticks([{ symbol: '601012.SH', price: 17.9 }])).body.fired).toBe(1);
+      const alerts = (await inboxAlerts(c2.user.id, c2.token)).filter((a) => a.payload.symbol === '601012.SH');
+      expect(alerts.map((a) => a.payload.title)).toEqual(['601012.SH 较参考价 20.00 上涨超过 10%', '601012.SH 较参考价 20.00 下跌超过 10%']);
+      await t.request('DELETE', `/api/alert-rules/${id}`, { token: c2.token });
+    });
+  });
+
   describe('corporate events', () => {
     it('publishes IPOs to alerts.market and symbol events to alerts.<symbol>; event ids make re-sends harmless', async () => {
       const events = [

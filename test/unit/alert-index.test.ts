@@ -145,3 +145,71 @@ describe('AlertIndex', () => {
     expect(() => ix.upsert(rule({ direction: 'above', price: Infinity }))).toThrow(RangeError);
   });
 });
+
+describe('AlertIndex: percent-move rules', () => {
+  const move = (p: Partial<AlertRuleState> = {}) => rule({ direction: 'move', price: 100, percent: 5, ...p });
+
+  it('fires on a move of at least the percent either way from the base price, and a one-shot leaves the index', () => {
+    const ix = new AlertIndex({ hysteresisBp: 0 });
+    const up = move();
+    const down = move();
+    ix.upsert(up);
+    ix.upsert(down);
+    expect(ix.countFor('600519.SH')).toBe(2);
+    expect(ix.evaluate('600519.SH', 104.99).fired).toEqual([]);
+    expect(ix.evaluate('600519.SH', 95.01).fired).toEqual([]);
+    const hit = ix.evaluate('600519.SH', 105).fired;
+    expect(ids(hit)).toEqual(ids([up, down]));
+    expect(hit[0]).toMatchObject({ direction: 'move', side: 'above', threshold: 105, price: 100, percent: 5 });
+    // Both legs are gone: a fall through the lower threshold fires nothing more.
+    expect(ix.size).toBe(0);
+    expect(ix.evaluate('600519.SH', 90).fired).toEqual([]);
+  });
+
+  it('fires the lower leg at or below base·(1 − p/100)', () => {
+    const ix = new AlertIndex();
+    const r = move({ percent: 10 });
+    ix.upsert(r);
+    expect(ix.evaluate('600519.SH', 90.01).fired).toEqual([]);
+    const hit = ix.evaluate('600519.SH', 90).fired;
+    expect(hit).toHaveLength(1);
+    expect(hit[0]).toMatchObject({ id: r.id, side: 'below' });
+  });
+
+  it('a repeat move rule fires once per excursion and re-arms only back inside the band (with hysteresis)', () => {
+    const ix = new AlertIndex({ hysteresisBp: 100 }); // 1 %: re-arm strictly inside (95·1.01, 105·0.99) = (95.95, 103.95)
+    const r = move({ repeat: true });
+    ix.upsert(r);
+    let fired = 0;
+    let rearmed = 0;
+    for (const p of [101, 106, 107, 104, 95.9, 94, 100, 94.5, 103.9, 105.5]) {
+      const ev = ix.evaluate('600519.SH', p);
+      fired += ev.fired.length;
+      rearmed += ev.rearmed.length;
+    }
+    // 106 fires; 107, 104, 95.9, 94 do not (not re-armed yet); 100 re-arms; 94.5 fires; 103.9 re-arms; 105.5 fires.
+    expect(fired).toBe(3);
+    expect(rearmed).toBe(2);
+    expect(ix.get(r.id)).toMatchObject({ armed: false });
+    expect(ix.countFor('600519.SH')).toBe(1);
+  });
+
+  it('applies remote state and removal to both legs', () => {
+    const ix = new AlertIndex();
+    const r = move({ repeat: true });
+    ix.upsert(r);
+    ix.setState(r.id, { active: true, armed: false });
+    expect(ix.evaluate('600519.SH', 110).fired).toEqual([]);
+    expect(ix.evaluate('600519.SH', 100).rearmed).toHaveLength(1);
+    expect(ix.remove(r.id)).toBe(true);
+    expect(ix.symbolCount).toBe(0);
+    expect(ix.evaluate('600519.SH', 200).fired).toEqual([]);
+  });
+
+  it('refuses a move rule without a percent in (0, 50]', () => {
+    const ix = new AlertIndex();
+    expect(() => ix.upsert(move({ percent: 0 }))).toThrow(RangeError);
+    expect(() => ix.upsert(move({ percent: 51 }))).toThrow(RangeError);
+    expect(() => ix.upsert(move({ percent: null }))).toThrow(RangeError);
+  });
+});

@@ -87,8 +87,11 @@ export const alertRules = pgTable(
     id: uuid('id').primaryKey().defaultRandom(),
     userId: uuid('user_id').notNull().references(() => users.id),
     symbol: text('symbol').notNull(),
-    direction: text('direction', { enum: ['above', 'below'] }).notNull(),
+    direction: text('direction', { enum: ['above', 'below', 'move'] }).notNull(),
+    /** Threshold of an above/below rule; reference (base) price of a move rule. */
     price: doublePrecision('price').notNull(),
+    /** Move rules: fires at a move of this many percent from `price`, either way (0 < percent ≤ 50). */
+    percent: doublePrecision('percent'),
     repeat: boolean('repeat').notNull().default(false),
     active: boolean('active').notNull().default(true),
     /**
@@ -98,6 +101,8 @@ export const alertRules = pgTable(
      */
     armed: boolean('armed').notNull().default(true),
     lastFiredAt: timestamp('last_fired_at', { withTimezone: true }),
+    /** Set while the owner has paused the rule (active = false); a fired one-shot rule has none. */
+    pausedAt: timestamp('paused_at', { withTimezone: true }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [index('alert_rules_symbol_idx').on(t.symbol).where(sql`${t.active}`), index('alert_rules_user_idx').on(t.userId)],
