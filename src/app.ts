@@ -55,6 +55,8 @@ import pushRoutes from './routes/push.routes.ts';
 import { publisherNotify, startAlertEngine } from './domain/alert-engine.ts';
 import type { AlertSync } from './domain/alert-sync.ts';
 import { AlertRulesRepo } from './store/alert-rules-repo.ts';
+import { SECURITIES } from './domain/securities.ts';
+import securitiesRoutes from './routes/securities.routes.ts';
 import { PushRepo } from './store/push-repo.ts';
 import { ArchiveRepo } from './store/archive-repo.ts';
 import { AuditRepo } from './store/audit-repo.ts';
@@ -239,6 +241,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     push: new PushRepo(db.db),
     alertRules,
     alerts: alerting.engine,
+    securities: SECURITIES,
   };
   app.decorate('qiao', deps);
 
@@ -304,6 +307,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(async (scope) => ingestRoutes(scope, deps));
   await app.register(async (scope) => pushRoutes(scope, deps));
   await app.register(async (scope) => alertRuleRoutes(scope, deps));
+  await app.register(async (scope) => securitiesRoutes(scope, deps));
   await app.register(async (scope) => healthRoutes(scope, deps));
   await app.register(async (scope) => recommendationRoutes(scope, deps));
   await app.register(async (scope) => approvalRoutes(scope, deps));

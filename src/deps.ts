@@ -29,6 +29,7 @@ import type { TasksService } from './advisory/tasks.ts';
 import type { AlertEngine } from './domain/alert-engine.ts';
 import type { AlertRulesRepo } from './store/alert-rules-repo.ts';
 import type { PushRepo } from './store/push-repo.ts';
+import type { SecuritiesDirectory } from './domain/securities.ts';
 
 export interface AppDeps {
   config: Config;
@@ -64,4 +65,6 @@ export interface AppDeps {
   /** Price-alert rules (Postgres) and this node's evaluation engine. */
   alertRules: AlertRulesRepo;
   alerts: AlertEngine;
+  /** The securities directory (static, src/domain/securities.ts). */
+  securities: SecuritiesDirectory;
 }

@@ -66,6 +66,10 @@ export const ERRORS = {
   QIAO_PUSH_SUBSCRIPTION_INVALID: { status: 400, wsClose: 4400, message: 'Push subscription is not valid: an https endpoint and base64url keys (p256dh 65 bytes, auth 16 bytes) are required' },
   QIAO_ALERT_RULE_LIMIT: { status: 429, wsClose: 4429, message: 'Too many price-alert rules; delete one first' },
 
+  // --- securities directory ---
+  QIAO_SYMBOL_INVALID: { status: 400, wsClose: 4400, message: 'Symbol must be an A-share code: six digits and .SH, .SZ or .BJ, like 600519.SH' },
+  QIAO_SECURITY_NOT_FOUND: { status: 404, wsClose: 4404, message: 'No security with this code in the directory' },
+
   // --- compliance archive and DLP ---
   QIAO_DLP_BLOCKED: { status: 422, wsClose: 4422, message: 'Message contains a prohibited term; it was not sent, and the attempt was recorded for compliance' },
   QIAO_EXPORT_TOO_LARGE: { status: 422, wsClose: 4422, message: 'Too many archive records match for one export; narrow the filter' },
@@ -86,6 +90,7 @@ export const ERRORS = {
   // --- server side ---
   QIAO_DRAINING: { status: 503, wsClose: 4503, message: 'Node is shutting down; reconnect to another node' },
   QIAO_UNAVAILABLE: { status: 503, wsClose: 4503, message: 'A backing service is unavailable' },
+  QIAO_WEB_NOT_BUILT: { status: 503, wsClose: 4503, message: 'The web client is not built; run `npm run build:web`' },
   QIAO_INTERNAL: { status: 500, wsClose: 4500, message: 'Internal error' },
 } as const satisfies Record<string, ErrorDef>;
 
