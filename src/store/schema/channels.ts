@@ -49,6 +49,11 @@ export const messages = pgTable(
     // Edits and recalls by the message they reference (`payload.ref`): "is it recalled", "its latest
     // edit" and the unread counters look a message's amendments up here instead of scanning the
     // conversation. Partial: only these (few) rows are indexed.
+    // The research desk's notes, newest first (GET /api/research/notes): research is a small share of
+    // the log, so this partial index stays small while chat grows.
+    index('messages_research_idx')
+      .on(t.createdAt)
+      .where(sql`${t.channel} like 'research.%'`),
     index('messages_ref_idx')
       .on(t.channel, sql`(${t.payload}->>'ref')`, t.offset)
       .where(sql`${t.kind} in ('chat.edit', 'chat.recall')`),

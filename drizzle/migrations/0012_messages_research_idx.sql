@@ -1,0 +1,1 @@
+CREATE INDEX "messages_research_idx" ON "messages" USING btree ("created_at") WHERE "messages"."channel" like 'research.%';
