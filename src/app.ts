@@ -58,6 +58,7 @@ import { AlertRulesRepo } from './store/alert-rules-repo.ts';
 import { SECURITIES } from './domain/securities.ts';
 import securitiesRoutes from './routes/securities.routes.ts';
 import researchRoutes from './routes/research.routes.ts';
+import teamRoutes from './routes/team.routes.ts';
 import { PushRepo } from './store/push-repo.ts';
 import { ArchiveRepo } from './store/archive-repo.ts';
 import { AuditRepo } from './store/audit-repo.ts';
@@ -310,6 +311,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(async (scope) => alertRuleRoutes(scope, deps));
   await app.register(async (scope) => securitiesRoutes(scope, deps));
   await app.register(async (scope) => researchRoutes(scope, deps));
+  await app.register(async (scope) => teamRoutes(scope, deps));
   await app.register(async (scope) => healthRoutes(scope, deps));
   await app.register(async (scope) => recommendationRoutes(scope, deps));
   await app.register(async (scope) => approvalRoutes(scope, deps));

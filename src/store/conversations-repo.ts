@@ -213,6 +213,40 @@ function toRow(r: Record<string, unknown>): ConversationRow {
   };
 }
 
+/**
+ * For each assignment `bc` (broker_clients row), the conversation the broker's workstation shows for
+ * that client (`cv`: the broker's own with the client, else the primary broker's, else the oldest) and
+ * the broker's read state of it (`rd`: its stored unread counter).
+ */
+function workstationConversation(): SQL {
+  return sql`left join lateral (
+            select c.id, c.waiting_known, c.waiting_since from conversations c
+            where c.type = 'broker_client' and c.client_id = bc.client_id
+            order by (c.broker_id = bc.broker_id) desc,
+                     (c.broker_id = (select p.broker_id from broker_clients p where p.client_id = bc.client_id and p.relation = 'primary')) desc,
+                     c.created_at
+            limit 1) cv on true
+          left join conversation_reads rd on rd.conversation_id = cv.id and rd.user_id = bc.broker_id`;
+}
+
+/** One broker's line in a manager's team overview (GET /api/team/overview). */
+export interface TeamBrokerOverview {
+  brokerId: string;
+  displayName: string;
+  teamId: string;
+  teamName: string;
+  /** Clients assigned or shared to the broker (the workstation's rows). */
+  clients: number;
+  /** Of those, the ones with a conversation. */
+  openConversations: number;
+  /** Client chat messages the broker has not read, over those conversations (stored counters). */
+  unreadBacklog: number;
+  /** Clients whose last message has no answer from the broker side yet (stored first-response wait). */
+  waitingClients: number;
+  /** The longest-waiting of them. */
+  oldestWaiting: { clientId: string; displayName: string; since: string } | null;
+}
+
 export class ConversationsRepo {
   constructor(private readonly db: Db) {}
 
@@ -290,6 +324,16 @@ export class ConversationsRepo {
       await tx.insert(conversationMembers).values([...new Set([createdBy, ...memberIds])].map((userId) => ({ conversationId: c.id, userId })));
       return toRow({ ...c, broker_id: c.brokerId, client_id: c.clientId, manager_id: c.managerId, team_id: c.teamId, created_at: c.createdAt });
     });
+  }
+
+  /** Teams of a firm, with their manager (team overview scope). */
+  async teams(firmId: string | undefined): Promise<Array<{ id: string; managerId: string | null }>> {
+    const r = await rows<Record<string, unknown>>(
+      this.db,
+      sql`select t.id, t.manager_id from teams t join branches b on b.id = t.branch_id
+          ${firmId && isUuid(firmId) ? sql`where b.firm_id = ${firmId}::uuid` : sql``}`,
+    );
+    return r.map((x) => ({ id: String(x.id), managerId: (x.manager_id as string | null) ?? null }));
   }
 
   /** Staff users by id with their team and role (group creation checks). */
@@ -429,14 +473,7 @@ export class ConversationsRepo {
             lm.edited_text as lm_edited_text, lm.recalled as lm_recalled
           from broker_clients bc
           join users u on u.id = bc.client_id
-          left join lateral (
-            select c.id, c.waiting_known, c.waiting_since from conversations c
-            where c.type = 'broker_client' and c.client_id = bc.client_id
-            order by (c.broker_id = bc.broker_id) desc,
-                     (c.broker_id = (select p.broker_id from broker_clients p where p.client_id = bc.client_id and p.relation = 'primary')) desc,
-                     c.created_at
-            limit 1) cv on true
-          left join conversation_reads rd on rd.conversation_id = cv.id and rd.user_id = bc.broker_id
+          ${workstationConversation()}
           ${lastMessageLateral(ch)}
           where bc.broker_id = ${brokerId}
           order by cv.waiting_since asc nulls last, lm.time desc nulls last, u.display_name`,
@@ -459,6 +496,72 @@ export class ConversationsRepo {
       lastMessage: lastMessageOf(r),
       waitingSince: isoOrNull(r.waiting_since),
     }));
+  }
+
+  /**
+   * Per active broker of the given teams (or of the firm when `teamIds` is undefined), the workstation's
+   * numbers summed: conversations, unread backlog (stored conversation_reads.unread) and clients waiting
+   * for a first response (stored conversations.waiting_since). One statement; counters not computed
+   * yet are computed once first, as the workstation does.
+   */
+  async teamOverview(scope: { firmId?: string; teamIds?: string[] }): Promise<TeamBrokerOverview[]> {
+    const teamIds = scope.teamIds?.filter(isUuid);
+    if (teamIds && !teamIds.length) return [];
+    const where = sql`u.role = 'broker' and u.active
+      ${teamIds ? sql`and u.team_id in (${sql.join(teamIds.map((id) => sql`${id}::uuid`), sql`, `)})` : sql``}
+      ${scope.firmId && isUuid(scope.firmId) ? sql`and u.firm_id = ${scope.firmId}::uuid` : sql``}`;
+    const query = () =>
+      rows<Record<string, unknown>>(
+        this.db,
+        sql`select u.id as broker_id, u.display_name, t.id as team_id, t.name as team_name,
+            bc.client_id, cu.display_name as client_name, cv.id as conversation_id, cv.waiting_known, cv.waiting_since, rd.unread
+          from users u
+          join teams t on t.id = u.team_id
+          left join broker_clients bc on bc.broker_id = u.id
+          left join users cu on cu.id = bc.client_id
+          ${workstationConversation()}
+          where ${where}
+          order by t.name, u.display_name, u.id`,
+      );
+    let list = await query();
+    const stale = list.filter((r) => r.conversation_id && (r.unread === null || r.unread === undefined || !(r.waiting_known === true || r.waiting_known === 't')));
+    if (stale.length) {
+      for (const r of stale) {
+        await this.ensureCounters(String(r.conversation_id), [String(r.broker_id)]);
+        await this.ensureWaiting(String(r.conversation_id));
+      }
+      list = await query();
+    }
+    const out = new Map<string, TeamBrokerOverview>();
+    for (const r of list) {
+      const id = String(r.broker_id);
+      let b = out.get(id);
+      if (!b) {
+        b = {
+          brokerId: id,
+          displayName: String(r.display_name),
+          teamId: String(r.team_id),
+          teamName: String(r.team_name),
+          clients: 0,
+          openConversations: 0,
+          unreadBacklog: 0,
+          waitingClients: 0,
+          oldestWaiting: null,
+        };
+        out.set(id, b);
+      }
+      if (!r.client_id) continue;
+      b.clients++;
+      if (!r.conversation_id) continue;
+      b.openConversations++;
+      b.unreadBacklog += num(r.unread);
+      const since = isoOrNull(r.waiting_since);
+      if (since) {
+        b.waitingClients++;
+        if (!b.oldestWaiting || since < b.oldestWaiting.since) b.oldestWaiting = { clientId: String(r.client_id), displayName: String(r.client_name), since };
+      }
+    }
+    return [...out.values()];
   }
 
   /** Everyone whose unread count a new message changes: the people the conversation is between. */
