@@ -5,7 +5,7 @@ import type { AppDeps } from '../deps.ts';
 import { QiaoError } from '../errors/codes.ts';
 import { toPrincipal, toPublicUser } from '../store/users-repo.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
-import { errors } from './schemas.ts';
+import { PublicUserSchema, errors } from './schemas.ts';
 
 // A real hash of a random password, so unknown logins cost the same time as wrong passwords.
 const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
@@ -23,7 +23,14 @@ export default async function authRoutes(app: FastifyInstance, d: AppDeps): Prom
           required: ['login', 'password'],
           additionalProperties: false,
         },
-        response: errors(400, 401),
+        response: {
+          200: {
+            type: 'object',
+            properties: { token: { type: 'string' }, expiresAt: { type: 'string', format: 'date-time' }, user: PublicUserSchema },
+            required: ['token', 'expiresAt', 'user'],
+          },
+          ...errors(400, 401),
+        },
       },
     },
     async (req) => {
@@ -42,7 +49,7 @@ export default async function authRoutes(app: FastifyInstance, d: AppDeps): Prom
 
   app.get(
     '/api/me',
-    { preHandler: authenticate(d.tokens), schema: { tags: ['auth'], summary: 'The current user', security: bearerSecurity, response: errors(401) } },
+    { preHandler: authenticate(d.tokens), schema: { tags: ['auth'], summary: 'The current user', security: bearerSecurity, response: { 200: PublicUserSchema, ...errors(401) } } },
     async (req) => {
       const user = await d.users.findById(req.principal.id);
       if (!user) throw new QiaoError('QIAO_NOT_FOUND', 'User no longer exists');

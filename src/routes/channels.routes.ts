@@ -5,14 +5,27 @@ import type { AppDeps } from '../deps.ts';
 import { QiaoError } from '../errors/codes.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
 import { ChannelNameParam } from './channel-name.ts';
-import { PendingPublishSchema, PublicationSchema, PublishedSchema, errors } from './schemas.ts';
+import { PendingPublishSchema, PublicationSchema, PublishedSchema, TitleSchema, errors } from './schemas.ts';
+
+const ChannelEntrySchema = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    family: { type: 'string' },
+    title: TitleSchema,
+    entitled: { type: 'boolean' },
+    canPublish: { type: 'boolean' },
+    subscribed: { type: 'boolean' },
+  },
+  required: ['name', 'family', 'title', 'entitled', 'canPublish', 'subscribed'],
+} as const;
 
 export default async function channelRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
   app.addHook('preHandler', authenticate(d.tokens));
 
   app.get(
     '/api/channels',
-    { schema: { tags: ['channels'], summary: 'Channels I can see, with entitlement and my subscription state', security: bearerSecurity, response: errors(401) } },
+    { schema: { tags: ['channels'], summary: 'Channels I can see, with entitlement and my subscription state', security: bearerSecurity, response: { 200: { type: 'object', properties: { channels: { type: 'array', items: ChannelEntrySchema } }, required: ['channels'] }, ...errors(401) } } },
     async (req) => {
       const [entries, subs] = await Promise.all([listChannels(req.principal, d.users), d.subscriptions.list(req.principal.id)]);
       const subscribed = new Set(subs.map((s) => s.channel));

@@ -51,3 +51,29 @@ export const PendingPublishSchema = {
   type: 'object',
   properties: { channel: { type: 'string' }, pending: { type: 'boolean' }, approvalId: { type: 'string' }, duplicate: { type: 'boolean' } },
 } as const;
+
+/** A user as the API shows it (src/store/users-repo.ts toPublicUser). */
+export const PublicUserSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string', format: 'uuid' },
+    login: { type: 'string' },
+    role: { type: 'string', enum: ['client', 'broker', 'manager', 'research', 'compliance', 'admin'] },
+    displayName: { type: 'string' },
+    tier: { type: ['string', 'null'], enum: ['general', 'hnw', 'institutional', null] },
+    riskLevel: { type: ['string', 'null'], enum: ['C1', 'C2', 'C3', 'C4', 'C5', null] },
+    riskAssessedOn: { type: ['string', 'null'], description: 'date of the last risk assessment (YYYY-MM-DD)' },
+    professionalInvestor: { type: 'boolean' },
+    branchId: { type: ['string', 'null'] },
+    teamId: { type: ['string', 'null'] },
+    locale: { type: 'string' },
+    timeZone: { type: 'string' },
+  },
+  required: ['id', 'login', 'role', 'displayName', 'tier', 'riskLevel', 'riskAssessedOn', 'professionalInvestor', 'branchId', 'teamId', 'locale', 'timeZone'],
+} as const;
+
+export const TitleSchema = {
+  type: 'object',
+  properties: { zh: { type: 'string' }, en: { type: 'string' } },
+  required: ['zh', 'en'],
+} as const;

@@ -37,7 +37,7 @@ const Prefs = {
 export default async function subscriptionRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
   app.addHook('preHandler', authenticate(d.tokens));
 
-  app.get('/api/subscriptions', { schema: { tags: ['subscriptions'], summary: 'My subscriptions', security: bearerSecurity, response: errors(401) } }, async (req) => ({
+  app.get('/api/subscriptions', { schema: { tags: ['subscriptions'], summary: 'My subscriptions', security: bearerSecurity, response: { 200: { type: 'object', properties: { subscriptions: { type: 'array', items: { type: 'object', properties: { channel: { type: 'string' }, prefs: { type: 'object', additionalProperties: true }, createdAt: { type: 'string', format: 'date-time' } }, required: ['channel', 'prefs', 'createdAt'] } } }, required: ['subscriptions'] }, ...errors(401) } } }, async (req) => ({
     subscriptions: await d.subscriptions.list(req.principal.id),
   }));
 

@@ -1,76 +1,74 @@
 /**
- * Serves the web client: `/` (index.html), `/app.js` (web-client/src/main.ts bundled by esbuild, with
- * socket.io-client inside), `/styles.css` and `/sw.js` (push service worker), each with a strict CSP.
+ * Serves the web client built ahead by `npm run build:web` (web-client/build/bundle.ts) from
+ * `web-client/dist/`; nothing is bundled at request time.
  *
- * The bundle is built once, on the first request for it, and kept in memory (esbuild is loaded only
- * then, so apps that never serve the page do not pay for it). With `devBundle` it is rebuilt and the
- * static files are re-read on every request, with an inline source map.
+ * - `/assets/<name>-<hash>.{js,css}`: content-hashed, so cached for a year as immutable.
+ * - `/sw.js`: the push service worker (its URL is its identity), revalidated on every load.
+ * - Every other GET outside the server's own prefixes answers the page (`index.html`, `no-cache`), so
+ *   the client's routes are real URLs: a deep link from an email (`/inbox/<id>`,
+ *   `/settings/notifications`) opens the right view.
+ *
+ * Files are read once per node and kept in memory; when the build is missing the page answers
+ * QIAO_WEB_NOT_BUILT (503) rather than a blank page, and is looked for again on the next request.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-
-export interface WebRoutesOptions {
-  /** Rebuild the bundle and re-read files on every request (development). */
-  devBundle?: boolean;
-}
+import { QiaoError } from '../errors/codes.ts';
 
 export const WEB_CSP = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:";
+export const WEB_DIST = fileURLToPath(new URL('../../web-client/dist/', import.meta.url));
 
-const WEB_ROOT = fileURLToPath(new URL('../../web-client/', import.meta.url));
-const ENTRY = fileURLToPath(new URL('../../web-client/src/main.ts', import.meta.url));
+/** Paths the server owns: an unknown GET under these is a 404, never the page. */
+const SERVER_PREFIXES = ['/api/', '/assets/', '/docs', '/health/', '/metrics', '/ws', '/socket.io/'];
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+const TYPES: Record<string, string> = {
+  js: 'text/javascript; charset=utf-8',
+  css: 'text/css; charset=utf-8',
+  html: 'text/html; charset=utf-8',
+  map: 'application/json; charset=utf-8',
+};
 
 interface Asset {
   body: Buffer;
   type: string;
   etag: string;
+  cache: string;
 }
 
-const STATIC: Record<string, { file: string; type: string }> = {
-  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
-  '/styles.css': { file: 'styles.css', type: 'text/css; charset=utf-8' },
-  '/sw.js': { file: 'sw.js', type: 'text/javascript; charset=utf-8' },
-};
-
-function asset(body: Buffer, type: string): Asset {
-  return { body, type, etag: `"${createHash('sha1').update(body).digest('base64url')}"` };
+function asset(body: Buffer, name: string, cache: string): Asset {
+  const ext = name.slice(name.lastIndexOf('.') + 1);
+  return { body, type: TYPES[ext] ?? 'application/octet-stream', etag: `"${createHash('sha1').update(body).digest('base64url')}"`, cache };
 }
 
-/** Bundles the web client for the browser. */
-export async function bundleWebClient(dev = false): Promise<Buffer> {
-  const { build } = await import('esbuild');
-  const r = await build({
-    entryPoints: [ENTRY],
-    bundle: true,
-    format: 'esm',
-    target: 'es2022',
-    platform: 'browser',
-    write: false,
-    minify: !dev,
-    sourcemap: dev ? 'inline' : false,
-    legalComments: 'none',
-    charset: 'utf8',
-    logLevel: 'silent',
-    define: { 'process.env.NODE_ENV': dev ? '"development"' : '"production"' },
-  });
-  return Buffer.from(r.outputFiles[0].contents);
+async function loadDist(): Promise<Map<string, Asset>> {
+  const files = new Map<string, Asset>();
+  files.set('/index.html', asset(await readFile(WEB_DIST + 'index.html'), 'index.html', 'no-cache'));
+  files.set('/sw.js', asset(await readFile(WEB_DIST + 'sw.js'), 'sw.js', 'no-cache'));
+  for (const name of await readdir(WEB_DIST + 'assets')) {
+    files.set(`/assets/${name}`, asset(await readFile(`${WEB_DIST}assets/${name}`), name, IMMUTABLE));
+  }
+  return files;
 }
 
-export default async function webRoutes(app: FastifyInstance, opts: WebRoutesOptions = {}): Promise<void> {
-  const dev = opts.devBundle === true;
-  const cache = new Map<string, Promise<Asset>>();
-
-  const load = (key: string, make: () => Promise<Asset>): Promise<Asset> => {
-    if (dev) return make();
-    let p = cache.get(key);
-    if (!p) {
-      p = make();
-      cache.set(key, p);
-      // A failed build is not cached: the next request tries again.
-      p.catch(() => cache.delete(key));
+export default async function webRoutes(app: FastifyInstance): Promise<void> {
+  let dist: Promise<Map<string, Asset>> | null = null;
+  const files = (): Promise<Map<string, Asset>> => {
+    if (!dist) {
+      dist = loadDist();
+      // A missing build is not remembered: the next request looks again (e.g. after `npm run build:web`).
+      dist.catch(() => (dist = null));
     }
-    return p;
+    return dist;
+  };
+  const get = async (key: string): Promise<Asset | undefined> => {
+    try {
+      return (await files()).get(key);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new QiaoError('QIAO_WEB_NOT_BUILT');
+      throw err;
+    }
   };
 
   const send = (req: FastifyRequest, reply: FastifyReply, a: Asset) => {
@@ -79,28 +77,23 @@ export default async function webRoutes(app: FastifyInstance, opts: WebRoutesOpt
       .header('x-content-type-options', 'nosniff')
       .header('x-frame-options', 'DENY')
       .header('referrer-policy', 'same-origin')
-      .header('cache-control', 'no-cache')
+      .header('cache-control', a.cache)
       .header('etag', a.etag)
       .type(a.type);
     if (req.headers['if-none-match'] === a.etag) return reply.code(304).send();
     return reply.send(a.body);
   };
 
-  for (const [path, { file, type }] of Object.entries(STATIC)) {
-    app.get(path, { schema: { hide: true } as never }, async (req, reply) => {
-      const a = await load(path, async () => asset(await readFile(WEB_ROOT + file), type));
-      return send(req, reply, a);
-    });
-  }
-
-  app.get('/app.js', { schema: { hide: true } as never }, async (req, reply) => {
-    let a: Asset;
-    try {
-      a = await load('/app.js', async () => asset(await bundleWebClient(dev), 'text/javascript; charset=utf-8'));
-    } catch (err) {
-      req.log.error({ err }, 'bundling the web client failed');
-      throw err;
-    }
+  const hide = { schema: { hide: true } as never };
+  app.get('/assets/:file', hide, async (req, reply) => {
+    const a = await get(`/assets/${(req.params as { file: string }).file}`);
+    if (!a) throw new QiaoError('QIAO_NOT_FOUND');
     return send(req, reply, a);
+  });
+  app.get('/sw.js', hide, async (req, reply) => send(req, reply, (await get('/sw.js'))!));
+  app.get('/*', hide, async (req, reply) => {
+    const path = req.url.split('?')[0];
+    if (SERVER_PREFIXES.some((p) => path.startsWith(p))) throw new QiaoError('QIAO_NOT_FOUND');
+    return send(req, reply, (await get('/index.html'))!);
   });
 }

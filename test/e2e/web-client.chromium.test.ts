@@ -14,6 +14,7 @@ import { gateChromium, launchChromium } from '../helpers/browser.ts';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { WEB_CSP } from '../../src/routes/web.ts';
+import { expectAccessible } from '../helpers/web-page.ts';
 
 const hasChromium = gateChromium('the web client browser tests');
 
@@ -78,11 +79,12 @@ describe.skipIf(!hasChromium)('web client in Chromium', () => {
     const page = await ctx.newPage();
     watch(page);
 
-    const res = await page.goto(base + '/');
+    const res = await page.goto(base + '/channels');
     expect(res?.status()).toBe(200);
     expect(res?.headers()['content-security-policy']).toBe(WEB_CSP);
     await page.waitForSelector('[data-testid="login-form"]');
     expect(await page.getAttribute('html', 'lang')).toBe('zh-CN');
+    await expectAccessible(page, 'login page');
 
     // Wrong password: the message comes from the error code, in Chinese.
     await page.fill('[data-testid="login-input"]', 'client1');
@@ -153,6 +155,7 @@ describe.skipIf(!hasChromium)('web client in Chromium', () => {
 
     await item.locator('details summary').click();
     expect(await item.locator('[data-testid="feed-body"]').textContent()).toContain('<script>alert(2)</script>');
+    await expectAccessible(page, 'channels and feed');
     await page.waitForTimeout(2500); // let the arrival highlight fade for the screenshot
     await page.screenshot({ path: '/tmp/qiao-web.png', fullPage: false });
 

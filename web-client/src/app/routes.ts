@@ -1,0 +1,40 @@
+/**
+ * Every view of the web client, in navigation order, and each role's home. `HOME` is a Record over
+ * the roles, so a new role without a home does not compile.
+ */
+import type { Role } from '../api/api.ts';
+import { ROUTES as CLIENT } from '../views/client/routes.ts';
+import { ROUTES as COMMON } from '../views/common/routes.ts';
+import { ROUTES as OVERSIGHT } from '../views/oversight/routes.ts';
+import { ROUTES as STAFF } from '../views/staff/routes.ts';
+import type { RouteDef } from './route-def.ts';
+import { match, type Params } from './router.tsx';
+
+export const ROUTES: readonly RouteDef[] = [...CLIENT, ...STAFF, ...OVERSIGHT, ...COMMON];
+
+export const HOME: Record<Role, string> = {
+  client: '/inbox',
+  broker: '/conversations',
+  manager: '/team',
+  research: '/research/compose',
+  compliance: '/compliance/approvals',
+  admin: '/admin/broadcast',
+};
+
+export function resolve(p: string, role: Role): { route: RouteDef; params: Params } | null {
+  for (const route of ROUTES) {
+    if (!route.roles.includes(role)) continue;
+    const params = match(route.path, p);
+    if (params) return { route, params };
+  }
+  return null;
+}
+
+export function navFor(role: Role): RouteDef[] {
+  return ROUTES.filter((r) => r.nav && r.roles.includes(role));
+}
+
+/** Where a nav entry points: its own href, or the pattern's static prefix. */
+export function navHref(r: RouteDef): string {
+  return r.nav?.href ?? '/' + r.path.split('/').filter((s) => s && !s.startsWith(':')).join('/');
+}
