@@ -80,7 +80,8 @@ export function pushMessageFor(m: { messageId: string; channel: string; kind: st
 
   const title = str(p.title) ?? (m.kind === 'chat' ? S.newMessage(m.senderName ?? S.brand) : (S.prefix[m.kind] ?? S.brand));
   const body = str(p.summary) ?? str(p.body) ?? str(p.text) ?? '';
-  const url = typeof p.url === 'string' && p.url.startsWith('/') && !p.url.startsWith('//') ? p.url : '/';
+  // A notice's own same-origin path wins; otherwise the message in the web client's inbox.
+  const url = typeof p.url === 'string' && p.url.startsWith('/') && !p.url.startsWith('//') ? p.url : `/inbox/${encodeURIComponent(m.messageId)}`;
 
   let ttlS: number = PUSH_TTL_S.default;
   let urgency: PushOptions['urgency'] = 'normal';

@@ -107,6 +107,10 @@ export function deliverySuite(label: string, start: (env: Record<string, string>
       expect(zh.html).toContain('贵州茅台 &lt;三季报&gt; 点评 &amp; 展望');
       expect(zh.html).not.toContain('<三季报>');
       expect(zh.html).toContain('投资有风险');
+      // Deep links into the web client: the message in the inbox, and the notification settings in the footer.
+      expect(zh.text).toContain(`/inbox/${id}`);
+      expect(zh.html).toContain(`/inbox/${id}"`);
+      expect(zh.html).toMatch(/<a href="[^"]*\/settings\/notifications"[^>]*>通知设置<\/a>/);
       expect((zh.to as { value: Array<{ address: string }> }).value[0].address).toBe('client1@qiao.example');
       expect(zh.messageId).toMatch(/^<delivery-[0-9a-f-]{36}@qiao\.mail>$/);
 

@@ -174,7 +174,7 @@ describe('web push (local HTTPS push service)', () => {
     const got = await Promise.all([phone, laptop].map((s) => ep.next((r) => r.subscriptionId === s.id)));
     const vapidKey = (await n.req('GET', '/api/push/vapid-public-key')).body.publicKey;
     for (const r of got) {
-      expect(r.json).toMatchObject({ title: '贵州茅台 600519.SH 突破 1800.00', tag: 'alert-600519SH', id: messageId, url: '/' });
+      expect(r.json).toMatchObject({ title: '贵州茅台 600519.SH 突破 1800.00', tag: 'alert-600519SH', id: messageId, url: `/inbox/${messageId}` });
       expect(r.json.body).toContain('1801.50');
       expect(r.ttl).toBe(300);
       expect(r.urgency).toBe('high');

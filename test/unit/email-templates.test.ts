@@ -30,7 +30,8 @@ describe('email templates', () => {
     expect(m.text).toContain('相关证券: 600519.SH, 000858.SZ');
     expect(m.text).toContain('风险等级: R4 中高风险');
     expect(m.text).toContain('发布时间: 2026年11月27日 10:00');
-    expect(m.text).toContain('https://qiao.example/?channel=research.macro&message=6f1c0000-0000-4000-8000-000000000001');
+    expect(m.text).toContain('在桥中查看: https://qiao.example/inbox/6f1c0000-0000-4000-8000-000000000001');
+    expect(m.text).not.toContain('?channel=');
     expect(m.text).toContain('投资有风险');
   });
 
@@ -39,8 +40,22 @@ describe('email templates', () => {
     expect(m.html).not.toContain('<script>');
     expect(m.html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     expect(m.html).toContain('&quot;x&quot; &amp; &#39;y&#39;');
-    expect(m.html).toContain('href="https://qiao.example/?channel=research.macro&amp;message=');
+    expect(m.html).toContain('href="https://qiao.example/inbox/6f1c0000-0000-4000-8000-000000000001"');
     expect(escapeHtml('<a href="x">&')).toBe('&lt;a href=&quot;x&quot;&gt;&amp;');
+  });
+
+  it('links the footer to the notification settings page, in both parts and both languages', () => {
+    const zh = renderMessageEmail(msg(), ctx);
+    expect(zh.html).toContain('可在“<a href="https://qiao.example/settings/notifications" style="color:#0969da">通知设置</a>”中修改。');
+    expect(zh.text).toContain('通知设置: https://qiao.example/settings/notifications');
+    const en = renderMessageEmail(msg(), { ...ctx, lang: 'en' });
+    expect(en.html).toContain('Change them under <a href="https://qiao.example/settings/notifications" style="color:#0969da">Notification settings</a>.');
+    expect(en.text).toContain('Notification settings: https://qiao.example/settings/notifications');
+    const digest = renderDigestEmail([msg(), msg({ id: '6f1c0000-0000-4000-8000-000000000002' })], ctx);
+    expect(digest.html).toContain('href="https://qiao.example/settings/notifications"');
+    expect(digest.text).toContain('通知设置: https://qiao.example/settings/notifications');
+    expect(digest.text).toContain('https://qiao.example/inbox/6f1c0000-0000-4000-8000-000000000002');
+    expect(digest.html).toContain('href="https://qiao.example/inbox/6f1c0000-0000-4000-8000-000000000001"');
   });
 
   it('keeps subjects on one line', () => {

@@ -9,7 +9,7 @@ describe('push message and headers', () => {
   it('price alerts: short TTL, high urgency, a Topic and tag per symbol', () => {
     const m = pushMessageFor({ messageId: id, channel: `inbox.${id}`, kind: 'alert', payload: { symbol: '600519.SH', title: '贵州茅台 600519.SH 突破 1800.00', body: '最新价 1801.50', severity: 'warning', event: 'price', price: 1801.5 } });
     expect(m.options).toEqual({ ttlS: PUSH_TTL_S.priceAlert, urgency: 'high', topic: 'alert-600519SH' });
-    expect(m.payload).toEqual({ title: '贵州茅台 600519.SH 突破 1800.00', body: '最新价 1801.50', url: '/', tag: 'alert-600519SH', id, channel: `inbox.${id}` });
+    expect(m.payload).toEqual({ title: '贵州茅台 600519.SH 突破 1800.00', body: '最新价 1801.50', url: `/inbox/${id}`, tag: 'alert-600519SH', id, channel: `inbox.${id}` });
   });
 
   it('critical notices are urgent and kept longer; research is low urgency; other events keep no topic', () => {
@@ -20,11 +20,13 @@ describe('push message and headers', () => {
     expect(ev.payload.tag).toBe(id);
   });
 
-  it('chat uses the sender name, English for English users; only same-origin paths become the click URL', () => {
+  it('chat uses the sender name, English for English users; the click URL is the message in the inbox, or a notice\'s own same-origin path', () => {
     const chat = pushMessageFor({ messageId: id, channel: `conv.${id}`, kind: 'chat', payload: { text: 'hello' }, locale: 'en', senderName: 'Broker Wang' });
     expect(chat.payload.title).toBe('Broker Wang sent you a message');
     expect(chat.payload.body).toBe('hello');
-    expect(pushMessageFor({ messageId: id, channel: `inbox.${id}`, kind: 'notice', payload: { title: 't', url: '//evil.example/x' } }).payload.url).toBe('/');
+    expect(pushMessageFor({ messageId: id, channel: `inbox.${id}`, kind: 'notice', payload: { title: 't', url: '//evil.example/x' } }).payload.url).toBe(`/inbox/${id}`);
+    expect(chat.payload.url).toBe(`/inbox/${id}`);
+    expect(pushMessageFor({ messageId: id, channel: `inbox.${id}`, kind: 'notice', payload: { title: 't', url: 'https://evil.example/x' } }).payload.url).toBe(`/inbox/${id}`);
     expect(pushMessageFor({ messageId: id, channel: `inbox.${id}`, kind: 'notice', payload: { title: 't', url: '/inbox' } }).payload.url).toBe('/inbox');
     expect(pushMessageFor({ messageId: id, channel: `inbox.${id}`, kind: 'notice', payload: { title: 't', body: 'x'.repeat(5000) } }).payload.body.length).toBeLessThanOrEqual(300);
   });

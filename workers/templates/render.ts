@@ -71,8 +71,28 @@ function when(d: Date, lang: Lang, timeZone: string): string {
   return f.format(d);
 }
 
+/** The message in the web client's inbox: `<publicUrl>/inbox/<messageId>`. */
 function link(ctx: RenderContext, m: MessageForMail): string {
-  return `${ctx.publicUrl}/?channel=${encodeURIComponent(m.channel)}&message=${encodeURIComponent(m.id)}`;
+  return `${ctx.publicUrl}/inbox/${encodeURIComponent(m.id)}`;
+}
+
+/** The web client's notification settings page. */
+function settingsLink(ctx: RenderContext): string {
+  return `${ctx.publicUrl}/settings/notifications`;
+}
+
+/** The footer's text lines: the footer, then the settings page with its address. */
+function footerText(s: Strings, ctx: RenderContext): string[] {
+  return [s.footer, `${s.settings}: ${settingsLink(ctx)}`];
+}
+
+/** The footer in HTML, its mention of the settings page a link to it. */
+function footerHtml(s: Strings, ctx: RenderContext): string {
+  const e = escapeHtml;
+  const a = `<a href="${e(settingsLink(ctx))}" style="color:#0969da">${e(s.settings)}</a>`;
+  const i = s.footer.indexOf(s.settings);
+  const inner = i >= 0 ? e(s.footer.slice(0, i)) + a + e(s.footer.slice(i + s.settings.length)) : `${e(s.footer)} ${a}`;
+  return `<hr style="border:none;border-top:1px solid #d0d7de"><p style="font-size:12px;color:#57606a">${inner}</p>`;
 }
 
 interface Field {
@@ -138,7 +158,7 @@ export function renderMessageEmail(m: MessageForMail, ctx: RenderContext): Rende
     ...(c.disclaimer ? ['', c.disclaimer] : []),
     '',
     '--',
-    s.footer,
+    ...footerText(s, ctx),
     '',
   ].join('\n');
 
@@ -154,7 +174,7 @@ ${c.lead ? `<p>${e(c.lead)}</p>` : ''}
 ${c.body ? c.body.split(/\n{2,}/).map((para) => `<p style="line-height:1.6">${e(para).replace(/\n/g, '<br>')}</p>`).join('\n') : ''}
 <p><a href="${e(url)}" style="display:inline-block;background:#0969da;color:#fff;padding:8px 16px;border-radius:6px;text-decoration:none">${e(s.open)}</a></p>
 ${c.disclaimer ? `<p style="font-size:12px;color:#57606a">${e(c.disclaimer)}</p>` : ''}
-<hr style="border:none;border-top:1px solid #d0d7de"><p style="font-size:12px;color:#57606a">${e(s.footer)}</p>
+${footerHtml(s, ctx)}
 </body></html>
 `;
   return { subject, text, html };
@@ -176,7 +196,7 @@ export function renderDigestEmail(items: MessageForMail[], ctx: RenderContext): 
     ...rows.flatMap((r, i) => [`${i + 1}. [${s.prefix[r.kind] ?? r.channel}] ${r.title}`, `   ${r.channel} · ${r.time}`, ...(r.summary ? [`   ${r.summary}`] : []), `   ${r.url}`, '']),
     ...(items.some((m) => m.kind === 'note' || m.kind === 'research-forward') ? [s.researchDisclaimer, ''] : []),
     '--',
-    s.footer,
+    ...footerText(s, ctx),
     '',
   ].join('\n');
   const e = escapeHtml;
@@ -189,7 +209,7 @@ export function renderDigestEmail(items: MessageForMail[], ctx: RenderContext): 
 ${rows.map((r) => `<li style="margin-bottom:12px"><a href="${e(r.url)}" style="font-weight:600;color:#0969da">${e(r.title)}</a><br><span style="font-size:12px;color:#57606a">${e(r.channel)} · ${e(r.time)}</span>${r.summary ? `<br><span>${e(r.summary)}</span>` : ''}</li>`).join('\n')}
 </ol>
 ${items.some((m) => m.kind === 'note' || m.kind === 'research-forward') ? `<p style="font-size:12px;color:#57606a">${e(s.researchDisclaimer)}</p>` : ''}
-<hr style="border:none;border-top:1px solid #d0d7de"><p style="font-size:12px;color:#57606a">${e(s.footer)}</p>
+${footerHtml(s, ctx)}
 </body></html>
 `;
   return { subject, text, html };

@@ -24,6 +24,8 @@ export interface Strings {
   open: string;
   researchDisclaimer: string;
   footer: string;
+  /** Name of the settings page; the footer contains it, linked to `<publicUrl>/settings/notifications`. */
+  settings: string;
   ackRequest: string;
   digestSubject: (n: number) => string;
   digestIntro: (n: number) => string;
@@ -48,6 +50,7 @@ export const STRINGS: Record<Lang, Strings> = {
     open: '在桥中查看',
     researchDisclaimer: '本报告仅供参考，不构成任何投资建议。投资有风险，入市需谨慎。',
     footer: '您收到此邮件是因为您在桥中开启了邮件通知。可在“通知设置”中修改。',
+    settings: '通知设置',
     ackRequest: '请尽快阅读并确认此通知。',
     digestSubject: (n) => `[桥] 消息摘要（${n} 条）`,
     digestIntro: (n) => `以下是您的 ${n} 条新消息：`,
@@ -70,6 +73,7 @@ export const STRINGS: Record<Lang, Strings> = {
     open: 'Open in Qiao',
     researchDisclaimer: 'For information only; this is not investment advice. Investing involves risk.',
     footer: 'You receive this email because email notifications are on in Qiao. Change them under Notification settings.',
+    settings: 'Notification settings',
     ackRequest: 'Please read and acknowledge this notice.',
     digestSubject: (n) => `[Qiao] Your digest (${n} ${n === 1 ? 'message' : 'messages'})`,
     digestIntro: (n) => `Here ${n === 1 ? 'is 1 new message' : `are ${n} new messages`}:`,
