@@ -42,21 +42,27 @@ function asset(body: Buffer, name: string, cache: string): Asset {
   return { body, type: TYPES[ext] ?? 'application/octet-stream', etag: `"${createHash('sha1').update(body).digest('base64url')}"`, cache };
 }
 
-async function loadDist(): Promise<Map<string, Asset>> {
+async function loadDist(dir: string): Promise<Map<string, Asset>> {
   const files = new Map<string, Asset>();
-  files.set('/index.html', asset(await readFile(WEB_DIST + 'index.html'), 'index.html', 'no-cache'));
-  files.set('/sw.js', asset(await readFile(WEB_DIST + 'sw.js'), 'sw.js', 'no-cache'));
-  for (const name of await readdir(WEB_DIST + 'assets')) {
-    files.set(`/assets/${name}`, asset(await readFile(`${WEB_DIST}assets/${name}`), name, IMMUTABLE));
+  files.set('/index.html', asset(await readFile(dir + 'index.html'), 'index.html', 'no-cache'));
+  files.set('/sw.js', asset(await readFile(dir + 'sw.js'), 'sw.js', 'no-cache'));
+  for (const name of await readdir(dir + 'assets')) {
+    files.set(`/assets/${name}`, asset(await readFile(`${dir}assets/${name}`), name, IMMUTABLE));
   }
   return files;
 }
 
-export default async function webRoutes(app: FastifyInstance): Promise<void> {
+export interface WebRoutesOptions {
+  /** The built client (default web-client/dist/), with a trailing slash. */
+  distDir?: string;
+}
+
+export default async function webRoutes(app: FastifyInstance, opts: WebRoutesOptions = {}): Promise<void> {
+  const dir = opts.distDir ?? WEB_DIST;
   let dist: Promise<Map<string, Asset>> | null = null;
   const files = (): Promise<Map<string, Asset>> => {
     if (!dist) {
-      dist = loadDist();
+      dist = loadDist(dir);
       // A missing build is not remembered: the next request looks again (e.g. after `npm run build:web`).
       dist.catch(() => (dist = null));
     }
