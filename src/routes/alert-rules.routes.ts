@@ -11,7 +11,7 @@ import { MAX_MOVE_PERCENT } from '../domain/alert-index.ts';
 import { QiaoError } from '../errors/codes.ts';
 import { ruleState, ruleView } from '../store/alert-rules-repo.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
-import { errors } from './schemas.ts';
+import { NoContent, errors } from './schemas.ts';
 
 const Rule = {
   type: 'object',
@@ -149,7 +149,7 @@ export default async function alertRuleRoutes(app: FastifyInstance, d: AppDeps):
         summary: 'Delete one of my price alerts',
         security: bearerSecurity,
         params: RuleIdParams,
-        response: { 204: { type: 'null', description: 'Deleted' }, ...errors(401, 404) },
+        response: { 204: NoContent('Deleted'), ...errors(401, 404) },
       },
     },
     async (req, reply) => {

@@ -28,7 +28,7 @@ import { verifyArchive } from '../compliance/verify.ts';
 import type { AppDeps } from '../deps.ts';
 import { QiaoError } from '../errors/codes.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
-import { errors } from './schemas.ts';
+import { NoContent, errors } from './schemas.ts';
 
 const COMPLIANCE = ['compliance'] as const;
 const COMPLIANCE_OR_ADMIN = ['compliance', 'admin'] as const;
@@ -380,7 +380,7 @@ export default async function complianceRoutes(app: FastifyInstance, d: AppDeps)
         summary: 'Remove a DLP term (compliance and admin; the change is archived)',
         security: bearerSecurity,
         params: IdParam,
-        response: errors(400, 401, 403, 404),
+        response: { 204: NoContent('Removed'), ...errors(400, 401, 403, 404) },
       },
     },
     async (req, reply) => {

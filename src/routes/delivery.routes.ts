@@ -30,6 +30,43 @@ const DeadLetter = {
   },
 } as const;
 
+const STATUSES = ['queued', 'held', 'sending', 'sent', 'delivered', 'read', 'failed', 'suppressed'] as const;
+const TRACKED = ['inbox', 'email', 'push'] as const;
+
+/** One delivery row (DeliveriesRepo.listByMessage). */
+const DeliveryRowSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    userId: { type: 'string' },
+    login: { type: 'string' },
+    transport: { type: 'string', enum: TRACKED },
+    status: { type: 'string', enum: STATUSES },
+    reason: { type: ['string', 'null'] },
+    attempts: { type: 'integer' },
+    dueAt: { type: ['string', 'null'], format: 'date-time' },
+    lastError: { type: ['string', 'null'] },
+    updatedAt: { type: 'string', format: 'date-time' },
+  },
+  required: ['id', 'userId', 'login', 'transport', 'status', 'reason', 'attempts', 'dueAt', 'lastError', 'updatedAt'],
+} as const;
+
+const DeliveriesView = {
+  type: 'object',
+  properties: {
+    messageId: { type: 'string' },
+    channel: { type: 'string' },
+    summary: {
+      type: 'object',
+      description: 'row counts by transport, then by status (only transports and statuses that occur)',
+      properties: Object.fromEntries(TRACKED.map((t) => [t, { type: 'object', properties: Object.fromEntries(STATUSES.map((s) => [s, { type: 'integer' }])) }])),
+    },
+    deliveries: { type: 'array', items: DeliveryRowSchema },
+    nextAfter: { type: ['string', 'null'], description: 'pass as `after` for the next page' },
+  },
+  required: ['messageId', 'channel', 'summary', 'deliveries', 'nextAfter'],
+} as const;
+
 export default async function deliveryRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
   app.addHook('preHandler', authenticate(d.tokens));
   const { deliveries, recipients } = d.delivery;
@@ -52,7 +89,7 @@ export default async function deliveryRoutes(app: FastifyInstance, d: AppDeps): 
           required: ['messageId'],
           additionalProperties: false,
         },
-        response: errors(400, 401, 403, 404),
+        response: { 200: DeliveriesView, ...errors(400, 401, 403, 404) },
       },
     },
     async (req) => {

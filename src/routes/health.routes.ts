@@ -12,10 +12,29 @@ async function probe(fn: () => Promise<void>, timeoutMs = 2000): Promise<{ ok: b
   }
 }
 
-export default async function healthRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
-  app.get('/health/live', { schema: { tags: ['ops'], summary: 'Liveness' } }, async () => ({ status: 'ok', node: d.config.nodeId }));
+const Probe = {
+  type: 'object',
+  properties: { ok: { type: 'boolean' }, ms: { type: 'integer' }, error: { type: 'string' }, kind: { type: 'string' } },
+  required: ['ok', 'ms', 'kind'],
+} as const;
 
-  app.get('/health/ready', { schema: { tags: ['ops'], summary: 'Readiness of Postgres and Redis (or their embedded stand-ins)' } }, async (_req, reply) => {
+const Live = { type: 'object', properties: { status: { type: 'string', enum: ['ok'] }, node: { type: 'string' } }, required: ['status', 'node'] } as const;
+
+const Ready = {
+  type: 'object',
+  properties: {
+    status: { type: 'string', enum: ['ready', 'draining', 'unavailable'] },
+    node: { type: 'string' },
+    mode: { type: 'string', enum: ['embedded', 'services'] },
+    checks: { type: 'object', properties: { postgres: Probe, redis: Probe }, required: ['postgres', 'redis'] },
+  },
+  required: ['status', 'node', 'mode', 'checks'],
+} as const;
+
+export default async function healthRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
+  app.get('/health/live', { schema: { tags: ['ops'], summary: 'Liveness', response: { 200: Live } } }, async () => ({ status: 'ok', node: d.config.nodeId }));
+
+  app.get('/health/ready', { schema: { tags: ['ops'], summary: 'Readiness of Postgres and Redis (or their embedded stand-ins)', response: { 200: Ready, 503: Ready } } }, async (_req, reply) => {
     const [postgres, bus] = await Promise.all([probe(() => d.db.ping()), probe(() => d.bus.ping())]);
     const ready = postgres.ok && bus.ok && !d.registry.draining;
     reply.code(ready ? 200 : 503);
@@ -27,7 +46,14 @@ export default async function healthRoutes(app: FastifyInstance, d: AppDeps): Pr
     };
   });
 
-  app.get('/metrics', { schema: { tags: ['ops'], summary: 'Prometheus metrics' } }, async (_req, reply) => {
+  app.get('/metrics', {
+      schema: {
+        tags: ['ops'],
+        summary: 'Prometheus metrics',
+        // Text, sent as is (a string reply with a non-JSON content type is never serialised).
+        response: { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } },
+      },
+    }, async (_req, reply) => {
     reply.header('content-type', d.metrics.registry.contentType);
     return d.metrics.registry.metrics();
   });

@@ -33,6 +33,61 @@ const CategoryBody = {
   additionalProperties: false,
 } as const;
 
+const TransportsSet = {
+  type: 'object',
+  properties: { web: { type: 'boolean' }, inbox: { type: 'boolean' }, email: { type: 'boolean' }, push: { type: 'boolean' } },
+  required: ['web', 'inbox', 'email', 'push'],
+} as const;
+
+/** A stored category row (src/store/prefs-repo.ts CategoryPrefs): complete, with the transports it sets. */
+const StoredCategory = {
+  type: 'object',
+  properties: {
+    category: { type: 'string', enum: [...PREF_CATEGORIES] },
+    transports: { type: 'object', properties: CategoryBody.properties.transports.properties, description: 'only the transports this row sets' },
+    quietStart: { type: ['string', 'null'] },
+    quietEnd: { type: ['string', 'null'] },
+    timeZone: { type: 'string' },
+    digest: { type: 'string', enum: ['immediate', 'hourly', 'daily'] },
+    digestAt: { type: ['string', 'null'] },
+    muted: { type: 'boolean' },
+    tradingHoursOnly: { type: 'boolean' },
+    updatedAt: { type: 'string', format: 'date-time' },
+  },
+  required: ['category', 'transports', 'quietStart', 'quietEnd', 'timeZone', 'digest', 'digestAt', 'muted', 'tradingHoursOnly', 'updatedAt'],
+} as const;
+
+/** What the layers add up to for one category (effectiveView). */
+const Effective = {
+  type: 'object',
+  properties: {
+    transports: TransportsSet,
+    muted: { type: 'boolean' },
+    quietStart: { type: ['string', 'null'] },
+    quietEnd: { type: ['string', 'null'] },
+    timeZone: { type: 'string' },
+    digest: { type: 'string', enum: ['immediate', 'hourly', 'daily'] },
+    digestAt: { type: 'string' },
+    tradingHoursOnly: { type: 'boolean' },
+  },
+  required: ['transports', 'muted', 'quietStart', 'quietEnd', 'timeZone', 'digest', 'digestAt', 'tradingHoursOnly'],
+} as const;
+
+const FAMILIES = Object.keys(FAMILY_DEFAULTS);
+const byFamily = <S extends object>(schema: S) => ({ type: 'object', properties: Object.fromEntries(FAMILIES.map((f) => [f, schema])), required: FAMILIES }) as const;
+
+/** GET and PUT answer: the stored rows, the effective preferences per category, and the family defaults. */
+const PreferencesView = {
+  type: 'object',
+  properties: {
+    timeZone: { type: 'string', description: "the user's time zone" },
+    categories: { type: 'array', items: StoredCategory },
+    effective: { ...byFamily(Effective), description: 'per category (channel family): defaults ← "*" row ← category row' },
+    defaults: { ...byFamily(TransportsSet), description: 'transports on by default per category' },
+  },
+  required: ['timeZone', 'categories', 'effective', 'defaults'],
+} as const;
+
 type CategoryInput = Partial<Omit<CategoryPrefs, 'category' | 'updatedAt'>> | null;
 
 function hmOf(minutes: number): string {
@@ -76,7 +131,7 @@ export default async function preferencesRoutes(app: FastifyInstance, d: AppDeps
         tags: ['preferences'],
         summary: 'My notification preferences: stored rows per category, and what they add up to per category',
         security: bearerSecurity,
-        response: errors(401),
+        response: { 200: PreferencesView, ...errors(401) },
       },
     },
     async (req) => view(req.principal.id),
@@ -102,7 +157,7 @@ export default async function preferencesRoutes(app: FastifyInstance, d: AppDeps
           required: ['categories'],
           additionalProperties: false,
         },
-        response: errors(400, 401),
+        response: { 200: PreferencesView, ...errors(400, 401) },
       },
     },
     async (req) => {

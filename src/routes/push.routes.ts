@@ -11,7 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AppDeps } from '../deps.ts';
 import { QiaoError } from '../errors/codes.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
-import { errors } from './schemas.ts';
+import { NoContent, errors } from './schemas.ts';
 
 const B64URL = '^[A-Za-z0-9_-]+={0,2}$';
 
@@ -147,7 +147,7 @@ export default async function pushRoutes(app: FastifyInstance, d: AppDeps): Prom
         summary: 'Remove one of my push subscriptions (by endpoint)',
         security: bearerSecurity,
         body: { type: 'object', properties: { endpoint: { type: 'string', minLength: 1, maxLength: 2048 } }, required: ['endpoint'], additionalProperties: false },
-        response: errors(400, 401, 404),
+        response: { 204: NoContent('Removed'), ...errors(400, 401, 404) },
       },
     },
     async (req, reply) => {

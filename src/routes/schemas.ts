@@ -33,6 +33,9 @@ export const ChannelParam = {
 
 export const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, ErrorResponse]));
 
+/** A 204 answer: no body. */
+export const NoContent = (description: string) => ({ type: 'null', description }) as const;
+
 /** Answer to a publish: 201 when new, 200 when an earlier publish with the same idempotency key is returned. */
 export const PublishedSchema = {
   type: 'object',

@@ -5,7 +5,7 @@ import type { AppDeps } from '../deps.ts';
 import { QiaoError } from '../errors/codes.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
 import { ChannelNameParam, ChannelNameSchema } from './channel-name.ts';
-import { errors } from './schemas.ts';
+import { NoContent, errors } from './schemas.ts';
 
 /** Most stored subscriptions per user. */
 export const MAX_STORED_SUBSCRIPTIONS = 500;
@@ -34,6 +34,18 @@ const Prefs = {
   additionalProperties: false,
 } as const;
 
+/** Answer to a subscribe: 201 when new, 200 when it existed (its preferences replaced). */
+const Subscribed = {
+  type: 'object',
+  properties: {
+    channel: { type: 'string', description: 'the channel name as stored' },
+    prefs: { ...Prefs, description: 'the subscription’s preferences as sent ({} when none)' },
+    created: { type: 'boolean' },
+  },
+  required: ['channel', 'prefs', 'created'],
+} as const;
+const SubscribedResponses = { 200: Subscribed, 201: Subscribed } as const;
+
 export default async function subscriptionRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
   app.addHook('preHandler', authenticate(d.tokens));
 
@@ -58,7 +70,7 @@ export default async function subscriptionRoutes(app: FastifyInstance, d: AppDep
         security: bearerSecurity,
         params: ChannelNameParam,
         body: { anyOf: [{ type: 'null' }, { type: 'object', properties: { prefs: Prefs }, additionalProperties: false }] },
-        response: errors(400, 401, 403, 404, 429),
+        response: { ...SubscribedResponses, ...errors(400, 401, 403, 404, 429) },
       },
     },
     async (req, reply) => {
@@ -83,7 +95,7 @@ export default async function subscriptionRoutes(app: FastifyInstance, d: AppDep
         summary: 'Subscribe to a channel (same as PUT /api/subscriptions/:channel)',
         security: bearerSecurity,
         body: { type: 'object', properties: { channel: ChannelNameSchema, prefs: Prefs }, required: ['channel'], additionalProperties: false },
-        response: errors(400, 401, 403, 404, 429),
+        response: { ...SubscribedResponses, ...errors(400, 401, 403, 404, 429) },
       },
     },
     async (req, reply) => {
@@ -98,7 +110,7 @@ export default async function subscriptionRoutes(app: FastifyInstance, d: AppDep
 
   app.delete(
     '/api/subscriptions/:channel',
-    { schema: { tags: ['subscriptions'], summary: 'Unsubscribe', security: bearerSecurity, params: ChannelNameParam, response: errors(400, 401, 404) } },
+    { schema: { tags: ['subscriptions'], summary: 'Unsubscribe', security: bearerSecurity, params: ChannelNameParam, response: { 204: NoContent('Unsubscribed'), ...errors(400, 401, 404) } } },
     async (req, reply) => {
       const { channel } = req.params as { channel: string };
       resolveChannel(channel);

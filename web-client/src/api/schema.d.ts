@@ -2626,6 +2626,13 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description Removed */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
                 /** @description Default Response */
                 400: {
                     headers: {
@@ -4206,6 +4213,69 @@ export interface paths {
             requestBody?: never;
             responses: {
                 /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            channel: string;
+                            deliveries: {
+                                attempts: number;
+                                /** Format: date-time */
+                                dueAt: string | null;
+                                id: string;
+                                lastError: string | null;
+                                login: string;
+                                reason: string | null;
+                                /** @enum {string} */
+                                status: "queued" | "held" | "sending" | "sent" | "delivered" | "read" | "failed" | "suppressed";
+                                /** @enum {string} */
+                                transport: "inbox" | "email" | "push";
+                                /** Format: date-time */
+                                updatedAt: string;
+                                userId: string;
+                            }[];
+                            messageId: string;
+                            /** @description pass as `after` for the next page */
+                            nextAfter: string | null;
+                            /** @description row counts by transport, then by status (only transports and statuses that occur) */
+                            summary: {
+                                email?: {
+                                    delivered?: number;
+                                    failed?: number;
+                                    held?: number;
+                                    queued?: number;
+                                    read?: number;
+                                    sending?: number;
+                                    sent?: number;
+                                    suppressed?: number;
+                                };
+                                inbox?: {
+                                    delivered?: number;
+                                    failed?: number;
+                                    held?: number;
+                                    queued?: number;
+                                    read?: number;
+                                    sending?: number;
+                                    sent?: number;
+                                    suppressed?: number;
+                                };
+                                push?: {
+                                    delivered?: number;
+                                    failed?: number;
+                                    held?: number;
+                                    queued?: number;
+                                    read?: number;
+                                    sending?: number;
+                                    sent?: number;
+                                    suppressed?: number;
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -5048,6 +5118,177 @@ export interface paths {
             requestBody?: never;
             responses: {
                 /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            categories: {
+                                /** @enum {string} */
+                                category: "*" | "research" | "alerts" | "inbox" | "team" | "firm" | "conv";
+                                /** @enum {string} */
+                                digest: "immediate" | "hourly" | "daily";
+                                digestAt: string | null;
+                                muted: boolean;
+                                quietEnd: string | null;
+                                quietStart: string | null;
+                                timeZone: string;
+                                tradingHoursOnly: boolean;
+                                /** @description only the transports this row sets */
+                                transports: {
+                                    email?: boolean;
+                                    inbox?: boolean;
+                                    push?: boolean;
+                                    web?: boolean;
+                                };
+                                /** Format: date-time */
+                                updatedAt: string;
+                            }[];
+                            /** @description transports on by default per category */
+                            defaults: {
+                                alerts: {
+                                    email: boolean;
+                                    inbox: boolean;
+                                    push: boolean;
+                                    web: boolean;
+                                };
+                                conv: {
+                                    email: boolean;
+                                    inbox: boolean;
+                                    push: boolean;
+                                    web: boolean;
+                                };
+                                firm: {
+                                    email: boolean;
+                                    inbox: boolean;
+                                    push: boolean;
+                                    web: boolean;
+                                };
+                                inbox: {
+                                    email: boolean;
+                                    inbox: boolean;
+                                    push: boolean;
+                                    web: boolean;
+                                };
+                                research: {
+                                    email: boolean;
+                                    inbox: boolean;
+                                    push: boolean;
+                                    web: boolean;
+                                };
+                                team: {
+                                    email: boolean;
+                                    inbox: boolean;
+                                    push: boolean;
+                                    web: boolean;
+                                };
+                            };
+                            /** @description per category (channel family): defaults ← "*" row ← category row */
+                            effective: {
+                                alerts: {
+                                    /** @enum {string} */
+                                    digest: "immediate" | "hourly" | "daily";
+                                    digestAt: string;
+                                    muted: boolean;
+                                    quietEnd: string | null;
+                                    quietStart: string | null;
+                                    timeZone: string;
+                                    tradingHoursOnly: boolean;
+                                    transports: {
+                                        email: boolean;
+                                        inbox: boolean;
+                                        push: boolean;
+                                        web: boolean;
+                                    };
+                                };
+                                conv: {
+                                    /** @enum {string} */
+                                    digest: "immediate" | "hourly" | "daily";
+                                    digestAt: string;
+                                    muted: boolean;
+                                    quietEnd: string | null;
+                                    quietStart: string | null;
+                                    timeZone: string;
+                                    tradingHoursOnly: boolean;
+                                    transports: {
+                                        email: boolean;
+                                        inbox: boolean;
+                                        push: boolean;
+                                        web: boolean;
+                                    };
+                                };
+                                firm: {
+                                    /** @enum {string} */
+                                    digest: "immediate" | "hourly" | "daily";
+                                    digestAt: string;
+                                    muted: boolean;
+                                    quietEnd: string | null;
+                                    quietStart: string | null;
+                                    timeZone: string;
+                                    tradingHoursOnly: boolean;
+                                    transports: {
+                                        email: boolean;
+                                        inbox: boolean;
+                                        push: boolean;
+                                        web: boolean;
+                                    };
+                                };
+                                inbox: {
+                                    /** @enum {string} */
+                                    digest: "immediate" | "hourly" | "daily";
+                                    digestAt: string;
+                                    muted: boolean;
+                                    quietEnd: string | null;
+                                    quietStart: string | null;
+                                    timeZone: string;
+                                    tradingHoursOnly: boolean;
+                                    transports: {
+                                        email: boolean;
+                                        inbox: boolean;
+                                        push: boolean;
+                                        web: boolean;
+                                    };
+                                };
+                                research: {
+                                    /** @enum {string} */
+                                    digest: "immediate" | "hourly" | "daily";
+                                    digestAt: string;
+                                    muted: boolean;
+                                    quietEnd: string | null;
+                                    quietStart: string | null;
+                                    timeZone: string;
+                                    tradingHoursOnly: boolean;
+                                    transports: {
+                                        email: boolean;
+                                        inbox: boolean;
+                                        push: boolean;
+                                        web: boolean;
+                                    };
+                                };
+                                team: {
+                                    /** @enum {string} */
+                                    digest: "immediate" | "hourly" | "daily";
+                                    digestAt: string;
+                                    muted: boolean;
+                                    quietEnd: string | null;
+                                    quietStart: string | null;
+                                    timeZone: string;
+                                    tradingHoursOnly: boolean;
+                                    transports: {
+                                        email: boolean;
+                                        inbox: boolean;
+                                        push: boolean;
+                                        web: boolean;
+                                    };
+                                };
+                            };
+                            /** @description the user's time zone */
+                            timeZone: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -5101,6 +5342,177 @@ export interface paths {
                 };
             };
             responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            categories: {
+                                /** @enum {string} */
+                                category: "*" | "research" | "alerts" | "inbox" | "team" | "firm" | "conv";
+                                /** @enum {string} */
+                                digest: "immediate" | "hourly" | "daily";
+                                digestAt: string | null;
+                                muted: boolean;
+                                quietEnd: string | null;
+                                quietStart: string | null;
+                                timeZone: string;
+                                tradingHoursOnly: boolean;
+                                /** @description only the transports this row sets */
+                                transports: {
+                                    email?: boolean;
+                                    inbox?: boolean;
+                                    push?: boolean;
+                                    web?: boolean;
+                                };
+                                /** Format: date-time */
+                                updatedAt: string;
+                            }[];
+                            /** @description transports on by default per category */
+                            defaults: {
+                                alerts: {
+                                    email: boolean;
+                                    inbox: boolean;
+                                    push: boolean;
+                                    web: boolean;
+                                };
+                                conv: {
+                                    email: boolean;
+                                    inbox: boolean;
+                                    push: boolean;
+                                    web: boolean;
+                                };
+                                firm: {
+                                    email: boolean;
+                                    inbox: boolean;
+                                    push: boolean;
+                                    web: boolean;
+                                };
+                                inbox: {
+                                    email: boolean;
+                                    inbox: boolean;
+                                    push: boolean;
+                                    web: boolean;
+                                };
+                                research: {
+                                    email: boolean;
+                                    inbox: boolean;
+                                    push: boolean;
+                                    web: boolean;
+                                };
+                                team: {
+                                    email: boolean;
+                                    inbox: boolean;
+                                    push: boolean;
+                                    web: boolean;
+                                };
+                            };
+                            /** @description per category (channel family): defaults ← "*" row ← category row */
+                            effective: {
+                                alerts: {
+                                    /** @enum {string} */
+                                    digest: "immediate" | "hourly" | "daily";
+                                    digestAt: string;
+                                    muted: boolean;
+                                    quietEnd: string | null;
+                                    quietStart: string | null;
+                                    timeZone: string;
+                                    tradingHoursOnly: boolean;
+                                    transports: {
+                                        email: boolean;
+                                        inbox: boolean;
+                                        push: boolean;
+                                        web: boolean;
+                                    };
+                                };
+                                conv: {
+                                    /** @enum {string} */
+                                    digest: "immediate" | "hourly" | "daily";
+                                    digestAt: string;
+                                    muted: boolean;
+                                    quietEnd: string | null;
+                                    quietStart: string | null;
+                                    timeZone: string;
+                                    tradingHoursOnly: boolean;
+                                    transports: {
+                                        email: boolean;
+                                        inbox: boolean;
+                                        push: boolean;
+                                        web: boolean;
+                                    };
+                                };
+                                firm: {
+                                    /** @enum {string} */
+                                    digest: "immediate" | "hourly" | "daily";
+                                    digestAt: string;
+                                    muted: boolean;
+                                    quietEnd: string | null;
+                                    quietStart: string | null;
+                                    timeZone: string;
+                                    tradingHoursOnly: boolean;
+                                    transports: {
+                                        email: boolean;
+                                        inbox: boolean;
+                                        push: boolean;
+                                        web: boolean;
+                                    };
+                                };
+                                inbox: {
+                                    /** @enum {string} */
+                                    digest: "immediate" | "hourly" | "daily";
+                                    digestAt: string;
+                                    muted: boolean;
+                                    quietEnd: string | null;
+                                    quietStart: string | null;
+                                    timeZone: string;
+                                    tradingHoursOnly: boolean;
+                                    transports: {
+                                        email: boolean;
+                                        inbox: boolean;
+                                        push: boolean;
+                                        web: boolean;
+                                    };
+                                };
+                                research: {
+                                    /** @enum {string} */
+                                    digest: "immediate" | "hourly" | "daily";
+                                    digestAt: string;
+                                    muted: boolean;
+                                    quietEnd: string | null;
+                                    quietStart: string | null;
+                                    timeZone: string;
+                                    tradingHoursOnly: boolean;
+                                    transports: {
+                                        email: boolean;
+                                        inbox: boolean;
+                                        push: boolean;
+                                        web: boolean;
+                                    };
+                                };
+                                team: {
+                                    /** @enum {string} */
+                                    digest: "immediate" | "hourly" | "daily";
+                                    digestAt: string;
+                                    muted: boolean;
+                                    quietEnd: string | null;
+                                    quietStart: string | null;
+                                    timeZone: string;
+                                    tradingHoursOnly: boolean;
+                                    transports: {
+                                        email: boolean;
+                                        inbox: boolean;
+                                        push: boolean;
+                                        web: boolean;
+                                    };
+                                };
+                            };
+                            /** @description the user's time zone */
+                            timeZone: string;
+                        };
+                    };
+                };
                 /** @description Default Response */
                 400: {
                     headers: {
@@ -5283,6 +5695,13 @@ export interface paths {
                 };
             };
             responses: {
+                /** @description Removed */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
                 /** @description Default Response */
                 400: {
                     headers: {
@@ -6265,6 +6684,56 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description the channel name as stored */
+                            channel: string;
+                            created: boolean;
+                            /** @description the subscription’s preferences as sent ({} when none) */
+                            prefs: {
+                                /** @enum {string} */
+                                digest?: "immediate" | "hourly" | "daily";
+                                muted?: boolean;
+                                transports?: {
+                                    email?: boolean;
+                                    inbox?: boolean;
+                                    push?: boolean;
+                                    web?: boolean;
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description the channel name as stored */
+                            channel: string;
+                            created: boolean;
+                            /** @description the subscription’s preferences as sent ({} when none) */
+                            prefs: {
+                                /** @enum {string} */
+                                digest?: "immediate" | "hourly" | "daily";
+                                muted?: boolean;
+                                transports?: {
+                                    email?: boolean;
+                                    inbox?: boolean;
+                                    push?: boolean;
+                                    web?: boolean;
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -6385,6 +6854,56 @@ export interface paths {
             };
             responses: {
                 /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description the channel name as stored */
+                            channel: string;
+                            created: boolean;
+                            /** @description the subscription’s preferences as sent ({} when none) */
+                            prefs: {
+                                /** @enum {string} */
+                                digest?: "immediate" | "hourly" | "daily";
+                                muted?: boolean;
+                                transports?: {
+                                    email?: boolean;
+                                    inbox?: boolean;
+                                    push?: boolean;
+                                    web?: boolean;
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description the channel name as stored */
+                            channel: string;
+                            created: boolean;
+                            /** @description the subscription’s preferences as sent ({} when none) */
+                            prefs: {
+                                /** @enum {string} */
+                                digest?: "immediate" | "hourly" | "daily";
+                                muted?: boolean;
+                                transports?: {
+                                    email?: boolean;
+                                    inbox?: boolean;
+                                    push?: boolean;
+                                    web?: boolean;
+                                };
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -6475,6 +6994,13 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
+                /** @description Unsubscribed */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
                 /** @description Default Response */
                 400: {
                     headers: {
@@ -7765,7 +8291,13 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            node: string;
+                            /** @enum {string} */
+                            status: "ok";
+                        };
+                    };
                 };
             };
         };
@@ -7799,7 +8331,58 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": {
+                            checks: {
+                                postgres: {
+                                    error?: string;
+                                    kind: string;
+                                    ms: number;
+                                    ok: boolean;
+                                };
+                                redis: {
+                                    error?: string;
+                                    kind: string;
+                                    ms: number;
+                                    ok: boolean;
+                                };
+                            };
+                            /** @enum {string} */
+                            mode: "embedded" | "services";
+                            node: string;
+                            /** @enum {string} */
+                            status: "ready" | "draining" | "unavailable";
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            checks: {
+                                postgres: {
+                                    error?: string;
+                                    kind: string;
+                                    ms: number;
+                                    ok: boolean;
+                                };
+                                redis: {
+                                    error?: string;
+                                    kind: string;
+                                    ms: number;
+                                    ok: boolean;
+                                };
+                            };
+                            /** @enum {string} */
+                            mode: "embedded" | "services";
+                            node: string;
+                            /** @enum {string} */
+                            status: "ready" | "draining" | "unavailable";
+                        };
+                    };
                 };
             };
         };
@@ -7828,12 +8411,14 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description Default Response */
+                /** @description Prometheus text exposition format */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "text/plain": string;
+                    };
                 };
             };
         };
