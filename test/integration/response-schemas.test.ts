@@ -90,10 +90,9 @@ describe('response schemas (embedded)', () => {
     expect((await t.request('PUT', '/api/subscriptions/research.strategy', { token: tok.client1, json: null })).status).toBe(201);
     const pub = await t.request('POST', '/api/channels/research.strategy/publications', { token: tok.research1, json: { kind: 'note', payload: note('策略周报') } });
     expect(pub.status, pub.text).toBe(201);
-    const r = await eventually(async () => {
-      const x = await t.request('GET', `/api/deliveries?messageId=${pub.body.id}`, { token: tok.compliance1 });
-      return x.body.deliveries?.length === 3 ? x : undefined;
-    }, 15_000);
+    const deliveriesOf = () => t.request('GET', `/api/deliveries?messageId=${pub.body.id}`, { token: tok.compliance1 });
+    await eventually(async () => (await deliveriesOf()).body.deliveries?.length === 3, 15_000);
+    const r = await deliveriesOf();
     expect(r.body).toMatchObject({ messageId: pub.body.id, channel: 'research.strategy', nextAfter: null });
     expect(r.body.summary.inbox).toEqual({ delivered: 1 });
     expect(Object.values(r.body.summary).reduce((n: number, s) => n + Object.values(s as Record<string, number>).reduce((a, c) => a + c, 0), 0)).toBe(3);
