@@ -17,8 +17,8 @@ export function PresenceDot(props: { state: Presence | undefined }) {
 /** The conversation's name as the viewer sees it. */
 export function convName(c: Conv, role: Role | undefined): string {
   if (c.type === 'group') return t('conv_group', { title: c.title ?? '' });
-  if (c.peer) return c.type === 'broker_manager' && role === 'broker' ? t('conv_withManager', { name: c.peer.displayName }) : c.peer.displayName;
-  // Supervisors see both sides.
+  if (c.peer && c.participant) return c.type === 'broker_manager' && role === 'broker' ? t('conv_withManager', { name: c.peer.displayName }) : c.peer.displayName;
+  // Supervisors (who only read) see both sides.
   return [c.broker?.displayName, c.client?.displayName ?? c.manager?.displayName].filter(Boolean).join(' ↔ ');
 }
 
