@@ -6,6 +6,7 @@
 import { useEffect } from 'preact/hooks';
 import { lang, setLang, t, tOr } from '../i18n/i18n.ts';
 import { LoginView } from '../views/common/login.tsx';
+import { CountBadge } from '../ui/ui.tsx';
 import { HOME, navFor, navHref, resolve } from './routes.ts';
 import { Link, navigate, path, query } from './router.tsx';
 import { conn, dismiss, logout, node, notices, user } from './session.ts';
@@ -65,6 +66,7 @@ function TopBar() {
             return (
               <Link key={r.path} href={href} class={`nav__link${current ? ' nav__link--on' : ''}`} data-testid={r.nav!.testid} aria-current={current ? 'page' : undefined}>
                 {t(r.nav!.label)}
+                <CountBadge n={r.nav!.badge?.()} testid={`${r.nav!.testid}-count`} />
               </Link>
             );
           })}

@@ -16,5 +16,11 @@ export interface RouteDef {
   readonly roles: readonly Role[];
   readonly view: ComponentType<{ params: Params }>;
   /** Shown in the navigation (at the pattern's static prefix) when present. */
-  readonly nav?: { readonly label: MsgKey; readonly href?: string; readonly testid: string };
+  readonly nav?: {
+    readonly label: MsgKey;
+    readonly href?: string;
+    readonly testid: string;
+    /** A count shown beside the label (e.g. unread items); read from signals, so the nav follows it. */
+    readonly badge?: () => number | undefined;
+  };
 }
