@@ -4,6 +4,7 @@
  * out by hand from the demo seed, and the longest-waiting client opens that conversation read-only;
  * a team notice composed with a preview (a DLP refusal first, naming the term and keeping the text)
  * is published and seen live by broker1 on its channels page.
+ * Screenshots: /tmp/qiao-team.png and /tmp/qiao-team-notices.png.
  * Skips loudly without /usr/bin/chromium unless QIAO_REQUIRE_SERVICES=1 (then it fails).
  */
 import type { Browser } from 'playwright-core';
@@ -62,6 +63,7 @@ describe.skipIf(!hasChromium)('team view in Chromium', () => {
     expect(await row.locator('[data-testid="team-oldest-wait"]').textContent()).toMatch(/^已等待 \d+ 分钟$/);
     expect(await page.textContent('[data-testid="nav-team"]')).toContain('团队');
     await expectAccessible(page, 'team overview');
+    await page.screenshot({ path: '/tmp/qiao-team.png' });
 
     await link.click();
     await page.waitForURL(/\/conversations\/[0-9a-f-]{36}$/);
@@ -118,6 +120,7 @@ describe.skipIf(!hasChromium)('team view in Chromium', () => {
     expect(await seen.locator('[data-testid="feed-title"]').textContent()).toBe(title);
     expect(await seen.locator('[data-testid="feed-summary"]').textContent()).toBe('请各位准备本周两融客户的沟通记录。');
     await expectAccessible(page, 'team notices after publishing');
+    await page.screenshot({ path: '/tmp/qiao-team-notices.png', fullPage: true });
     for (const p of [m, b]) expect(p.problems).toEqual([]);
   }, 60_000);
 });
