@@ -35,6 +35,8 @@ export interface ApprovalView {
   requestedBy: { id: string; displayName: string };
   payload: unknown;
   decidedBy: string | null;
+  /** The decider's display name (for the history of decided items). */
+  decidedByName: string | null;
   decidedAt: string | null;
   note: string | null;
   messageId: string | null;
@@ -170,7 +172,8 @@ export class ApprovalsService implements ApprovalGate {
       .where(where.length ? and(...where) : undefined)
       .orderBy(desc(approvals.createdAt), approvals.id)
       .limit(q.limit);
-    return rows.map(({ a, name }) => view(a, name));
+    const names = await this.namesOf(rows.map((r) => r.a.decidedBy));
+    return rows.map(({ a, name }) => view(a, name, a.decidedBy ? names.get(a.decidedBy) : undefined));
   }
 
   async get(p: Principal, id: string): Promise<ApprovalView> {
@@ -329,12 +332,19 @@ export class ApprovalsService implements ApprovalGate {
   }
 
   private async viewOf(a: ApprovalRow): Promise<ApprovalView> {
-    const [u] = await this.d.db.select({ name: users.displayName }).from(users).where(inArray(users.id, [a.requestedBy])).limit(1);
-    return view(a, u?.name ?? '');
+    const names = await this.namesOf([a.requestedBy, a.decidedBy]);
+    return view(a, names.get(a.requestedBy) ?? '', a.decidedBy ? names.get(a.decidedBy) : undefined);
+  }
+
+  private async namesOf(ids: Array<string | null>): Promise<Map<string, string>> {
+    const want = [...new Set(ids.filter((x): x is string => Boolean(x)))];
+    if (!want.length) return new Map();
+    const rows = await this.d.db.select({ id: users.id, name: users.displayName }).from(users).where(inArray(users.id, want));
+    return new Map(rows.map((r) => [r.id, r.name]));
   }
 }
 
-function view(a: ApprovalRow, requesterName: string): ApprovalView {
+function view(a: ApprovalRow, requesterName: string, deciderName?: string): ApprovalView {
   return {
     id: a.id,
     kind: a.kind,
@@ -342,6 +352,7 @@ function view(a: ApprovalRow, requesterName: string): ApprovalView {
     requestedBy: { id: a.requestedBy, displayName: requesterName },
     payload: a.payload,
     decidedBy: a.decidedBy,
+    decidedByName: a.decidedBy ? (deciderName ?? null) : null,
     decidedAt: a.decidedAt?.toISOString() ?? null,
     note: a.note,
     messageId: a.messageId,

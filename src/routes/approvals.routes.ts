@@ -15,6 +15,7 @@ const ApprovalSchema = {
     requestedBy: { type: 'object', properties: { id: { type: 'string' }, displayName: { type: 'string' } } },
     payload: {},
     decidedBy: { type: ['string', 'null'] },
+    decidedByName: { type: ['string', 'null'], description: "the decider's display name" },
     decidedAt: { type: ['string', 'null'] },
     note: { type: ['string', 'null'] },
     messageId: { type: ['string', 'null'] },

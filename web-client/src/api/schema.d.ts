@@ -602,6 +602,8 @@ export interface paths {
                                 createdAt?: string;
                                 decidedAt?: string | null;
                                 decidedBy?: string | null;
+                                /** @description the decider's display name */
+                                decidedByName?: string | null;
                                 id?: string;
                                 /** @enum {string} */
                                 kind?: "recommendation" | "broadcast";
@@ -702,6 +704,8 @@ export interface paths {
                             createdAt?: string;
                             decidedAt?: string | null;
                             decidedBy?: string | null;
+                            /** @description the decider's display name */
+                            decidedByName?: string | null;
                             id?: string;
                             /** @enum {string} */
                             kind?: "recommendation" | "broadcast";
@@ -828,6 +832,8 @@ export interface paths {
                                 createdAt?: string;
                                 decidedAt?: string | null;
                                 decidedBy?: string | null;
+                                /** @description the decider's display name */
+                                decidedByName?: string | null;
                                 id?: string;
                                 /** @enum {string} */
                                 kind?: "recommendation" | "broadcast";
@@ -1012,6 +1018,8 @@ export interface paths {
                                 createdAt?: string;
                                 decidedAt?: string | null;
                                 decidedBy?: string | null;
+                                /** @description the decider's display name */
+                                decidedByName?: string | null;
                                 id?: string;
                                 /** @enum {string} */
                                 kind?: "recommendation" | "broadcast";

@@ -1,0 +1,124 @@
+/**
+ * 死信队列 / Dead letters (admin): jobs of one queue that failed for good, with the reason and the
+ * attempts; each can be replayed with a fresh set of attempts after a confirmation in the row (no
+ * browser dialog). The queue is in the URL (`?queue=`).
+ */
+import { useState } from 'preact/hooks';
+import { api, call } from '../../api/api.ts';
+import { navigate, query } from '../../app/router.tsx';
+import { notify } from '../../app/session.ts';
+import { t, tOr } from '../../i18n/i18n.ts';
+import { Button, Empty, ErrorText, Field, Loading, Page, Panel, Time } from '../../ui/ui.tsx';
+import { useLoad } from '../../ui/use-load.ts';
+import { QUEUES, type DeadLetter, type QueueName } from './types.ts';
+
+function Row(props: { queue: QueueName; d: DeadLetter; onReplayed(): void }) {
+  const { d } = props;
+  const [confirm, setConfirm] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const replay = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      await call(api.POST('/api/admin/dead-letters/{queue}/{id}/replay', { params: { path: { queue: props.queue, id: d.id! } } }));
+      notify(t('ovReplayed', { id: d.id ?? '' }));
+      props.onReplayed();
+    } catch (e) {
+      setError(e);
+      setBusy(false);
+      setConfirm(false);
+    }
+  };
+  return (
+    <tr data-testid="dead-letter-row" data-id={d.id}>
+      <td class="ov-mono">{d.id}</td>
+      <td>{d.name}</td>
+      <td data-testid="dead-letter-reason">{d.reason}</td>
+      <td>{d.attempts}</td>
+      <td>
+        <Time at={d.failedAt} />
+      </td>
+      <td>
+        <details class="ov-data">
+          <summary>{t('ovJobData')}</summary>
+          <pre class="ov-pre">{JSON.stringify(d.data, null, 2)}</pre>
+        </details>
+      </td>
+      <td>
+        {confirm ? (
+          <div class="ov-confirm" role="group" aria-label={t('ovReplayConfirm')}>
+            <span>{t('ovReplayConfirm')}</span>
+            <Button variant="primary" testid="dead-letter-confirm" disabled={busy} onClick={() => void replay()}>
+              {t('ovConfirm')}
+            </Button>
+            <Button variant="ghost" testid="dead-letter-cancel" disabled={busy} onClick={() => setConfirm(false)}>
+              {t('ovCancel')}
+            </Button>
+          </div>
+        ) : (
+          <Button variant="ghost" testid="dead-letter-replay" onClick={() => setConfirm(true)}>
+            {t('ovReplay')}
+          </Button>
+        )}
+        <ErrorText error={error} testid="dead-letter-error" />
+      </td>
+    </tr>
+  );
+}
+
+export function DeadLettersView() {
+  const q = query.value.get('queue');
+  const queue: QueueName = QUEUES.includes(q as QueueName) ? (q as QueueName) : 'fanout';
+  const [seq, setSeq] = useState(0);
+  const list = useLoad(async () => (await call(api.GET('/api/admin/dead-letters', { params: { query: { queue, limit: 200 } } }))).deadLetters ?? [], [queue, seq]);
+  return (
+    <Page
+      title={t('ovDeadLettersTitle')}
+      hint={t('ovDeadLettersHint')}
+      testid="dead-letters-view"
+      actions={
+        <Button variant="ghost" testid="dead-letters-refresh" onClick={() => setSeq((n) => n + 1)}>
+          {t('ovRefresh')}
+        </Button>
+      }
+    >
+      <Panel>
+        <Field label={t('ovQueue')}>
+          <select data-testid="dead-letters-queue" value={queue} onChange={(e) => navigate(`/admin/dead-letters?queue=${e.currentTarget.value}`, { replace: true })}>
+            {QUEUES.map((x) => (
+              <option key={x} value={x}>
+                {tOr(`ovQueue_${x}`, x)}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <ErrorText error={list.error} testid="dead-letters-error" />
+        {list.loading && !list.data ? <Loading /> : null}
+        {list.data && list.data.length === 0 ? <Empty text={t('ovDeadLettersNone')} testid="dead-letters-empty" /> : null}
+        {list.data && list.data.length ? (
+          <div class="ov-scroll">
+            <table class="table ov-table" data-testid="dead-letters" data-queue={queue}>
+              <thead>
+                <tr>
+                  <th scope="col">{t('ovColId')}</th>
+                  <th scope="col">{t('ovColJob')}</th>
+                  <th scope="col">{t('ovColReason')}</th>
+                  <th scope="col">{t('ovColAttempts')}</th>
+                  <th scope="col">{t('ovColFailedAt')}</th>
+                  <th scope="col">{t('ovJobData')}</th>
+                  <th scope="col">{t('ovColActions')}</th>
+                </tr>
+              </thead>
+              <tbody>
+                {list.data.map((d) => (
+                  <Row key={d.id} queue={queue} d={d} onReplayed={() => setSeq((n) => n + 1)} />
+                ))}
+              </tbody>
+            </table>
+          </div>
+        ) : null}
+      </Panel>
+    </Page>
+  );
+}
