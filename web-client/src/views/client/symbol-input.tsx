@@ -15,6 +15,8 @@ export function SymbolInput(props: { value: string; onInput(v: string): void; on
   const [active, setActive] = useState(-1);
   const [id] = useState(() => `sym-${++seq}`);
   const asked = useRef(0);
+  // Closing on blur waits for a click on a suggestion; typing again must not be closed by it.
+  const blurTimer = useRef<ReturnType<typeof setTimeout>>();
   const q = props.value.trim();
 
   useEffect(() => {
@@ -62,10 +64,14 @@ export function SymbolInput(props: { value: string; onInput(v: string): void; on
         data-testid={props.testid}
         value={props.value}
         onInput={(e) => {
+          clearTimeout(blurTimer.current);
           props.onInput(e.currentTarget.value);
           setOpen(true);
         }}
-        onBlur={() => setTimeout(() => setOpen(false), 150)}
+        onFocus={() => clearTimeout(blurTimer.current)}
+        onBlur={() => {
+          blurTimer.current = setTimeout(() => setOpen(false), 150);
+        }}
         onKeyDown={(e) => {
           if (e.key === 'ArrowDown' && items.length) {
             e.preventDefault();
