@@ -102,7 +102,8 @@ describe.skipIf(!hasChromium)('conversations view in Chromium', () => {
     await client.waitForSelector('[data-testid="conv-row"][data-unread="1"]', { timeout: 10_000 });
     expect(await client.textContent('[data-testid="nav-conversations-count"]')).toBe('1');
     expect(await client.textContent('[data-testid="conv-total-unread"]')).toBe('1');
-    expect(await client.locator('[data-testid="conv-row"] .conv-item__preview').first().textContent()).toBe('风险测评下月到期，届时提醒您');
+    // The last message follows from the list the push makes the view fetch.
+    await client.waitForFunction(() => document.querySelector('[data-testid="conv-row"] .conv-item__preview')?.textContent === '风险测评下月到期，届时提醒您');
     await client.click('[data-testid="conv-item"]');
     await hasText(client, '风险测评下月到期，届时提醒您');
     await client.waitForSelector('[data-testid="conv-row"][data-unread="0"]');
