@@ -1,136 +1,148 @@
 /**
- * The compliance view in real headless Chromium (playwright-core, system /usr/bin/chromium) against an
- * embedded app: broker1 sends a notice (with an HTML injection in it) to client1; compliance1 logs in,
- * opens 合规, searches a keyword of that message and sees it rendered as text, exports, downloads
- * records.jsonl and checks its sha256 against the manifest, and verifies the chain.
- *
- * Skips with a loud warning when Chromium is absent, unless QIAO_REQUIRE_SERVICES=1 (then it fails).
- * Screenshot: /tmp/qiao-compliance.png
+ * The compliance archive in real headless Chromium against an embedded app on port 0:
+ * - client1 and broker1 chat in their conversation (a message with an HTML injection, an edit, a
+ *   recall) over REST;
+ * - compliance1 opens /compliance/archive, searches a keyword and sees the hit rendered as text with
+ *   the sender's name; exports, downloads records.jsonl and checks its sha256 against the manifest;
+ *   verifies the chain;
+ * - opens the conversation from the hit: the read-only viewer lists its records oldest first with
+ *   sender names, the edit and the recall as records of their own pointing at the original; back
+ *   returns to the same search (the filter is in the URL);
+ * - other roles are not offered the archive, and the server refuses them anyway.
+ * Each view passes the axe check; no console errors.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { FastifyInstance } from 'fastify';
-import { type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gateChromium, launchChromium } from '../helpers/browser.ts';
-import { buildApp } from '../../src/app.ts';
-import { loadConfig } from '../../src/config/config.ts';
+import { brokerClientConversation } from '../helpers/conversations.ts';
+import { expectAccessible, openAs, startWebApp, type UserPage, type WebApp } from '../helpers/web-page.ts';
 
-const hasChromium = gateChromium('the compliance view browser test');
+const hasChromium = gateChromium('the compliance archive browser tests');
 
-const PASSWORD = 'qiao-demo-2026';
 const KEYWORD = '季度回访确认';
 const TEXT = `${KEYWORD}：请于周五前完成风险测评 <img src=x onerror=alert(1)>`;
 
-async function api(base: string, method: string, path: string, token?: string, body?: unknown): Promise<any> {
-  const r = await fetch(base + path, {
-    method,
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const data = await r.json();
-  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(data)}`);
-  return data;
-}
-
-describe.skipIf(!hasChromium)('compliance view in Chromium', () => {
-  let app: FastifyInstance;
+describe.skipIf(!hasChromium)('compliance archive in Chromium', () => {
+  let web: WebApp;
   let browser: Browser;
-  let base: string;
+  let convId: string;
+  const ids: Record<string, string> = {};
+  const pages: UserPage[] = [];
+
+  const chat = async (login: string, kind: string, payload: object) => {
+    const r = await web.rest(login, 'POST', `/api/conversations/${convId}/messages`, { kind, payload });
+    expect(r.status, JSON.stringify(r.body)).toBeLessThan(300);
+    return r.body as { id: string };
+  };
 
   beforeAll(async () => {
-    const config = loadConfig({ NODE_ENV: 'test', QIAO_LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: '0' });
-    app = await buildApp(config, { inMemoryDb: true, logger: false });
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    const addr = app.server.address();
-    if (!addr || typeof addr === 'string') throw new Error('no port');
-    base = `http://127.0.0.1:${addr.port}`;
-    const broker = await api(base, 'POST', '/api/auth/login', undefined, { login: 'broker1', password: PASSWORD });
-    const client = await api(base, 'POST', '/api/auth/login', undefined, { login: 'client1', password: PASSWORD });
-    await api(base, 'POST', `/api/channels/inbox.${client.user.id}/publications`, broker.token, { kind: 'notice', payload: { title: '回访提醒', body: TEXT } });
+    web = await startWebApp();
+    for (const l of ['client1', 'broker1']) ids[l] = (await web.rest(l, 'GET', '/api/me')).body.id;
+    convId = await brokerClientConversation(web.app.qiao.db.db, ids.broker1, ids.client1);
+    await chat('client1', 'chat', { text: '您好，我想了解一下风险测评的流程' });
+    await chat('broker1', 'chat', { text: TEXT });
+    const wrong = await chat('broker1', 'chat', { text: '测评链接：第一版' });
+    await chat('broker1', 'chat.edit', { ref: wrong.id, text: '测评链接：第二版（已更正）' });
+    const oops = await chat('broker1', 'chat', { text: '发错了的一条' });
+    await chat('broker1', 'chat.recall', { ref: oops.id });
     browser = await launchChromium();
   }, 90_000);
 
   afterAll(async () => {
+    for (const p of pages) await p.close().catch(() => {});
     await browser?.close();
-    await app?.close();
+    await web?.close();
   }, 30_000);
 
-  it('searches, exports with matching hashes, and verifies', async () => {
-    const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 }, locale: 'zh-CN', acceptDownloads: true });
-    const page = await ctx.newPage();
-    const dialogs: string[] = [];
-    const errors: string[] = [];
-    page.on('dialog', (d) => {
-      dialogs.push(d.message());
-      void d.dismiss();
-    });
-    page.on('pageerror', (e) => errors.push(e.message));
+  it('searches, exports with matching hashes, verifies, and opens the conversation read-only', async () => {
+    const up = await openAs(browser, web.base, 'compliance1', '/compliance/archive');
+    pages.push(up);
+    const { page } = up;
+    await page.waitForSelector('[data-testid="archive-form"]');
+    expect(await page.textContent('#page-title')).toBe('合规存档');
+    await expectAccessible(page, 'archive form');
 
-    await page.goto(base + '/');
-    await page.fill('[data-testid="login-input"]', 'compliance1');
-    await page.fill('[data-testid="password-input"]', PASSWORD);
-    await page.click('[data-testid="login-submit"]');
-    const toggle = page.locator('[data-testid="compliance-toggle"]');
-    await toggle.waitFor();
-    expect(await toggle.textContent()).toBe('合规');
-    await toggle.click();
-    await page.waitForSelector('[data-testid="compliance-view"]');
-    expect(await page.textContent('[data-testid="cmp-title"]')).toBe('合规存档');
-
-    await page.fill('[data-testid="cmp-q"]', KEYWORD);
-    await page.click('[data-testid="cmp-search"]');
-    const row = page.locator('[data-testid="cmp-row"]');
+    await page.fill('[data-testid="archive-q"]', KEYWORD);
+    await page.click('[data-testid="archive-search"]');
+    await page.waitForURL(/\/compliance\/archive\?q=/);
+    const row = page.locator('[data-testid="archive-row"]');
     await row.first().waitFor();
     expect(await row.count()).toBe(1);
     expect(await row.first().getAttribute('data-kind')).toBe('message');
-    expect(await row.first().locator('[data-testid="cmp-text"]').textContent()).toContain(TEXT);
+    expect(await row.first().locator('[data-testid="archive-text"]').textContent()).toContain(TEXT);
+    expect(await row.first().locator('[data-testid="archive-actor"]').textContent()).toBe('王经纪（broker1）');
     // Rendered as text: the injected tag is not an element, and no script ran.
-    expect(await page.locator('[data-testid="compliance-view"] img').count()).toBe(0);
-    expect(await row.first().textContent()).toContain('王经纪（broker1）');
+    expect(await page.locator('main img').count()).toBe(0);
+    await expectAccessible(page, 'archive results');
 
-    await page.click('[data-testid="cmp-export-btn"]');
-    await page.waitForSelector('[data-testid="cmp-export"]');
-    const manifest = JSON.parse((await page.textContent('[data-testid="cmp-manifest"]')) ?? '{}');
+    // Export: the downloaded file hashes to what the manifest says.
+    await page.click('[data-testid="archive-export-btn"]');
+    await page.waitForSelector('[data-testid="archive-export"]');
+    const manifest = JSON.parse((await page.locator('[data-testid="export-manifest"]').textContent()) ?? '{}');
     expect(manifest.recordCount).toBe(1);
     expect(manifest.filter).toEqual({ q: KEYWORD });
-    const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid="cmp-download-records.jsonl"]')]);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid="export-download-records.jsonl"]')]);
     const file = readFileSync((await download.path())!, 'utf8');
     const listed = manifest.files.find((f: { name: string }) => f.name === 'records.jsonl');
     expect(createHash('sha256').update(file, 'utf8').digest('hex')).toBe(listed.sha256);
     expect(JSON.parse(file.trim()).text).toContain(KEYWORD);
 
-    await page.click('[data-testid="cmp-verify"]');
-    const verified = page.locator('[data-testid="cmp-verify-result"]');
+    await page.click('[data-testid="archive-verify"]');
+    const verified = page.locator('[data-testid="archive-verify-result"]');
     await verified.waitFor();
     expect(await verified.getAttribute('data-ok')).toBe('true');
     expect(await verified.textContent()).toContain('存档完整');
+    await expectAccessible(page, 'archive export and verify');
 
+    // The conversation, from the hit.
+    await row.first().locator('[data-testid="open-conversation"]').click();
+    await page.waitForURL(new RegExp(`/compliance/conversations/${convId}$`));
+    const records = page.locator('[data-testid="conv-record"]');
+    await page.locator('[data-testid="conv-record"][data-kind="chat.recall"]').waitFor();
+    expect(await page.textContent('[data-testid="conv-id"]')).toBe(convId);
+    const kinds = await records.evaluateAll((els) => els.map((e) => e.getAttribute('data-kind')));
+    // The demo seed may have opened the conversation with a few messages: ours are the last six.
+    expect(kinds.slice(-6)).toEqual(['chat', 'chat', 'chat', 'chat.edit', 'chat', 'chat.recall']);
+    const at = (i: number) => records.nth(kinds.length - 6 + i);
+    // Oldest first.
+    const seqs = await records.evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-seq'))));
+    expect([...seqs].sort((x, y) => x - y)).toEqual(seqs);
+    expect(await at(0).locator('[data-testid="conv-sender"]').textContent()).toBe('刘女士（client1）');
+    expect(await at(1).locator('[data-testid="conv-sender"]').textContent()).toBe('王经纪（broker1）');
+    expect(await at(1).locator('[data-testid="conv-text"]').textContent()).toBe(TEXT);
+    expect(await at(3).locator('[data-testid="conv-kind"]').textContent()).toBe('编辑');
+    expect(await at(3).locator('[data-testid="conv-ref"]').textContent()).toBe('编辑了消息「测评链接：第一版」');
+    expect(await at(3).locator('[data-testid="conv-text"]').textContent()).toBe('测评链接：第二版（已更正）');
+    expect(await at(5).locator('[data-testid="conv-kind"]').textContent()).toBe('撤回');
+    expect(await at(5).locator('[data-testid="conv-ref"]').textContent()).toBe('撤回了消息「发错了的一条」');
+    // Read only: nothing to write with.
+    expect(await page.locator('[data-testid="conversation-view"] textarea, [data-testid="conversation-view"] input').count()).toBe(0);
+    expect(await page.locator('main img').count()).toBe(0);
+    await expectAccessible(page, 'conversation viewer');
+
+    // Back: the same search.
+    await page.goBack();
+    await page.waitForURL(/\/compliance\/archive\?q=/);
+    await page.locator('[data-testid="archive-row"]').first().waitFor();
+    expect(await page.inputValue('[data-testid="archive-q"]')).toBe(KEYWORD);
     await page.screenshot({ path: '/tmp/qiao-compliance.png', fullPage: true });
+    expect(up.problems).toEqual([]);
+  }, 90_000);
 
-    // Closing returns to the messages view.
-    await toggle.click();
-    await page.waitForSelector('[data-testid="compliance-view"]', { state: 'detached' });
-    expect(dialogs).toEqual([]);
-    expect(errors).toEqual([]);
-    await ctx.close();
-  }, 60_000);
-
-  it('does not offer the view to other roles, and the server refuses them anyway', async () => {
-    const ctx = await browser.newContext({ locale: 'zh-CN' });
-    const page = await ctx.newPage();
-    await page.goto(base + '/');
-    await page.fill('[data-testid="login-input"]', 'broker1');
-    await page.fill('[data-testid="password-input"]', PASSWORD);
-    await page.click('[data-testid="login-submit"]');
-    await page.waitForSelector('[data-testid="user-name"]');
-    expect(await page.locator('[data-testid="compliance-toggle"]').count()).toBe(0);
+  it('does not offer the archive to other roles, and the server refuses them anyway', async () => {
+    const up = await openAs(browser, web.base, 'broker1', '/compliance/archive');
+    pages.push(up);
+    const { page } = up;
+    await page.waitForSelector('[data-testid="not-found"]');
+    expect(await page.locator('[data-testid="nav-archive"]').count()).toBe(0);
     const status = await page.evaluate(async () => {
       const token = sessionStorage.getItem('qiao.token');
       const r = await fetch('/api/compliance/archive?q=x', { headers: { authorization: `Bearer ${token}` } });
       return { status: r.status, code: ((await r.json()) as { error: { code: string } }).error.code };
     });
     expect(status).toEqual({ status: 403, code: 'QIAO_FORBIDDEN' });
-    await ctx.close();
+    expect(up.problems).toEqual([]);
   }, 60_000);
 });
