@@ -100,13 +100,15 @@ export function AlertsView() {
                       </span>
                     </td>
                     <td>{r.lastFiredAt ? <Time at={r.lastFiredAt} short /> : '—'}</td>
-                    <td class="row-actions">
-                      <Button variant="plain" testid="alert-toggle" disabled={busy === r.id} aria-label={t(r.active ? 'pauseRule' : 'resumeRule', { symbol: r.symbol })} onClick={() => void act(r, 'toggle')}>
-                        {t(r.active ? 'alertPause' : 'alertResume')}
-                      </Button>
-                      <Button variant="danger" testid="alert-delete" disabled={busy === r.id} aria-label={t('deleteRule', { symbol: r.symbol })} onClick={() => void act(r, 'delete')}>
-                        {t('alertDelete')}
-                      </Button>
+                    <td>
+                      <div class="row-actions">
+                        <Button variant="plain" testid="alert-toggle" disabled={busy === r.id} aria-label={t(r.active ? 'pauseRule' : 'resumeRule', { symbol: r.symbol })} onClick={() => void act(r, 'toggle')}>
+                          {t(r.active ? 'alertPause' : 'alertResume')}
+                        </Button>
+                        <Button variant="danger" testid="alert-delete" disabled={busy === r.id} aria-label={t('deleteRule', { symbol: r.symbol })} onClick={() => void act(r, 'delete')}>
+                          {t('alertDelete')}
+                        </Button>
+                      </div>
                     </td>
                   </tr>
                 );

@@ -16,7 +16,7 @@ export function SymbolInput(props: { value: string; onInput(v: string): void; on
   const [id] = useState(() => `sym-${++seq}`);
   const asked = useRef(0);
   // Closing on blur waits for a click on a suggestion; typing again must not be closed by it.
-  const blurTimer = useRef<ReturnType<typeof setTimeout>>();
+  const blurTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   const q = props.value.trim();
 
   useEffect(() => {
