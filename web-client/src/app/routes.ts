@@ -30,8 +30,12 @@ export function resolve(p: string, role: Role): { route: RouteDef; params: Param
   return null;
 }
 
+/** Entries every role has (settings, channels) come after the role's own work. */
+const SHARED_LAST = new Set(['/settings/notifications', '/channels']);
+
 export function navFor(role: Role): RouteDef[] {
-  return ROUTES.filter((r) => r.nav && r.roles.includes(role));
+  const mine = ROUTES.filter((r) => r.nav && r.roles.includes(role));
+  return [...mine.filter((r) => !SHARED_LAST.has(navHref(r))), ...mine.filter((r) => SHARED_LAST.has(navHref(r)))];
 }
 
 /** Where a nav entry points: its own href, or the pattern's static prefix. */
