@@ -30,7 +30,7 @@ function Banner() {
       {list.map((n) => (
         <div key={n.id} class={`banner banner--${n.kind}`} data-testid={n.kind === 'error' ? 'error-banner' : 'info-banner'} data-code={n.code} role={n.kind === 'error' ? 'alert' : 'status'}>
           <span class="banner__text" data-testid={n.kind === 'error' ? 'error-text' : 'info-text'}>
-            {n.text}
+            {typeof n.text === 'function' ? n.text() : n.text}
           </span>
           <button type="button" class="banner__close" aria-label={t('dismiss')} onClick={() => dismiss(n.id)}>
             ×

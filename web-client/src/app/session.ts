@@ -38,13 +38,14 @@ export const role = computed(() => user.value?.role ?? null);
 export interface Notice {
   id: number;
   kind: 'error' | 'info';
-  text: string;
+  /** A function is read at each render, so the text follows a language switch. */
+  text: string | (() => string);
   code?: string;
 }
 export const notices = signal<Notice[]>([]);
 let noticeSeq = 0;
 
-export function notify(text: string, kind: Notice['kind'] = 'info', code?: string): void {
+export function notify(text: Notice['text'], kind: Notice['kind'] = 'info', code?: string): void {
   const n = { id: ++noticeSeq, kind, text, code };
   notices.value = [...notices.value.slice(-3), n];
   setTimeout(() => dismiss(n.id), kind === 'error' ? 10_000 : 5_000);
@@ -57,7 +58,9 @@ export function dismiss(id: number): void {
 /** Shows an error from anything thrown, in the current language, keyed by its stable code. */
 export function showError(e: unknown): void {
   const code = (e as { code?: unknown })?.code;
-  notify(errorText(typeof code === 'string' ? code : undefined, e instanceof Error ? e.message : String(e)), 'error', typeof code === 'string' ? code : undefined);
+  const c = typeof code === 'string' ? code : undefined;
+  const message = e instanceof Error ? e.message : String(e);
+  notify(() => errorText(c, message), 'error', c);
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -109,3 +109,55 @@ export function CountBadge(props: { n: number | undefined; testid?: string; labe
     </span>
   );
 }
+
+/** Security codes of a message, e.g. 600519.SH (at most 20). */
+export function Tickers(props: { tickers: readonly string[]; testid?: string }) {
+  if (!props.tickers.length) return null;
+  return (
+    <div class="msg__tickers" data-testid={props.testid} aria-label={t('tickers')}>
+      {props.tickers.slice(0, 20).map((x) => (
+        <span key={x} class="ticker">
+          {x}
+        </span>
+      ))}
+    </div>
+  );
+}
+
+export const RISKS = ['R1', 'R2', 'R3', 'R4', 'R5'] as const;
+export type Risk = (typeof RISKS)[number];
+
+/** A product risk level R1–R5, named in the current language. */
+export function RiskSelect(props: { value: Risk; onChange(r: Risk): void; testid?: string }) {
+  return (
+    <select data-testid={props.testid} value={props.value} onChange={(e) => props.onChange(e.currentTarget.value as Risk)}>
+      {RISKS.map((r) => (
+        <option key={r} value={r}>
+          {tOr(`risk_${r}`, r)}
+        </option>
+      ))}
+    </select>
+  );
+}
+
+/**
+ * The states of a loaded list in one place: its error, "loading" the first time, the empty text, or
+ * the rows (rendered by the child function).
+ */
+export function ListState<T>(props: {
+  list: { data: T[] | undefined; error: unknown; loading: boolean };
+  empty: string;
+  errorTestid?: string;
+  emptyTestid?: string;
+  children: (rows: T[]) => ComponentChildren;
+}) {
+  const { data, error, loading } = props.list;
+  return (
+    <>
+      <ErrorText error={error} testid={props.errorTestid} />
+      {loading && !data ? <Loading /> : null}
+      {data && data.length === 0 ? <Empty text={props.empty} testid={props.emptyTestid} /> : null}
+      {data && data.length ? props.children(data) : null}
+    </>
+  );
+}

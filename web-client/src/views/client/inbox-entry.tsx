@@ -6,7 +6,7 @@
 import { Link } from '../../app/router.tsx';
 import { t, tOr } from '../../i18n/i18n.ts';
 import { show } from '../../lib/publication.ts';
-import { Button, RiskBadge, Time } from '../../ui/ui.tsx';
+import { Button, RiskBadge, Tickers, Time } from '../../ui/ui.tsx';
 import type { InboxItem } from './inbox-store.ts';
 
 export type Entry = Required<Pick<InboxItem, 'messageId' | 'state'>> & InboxItem & { live?: boolean };
@@ -86,15 +86,7 @@ export function InboxDetail(props: { e: Entry; channelTitle: string; busy: boole
           {s.body}
         </div>
       ) : null}
-      {s.tickers.length ? (
-        <div class="msg__tickers" aria-label={t('tickers')}>
-          {s.tickers.slice(0, 20).map((x) => (
-            <span key={x} class="ticker">
-              {x}
-            </span>
-          ))}
-        </div>
-      ) : null}
+      <Tickers tickers={s.tickers} />
       <div class="inbox-detail__actions">
         {pub?.kind === 'recommendation' ? (
           <Link href={`/recommendations/${encodeURIComponent(e.messageId)}`} data-testid="inbox-to-recommendation">

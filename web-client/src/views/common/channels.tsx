@@ -9,7 +9,7 @@ import { ApiError, api, call, type Answer } from '../../api/api.ts';
 import { live, liveChannels, showError, unsubscribedSeq } from '../../app/session.ts';
 import { lang, t, titleOf, tOr } from '../../i18n/i18n.ts';
 import { show } from '../../lib/publication.ts';
-import { Empty, RiskBadge, Time } from '../../ui/ui.tsx';
+import { Empty, RiskBadge, Tickers, Time } from '../../ui/ui.tsx';
 import { useLoad } from '../../ui/use-load.ts';
 
 type Channel = Answer<'/api/channels', 'get'>['channels'][number];
@@ -127,15 +127,7 @@ export function FeedItem(props: { item: Item; channelTitle: string }) {
           {s.summary}
         </p>
       ) : null}
-      {s.tickers.length ? (
-        <div class="msg__tickers" data-testid="feed-tickers" aria-label={t('tickers')}>
-          {s.tickers.slice(0, 20).map((x) => (
-            <span key={x} class="ticker">
-              {x}
-            </span>
-          ))}
-        </div>
-      ) : null}
+      <Tickers tickers={s.tickers} testid="feed-tickers" />
       {s.body ? (
         <details class="msg__body">
           <summary>{t('readMore')}</summary>

@@ -7,7 +7,7 @@ import { useState } from 'preact/hooks';
 import { api, call } from '../../api/api.ts';
 import { notify, user } from '../../app/session.ts';
 import { t, tOr } from '../../i18n/i18n.ts';
-import { Button, Empty, ErrorText, Loading, Page, Panel, Time } from '../../ui/ui.tsx';
+import { Button, Empty, ErrorText, Loading, Page, Panel, Time, ListState } from '../../ui/ui.tsx';
 import { useLoad } from '../../ui/use-load.ts';
 import { approvalContent, type Approval } from './types.ts';
 
@@ -79,45 +79,44 @@ function History(props: { seq: number }) {
   }, [props.seq]);
   return (
     <Panel title={t('ovHistory')} testid="approvals-history">
-      <ErrorText error={list.error} testid="history-error" />
-      {list.loading && !list.data ? <Loading /> : null}
-      {list.data && list.data.length === 0 ? <Empty text={t('ovHistoryNone')} testid="history-empty" /> : null}
-      {list.data && list.data.length ? (
-        <div class="ov-scroll">
-          <table class="table ov-table">
-            <thead>
-              <tr>
-                <th scope="col">{t('ovColKind')}</th>
-                <th scope="col">{t('ovColItem')}</th>
-                <th scope="col">{t('ovRequestedBy')}</th>
-                <th scope="col">{t('ovColDecision')}</th>
-                <th scope="col">{t('ovColDecidedBy')}</th>
-                <th scope="col">{t('ovColDecidedAt')}</th>
-                <th scope="col">{t('ovColNote')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.map((a) => (
-                <tr key={a.id} data-testid="history-row" data-approval-id={a.id} data-status={a.status}>
-                  <td>{tOr(`ovApprovalKind_${a.kind}`, a.kind ?? '')}</td>
-                  <td data-testid="history-title">{approvalContent(a).title}</td>
-                  <td>{a.requestedBy?.displayName}</td>
-                  <td>
-                    <span class={`badge ov-status ov-status--${a.status}`} data-testid="history-status">
-                      {tOr(`ovStatus_${a.status}`, a.status ?? '')}
-                    </span>
-                  </td>
-                  <td data-testid="history-decider">{a.decidedByName ?? a.decidedBy}</td>
-                  <td>
-                    <Time at={a.decidedAt} testid="history-time" />
-                  </td>
-                  <td data-testid="history-note">{a.note ?? ''}</td>
+      <ListState list={list} empty={t('ovHistoryNone')} errorTestid="history-error" emptyTestid="history-empty">
+        {(rows) => (
+          <div class="ov-scroll">
+            <table class="table ov-table">
+              <thead>
+                <tr>
+                  <th scope="col">{t('ovColKind')}</th>
+                  <th scope="col">{t('ovColItem')}</th>
+                  <th scope="col">{t('ovRequestedBy')}</th>
+                  <th scope="col">{t('ovColDecision')}</th>
+                  <th scope="col">{t('ovColDecidedBy')}</th>
+                  <th scope="col">{t('ovColDecidedAt')}</th>
+                  <th scope="col">{t('ovColNote')}</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
+              </thead>
+              <tbody>
+                {rows.map((a) => (
+                  <tr key={a.id} data-testid="history-row" data-approval-id={a.id} data-status={a.status}>
+                    <td>{tOr(`ovApprovalKind_${a.kind}`, a.kind ?? '')}</td>
+                    <td data-testid="history-title">{approvalContent(a).title}</td>
+                    <td>{a.requestedBy?.displayName}</td>
+                    <td>
+                      <span class={`badge ov-status ov-status--${a.status}`} data-testid="history-status">
+                        {tOr(`ovStatus_${a.status}`, a.status ?? '')}
+                      </span>
+                    </td>
+                    <td data-testid="history-decider">{a.decidedByName ?? a.decidedBy}</td>
+                    <td>
+                      <Time at={a.decidedAt} testid="history-time" />
+                    </td>
+                    <td data-testid="history-note">{a.note ?? ''}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </ListState>
     </Panel>
   );
 }

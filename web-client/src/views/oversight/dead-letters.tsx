@@ -8,27 +8,22 @@ import { api, call } from '../../api/api.ts';
 import { navigate, query } from '../../app/router.tsx';
 import { notify } from '../../app/session.ts';
 import { t, tOr } from '../../i18n/i18n.ts';
-import { Button, Empty, ErrorText, Field, Loading, Page, Panel, Time } from '../../ui/ui.tsx';
+import { Button, Empty, ErrorText, Field, Loading, Page, Panel, Time, ListState } from '../../ui/ui.tsx';
+import { useAction } from '../../ui/use-action.ts';
 import { useLoad } from '../../ui/use-load.ts';
 import { QUEUES, type DeadLetter, type QueueName } from './types.ts';
 
 function Row(props: { queue: QueueName; d: DeadLetter; onReplayed(): void }) {
   const { d } = props;
   const [confirm, setConfirm] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useAction();
   const replay = async () => {
-    setBusy(true);
-    setError(null);
-    try {
+    const ok = await run(async () => {
       await call(api.POST('/api/admin/dead-letters/{queue}/{id}/replay', { params: { path: { queue: props.queue, id: d.id! } } }));
       notify(t('ovReplayed', { id: d.id ?? '' }));
       props.onReplayed();
-    } catch (e) {
-      setError(e);
-      setBusy(false);
-      setConfirm(false);
-    }
+    });
+    if (!ok) setConfirm(false);
   };
   return (
     <tr data-testid="dead-letter-row" data-id={d.id}>
@@ -93,31 +88,30 @@ export function DeadLettersView() {
             ))}
           </select>
         </Field>
-        <ErrorText error={list.error} testid="dead-letters-error" />
-        {list.loading && !list.data ? <Loading /> : null}
-        {list.data && list.data.length === 0 ? <Empty text={t('ovDeadLettersNone')} testid="dead-letters-empty" /> : null}
-        {list.data && list.data.length ? (
-          <div class="ov-scroll">
-            <table class="table ov-table" data-testid="dead-letters" data-queue={queue}>
-              <thead>
-                <tr>
-                  <th scope="col">{t('ovColId')}</th>
-                  <th scope="col">{t('ovColJob')}</th>
-                  <th scope="col">{t('ovColReason')}</th>
-                  <th scope="col">{t('ovColAttempts')}</th>
-                  <th scope="col">{t('ovColFailedAt')}</th>
-                  <th scope="col">{t('ovJobData')}</th>
-                  <th scope="col">{t('ovColActions')}</th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.data.map((d) => (
-                  <Row key={d.id} queue={queue} d={d} onReplayed={() => setSeq((n) => n + 1)} />
-                ))}
-              </tbody>
-            </table>
-          </div>
-        ) : null}
+        <ListState list={list} empty={t('ovDeadLettersNone')} errorTestid="dead-letters-error" emptyTestid="dead-letters-empty">
+          {(rows) => (
+            <div class="ov-scroll">
+              <table class="table ov-table" data-testid="dead-letters" data-queue={queue}>
+                <thead>
+                  <tr>
+                    <th scope="col">{t('ovColId')}</th>
+                    <th scope="col">{t('ovColJob')}</th>
+                    <th scope="col">{t('ovColReason')}</th>
+                    <th scope="col">{t('ovColAttempts')}</th>
+                    <th scope="col">{t('ovColFailedAt')}</th>
+                    <th scope="col">{t('ovJobData')}</th>
+                    <th scope="col">{t('ovColActions')}</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {rows.map((d) => (
+                    <Row key={d.id} queue={queue} d={d} onReplayed={() => setSeq((n) => n + 1)} />
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
+        </ListState>
       </Panel>
     </Page>
   );

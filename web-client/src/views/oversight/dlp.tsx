@@ -7,7 +7,7 @@ import { useState } from 'preact/hooks';
 import { api, call } from '../../api/api.ts';
 import { notify } from '../../app/session.ts';
 import { t, tOr } from '../../i18n/i18n.ts';
-import { Button, Empty, ErrorText, Field, Loading, Page, Panel, Time } from '../../ui/ui.tsx';
+import { Button, Empty, ErrorText, Field, Loading, Page, Panel, Time, ListState } from '../../ui/ui.tsx';
 import { useLoad } from '../../ui/use-load.ts';
 import { DLP_ACTIONS, type DlpAction, type DlpTerm } from './types.ts';
 
@@ -118,29 +118,28 @@ export function DlpView() {
         <AddForm onAdded={reload} />
       </Panel>
       <Panel title={t('ovDlpList')} testid="dlp-list">
-        <ErrorText error={list.error} testid="dlp-list-error" />
-        {list.loading && !list.data ? <Loading /> : null}
-        {list.data && list.data.length === 0 ? <Empty text={t('ovDlpNone')} testid="dlp-empty" /> : null}
-        {list.data && list.data.length ? (
-          <div class="ov-scroll">
-            <table class="table ov-table">
-              <thead>
-                <tr>
-                  <th scope="col">{t('ovDlpTerm')}</th>
-                  <th scope="col">{t('ovDlpLang')}</th>
-                  <th scope="col">{t('ovDlpAction')}</th>
-                  <th scope="col">{t('ovColCreated')}</th>
-                  <th scope="col">{t('ovColActions')}</th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.data.map((x) => (
-                  <TermRow key={x.id} term={x} onChanged={reload} />
-                ))}
-              </tbody>
-            </table>
-          </div>
-        ) : null}
+        <ListState list={list} empty={t('ovDlpNone')} errorTestid="dlp-list-error" emptyTestid="dlp-empty">
+          {(rows) => (
+            <div class="ov-scroll">
+              <table class="table ov-table">
+                <thead>
+                  <tr>
+                    <th scope="col">{t('ovDlpTerm')}</th>
+                    <th scope="col">{t('ovDlpLang')}</th>
+                    <th scope="col">{t('ovDlpAction')}</th>
+                    <th scope="col">{t('ovColCreated')}</th>
+                    <th scope="col">{t('ovColActions')}</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {rows.map((x) => (
+                    <TermRow key={x.id} term={x} onChanged={reload} />
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
+        </ListState>
       </Panel>
     </Page>
   );

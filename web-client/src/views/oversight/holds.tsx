@@ -8,7 +8,8 @@ import { api, call } from '../../api/api.ts';
 import { Link, query } from '../../app/router.tsx';
 import { notify } from '../../app/session.ts';
 import { t } from '../../i18n/i18n.ts';
-import { Button, Empty, ErrorText, Field, Loading, Page, Panel, Time } from '../../ui/ui.tsx';
+import { Button, Empty, ErrorText, Field, Loading, Page, Panel, Time, ListState } from '../../ui/ui.tsx';
+import { useAction } from '../../ui/use-action.ts';
 import { useLoad } from '../../ui/use-load.ts';
 import type { Hold } from './types.ts';
 
@@ -68,20 +69,13 @@ function PlaceForm(props: { onPlaced(): void }) {
 
 function HoldRow(props: { h: Hold; onReleased(): void }) {
   const { h } = props;
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const release = async () => {
-    setBusy(true);
-    setError(null);
-    try {
+  const { busy, error, run } = useAction();
+  const release = () =>
+    run(async () => {
       await call(api.POST('/api/compliance/legal-holds/{id}/release', { params: { path: { id: h.id! } }, body: {} }));
       notify(t('ovHoldReleasedNotice'));
       props.onReleased();
-    } catch (e) {
-      setError(e);
-      setBusy(false);
-    }
-  };
+    });
   return (
     <tr data-testid="hold-row" data-hold-id={h.id} data-active={String(h.active)}>
       <td>
@@ -131,30 +125,29 @@ export function HoldsView() {
         <PlaceForm onPlaced={reload} />
       </Panel>
       <Panel title={t('ovHoldsList')} testid="holds-list">
-        <ErrorText error={list.error} testid="holds-error" />
-        {list.loading && !list.data ? <Loading /> : null}
-        {list.data && list.data.length === 0 ? <Empty text={t('ovHoldsNone')} testid="holds-empty" /> : null}
-        {list.data && list.data.length ? (
-          <div class="ov-scroll">
-            <table class="table ov-table">
-              <thead>
-                <tr>
-                  <th scope="col">{t('ovHoldTarget')}</th>
-                  <th scope="col">{t('ovHoldReason')}</th>
-                  <th scope="col">{t('ovColPlacedAt')}</th>
-                  <th scope="col">{t('ovColStatus')}</th>
-                  <th scope="col">{t('ovColReleasedAt')}</th>
-                  <th scope="col">{t('ovColActions')}</th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.data.map((h) => (
-                  <HoldRow key={h.id} h={h} onReleased={reload} />
-                ))}
-              </tbody>
-            </table>
-          </div>
-        ) : null}
+        <ListState list={list} empty={t('ovHoldsNone')} errorTestid="holds-error" emptyTestid="holds-empty">
+          {(rows) => (
+            <div class="ov-scroll">
+              <table class="table ov-table">
+                <thead>
+                  <tr>
+                    <th scope="col">{t('ovHoldTarget')}</th>
+                    <th scope="col">{t('ovHoldReason')}</th>
+                    <th scope="col">{t('ovColPlacedAt')}</th>
+                    <th scope="col">{t('ovColStatus')}</th>
+                    <th scope="col">{t('ovColReleasedAt')}</th>
+                    <th scope="col">{t('ovColActions')}</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {rows.map((h) => (
+                    <HoldRow key={h.id} h={h} onReleased={reload} />
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
+        </ListState>
       </Panel>
     </Page>
   );

@@ -9,9 +9,8 @@ import { useState } from 'preact/hooks';
 import { ApiError, api, call, type Answer, type Body } from '../../../api/api.ts';
 import { t, tOr } from '../../../i18n/i18n.ts';
 import { formatDate, formatShort } from '../../../lib/time.ts';
-import { Button, ErrorText, Field, Panel } from '../../../ui/ui.tsx';
+import { Button, ErrorText, Field, Panel, RiskSelect, type Risk } from '../../../ui/ui.tsx';
 import { useLoad } from '../../../ui/use-load.ts';
-import { RISKS, type Risk } from '../research/draft.ts';
 import { A_SHARE_RE, SECURITY_RE, SecurityOptions, normalizeCode, securityName, useSecurityNames, useSecuritySuggestions } from '../research/security-lookup.tsx';
 import { OutcomeBadge, reasonOf } from './outcome.tsx';
 import { useRecentNotes } from './recent-notes.ts';
@@ -158,13 +157,7 @@ export function SendForm(props: { onSent(): void }) {
             <input data-testid="rec-product" value={f.productName} maxLength={200} placeholder={sec ? securityName(sec) : undefined} onInput={(e) => edit({ productName: e.currentTarget.value })} />
           </Field>
           <Field label={t('desk_productRisk')}>
-            <select data-testid="rec-risk" value={f.productRisk} onChange={(e) => edit({ productRisk: e.currentTarget.value as Risk })}>
-              {RISKS.map((r) => (
-                <option key={r} value={r}>
-                  {tOr(`risk_${r}`, r)}
-                </option>
-              ))}
-            </select>
+            <RiskSelect testid="rec-risk" value={f.productRisk} onChange={(productRisk) => edit({ productRisk })} />
           </Field>
         </div>
         <Field label={t('desk_rationale')}>

@@ -10,11 +10,11 @@ import { ApiError, api, call, type Answer } from '../../../api/api.ts';
 import { navigate } from '../../../app/router.tsx';
 import { notify, user } from '../../../app/session.ts';
 import { t, titleOf, tOr } from '../../../i18n/i18n.ts';
-import { Button, ErrorText, Field, Page, Panel } from '../../../ui/ui.tsx';
+import { Button, ErrorText, Field, Page, Panel, RiskSelect } from '../../../ui/ui.tsx';
 import { useLoad } from '../../../ui/use-load.ts';
 import { FeedItem } from '../../common/channels.tsx';
 import { AudiencePanel, useAudience } from './audience.tsx';
-import { RISKS, clearDraft, draft, draftKey, editDraft, notePayload, type Risk } from './draft.ts';
+import { clearDraft, draft, draftKey, editDraft, notePayload } from './draft.ts';
 import { TickerInput } from './ticker-input.tsx';
 
 type Channel = Answer<'/api/channels', 'get'>['channels'][number];
@@ -119,13 +119,7 @@ export function ComposeView() {
             </Field>
             <TickerInput value={d.tickers} onChange={(tickers) => editDraft({ tickers })} />
             <Field label={t('desk_productRisk')} hint={t('desk_productRiskHint')}>
-              <select data-testid="note-risk" value={d.riskLevel} onChange={(e) => editDraft({ riskLevel: e.currentTarget.value as Risk })}>
-                {RISKS.map((r) => (
-                  <option key={r} value={r}>
-                    {tOr(`risk_${r}`, r)}
-                  </option>
-                ))}
-              </select>
+              <RiskSelect testid="note-risk" value={d.riskLevel} onChange={(riskLevel) => editDraft({ riskLevel })} />
             </Field>
             {error ? (
               <div class="desk-refusal" data-testid="publish-error-box">

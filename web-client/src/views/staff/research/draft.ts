@@ -7,8 +7,9 @@ import { signal } from '@preact/signals';
 import { onLogout } from '../../../app/session.ts';
 import { requestKey } from '../recommendations/request-key.ts';
 
-export type Risk = 'R1' | 'R2' | 'R3' | 'R4' | 'R5';
-export const RISKS: readonly Risk[] = ['R1', 'R2', 'R3', 'R4', 'R5'];
+import type { Risk } from '../../../ui/ui.tsx';
+
+export type { Risk };
 
 export interface Draft {
   channel: string;
