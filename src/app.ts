@@ -13,6 +13,7 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server as IoServer } from 'socket.io';
+import { SessionGuard } from './auth/sessions.ts';
 import { createTokenService } from './auth/token.ts';
 import type { Bus } from './bus/bus.ts';
 import { MemoryBus } from './bus/bus-memory.ts';
@@ -202,6 +203,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   relay.start();
   const publisher = new Publisher({ messages, relay, audit, access: users, metrics, logger: app.log, maxPayloadBytes: config.maxPayloadBytes, dlp });
   const registry = new SessionRegistry();
+  // Token revocation and account state across nodes (src/auth/sessions.ts).
+  const sessions = new SessionGuard({ db: db.db, bus, registry, access: users, logger: app.log, ttlMs: config.security.sessionCacheTtlMs });
+  await sessions.start();
   const presence = await openPresence(config);
   const conversations = new ConversationsRepo(db.db);
   const live = new ConversationLive({ bus, registry, presence, conversations, access: users, logger: app.log });
@@ -222,7 +226,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     logger: app.log,
     db,
     bus,
-    tokens: createTokenService(config.jwtSecret, config.tokenTtlS),
+    tokens: sessions.wrap(createTokenService(config.jwtSecret, config.tokenTtlS)),
+    sessions,
     users,
     subscriptions: new SubscriptionsRepo(db.db),
     messages,
@@ -293,7 +298,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     access: users,
     logger: app.log,
     extraOps: live.extraOps,
-    accessEpoch: live.accessEpoch,
+    accessEpoch: () => live.accessEpoch() + sessions.accessEpoch(),
     limits: {
       maxPayloadBytes: config.maxPayloadBytes,
       maxSubscriptions: config.maxSubscriptions,
@@ -380,6 +385,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     await new Promise<void>((resolve) => io.close(() => resolve()));
     await hub.close();
     await live.close().catch(() => {});
+    await sessions.close().catch(() => {});
     await presence.close().catch(() => {});
     await bus.close().catch(() => {});
     await db.close().catch(() => {});
