@@ -43,7 +43,7 @@ describe.skipIf(!(pgUp && redisUp))('account security across two nodes (Postgres
       const x = await B.request('GET', '/api/me', { token: r.token });
       return x.status === 401 ? x : null;
     }, 2000);
-    expect(me.body.error.code).toBe('QIAO_SESSION_REVOKED');
+    expect(me!.body.error.code).toBe('QIAO_SESSION_REVOKED');
   });
 
   it('disable on node B closes sockets on node A (4407) and refuses the token there', async () => {
@@ -56,7 +56,7 @@ describe.skipIf(!(pgUp && redisUp))('account security across two nodes (Postgres
       const x = await A.request('GET', '/api/me', { token: r.token });
       return x.status === 401 ? x : null;
     }, 2000);
-    expect(me.body.error.code).toBe('QIAO_ACCOUNT_DISABLED');
+    expect(me!.body.error.code).toBe('QIAO_ACCOUNT_DISABLED');
     await B.request('POST', `/api/admin/users/${r.user.id}/enable`, { token: admin });
   });
 
