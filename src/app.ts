@@ -4,15 +4,18 @@
  * Redis) is decided by the config alone.
  */
 import AjvCompiler from '@fastify/ajv-compiler';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
 import websocketPlugin from '@fastify/websocket';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server as IoServer } from 'socket.io';
+import { SessionGuard } from './auth/sessions.ts';
 import { createTokenService } from './auth/token.ts';
 import type { Bus } from './bus/bus.ts';
 import { MemoryBus } from './bus/bus-memory.ts';
@@ -71,6 +74,8 @@ import { ConversationLive } from './conversations/live.ts';
 import { MemoryPresence } from './presence/presence-memory.ts';
 import type { Presence } from './presence/presence.ts';
 import clientRoutes from './routes/clients.routes.ts';
+import adminRoutes from './routes/admin.routes.ts';
+import clientListRoutes from './routes/client-list.routes.ts';
 import conversationRoutes from './routes/conversations.routes.ts';
 import { AssignmentsRepo } from './store/assignments-repo.ts';
 import { ConversationsRepo } from './store/conversations-repo.ts';
@@ -202,6 +207,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   relay.start();
   const publisher = new Publisher({ messages, relay, audit, access: users, metrics, logger: app.log, maxPayloadBytes: config.maxPayloadBytes, dlp });
   const registry = new SessionRegistry();
+  // Token revocation and account state across nodes (src/auth/sessions.ts).
+  const sessions = new SessionGuard({ db: db.db, bus, registry, access: users, logger: app.log, ttlMs: config.security.sessionCacheTtlMs });
+  await sessions.start();
   const presence = await openPresence(config);
   const conversations = new ConversationsRepo(db.db);
   const live = new ConversationLive({ bus, registry, presence, conversations, access: users, logger: app.log });
@@ -222,7 +230,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     logger: app.log,
     db,
     bus,
-    tokens: createTokenService(config.jwtSecret, config.tokenTtlS),
+    tokens: sessions.wrap(createTokenService(config.jwtSecret, config.tokenTtlS)),
+    sessions,
     users,
     subscriptions: new SubscriptionsRepo(db.db),
     messages,
@@ -271,6 +280,31 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     reply.code(e.status).send({ error: e.toJSON() });
   });
 
+  // Security headers on every response (the web page sets its own, stricter CSP: src/routes/web.ts).
+  await app.register(helmet, { global: true });
+  // /metrics and /docs: loopback only by default (QIAO_OPS_ALLOW), or anywhere with X-Ops-Token.
+  app.addHook('onRequest', async (req) => {
+    if (!isOpsPath(req.url)) return;
+    if (opsAllowed(config, req.socket?.remoteAddress ?? req.ip, req.headers['x-ops-token'])) return;
+    throw new QiaoError('QIAO_OPS_FORBIDDEN');
+  });
+  // REST throttling: a general limit per client address under /api/ (the market-data feed, which
+  // has its own key, is exempt), and the login limits (src/routes/auth.routes.ts). Redis-backed in
+  // services mode so the limits hold across nodes; if Redis is unreachable requests pass (fail open).
+  const rateRedis = config.redisUrl
+    ? new (await import('ioredis')).Redis(config.redisUrl, { connectionName: 'qiao-rate-limit', maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 })
+    : null;
+  rateRedis?.on('error', () => {});
+  await app.register(rateLimit, {
+    global: true,
+    max: config.security.httpRateLimitMax,
+    timeWindow: config.security.httpRateLimitWindowS * 1000,
+    allowList: (req) => !req.url.startsWith('/api/') || req.url.startsWith('/api/ingest/'),
+    skipOnError: true,
+    ...(rateRedis ? { redis: rateRedis, nameSpace: `${config.redisPrefix}rl:` } : {}),
+    errorResponseBuilder: () => new QiaoError('QIAO_RATE_LIMITED'),
+  });
+
   await app.register(swagger, {
     openapi: {
       info: { title: 'Qiao (桥) hub API', version: '0.1.0', description: 'REST API of the Qiao messaging hub. Socket protocol: docs/protocol.md. Error codes: ' + Object.keys(ERRORS).join(', ') },
@@ -293,7 +327,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     access: users,
     logger: app.log,
     extraOps: live.extraOps,
-    accessEpoch: live.accessEpoch,
+    accessEpoch: () => live.accessEpoch() + sessions.accessEpoch(),
     limits: {
       maxPayloadBytes: config.maxPayloadBytes,
       maxSubscriptions: config.maxSubscriptions,
@@ -322,6 +356,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(async (scope) => deliveryRoutes(scope, deps));
   await app.register(async (scope) => conversationRoutes(scope, deps));
   await app.register(async (scope) => clientRoutes(scope, deps));
+  await app.register(async (scope) => adminRoutes(scope, deps));
+  await app.register(async (scope) => clientListRoutes(scope, deps));
   await app.register(webRoutes, {});
   app.setNotFoundHandler(async () => {
     throw new QiaoError('QIAO_NOT_FOUND');
@@ -380,9 +416,32 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     await new Promise<void>((resolve) => io.close(() => resolve()));
     await hub.close();
     await live.close().catch(() => {});
+    await sessions.close().catch(() => {});
     await presence.close().catch(() => {});
     await bus.close().catch(() => {});
     await db.close().catch(() => {});
+    rateRedis?.disconnect();
   });
   return app;
+}
+
+const isOpsPath = (url: string) => /^\/(metrics|docs)(\/|\?|$)/.test(url);
+
+/** Whether an address is loopback (127.0.0.0/8, ::1, or IPv4-mapped loopback). */
+export function isLoopback(addr: string | undefined): boolean {
+  if (!addr) return false;
+  const a = addr.startsWith('::ffff:') ? addr.slice(7) : addr;
+  return a === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a);
+}
+
+/** QIAO_OPS_ALLOW / QIAO_OPS_TOKEN: who may read /metrics and /docs. */
+export function opsAllowed(config: Config, addr: string | undefined, token: string | string[] | undefined): boolean {
+  if (config.security.opsAllow === 'all') return true;
+  const t = config.security.opsToken;
+  if (t && typeof token === 'string') {
+    const a = Buffer.from(token);
+    const b = Buffer.from(t);
+    if (a.length === b.length && timingSafeEqual(a, b)) return true;
+  }
+  return isLoopback(addr);
 }

@@ -1,5 +1,6 @@
 /** Everything a running hub node is made of, built once per app (no module-level singletons). */
 import type { FastifyBaseLogger } from 'fastify';
+import type { SessionGuard } from './auth/sessions.ts';
 import type { TokenService } from './auth/token.ts';
 import type { Bus } from './bus/bus.ts';
 import type { Config } from './config/config.ts';
@@ -36,7 +37,10 @@ export interface AppDeps {
   logger: FastifyBaseLogger;
   db: DbHandle;
   bus: Bus;
+  /** Verifies tokens and checks the account's session version and state (SessionGuard.wrap). */
   tokens: TokenService;
+  /** Session revocation and account-state changes across nodes. */
+  sessions: SessionGuard;
   users: UsersRepo;
   subscriptions: SubscriptionsRepo;
   messages: MessagesRepo;

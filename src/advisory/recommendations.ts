@@ -126,7 +126,7 @@ export interface RecommendationsDeps {
 type RecRow = typeof recommendations.$inferSelect;
 /** A row after a delivery attempt; `failure`: why it is still `sending` (retry, or e.g. a DLP block). */
 export type DeliveredRow = RecRow & { failure?: ErrorCode };
-type ClientRow = Pick<typeof users.$inferSelect, 'id' | 'displayName' | 'tier' | 'riskLevel' | 'riskAssessedOn' | 'professionalInvestor'>;
+type ClientRow = Pick<typeof users.$inferSelect, 'id' | 'displayName' | 'tier' | 'riskLevel' | 'riskAssessedOn' | 'professionalInvestor'> & { riskExpiresOn?: string | null };
 
 const RECOMMENDING_RELATIONS = ['primary', 'shared_full'] as const;
 
@@ -134,6 +134,7 @@ export function decide(c: ClientRow, productRisk: ProductRisk, now: Date): Suita
   return checkSuitability({
     clientRisk: c.riskLevel as ClientRisk | null,
     assessedOn: c.riskAssessedOn,
+    expiresOn: c.riskExpiresOn ?? null,
     professional: c.professionalInvestor,
     productRisk,
     now,
@@ -233,6 +234,7 @@ export class RecommendationsService {
         tier: users.tier,
         riskLevel: users.riskLevel,
         riskAssessedOn: users.riskAssessedOn,
+        riskExpiresOn: users.riskExpiresOn,
         professionalInvestor: users.professionalInvestor,
         relation: brokerClients.relation,
       })
@@ -535,6 +537,7 @@ export class RecommendationsService {
         tier: users.tier,
         riskLevel: users.riskLevel,
         riskAssessedOn: users.riskAssessedOn,
+        riskExpiresOn: users.riskExpiresOn,
         professionalInvestor: users.professionalInvestor,
       })
       .from(brokerClients)

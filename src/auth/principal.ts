@@ -12,6 +12,8 @@ export interface Principal {
   branchId?: string | null;
   teamId?: string | null;
   tier?: Tier | null;
+  /** Session version the token was issued under (users.session_version; docs/accounts.md). */
+  sv?: number;
 }
 
 export const ROLES: readonly Role[] = ['client', 'broker', 'manager', 'research', 'compliance', 'admin'];

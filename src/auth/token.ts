@@ -27,6 +27,7 @@ export function createTokenService(secret: string, ttlS: number, now: () => numb
         branch: p.branchId ?? null,
         team: p.teamId ?? null,
         tier: p.tier ?? null,
+        sv: p.sv ?? 1,
       })
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
         .setSubject(p.id)
@@ -58,6 +59,8 @@ export function createTokenService(secret: string, ttlS: number, now: () => numb
           branchId: (payload.branch as string | null) ?? null,
           teamId: (payload.team as string | null) ?? null,
           tier: (payload.tier as Principal['tier']) ?? null,
+          // Tokens from before session versions count as version 1 (the column's initial value).
+          sv: typeof payload.sv === 'number' && Number.isSafeInteger(payload.sv) ? payload.sv : 1,
         };
       } catch (e) {
         if (e instanceof QiaoError) throw e;

@@ -10,7 +10,7 @@
  *   `since` = that offset, so what was missed arrives in order; drops duplicates by message id (the
  *   last `dedupeWindow` ids per channel) and any message at or below the last offset;
  * - reconnects with exponential backoff and jitter after an unexpected close, and after `afterMs` on a
- *   `reconnect` push (node draining); auth close codes (4401–4405) stop it unless the token function
+ *   `reconnect` push (node draining); auth close codes (4401–4407) stop it unless the token function
  *   returns a different token.
  *
  * Several nodes (failover, so an application never writes it):
@@ -182,7 +182,7 @@ interface ChannelSub {
 
 /** Auth failures: the connection is refused for the token itself. */
 const AUTH_CLOSE_MIN = 4401;
-const AUTH_CLOSE_MAX = 4405;
+const AUTH_CLOSE_MAX = 4407;
 /** Closes that mean "this node is going away / refusing": move to another node. */
 const DRAINING_CLOSE = 4503;
 const GOING_AWAY = 1001;

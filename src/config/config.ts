@@ -85,6 +85,17 @@ const EnvSchema = z
     /** Exchange holidays (no A-share sessions), comma-separated YYYY-MM-DD. */
     QIAO_MARKET_HOLIDAYS: z.string().regex(/^\s*(\d{4}-\d{2}-\d{2}\s*(,\s*\d{4}-\d{2}-\d{2}\s*)*)?$/, 'comma-separated YYYY-MM-DD dates').default(''),
     QIAO_FANOUT_BATCH: intFrom(1000, 1), // recipients per fanout page
+    QIAO_SESSION_CACHE_TTL_MS: intFrom(10_000, 0), // ms a node trusts its cached session version / account state without a bus invalidation (safety net)
+    QIAO_HTTP_RATE_LIMIT_MAX: intFrom(1200, 1), // REST requests under /api/ per client address per window
+    QIAO_HTTP_RATE_LIMIT_WINDOW_S: intFrom(60, 1), // seconds
+    QIAO_LOGIN_RATE_MAX: intFrom(60, 1), // login attempts (any outcome) per client address per minute
+    QIAO_LOGIN_MAX_FAILURES_PER_ACCOUNT: intFrom(5, 1), // failed logins per login name before it is locked for the window
+    QIAO_LOGIN_MAX_FAILURES_PER_ADDRESS: intFrom(50, 1), // failed logins per client address before it is locked for the window
+    QIAO_LOGIN_LOCKOUT_S: intFrom(900, 1), // seconds: window in which failures are counted, and the lockout after the limit
+    /** Who may read /metrics and /docs: `loopback` (127.0.0.0/8, ::1) or `all`. */
+    QIAO_OPS_ALLOW: z.enum(['loopback', 'all']).default('loopback'),
+    /** Optional shared secret: a request with header `X-Ops-Token: <value>` may read /metrics and /docs from any address. */
+    QIAO_OPS_TOKEN: z.string().min(16).optional(),
   })
   .strict();
 
@@ -126,6 +137,20 @@ export interface Config {
   alertRulesPerUser: number;
   alertHysteresisBp: number;
   alertResyncS: number;
+  /** Account security: session cache, REST and login throttling (docs/accounts.md). */
+  security: SecurityConfig;
+}
+
+export interface SecurityConfig {
+  sessionCacheTtlMs: number;
+  httpRateLimitMax: number;
+  httpRateLimitWindowS: number;
+  loginRateMax: number;
+  loginMaxFailuresPerAccount: number;
+  loginMaxFailuresPerAddress: number;
+  loginLockoutS: number;
+  opsAllow: 'loopback' | 'all';
+  opsToken?: string;
 }
 
 export interface DeliveryConfig {
@@ -238,6 +263,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     alertRulesPerUser: e.QIAO_ALERT_RULES_PER_USER,
     alertHysteresisBp: e.QIAO_ALERT_HYSTERESIS_BP,
     alertResyncS: e.QIAO_ALERT_RESYNC_S,
+    security: {
+      sessionCacheTtlMs: e.QIAO_SESSION_CACHE_TTL_MS,
+      httpRateLimitMax: e.QIAO_HTTP_RATE_LIMIT_MAX,
+      httpRateLimitWindowS: e.QIAO_HTTP_RATE_LIMIT_WINDOW_S,
+      loginRateMax: e.QIAO_LOGIN_RATE_MAX,
+      loginMaxFailuresPerAccount: e.QIAO_LOGIN_MAX_FAILURES_PER_ACCOUNT,
+      loginMaxFailuresPerAddress: e.QIAO_LOGIN_MAX_FAILURES_PER_ADDRESS,
+      loginLockoutS: e.QIAO_LOGIN_LOCKOUT_S,
+      opsAllow: e.QIAO_OPS_ALLOW,
+      opsToken: e.QIAO_OPS_TOKEN,
+    },
   };
 }
 

@@ -14,6 +14,8 @@ export interface SuitabilityInput {
   clientRisk: ClientRisk | null;
   /** ISO date (YYYY-MM-DD) of the last assessment. */
   assessedOn: string | null;
+  /** ISO date the assessment stops being valid (set by an administrator); absent or null: ASSESSMENT_VALID_DAYS after `assessedOn`. */
+  expiresOn?: string | null;
   professional: boolean;
   productRisk: ProductRisk;
   now: Date;
@@ -30,6 +32,9 @@ export function checkSuitability(i: SuitabilityInput): SuitabilityDecision {
   if (!i.clientRisk || !i.assessedOn) return { ok: false, code: 'QIAO_RISK_ASSESSMENT_MISSING' };
   const assessed = Date.parse(`${i.assessedOn}T00:00:00+08:00`);
   if (!Number.isFinite(assessed)) return { ok: false, code: 'QIAO_RISK_ASSESSMENT_MISSING' };
-  if (i.now.getTime() - assessed > ASSESSMENT_VALID_DAYS * 86_400_000) return { ok: false, code: 'QIAO_RISK_ASSESSMENT_EXPIRED' };
+  if (i.expiresOn) {
+    const expires = Date.parse(`${i.expiresOn}T00:00:00+08:00`);
+    if (Number.isFinite(expires) && i.now.getTime() >= expires) return { ok: false, code: 'QIAO_RISK_ASSESSMENT_EXPIRED' };
+  } else if (i.now.getTime() - assessed > ASSESSMENT_VALID_DAYS * 86_400_000) return { ok: false, code: 'QIAO_RISK_ASSESSMENT_EXPIRED' };
   return rank(i.productRisk) <= rank(i.clientRisk) ? { ok: true, basis: 'level' } : { ok: false, code: 'QIAO_SUITABILITY_MISMATCH' };
 }

@@ -29,6 +29,11 @@ export const ERRORS = {
   QIAO_TOKEN_EXPIRED: { status: 401, wsClose: 4403, message: 'Token has expired' },
   QIAO_TOKEN_INVALID_SIGNATURE: { status: 401, wsClose: 4405, message: 'Token signature is not valid' },
   QIAO_API_KEY_INVALID: { status: 401, wsClose: 4401, message: 'API key is missing or not valid' },
+  QIAO_SESSION_REVOKED: { status: 401, wsClose: 4406, message: 'This session was ended (logout, password change or sign-out everywhere); log in again' },
+  QIAO_ACCOUNT_DISABLED: { status: 401, wsClose: 4407, message: 'This account is disabled' },
+  QIAO_LOGIN_THROTTLED: { status: 429, wsClose: 4429, message: 'Too many failed logins; try again later' },
+  QIAO_OLD_PASSWORD_WRONG: { status: 403, wsClose: 4403, message: 'The current password is not correct' },
+  QIAO_PASSWORD_WEAK: { status: 422, wsClose: 4422, message: 'Password does not meet the policy: at least 10 characters, not a common password, not the login' },
 
   // --- channels and authorisation (403/404) ---
   QIAO_CHANNEL_UNKNOWN_FAMILY: { status: 404, wsClose: 4404, message: 'Unknown channel family' },
@@ -83,6 +88,19 @@ export const ERRORS = {
   QIAO_MESSAGE_RECALLED: { status: 409, wsClose: 4409, message: 'The message was recalled' },
   QIAO_USER_NOT_FOUND: { status: 404, wsClose: 4404, message: 'User not found' },
   QIAO_ASSIGNMENT_INVALID: { status: 422, wsClose: 4422, message: 'Assignment change is not valid for this client and broker' },
+
+  // --- firm administration (branches, teams, users, client profiles) ---
+  QIAO_BRANCH_NOT_FOUND: { status: 404, wsClose: 4404, message: 'Branch not found' },
+  QIAO_TEAM_NOT_FOUND: { status: 404, wsClose: 4404, message: 'Team not found' },
+  QIAO_BRANCH_CLOSED: { status: 409, wsClose: 4409, message: 'The branch is closed' },
+  QIAO_TEAM_CLOSED: { status: 409, wsClose: 4409, message: 'The team is closed' },
+  QIAO_ORG_NOT_EMPTY: { status: 409, wsClose: 4409, message: 'Only an empty branch or team can be closed: move its teams and users first' },
+  QIAO_CODE_TAKEN: { status: 409, wsClose: 4409, message: 'A branch or team with this code already exists' },
+  QIAO_LOGIN_TAKEN: { status: 409, wsClose: 4409, message: 'A user with this login already exists' },
+  QIAO_ROLE_INVALID: { status: 422, wsClose: 4422, message: 'Unknown role, or a change between client and staff roles (create a new user instead)' },
+  QIAO_USER_INVALID: { status: 422, wsClose: 4422, message: 'User fields do not fit the role (clients need a tier; staff have none; brokers and managers belong to a team)' },
+  QIAO_NOT_A_CLIENT: { status: 422, wsClose: 4422, message: 'Client profiles exist only for users with the client role' },
+  QIAO_OPS_FORBIDDEN: { status: 403, wsClose: 4403, message: 'Operations endpoints are not open to this address (QIAO_OPS_ALLOW)' },
 
   // --- recovery ---
   QIAO_RECOVERY_GAP: { status: 410, wsClose: 4410, message: 'History no longer reaches the requested offset; some messages cannot be recovered' },

@@ -50,6 +50,7 @@ export function toPrincipal(u: UserRow): Principal {
     branchId: u.branchId,
     teamId: u.teamId,
     tier: u.tier,
+    sv: u.sessionVersion,
   };
 }
 

@@ -82,6 +82,9 @@ describe.skipIf(!hasChromium)('web client in Chromium', () => {
     const res = await page.goto(base + '/channels');
     expect(res?.status()).toBe(200);
     expect(res?.headers()['content-security-policy']).toBe(WEB_CSP);
+    // helmet's headers are there too, without replacing the page's own CSP.
+    expect(res?.headers()['strict-transport-security']).toMatch(/max-age=/);
+    expect(res?.headers()['x-content-type-options']).toBe('nosniff');
     await page.waitForSelector('[data-testid="login-form"]');
     expect(await page.getAttribute('html', 'lang')).toBe('zh-CN');
     await expectAccessible(page, 'login page');

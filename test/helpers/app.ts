@@ -64,6 +64,10 @@ function baseEnv(overrides: Record<string, string>): Record<string, string> {
     QIAO_JWT_SECRET: TEST_JWT_SECRET,
     QIAO_FEED_API_KEY: TEST_FEED_KEY,
     QIAO_NODE_ID: `test-${randomBytes(3).toString('hex')}`,
+    // Suites log in and call the API many times from 127.0.0.1: throttling tests set their own limits.
+    QIAO_HTTP_RATE_LIMIT_MAX: '1000000',
+    QIAO_LOGIN_RATE_MAX: '1000000',
+    QIAO_LOGIN_MAX_FAILURES_PER_ADDRESS: '1000000',
     ...overrides,
   };
 }

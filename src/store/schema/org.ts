@@ -15,6 +15,8 @@ export const branches = pgTable('branches', {
   code: text('code').notNull().unique(),
   name: text('name').notNull(),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  /** Closed branches keep their rows (history refers to them) but accept no teams or users. */
+  closedAt: timestamp('closed_at', { withTimezone: true }),
 });
 
 /** A team of brokers inside a branch, led by a manager (users.team_id points here). */
@@ -25,4 +27,6 @@ export const teams = pgTable('teams', {
   name: text('name').notNull(),
   managerId: uuid('manager_id'),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  /** Closed teams keep their rows but accept no members. */
+  closedAt: timestamp('closed_at', { withTimezone: true }),
 });

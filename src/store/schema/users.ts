@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { boolean, check, date, index, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { boolean, check, date, index, integer, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { branches, firms, teams } from './org.ts';
 
 /**
@@ -21,10 +21,21 @@ export const users = pgTable(
     tier: text('tier', { enum: ['general', 'hnw', 'institutional'] }),
     riskLevel: text('risk_level', { enum: ['C1', 'C2', 'C3', 'C4', 'C5'] }),
     riskAssessedOn: date('risk_assessed_on'),
+    /** When the risk assessment stops being valid; null: ASSESSMENT_VALID_DAYS after `riskAssessedOn`. */
+    riskExpiresOn: date('risk_expires_on'),
     professionalInvestor: boolean('professional_investor').notNull().default(false),
     locale: text('locale').notNull().default('zh-CN'),
     timeZone: text('time_zone').notNull().default('Asia/Shanghai'),
     active: boolean('active').notNull().default(true),
+    phone: text('phone'),
+    /**
+     * Session version: every token carries it (`sv`); bumping it (logout, password change, disable,
+     * sign-out everywhere, role/team change) makes every earlier token of the user invalid on every
+     * node (docs/accounts.md).
+     */
+    sessionVersion: integer('session_version').notNull().default(1),
+    passwordChangedAt: timestamp('password_changed_at', { withTimezone: true }),
+    disabledAt: timestamp('disabled_at', { withTimezone: true }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [

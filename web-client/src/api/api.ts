@@ -26,7 +26,7 @@ export class ApiError extends Error {
 }
 
 /** Codes that mean the session itself is over. */
-const AUTH_LOST = /^QIAO_(AUTH_REQUIRED|TOKEN_)/;
+const AUTH_LOST = /^QIAO_(AUTH_REQUIRED|TOKEN_|SESSION_REVOKED|ACCOUNT_DISABLED)/;
 
 export interface ApiHooks {
   token(): string | null;
