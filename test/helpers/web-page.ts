@@ -29,7 +29,17 @@ export interface WebApp {
 }
 
 export async function startWebApp(env: Record<string, string> = {}, opts: { outboxDir?: string } = {}): Promise<WebApp> {
-  const config = loadConfig({ NODE_ENV: 'test', QIAO_LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: '0', ...env });
+  // Every page of a suite logs in from 127.0.0.1: the per-address throttles are lifted unless a suite sets them.
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    QIAO_LOG_LEVEL: 'warn',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    QIAO_HTTP_RATE_LIMIT_MAX: '1000000',
+    QIAO_LOGIN_RATE_MAX: '1000000',
+    QIAO_LOGIN_MAX_FAILURES_PER_ADDRESS: '1000000',
+    ...env,
+  });
   const app = await buildApp(config, { inMemoryDb: true, logger: false, ...(opts.outboxDir ? { outboxDir: opts.outboxDir } : {}) });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address();
