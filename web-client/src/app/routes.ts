@@ -3,6 +3,8 @@
  * the roles, so a new role without a home does not compile.
  */
 import type { Role } from '../api/api.ts';
+import { ROUTES as ACCOUNT } from '../views/account/routes.ts';
+import { ROUTES as ADMIN } from '../views/admin/routes.ts';
 import { ROUTES as CLIENT } from '../views/client/routes.ts';
 import { ROUTES as COMMON } from '../views/common/routes.ts';
 import { ROUTES as OVERSIGHT } from '../views/oversight/routes.ts';
@@ -10,7 +12,7 @@ import { ROUTES as STAFF } from '../views/staff/routes.ts';
 import type { RouteDef } from './route-def.ts';
 import { match, type Params } from './router.tsx';
 
-export const ROUTES: readonly RouteDef[] = [...CLIENT, ...STAFF, ...OVERSIGHT, ...COMMON];
+export const ROUTES: readonly RouteDef[] = [...CLIENT, ...STAFF, ...OVERSIGHT, ...ADMIN, ...ACCOUNT, ...COMMON];
 
 export const HOME: Record<Role, string> = {
   client: '/inbox',

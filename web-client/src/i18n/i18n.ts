@@ -7,6 +7,8 @@
 import { signal } from '@preact/signals';
 import { ERRORS, type ErrorCode } from '../../../src/errors/codes.ts';
 import { ERROR_TEXTS_ZH } from './errors-zh.ts';
+import account from './messages/account.ts';
+import admin from './messages/admin.ts';
 import client from './messages/client.ts';
 import common from './messages/common.ts';
 import oversight from './messages/oversight.ts';
@@ -14,7 +16,7 @@ import staff from './messages/staff.ts';
 
 export type Lang = 'zh-CN' | 'en';
 
-const AREAS = [common, client, staff, oversight] as const;
+const AREAS = [common, client, staff, oversight, admin, account] as const;
 type AreaKeys<A> = A extends { zh: Readonly<Record<infer K, string>> } ? K : never;
 export type MsgKey = AreaKeys<(typeof AREAS)[number]>;
 
