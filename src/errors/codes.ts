@@ -102,6 +102,20 @@ export const ERRORS = {
   QIAO_NOT_A_CLIENT: { status: 422, wsClose: 4422, message: 'Client profiles exist only for users with the client role' },
   QIAO_OPS_FORBIDDEN: { status: 403, wsClose: 4403, message: 'Operations endpoints are not open to this address (QIAO_OPS_ALLOW)' },
 
+  // --- bulk client import (CSV; docs/accounts.md "Bulk import") ---
+  QIAO_CSV_ENCODING: { status: 422, wsClose: 4422, message: 'The file is neither UTF-8 nor GB18030/GBK text; save it as "CSV UTF-8" (or GBK CSV) and try again' },
+  QIAO_CSV_MALFORMED: { status: 422, wsClose: 4422, message: 'The file is not valid CSV (e.g. a quote that is never closed)' },
+  QIAO_CSV_COLUMNS: { status: 422, wsClose: 4422, message: 'The header row does not match the template: unknown, repeated or missing required columns' },
+  QIAO_CSV_EMPTY: { status: 422, wsClose: 4422, message: 'The file has a header row but no client rows' },
+  QIAO_CSV_TOO_MANY_ROWS: { status: 422, wsClose: 4422, message: 'Too many rows for one file; split it into several files' },
+  QIAO_CSV_ROWS_REJECTED: { status: 422, wsClose: 4422, message: 'Some rows are not valid; nothing was imported. Correct the rows in the report and import the whole file again' },
+  QIAO_CSV_ROW_COLUMNS: { status: 422, wsClose: 4422, message: 'This row has a different number of fields than the header row' },
+  QIAO_CSV_VALUE_MISSING: { status: 422, wsClose: 4422, message: 'A required value is empty' },
+  QIAO_CSV_VALUE_INVALID: { status: 422, wsClose: 4422, message: 'The value does not have the expected format or is not one of the allowed values' },
+  QIAO_CSV_DATE_ORDER: { status: 422, wsClose: 4422, message: 'The assessment expiry date must be after the assessment date' },
+  QIAO_CSV_LOGIN_DUPLICATE: { status: 422, wsClose: 4422, message: 'The same login appears on an earlier row of this file' },
+  QIAO_CSV_BROKER_INVALID: { status: 422, wsClose: 4422, message: 'No active broker of the firm has this login' },
+
   // --- recovery ---
   QIAO_RECOVERY_GAP: { status: 410, wsClose: 4410, message: 'History no longer reaches the requested offset; some messages cannot be recovered' },
 
