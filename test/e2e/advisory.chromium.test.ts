@@ -11,39 +11,14 @@
  * Server text (a title with an HTML injection) is rendered as text. Each view passes the axe check;
  * no console errors.
  */
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gateChromium, launchChromium } from '../helpers/browser.ts';
-import { expectAccessible, openAs, startWebApp, type UserPage, type WebApp } from '../helpers/web-page.ts';
+import { describe, expect, it } from 'vitest';
+import { gateChromium } from '../helpers/browser.ts';
+import { expectAccessible, SHANGHAI, webSuite } from '../helpers/web-page.ts';
 
 const hasChromium = gateChromium('the approvals browser tests');
 
-const shanghai = new Intl.DateTimeFormat('zh-CN', {
-  timeZone: 'Asia/Shanghai',
-  year: 'numeric',
-  month: '2-digit',
-  day: '2-digit',
-  hour: '2-digit',
-  minute: '2-digit',
-  second: '2-digit',
-  hour12: false,
-});
-
 describe.skipIf(!hasChromium)('approvals of broadcasts in Chromium', () => {
-  let web: WebApp;
-  let browser: Browser;
-  const pages: UserPage[] = [];
-
-  beforeAll(async () => {
-    web = await startWebApp();
-    browser = await launchChromium();
-  }, 90_000);
-
-  afterAll(async () => {
-    for (const p of pages) await p.close().catch(() => {});
-    await browser?.close();
-    await web?.close();
-  }, 30_000);
+  const suite = webSuite();
 
   it('admin composes, it awaits approval, compliance approves with a note, the client receives it; another is rejected', async () => {
     const stamp = Date.now();
@@ -51,8 +26,7 @@ describe.skipIf(!hasChromium)('approvals of broadcasts in Chromium', () => {
     const REJECTED = `未经审核的促销公告 ${stamp}`;
 
     // ---- admin composes (home: /admin/broadcast) ----
-    const admin = await openAs(browser, web.base, 'admin');
-    pages.push(admin);
+    const admin = await suite.open('admin');
     const a = admin.page;
     await a.waitForURL(/\/admin\/broadcast$/);
     await a.waitForSelector('[data-testid="broadcast-form"]');
@@ -72,7 +46,7 @@ describe.skipIf(!hasChromium)('approvals of broadcasts in Chromium', () => {
     expect(await mine.locator('[data-testid="broadcast-row-title"]').textContent()).toBe(TITLE);
     expect(await a.locator('img').count()).toBe(0);
     // Not delivered yet.
-    const before = await web.rest('client1', 'GET', '/api/channels/firm.broadcast/history');
+    const before = await suite.web.rest('client1', 'GET', '/api/channels/firm.broadcast/history');
     expect(before.body.publications.some((p: { payload: { title: string } }) => p.payload.title === TITLE)).toBe(false);
 
     // A second one, to be rejected.
@@ -84,8 +58,7 @@ describe.skipIf(!hasChromium)('approvals of broadcasts in Chromium', () => {
     await expectAccessible(a, 'broadcast awaiting approval');
 
     // ---- compliance approves (home: /compliance/approvals) ----
-    const cmp = await openAs(browser, web.base, 'compliance1');
-    pages.push(cmp);
+    const cmp = await suite.open('compliance1');
     const c = cmp.page;
     await c.waitForURL(/\/compliance\/approvals$/);
     const card = c.locator(`[data-testid="approval-row"][data-approval-id="${approvalId}"]`);
@@ -106,11 +79,11 @@ describe.skipIf(!hasChromium)('approvals of broadcasts in Chromium', () => {
     expect(await done.locator('[data-testid="history-decider"]').textContent()).toBe('赵合规');
     expect(await done.locator('[data-testid="history-note"]').textContent()).toBe('内容已核实，同意发布');
     const when = await done.locator('[data-testid="history-time"]').getAttribute('datetime');
-    expect(await done.locator('[data-testid="history-time"]').textContent()).toBe(shanghai.format(new Date(when!)));
+    expect(await done.locator('[data-testid="history-time"]').textContent()).toBe(SHANGHAI.format(new Date(when!)));
     expect(Math.abs(Date.parse(when!) - Date.now())).toBeLessThan(60_000);
 
     // The client receives it.
-    const after = await web.rest('client1', 'GET', '/api/channels/firm.broadcast/history');
+    const after = await suite.web.rest('client1', 'GET', '/api/channels/firm.broadcast/history');
     const pub = after.body.publications.find((p: { payload: { title: string } }) => p.payload.title === TITLE);
     expect(pub).toBeTruthy();
 
@@ -126,7 +99,7 @@ describe.skipIf(!hasChromium)('approvals of broadcasts in Chromium', () => {
     expect(await no.locator('[data-testid="history-decider"]').textContent()).toBe('赵合规');
     await c.waitForSelector('[data-testid="approvals-empty"]');
     await expectAccessible(c, 'approvals history');
-    const never = await web.rest('client1', 'GET', '/api/channels/firm.broadcast/history');
+    const never = await suite.web.rest('client1', 'GET', '/api/channels/firm.broadcast/history');
     expect(never.body.publications.some((p: { payload: { title: string } }) => p.payload.title === REJECTED)).toBe(false);
 
     // ---- the admin's list follows; deliveries of the approved one ----

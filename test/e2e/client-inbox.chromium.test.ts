@@ -6,13 +6,11 @@
  * leads to that item after login; a broker's recommendation shows with its security name, risk,
  * broker and research note link.
  */
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gateChromium, launchChromium } from '../helpers/browser.ts';
-import { expectAccessible, openAs, startWebApp, type WebApp } from '../helpers/web-page.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { gateChromium } from '../helpers/browser.ts';
+import { expectAccessible, webSuite } from '../helpers/web-page.ts';
 
 const hasChromium = gateChromium('the client inbox browser tests');
 
@@ -30,40 +28,29 @@ async function until<T>(fn: () => Promise<T | undefined | null | false> | T | un
 }
 
 describe.skipIf(!hasChromium)('client inbox in Chromium', () => {
-  let web: WebApp;
-  let browser: Browser;
-  let outbox: string;
+  const suite = webSuite(ENV, { outbox: true });
   const ids: Record<string, string> = {};
 
   /** Message ids of the emails in the outbox (X-Qiao-Message-Id). */
   const mailed = () =>
-    readdirSync(outbox)
+    readdirSync(suite.outbox)
       .filter((f) => f.endsWith('.eml'))
-      .map((f) => /^X-Qiao-Message-Id:\s*(\S+)/im.exec(readFileSync(join(outbox, f), 'utf8'))?.[1])
+      .map((f) => /^X-Qiao-Message-Id:\s*(\S+)/im.exec(readFileSync(join(suite.outbox, f), 'utf8'))?.[1])
       .filter(Boolean) as string[];
 
   const notice = async (login: string, payload: Record<string, unknown>) => {
-    const r = await web.rest('admin', 'POST', `/api/channels/inbox.${ids[login]}/publications`, { kind: 'notice', payload });
+    const r = await suite.web.rest('admin', 'POST', `/api/channels/inbox.${ids[login]}/publications`, { kind: 'notice', payload });
     expect(r.status).toBe(201);
     return r.body.id as string;
   };
 
   beforeAll(async () => {
-    outbox = mkdtempSync(join(tmpdir(), 'qiao-client-outbox-'));
-    web = await startWebApp(ENV, { outboxDir: outbox });
-    browser = await launchChromium();
-    for (const login of ['client1', 'client2']) ids[login] = (await web.rest(login, 'GET', '/api/me')).body.id;
-  }, 90_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await web?.close();
-    rmSync(outbox, { recursive: true, force: true });
-  }, 30_000);
+    for (const login of ['client1', 'client2']) ids[login] = (await suite.web.rest(login, 'GET', '/api/me')).body.id;
+  });
 
   it('shows the inbox after login with the unread count; a notice arrives live; opening it reads it on the server', async () => {
     const first = await notice('client1', { title: '系统升级通知：周六 22:00–24:00 暂停服务', body: '升级期间网上交易暂停。\n请提前安排。' });
-    const { page, problems, close } = await openAs(browser, web.base, 'client1');
+    const { page, problems, close } = await suite.open('client1');
     expect(new URL(page.url()).pathname).toBe('/inbox');
     await page.waitForSelector('[data-testid="inbox-view"]');
     await page.waitForSelector(`[data-testid="inbox-row"][data-id="${first}"][data-state="unread"]`);
@@ -86,16 +73,16 @@ describe.skipIf(!hasChromium)('client inbox in Chromium', () => {
     expect(new URL(page.url()).pathname).toBe(`/inbox/${second}`);
     expect(await page.textContent('[data-testid="inbox-detail-title"]')).toBe('<b>请确认</b>：新版客户协议');
     expect(await page.locator('b').count()).toBe(0);
-    const listed = await web.rest('client1', 'GET', '/api/inbox');
+    const listed = await suite.web.rest('client1', 'GET', '/api/inbox');
     expect(listed.body.items.find((i: { messageId: string }) => i.messageId === second).state).toBe('read');
-    expect((await web.rest('client1', 'GET', '/api/inbox/counts')).body.unread).toBe(1);
+    expect((await suite.web.rest('client1', 'GET', '/api/inbox/counts')).body.unread).toBe(1);
     await until(async () => (await badge.textContent()) === '1', 'badge back to 1');
     await expectAccessible(page, 'inbox item');
 
     // Archive: gone from "all", present under "archived".
     await page.click('[data-testid="inbox-archive"]');
     await page.waitForSelector(`[data-testid="inbox-detail"][data-state="archived"]`);
-    expect((await web.rest('client1', 'GET', '/api/inbox/counts')).body.archived).toBe(1);
+    expect((await suite.web.rest('client1', 'GET', '/api/inbox/counts')).body.archived).toBe(1);
     await page.click('[data-testid="inbox-close"]');
     await page.waitForSelector(`[data-testid="inbox-row"][data-id="${second}"]`, { state: 'detached' });
     await page.click('[data-testid="inbox-filter-archived"]');
@@ -106,12 +93,12 @@ describe.skipIf(!hasChromium)('client inbox in Chromium', () => {
 
   it('a deep link opened signed out leads to that item after login', async () => {
     const id = await notice('client1', { title: '您的账户已开通科创板权限' });
-    const { page, problems, close } = await openAs(browser, web.base, 'client1', `/inbox/${id}`);
+    const { page, problems, close } = await suite.open('client1', `/inbox/${id}`);
     await page.waitForSelector(`[data-testid="inbox-detail"][data-id="${id}"][data-state="read"]`);
     expect(new URL(page.url()).pathname).toBe(`/inbox/${id}`);
     expect(await page.textContent('[data-testid="inbox-detail-title"]')).toBe('您的账户已开通科创板权限');
     // Old email links (/?channel=..&message=..) land on the same item.
-    await page.goto(`${web.base}/?channel=inbox.${ids.client1}&message=${id}`);
+    await page.goto(`${suite.web.base}/?channel=inbox.${ids.client1}&message=${id}`);
     await page.waitForSelector(`[data-testid="inbox-detail"][data-id="${id}"]`);
     expect(new URL(page.url()).pathname).toBe(`/inbox/${id}`);
     expect(problems).toEqual([]);
@@ -120,8 +107,8 @@ describe.skipIf(!hasChromium)('client inbox in Chromium', () => {
 
   it('escalation: a notice read in the browser sends no email; the unread one is emailed', async () => {
     // Email and push are off for personal notices: only escalation sends them.
-    expect((await web.rest('client2', 'PUT', '/api/preferences', { categories: { inbox: { transports: { email: false, push: false } } } })).status).toBe(200);
-    const { page, problems, close } = await openAs(browser, web.base, 'client2');
+    expect((await suite.web.rest('client2', 'PUT', '/api/preferences', { categories: { inbox: { transports: { email: false, push: false } } } })).status).toBe(200);
+    const { page, problems, close } = await suite.open('client2');
     await page.waitForSelector('[data-testid="inbox-view"]');
     const unread = await notice('client2', { title: '请确认风险揭示书（未读）', requireAck: true });
     const read = await notice('client2', { title: '请确认新版客户协议（已读）', requireAck: true });
@@ -134,7 +121,7 @@ describe.skipIf(!hasChromium)('client inbox in Chromium', () => {
     await new Promise((r) => setTimeout(r, 2500));
     expect(mailed()).not.toContain(read);
     expect(mailed().filter((m) => m === unread)).toHaveLength(1);
-    const items = (await web.rest('client2', 'GET', '/api/inbox')).body.items as Array<{ messageId: string; state: string }>;
+    const items = (await suite.web.rest('client2', 'GET', '/api/inbox')).body.items as Array<{ messageId: string; state: string }>;
     expect(items.find((i) => i.messageId === read)?.state).toBe('read');
     expect(items.find((i) => i.messageId === unread)?.state).toBe('unread');
     expect(problems).toEqual([]);
@@ -142,12 +129,12 @@ describe.skipIf(!hasChromium)('client inbox in Chromium', () => {
   }, 60_000);
 
   it('shows a recommendation from the broker with security name, risk, broker and research note', async () => {
-    const note = await web.rest('research1', 'POST', '/api/channels/research.macro/publications', {
+    const note = await suite.web.rest('research1', 'POST', '/api/channels/research.macro/publications', {
       kind: 'note',
       payload: { title: '白酒行业深度：估值修复', summary: '维持增持', body: '正文', tickers: ['600519.SH'], riskLevel: 'R3' },
     });
     expect(note.status).toBe(201);
-    const rec = await web.rest('broker1', 'POST', '/api/recommendations', {
+    const rec = await suite.web.rest('broker1', 'POST', '/api/recommendations', {
       clientIds: [ids.client1],
       security: '600519.SH',
       productRisk: 'R3',
@@ -155,7 +142,7 @@ describe.skipIf(!hasChromium)('client inbox in Chromium', () => {
       researchMessageId: note.body.id,
     });
     expect(rec.status).toBe(200);
-    const { page, problems, close } = await openAs(browser, web.base, 'client1', '/recommendations');
+    const { page, problems, close } = await suite.open('client1', '/recommendations');
     const card = page.locator('[data-testid="rec-card"]').first();
     await card.waitFor();
     expect(await card.locator('[data-testid="rec-security"]').textContent()).toBe('600519.SH');

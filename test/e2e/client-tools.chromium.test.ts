@@ -5,10 +5,9 @@
  * price alerts are created, paused and deleted (server state checked over REST); notification
  * settings survive a reload, and the English switch shows complete English.
  */
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gateChromium, launchChromium } from '../helpers/browser.ts';
-import { expectAccessible, openAs, startWebApp, type WebApp } from '../helpers/web-page.ts';
+import { describe, expect, it } from 'vitest';
+import { gateChromium } from '../helpers/browser.ts';
+import { expectAccessible, webSuite } from '../helpers/web-page.ts';
 
 const hasChromium = gateChromium('the client tools browser tests');
 
@@ -16,21 +15,10 @@ const hasChromium = gateChromium('the client tools browser tests');
 const CJK = /[\u3400-\u9fff]/;
 
 describe.skipIf(!hasChromium)('client watchlist, price alerts and settings in Chromium', () => {
-  let web: WebApp;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    web = await startWebApp();
-    browser = await launchChromium();
-  }, 90_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await web?.close();
-  }, 30_000);
+  const suite = webSuite();
 
   it('watchlist: validates the code, adds 600519.SH with its name, shows its alerts live, removes it', async () => {
-    const { page, problems, close } = await openAs(browser, web.base, 'client1', '/watchlist');
+    const { page, problems, close } = await suite.open('client1', '/watchlist');
     await page.waitForSelector('[data-testid="watch-empty"]');
 
     await page.fill('[data-testid="watch-input"]', '60051');
@@ -51,12 +39,12 @@ describe.skipIf(!hasChromium)('client watchlist, price alerts and settings in Ch
     const row = page.locator('[data-testid="watch-row"][data-symbol="600519.SH"]');
     await row.waitFor();
     await page.waitForFunction(() => document.querySelector('[data-symbol="600519.SH"] [data-testid="watch-name"]')?.textContent === '贵州茅台');
-    const subs = (await web.rest('client1', 'GET', '/api/subscriptions')).body.subscriptions.map((s: { channel: string }) => s.channel);
+    const subs = (await suite.web.rest('client1', 'GET', '/api/subscriptions')).body.subscriptions.map((s: { channel: string }) => s.channel);
     expect(subs).toContain('alerts.600519.SH');
 
     // An alert on the watched code arrives live.
     await page.waitForTimeout(300);
-    const pub = await web.rest('admin', 'POST', '/api/channels/alerts.600519.SH/publications', { kind: 'alert', payload: { symbol: '600519.SH', title: '贵州茅台 盘中涨幅超 5%', severity: 'warning', event: 'price' } });
+    const pub = await suite.web.rest('admin', 'POST', '/api/channels/alerts.600519.SH/publications', { kind: 'alert', payload: { symbol: '600519.SH', title: '贵州茅台 盘中涨幅超 5%', severity: 'warning', event: 'price' } });
     expect(pub.status).toBe(201);
     const alert = page.locator(`[data-testid="watch-alert"][data-id="${pub.body.id}"]`);
     await alert.waitFor({ timeout: 10_000 });
@@ -65,14 +53,14 @@ describe.skipIf(!hasChromium)('client watchlist, price alerts and settings in Ch
 
     await row.locator('[data-testid="watch-remove"]').click();
     await page.waitForSelector('[data-testid="watch-empty"]');
-    const after = (await web.rest('client1', 'GET', '/api/subscriptions')).body.subscriptions.map((s: { channel: string }) => s.channel);
+    const after = (await suite.web.rest('client1', 'GET', '/api/subscriptions')).body.subscriptions.map((s: { channel: string }) => s.channel);
     expect(after).not.toContain('alerts.600519.SH');
     expect(problems).toEqual([]);
     await close();
   }, 60_000);
 
   it('price alerts: create (price and percent move), refuse a bad code, pause, resume, delete', async () => {
-    const { page, problems, close } = await openAs(browser, web.base, 'client1', '/alerts');
+    const { page, problems, close } = await suite.open('client1', '/alerts');
     await page.waitForSelector('[data-testid="alert-rules-empty"]');
 
     await page.fill('[data-testid="alert-symbol"]', '600519');
@@ -96,14 +84,14 @@ describe.skipIf(!hasChromium)('client watchlist, price alerts and settings in Ch
     const move = page.locator('[data-testid="alert-row"][data-symbol="000858.SZ"]');
     await move.waitFor();
     expect(await move.locator('[data-testid="alert-condition"]').textContent()).toBe('涨跌 5%（基准 150.00）');
-    const rules = (await web.rest('client1', 'GET', '/api/alert-rules')).body.rules as Array<{ symbol: string; direction: string; percent: number | null; repeat: boolean; active: boolean }>;
+    const rules = (await suite.web.rest('client1', 'GET', '/api/alert-rules')).body.rules as Array<{ symbol: string; direction: string; percent: number | null; repeat: boolean; active: boolean }>;
     expect(rules.find((r) => r.symbol === '000858.SZ')).toMatchObject({ direction: 'move', percent: 5, repeat: true, active: true });
     await expectAccessible(page, 'price alerts');
 
     // Pause, then resume: the server's state follows.
     await above.locator('[data-testid="alert-toggle"]').click();
     await page.waitForSelector('[data-testid="alert-row"][data-symbol="600519.SH"][data-state="paused"]');
-    const paused = (await web.rest('client1', 'GET', '/api/alert-rules')).body.rules.find((r: { symbol: string }) => r.symbol === '600519.SH');
+    const paused = (await suite.web.rest('client1', 'GET', '/api/alert-rules')).body.rules.find((r: { symbol: string }) => r.symbol === '600519.SH');
     expect(paused.active).toBe(false);
     expect(paused.pausedAt).not.toBeNull();
     expect(await above.locator('[data-testid="alert-state"]').textContent()).toBe('已暂停');
@@ -112,14 +100,14 @@ describe.skipIf(!hasChromium)('client watchlist, price alerts and settings in Ch
 
     await above.locator('[data-testid="alert-delete"]').click();
     await above.waitFor({ state: 'detached' });
-    const left = (await web.rest('client1', 'GET', '/api/alert-rules')).body.rules.map((r: { symbol: string }) => r.symbol);
+    const left = (await suite.web.rest('client1', 'GET', '/api/alert-rules')).body.rules.map((r: { symbol: string }) => r.symbol);
     expect(left).toEqual(['000858.SZ']);
     expect(problems).toEqual([]);
     await close();
   }, 60_000);
 
   it('notification settings: email for a category and quiet hours survive a reload; English is complete', async () => {
-    const { page, problems, close } = await openAs(browser, web.base, 'client2', '/settings/notifications');
+    const { page, problems, close } = await suite.open('client2', '/settings/notifications');
     await page.waitForSelector('[data-testid="prefs-form"]');
     expect(await page.textContent('[data-testid="nav-settings"]')).toBe('通知设置');
     expect(await page.isChecked('[data-testid="pref-research-email"]')).toBe(false);
@@ -137,7 +125,7 @@ describe.skipIf(!hasChromium)('client watchlist, price alerts and settings in Ch
     await page.click('[data-testid="prefs-save"]');
     await page.waitForSelector('[data-testid="prefs-saved"]');
     expect(await page.textContent('[data-testid="prefs-saved"]')).toBe('通知设置已保存');
-    const got = (await web.rest('client2', 'GET', '/api/preferences')).body;
+    const got = (await suite.web.rest('client2', 'GET', '/api/preferences')).body;
     expect(got.effective.research).toMatchObject({ transports: { email: true }, digest: 'daily', quietStart: '22:00', quietEnd: '07:30' });
     expect(got.effective.alerts).toMatchObject({ quietStart: '22:00', quietEnd: '07:30' });
     await expectAccessible(page, 'notification settings');

@@ -13,11 +13,10 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gateChromium, launchChromium } from '../helpers/browser.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { gateChromium } from '../helpers/browser.ts';
 import { brokerClientConversation } from '../helpers/conversations.ts';
-import { expectAccessible, openAs, startWebApp, type UserPage, type WebApp } from '../helpers/web-page.ts';
+import { expectAccessible, webSuite } from '../helpers/web-page.ts';
 
 const hasChromium = gateChromium('the compliance archive browser tests');
 
@@ -25,40 +24,29 @@ const KEYWORD = '季度回访确认';
 const TEXT = `${KEYWORD}：请于周五前完成风险测评 <img src=x onerror=alert(1)>`;
 
 describe.skipIf(!hasChromium)('compliance archive in Chromium', () => {
-  let web: WebApp;
-  let browser: Browser;
+  const suite = webSuite();
   let convId: string;
   const ids: Record<string, string> = {};
-  const pages: UserPage[] = [];
 
   const chat = async (login: string, kind: string, payload: object) => {
-    const r = await web.rest(login, 'POST', `/api/conversations/${convId}/messages`, { kind, payload });
+    const r = await suite.web.rest(login, 'POST', `/api/conversations/${convId}/messages`, { kind, payload });
     expect(r.status, JSON.stringify(r.body)).toBeLessThan(300);
     return r.body as { id: string };
   };
 
   beforeAll(async () => {
-    web = await startWebApp();
-    for (const l of ['client1', 'broker1']) ids[l] = (await web.rest(l, 'GET', '/api/me')).body.id;
-    convId = await brokerClientConversation(web.app.qiao.db.db, ids.broker1, ids.client1);
+    for (const l of ['client1', 'broker1']) ids[l] = (await suite.web.rest(l, 'GET', '/api/me')).body.id;
+    convId = await brokerClientConversation(suite.web.app.qiao.db.db, ids.broker1, ids.client1);
     await chat('client1', 'chat', { text: '您好，我想了解一下风险测评的流程' });
     await chat('broker1', 'chat', { text: TEXT });
     const wrong = await chat('broker1', 'chat', { text: '测评链接：第一版' });
     await chat('broker1', 'chat.edit', { ref: wrong.id, text: '测评链接：第二版（已更正）' });
     const oops = await chat('broker1', 'chat', { text: '发错了的一条' });
     await chat('broker1', 'chat.recall', { ref: oops.id });
-    browser = await launchChromium();
-  }, 90_000);
-
-  afterAll(async () => {
-    for (const p of pages) await p.close().catch(() => {});
-    await browser?.close();
-    await web?.close();
-  }, 30_000);
+  });
 
   it('searches, exports with matching hashes, verifies, and opens the conversation read-only', async () => {
-    const up = await openAs(browser, web.base, 'compliance1', '/compliance/archive');
-    pages.push(up);
+    const up = await suite.open('compliance1', '/compliance/archive');
     const { page } = up;
     await page.waitForSelector('[data-testid="archive-form"]');
     expect(await page.textContent('#page-title')).toBe('合规存档');
@@ -132,8 +120,7 @@ describe.skipIf(!hasChromium)('compliance archive in Chromium', () => {
   }, 90_000);
 
   it('does not offer the archive to other roles, and the server refuses them anyway', async () => {
-    const up = await openAs(browser, web.base, 'broker1', '/compliance/archive');
-    pages.push(up);
+    const up = await suite.open('broker1', '/compliance/archive');
     const { page } = up;
     await page.waitForSelector('[data-testid="not-found"]');
     expect(await page.locator('[data-testid="nav-archive"]').count()).toBe(0);

@@ -7,10 +7,10 @@
  * sending; broker2 starts the conversation with its manager and manager2 sees it arrive.
  * Skips loudly without /usr/bin/chromium unless QIAO_REQUIRE_SERVICES=1 (then it fails).
  */
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gateChromium, launchChromium } from '../helpers/browser.ts';
-import { expectAccessible, openAs, startWebApp, type UserPage, type WebApp } from '../helpers/web-page.ts';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { gateChromium } from '../helpers/browser.ts';
+import { expectAccessible, webSuite } from '../helpers/web-page.ts';
 
 const hasChromium = gateChromium('the conversations browser test');
 
@@ -21,28 +21,10 @@ const hasText = (page: Page, text: string) =>
   page.waitForFunction((x) => [...document.querySelectorAll('[data-testid="conv-msg-text"]')].some((e) => e.textContent === x), text, { timeout: 10_000 });
 
 describe.skipIf(!hasChromium)('conversations view in Chromium', () => {
-  let w: WebApp;
-  let browser: Browser;
-  const pages: UserPage[] = [];
-
-  beforeAll(async () => {
-    w = await startWebApp();
-    browser = await launchChromium();
-  }, 90_000);
-  afterAll(async () => {
-    for (const p of pages) await p.close().catch(() => {});
-    await browser?.close();
-    await w?.close();
-  }, 30_000);
-
-  async function as(login: string, path: string): Promise<UserPage> {
-    const up = await openAs(browser, w.base, login, path);
-    pages.push(up);
-    return up;
-  }
+  const suite = webSuite();
 
   it('workstation, live chat both ways with typing, 已读 and unread counts, read-only supervision', async () => {
-    const b = await as('broker1', '/');
+    const b = await suite.open('broker1', '/');
     const broker = b.page;
     // A broker's home is the conversations view, on the workstation.
     await broker.waitForURL(/\/conversations$/);
@@ -57,7 +39,7 @@ describe.skipIf(!hasChromium)('conversations view in Chromium', () => {
     await expect(broker.locator('[data-testid="nav-conversations"]').innerText()).resolves.toContain('会话');
     await expectAccessible(broker, 'broker workstation');
 
-    const c = await as('client1', '/conversations');
+    const c = await suite.open('client1', '/conversations');
     const client = c.page;
     await client.click('[data-testid="conv-item"]');
     await client.waitForSelector('[data-testid="conv-msg"]');
@@ -110,7 +92,7 @@ describe.skipIf(!hasChromium)('conversations view in Chromium', () => {
     expect(await client.locator('[data-testid="nav-conversations-count"]').count()).toBe(0);
 
     // The team manager reads it, read-only.
-    const m = await as('manager1', '/conversations');
+    const m = await suite.open('manager1', '/conversations');
     const manager = m.page;
     await manager.click('[data-testid="conv-item"] >> text=刘女士');
     await manager.waitForSelector('[data-testid="conv-readonly"]');
@@ -124,7 +106,7 @@ describe.skipIf(!hasChromium)('conversations view in Chromium', () => {
   }, 90_000);
 
   it('DLP: a blocked term is named and the draft kept, the error clears on edit, a warn term is shown after sending', async () => {
-    const c = await as('client1', '/conversations');
+    const c = await suite.open('client1', '/conversations');
     const client = c.page;
     await client.click('[data-testid="conv-item"]');
     await client.waitForSelector('[data-testid="conv-msg"]');
@@ -159,12 +141,12 @@ describe.skipIf(!hasChromium)('conversations view in Chromium', () => {
   }, 60_000);
 
   it('a broker starts the conversation with its manager, and the manager sees it arrive', async () => {
-    const m = await as('manager2', '/conversations');
+    const m = await suite.open('manager2', '/conversations');
     const manager = m.page;
     await manager.waitForSelector('[data-testid="conv-empty"], [data-testid="conv-list"]');
     expect(await manager.locator('[data-testid="conv-item"] >> text=李经纪').count()).toBe(0);
 
-    const b = await as('broker2', '/conversations');
+    const b = await suite.open('broker2', '/conversations');
     const broker = b.page;
     await broker.click('[data-testid="conv-tab-list"]');
     await broker.click('[data-testid="conv-contact-manager"]');

@@ -8,42 +8,27 @@
  * - the sent list shows both outcomes; compliance1 sees the list read-only (no form).
  * Each view passes the axe check; no console errors.
  */
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gateChromium, launchChromium } from '../helpers/browser.ts';
-import { expectAccessible, openAs, startWebApp, type UserPage, type WebApp } from '../helpers/web-page.ts';
+import { describe, expect, it } from 'vitest';
+import { gateChromium } from '../helpers/browser.ts';
+import { expectAccessible, webSuite } from '../helpers/web-page.ts';
 
 const hasChromium = gateChromium('the recommendations browser tests');
 
 describe.skipIf(!hasChromium)('broker recommendations in Chromium', () => {
-  let web: WebApp;
-  let browser: Browser;
-  const pages: UserPage[] = [];
-
-  beforeAll(async () => {
-    web = await startWebApp();
-    browser = await launchChromium();
-  }, 90_000);
-
-  afterAll(async () => {
-    for (const p of pages) await p.close().catch(() => {});
-    await browser?.close();
-    await web?.close();
-  }, 30_000);
+  const suite = webSuite();
 
   it('sends one that passes (with its research note) and one refused by suitability; compliance reads the list', async () => {
     const noteTitle = `贵州茅台深度报告 ${Date.now()}`;
-    const pub = await web.rest('research1', 'POST', '/api/channels/research.sector.consumer/publications', {
+    const pub = await suite.web.rest('research1', 'POST', '/api/channels/research.sector.consumer/publications', {
       kind: 'note',
       payload: { title: noteTitle, summary: '高端白酒龙头', tickers: ['600519.SH'], riskLevel: 'R3' },
     });
     expect(pub.status).toBe(201);
     const noteId = pub.body.id as string;
-    const client1 = (await web.rest('client1', 'GET', '/api/me')).body.id as string;
-    const client3 = (await web.rest('client3', 'GET', '/api/me')).body.id as string;
+    const client1 = (await suite.web.rest('client1', 'GET', '/api/me')).body.id as string;
+    const client3 = (await suite.web.rest('client3', 'GET', '/api/me')).body.id as string;
 
-    const broker = await openAs(browser, web.base, 'broker1', '/recommendations/sent');
-    pages.push(broker);
+    const broker = await suite.open('broker1', '/recommendations/sent');
     const { page } = broker;
     await page.waitForSelector('[data-testid="rec-form"]');
     const level = (id: string) => page.locator(`[data-testid="rec-client"][data-client-id="${id}"] ~ [data-testid="rec-client-level"]`);
@@ -69,7 +54,7 @@ describe.skipIf(!hasChromium)('broker recommendations in Chromium', () => {
     expect(await page.textContent('[data-testid="rec-result-note"]')).toBe(`依据研报：${noteTitle}`);
 
     // client1's inbox item carries the linked note.
-    const inbox = await web.rest('client1', 'GET', `/api/channels/inbox.${client1}/history?limit=20`);
+    const inbox = await suite.web.rest('client1', 'GET', `/api/channels/inbox.${client1}/history?limit=20`);
     const rec = (inbox.body.publications as Array<{ kind: string; payload: Record<string, unknown> }>).find((p) => p.kind === 'recommendation');
     expect(rec?.payload.researchMessageId).toBe(noteId);
     expect(rec?.payload.researchTitle).toBe(noteTitle);
@@ -84,7 +69,7 @@ describe.skipIf(!hasChromium)('broker recommendations in Chromium', () => {
     expect(await refused.getAttribute('data-code')).toBe('QIAO_SUITABILITY_MISMATCH');
     expect(await refused.locator('[data-testid="rec-result-outcome"]').textContent()).toBe('已拒绝');
     expect(await refused.locator('[data-testid="rec-result-reason"]').textContent()).toBe('产品风险 R3 高于客户承受能力 C1 — 产品风险等级高于客户风险承受能力，已拒绝并记录');
-    const inbox3 = await web.rest('client3', 'GET', `/api/channels/inbox.${client3}/history?limit=20`);
+    const inbox3 = await suite.web.rest('client3', 'GET', `/api/channels/inbox.${client3}/history?limit=20`);
     expect((inbox3.body.publications as Array<{ kind: string }>).filter((p) => p.kind === 'recommendation')).toEqual([]);
 
     // The sent list: both, with their outcomes.
@@ -103,8 +88,7 @@ describe.skipIf(!hasChromium)('broker recommendations in Chromium', () => {
     await page.screenshot({ path: '/tmp/qiao-desk-recommendations.png', fullPage: true });
 
     // Compliance: every broker's, read-only.
-    const compliance = await openAs(browser, web.base, 'compliance1', '/recommendations/sent');
-    pages.push(compliance);
+    const compliance = await suite.open('compliance1', '/recommendations/sent');
     await compliance.page.waitForSelector('[data-testid="rec-sent-table"]');
     expect(await compliance.page.locator('[data-testid="rec-form"]').count()).toBe(0);
     expect(await compliance.page.locator('[data-testid="rec-sent-row"]').count()).toBeGreaterThanOrEqual(2);

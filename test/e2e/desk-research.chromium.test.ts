@@ -8,37 +8,21 @@
  *   (QIAO_DLP_BLOCKED) and the draft is kept.
  * Each view passes the axe check; no console errors.
  */
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gateChromium, launchChromium } from '../helpers/browser.ts';
-import { expectAccessible, openAs, startWebApp, type UserPage, type WebApp } from '../helpers/web-page.ts';
+import { describe, expect, it } from 'vitest';
+import { gateChromium } from '../helpers/browser.ts';
+import { expectAccessible, webSuite } from '../helpers/web-page.ts';
 
 const hasChromium = gateChromium('the research desk browser tests');
 
 describe.skipIf(!hasChromium)('research desk in Chromium', () => {
-  let web: WebApp;
-  let browser: Browser;
-  const pages: UserPage[] = [];
-
-  beforeAll(async () => {
-    web = await startWebApp();
-    browser = await launchChromium();
-  }, 90_000);
-
-  afterAll(async () => {
-    for (const p of pages) await p.close().catch(() => {});
-    await browser?.close();
-    await web?.close();
-  }, 30_000);
+  const suite = webSuite();
 
   it('composes with audience and preview, publishes, the client receives it, the notes list counts it; DLP names the term and keeps the draft', async () => {
-    expect((await web.rest('client1', 'PUT', '/api/subscriptions/research.macro', {})).status).toBeLessThan(300);
-    const client = await openAs(browser, web.base, 'client1', '/channels');
-    pages.push(client);
+    expect((await suite.web.rest('client1', 'PUT', '/api/subscriptions/research.macro', {})).status).toBeLessThan(300);
+    const client = await suite.open('client1', '/channels');
     await client.page.waitForSelector('[data-channel="research.macro"][data-live="true"]');
 
-    const desk = await openAs(browser, web.base, 'research1');
-    pages.push(desk);
+    const desk = await suite.open('research1');
     const { page } = desk;
     // Home of the research role.
     await page.waitForURL(/\/research\/compose$/);
@@ -97,7 +81,7 @@ describe.skipIf(!hasChromium)('research desk in Chromium', () => {
 
     // DLP: compliance blocks a term; a note containing it is refused with the term named, draft kept.
     const term = '内部绝密名单';
-    expect((await web.rest('compliance1', 'POST', '/api/compliance/dlp-terms', { term, action: 'block' })).status).toBeLessThan(300);
+    expect((await suite.web.rest('compliance1', 'POST', '/api/compliance/dlp-terms', { term, action: 'block' })).status).toBeLessThan(300);
     await page.click('[data-testid="nav-research-compose"]');
     await page.waitForSelector('[data-testid="note-form"]');
     // The published draft was cleared.

@@ -5,50 +5,25 @@
  * progress table follows live (no reload) to done with the note. A title with HTML stays text.
  * Each view passes the axe check; no console errors.
  */
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gateChromium, launchChromium } from '../helpers/browser.ts';
-import { expectAccessible, openAs, startWebApp, type UserPage, type WebApp } from '../helpers/web-page.ts';
+import { describe, expect, it } from 'vitest';
+import { gateChromium } from '../helpers/browser.ts';
+import { expectAccessible, SHANGHAI, webSuite } from '../helpers/web-page.ts';
 
 const hasChromium = gateChromium('the tasks browser tests');
 
 const shanghaiDate = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit' });
-const shanghaiFull = new Intl.DateTimeFormat('zh-CN', {
-  timeZone: 'Asia/Shanghai',
-  year: 'numeric',
-  month: '2-digit',
-  day: '2-digit',
-  hour: '2-digit',
-  minute: '2-digit',
-  second: '2-digit',
-  hour12: false,
-});
 
 describe.skipIf(!hasChromium)('tasks in Chromium', () => {
-  let web: WebApp;
-  let browser: Browser;
-  const pages: UserPage[] = [];
-
-  beforeAll(async () => {
-    web = await startWebApp();
-    browser = await launchChromium();
-  }, 90_000);
-
-  afterAll(async () => {
-    for (const p of pages) await p.close().catch(() => {});
-    await browser?.close();
-    await web?.close();
-  }, 30_000);
+  const suite = webSuite();
 
   it('manager sends, broker accepts and completes with a note, manager sees the progress live', async () => {
-    const broker1 = (await web.rest('broker1', 'GET', '/api/me')).body.id as string;
+    const broker1 = (await suite.web.rest('broker1', 'GET', '/api/me')).body.id as string;
     const title = `复盘客户持仓 <img src=x onerror=alert(1)> ${Date.now()}`;
     const day = shanghaiDate.format(new Date(Date.now() + 2 * 86_400_000));
     const dueInput = `${day}T15:30`;
     const dueIso = new Date(`${dueInput}:00+08:00`).toISOString();
 
-    const manager = await openAs(browser, web.base, 'manager1', '/tasks');
-    pages.push(manager);
+    const manager = await suite.open('manager1', '/tasks');
     const m = manager.page;
     await m.waitForSelector(`[data-testid="task-broker"][data-id="${broker1}"]`);
     await expectAccessible(m, 'tasks (manager)');
@@ -63,22 +38,21 @@ describe.skipIf(!hasChromium)('tasks in Chromium', () => {
     const taskId = (await taskRow.getAttribute('data-task-id'))!;
     expect(await m.inputValue('[data-testid="task-title"]')).toBe('');
     // Stored as the Shanghai wall-clock time the manager typed.
-    const progress = await web.rest('manager1', 'GET', `/api/tasks/${taskId}/progress`);
+    const progress = await suite.web.rest('manager1', 'GET', `/api/tasks/${taskId}/progress`);
     expect(new Date(progress.body.task.dueAt).toISOString()).toBe(dueIso);
     const row = m.locator(`[data-testid="progress-row"][data-broker-id="${broker1}"]`);
     await row.waitFor();
     expect(await row.getAttribute('data-state')).toBe('delivered');
     await m.waitForSelector('[data-testid="task-live"]');
 
-    const broker = await openAs(browser, web.base, 'broker1', '/tasks');
-    pages.push(broker);
+    const broker = await suite.open('broker1', '/tasks');
     const b = broker.page;
     const mine = b.locator(`[data-testid="my-task"][data-task-id="${taskId}"]`);
     await mine.waitFor();
     expect(await mine.locator('[data-testid="my-task-title"]').textContent()).toBe(title);
     expect(await b.locator('img').count()).toBe(0);
     // The due time in Asia/Shanghai, though the browser is in London.
-    expect(await mine.locator('[data-testid="my-task-due"]').textContent()).toBe(shanghaiFull.format(new Date(dueIso)));
+    expect(await mine.locator('[data-testid="my-task-due"]').textContent()).toBe(SHANGHAI.format(new Date(dueIso)));
     expect(await mine.locator('[data-testid="my-task-due"]').textContent()).toContain('15:30:00');
     await expectAccessible(b, 'tasks (broker)');
 

@@ -7,11 +7,10 @@
  * The view passes the axe check; no console errors.
  */
 import { and, eq } from 'drizzle-orm';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deliveries, users } from '../../src/store/schema/index.ts';
-import { gateChromium, launchChromium } from '../helpers/browser.ts';
-import { expectAccessible, openAs, startWebApp, type UserPage, type WebApp } from '../helpers/web-page.ts';
+import { gateChromium } from '../helpers/browser.ts';
+import { expectAccessible, webSuite } from '../helpers/web-page.ts';
 
 const hasChromium = gateChromium('the dead letters browser test');
 
@@ -26,28 +25,15 @@ async function until<T>(fn: () => Promise<T | undefined | false>, what: string, 
 }
 
 describe.skipIf(!hasChromium)('dead letters in Chromium', () => {
-  let web: WebApp;
-  let browser: Browser;
-  const pages: UserPage[] = [];
-
-  beforeAll(async () => {
-    web = await startWebApp();
-    browser = await launchChromium();
-  }, 90_000);
-
-  afterAll(async () => {
-    for (const p of pages) await p.close().catch(() => {});
-    await browser?.close();
-    await web?.close();
-  }, 30_000);
+  const suite = webSuite();
 
   it('lists a dead-lettered email with its reason and replays it after confirmation', async () => {
-    const db = web.app.qiao.db.db;
-    const broker = (await web.rest('broker1', 'GET', '/api/me')).body.id as string;
+    const db = suite.web.app.qiao.db.db;
+    const broker = (await suite.web.rest('broker1', 'GET', '/api/me')).body.id as string;
     await db.update(users).set({ email: 'broker1-at-nowhere' }).where(eq(users.id, broker));
-    expect((await web.rest('broker1', 'PUT', '/api/subscriptions/research.sector.finance', {})).status).toBeLessThan(300);
-    expect((await web.rest('broker1', 'PUT', '/api/preferences', { categories: { research: { transports: { email: true } } } })).status).toBe(200);
-    const pub = await web.rest('research1', 'POST', '/api/channels/research.sector.finance/publications', {
+    expect((await suite.web.rest('broker1', 'PUT', '/api/subscriptions/research.sector.finance', {})).status).toBeLessThan(300);
+    expect((await suite.web.rest('broker1', 'PUT', '/api/preferences', { categories: { research: { transports: { email: true } } } })).status).toBe(200);
+    const pub = await suite.web.rest('research1', 'POST', '/api/channels/research.sector.finance/publications', {
       kind: 'note',
       payload: { title: '银行业季度观察', summary: '息差企稳', tickers: ['600036.SH'], riskLevel: 'R3' },
     });
@@ -55,8 +41,7 @@ describe.skipIf(!hasChromium)('dead letters in Chromium', () => {
     const emailRow = () => db.select().from(deliveries).where(and(eq(deliveries.messageId, pub.body.id), eq(deliveries.userId, broker), eq(deliveries.transport, 'email')));
     await until(async () => (await emailRow())[0]?.status === 'failed', 'the failed email');
 
-    const up = await openAs(browser, web.base, 'admin', '/admin/dead-letters');
-    pages.push(up);
+    const up = await suite.open('admin', '/admin/dead-letters');
     const { page } = up;
     await page.waitForSelector('[data-testid="dead-letters-queue"]');
     await page.selectOption('[data-testid="dead-letters-queue"]', 'email');

@@ -7,37 +7,25 @@
  *   the term is removed: it is gone from the list, and the dictionary says so.
  * Each view passes the axe check; no console errors.
  */
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gateChromium, launchChromium } from '../helpers/browser.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { gateChromium } from '../helpers/browser.ts';
 import { brokerClientConversation } from '../helpers/conversations.ts';
-import { expectAccessible, openAs, startWebApp, type UserPage, type WebApp } from '../helpers/web-page.ts';
+import { expectAccessible, webSuite } from '../helpers/web-page.ts';
 
 const hasChromium = gateChromium('the legal hold and DLP browser tests');
 
 describe.skipIf(!hasChromium)('legal holds and DLP dictionary in Chromium', () => {
-  let web: WebApp;
-  let browser: Browser;
+  const suite = webSuite();
   let convId: string;
   const ids: Record<string, string> = {};
-  const pages: UserPage[] = [];
 
   beforeAll(async () => {
-    web = await startWebApp();
-    for (const l of ['client1', 'client2', 'broker1']) ids[l] = (await web.rest(l, 'GET', '/api/me')).body.id;
-    convId = await brokerClientConversation(web.app.qiao.db.db, ids.broker1, ids.client1);
-    browser = await launchChromium();
-  }, 90_000);
-
-  afterAll(async () => {
-    for (const p of pages) await p.close().catch(() => {});
-    await browser?.close();
-    await web?.close();
-  }, 30_000);
+    for (const l of ['client1', 'client2', 'broker1']) ids[l] = (await suite.web.rest(l, 'GET', '/api/me')).body.id;
+    convId = await brokerClientConversation(suite.web.app.qiao.db.db, ids.broker1, ids.client1);
+  });
 
   it('places a hold on a person and on a conversation, lists them, releases one', async () => {
-    const up = await openAs(browser, web.base, 'compliance1', '/compliance/holds');
-    pages.push(up);
+    const up = await suite.open('compliance1', '/compliance/holds');
     const { page } = up;
     await page.waitForSelector('[data-testid="hold-form"]');
     await expectAccessible(page, 'legal holds');
@@ -60,11 +48,11 @@ describe.skipIf(!hasChromium)('legal holds and DLP dictionary in Chromium', () =
     expect(await held.locator('[data-testid="hold-reason-text"]').textContent()).toBe('监管问询（2026）第 17 号：保留全部往来记录');
     expect(await held.locator('[data-testid="hold-state"]').textContent()).toBe('保全中');
     const holdId = (await held.getAttribute('data-hold-id'))!;
-    const listed = await web.rest('compliance1', 'GET', '/api/compliance/legal-holds?active=true');
+    const listed = await suite.web.rest('compliance1', 'GET', '/api/compliance/legal-holds?active=true');
     expect(listed.body.holds.map((h: { id: string }) => h.id)).toContain(holdId);
 
     // A conversation, from the viewer's link: the form comes prefilled.
-    await page.goto(`${web.base}/compliance/conversations/${convId}`);
+    await page.goto(`${suite.web.base}/compliance/conversations/${convId}`);
     await page.click('[data-testid="conv-hold"]');
     await page.waitForURL(/\/compliance\/holds\?conversationId=/);
     expect(await page.isChecked('[data-testid="hold-target-conversation"]')).toBe(true);
@@ -80,7 +68,7 @@ describe.skipIf(!hasChromium)('legal holds and DLP dictionary in Chromium', () =
     await page.waitForSelector(`[data-testid="hold-row"][data-hold-id="${holdId}"][data-active="false"]`);
     expect(await row.locator('[data-testid="hold-state"]').textContent()).toBe('已解除');
     expect(await row.locator('[data-testid="hold-release"]').count()).toBe(0);
-    const active = await web.rest('compliance1', 'GET', '/api/compliance/legal-holds?active=true');
+    const active = await suite.web.rest('compliance1', 'GET', '/api/compliance/legal-holds?active=true');
     expect(active.body.holds.map((h: { id: string }) => h.id)).not.toContain(holdId);
     await expectAccessible(page, 'legal holds listed');
     expect(up.problems).toEqual([]);
@@ -88,10 +76,9 @@ describe.skipIf(!hasChromium)('legal holds and DLP dictionary in Chromium', () =
 
   it('adds a blocking DLP term that refuses a client chat, changes it to warn, removes it', async () => {
     const TERM = `代客理财${Date.now() % 10000}`;
-    const send = () => web.rest('client1', 'POST', `/api/conversations/${convId}/messages`, { kind: 'chat', payload: { text: `可以${TERM}吗？` } });
+    const send = () => suite.web.rest('client1', 'POST', `/api/conversations/${convId}/messages`, { kind: 'chat', payload: { text: `可以${TERM}吗？` } });
 
-    const up = await openAs(browser, web.base, 'compliance1', '/compliance/dlp');
-    pages.push(up);
+    const up = await suite.open('compliance1', '/compliance/dlp');
     const { page } = up;
     await page.waitForSelector('[data-testid="dlp-form"]');
     await expectAccessible(page, 'DLP dictionary');
@@ -120,7 +107,7 @@ describe.skipIf(!hasChromium)('legal holds and DLP dictionary in Chromium', () =
     // Remove.
     await row.locator('[data-testid="dlp-remove"]').click();
     await row.waitFor({ state: 'detached' });
-    const terms = await web.rest('compliance1', 'GET', '/api/compliance/dlp-terms');
+    const terms = await suite.web.rest('compliance1', 'GET', '/api/compliance/dlp-terms');
     expect(terms.body.terms.filter((x: { term: string; active: boolean }) => x.term === TERM && x.active !== false)).toEqual([]);
     const clean = await send();
     expect(clean.status).toBe(201);

@@ -7,42 +7,23 @@
  * Screenshots: /tmp/qiao-team.png and /tmp/qiao-team-notices.png.
  * Skips loudly without /usr/bin/chromium unless QIAO_REQUIRE_SERVICES=1 (then it fails).
  */
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gateChromium, launchChromium } from '../helpers/browser.ts';
-import { expectAccessible, openAs, startWebApp, type UserPage, type WebApp } from '../helpers/web-page.ts';
+import { describe, expect, it } from 'vitest';
+import { gateChromium } from '../helpers/browser.ts';
+import { expectAccessible, webSuite } from '../helpers/web-page.ts';
 
 const hasChromium = gateChromium('the team view browser test');
 
 describe.skipIf(!hasChromium)('team view in Chromium', () => {
-  let w: WebApp;
-  let browser: Browser;
-  const pages: UserPage[] = [];
-
-  beforeAll(async () => {
-    w = await startWebApp();
-    browser = await launchChromium();
-  }, 90_000);
-  afterAll(async () => {
-    for (const p of pages) await p.close().catch(() => {});
-    await browser?.close();
-    await w?.close();
-  }, 30_000);
-
-  async function as(login: string, path: string): Promise<UserPage> {
-    const up = await openAs(browser, w.base, login, path);
-    pages.push(up);
-    return up;
-  }
+  const suite = webSuite();
 
   it('lists each broker with the longest-waiting client, which opens the conversation', async () => {
     // client2 (no conversation yet) writes to its broker.
-    const opened = await w.rest('client2', 'POST', '/api/conversations', { type: 'broker_client' });
+    const opened = await suite.web.rest('client2', 'POST', '/api/conversations', { type: 'broker_client' });
     expect(opened.status).toBe(201);
-    const sent = await w.rest('client2', 'POST', `/api/conversations/${opened.body.conversation.id}/messages`, { kind: 'chat', payload: { text: '请帮我看看账户的两融额度' } });
+    const sent = await suite.web.rest('client2', 'POST', `/api/conversations/${opened.body.conversation.id}/messages`, { kind: 'chat', payload: { text: '请帮我看看账户的两融额度' } });
     expect(sent.status).toBe(201);
 
-    const m = await as('manager1', '/');
+    const m = await suite.open('manager1', '/');
     const page = m.page;
     await page.waitForURL(/\/team$/);
     const rows = page.locator('[data-testid="team-row"]');
@@ -75,14 +56,14 @@ describe.skipIf(!hasChromium)('team view in Chromium', () => {
   }, 60_000);
 
   it('a team notice is previewed, refused for a DLP term, published, and seen live by a broker of the team', async () => {
-    const me = await w.rest('broker1', 'GET', '/api/me');
+    const me = await suite.web.rest('broker1', 'GET', '/api/me');
     const channel = `team.${me.body.teamId}`;
-    const b = await as('broker1', '/channels');
+    const b = await suite.open('broker1', '/channels');
     const broker = b.page;
     await broker.check(`[data-testid="sub-toggle-${channel}"]`);
     await broker.waitForSelector(`[data-channel="${channel}"][data-live="true"]`);
 
-    const m = await as('manager1', '/team');
+    const m = await suite.open('manager1', '/team');
     const page = m.page;
     await page.click('[data-testid="team-notices-link"]');
     await page.waitForURL(/\/team\/notices$/);

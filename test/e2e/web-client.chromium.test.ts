@@ -14,7 +14,7 @@ import { gateChromium, launchChromium } from '../helpers/browser.ts';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { WEB_CSP } from '../../src/routes/web.ts';
-import { expectAccessible } from '../helpers/web-page.ts';
+import { expectAccessible, SHANGHAI } from '../helpers/web-page.ts';
 
 const hasChromium = gateChromium('the web client browser tests');
 
@@ -32,17 +32,6 @@ async function login(base: string, who: string): Promise<string> {
   expect(r.status).toBe(200);
   return ((await r.json()) as { token: string }).token;
 }
-
-const shanghai = new Intl.DateTimeFormat('zh-CN', {
-  timeZone: 'Asia/Shanghai',
-  year: 'numeric',
-  month: '2-digit',
-  day: '2-digit',
-  hour: '2-digit',
-  minute: '2-digit',
-  second: '2-digit',
-  hour12: false,
-});
 
 describe.skipIf(!hasChromium)('web client in Chromium', () => {
   let app: FastifyInstance;
@@ -147,7 +136,7 @@ describe.skipIf(!hasChromium)('web client in Chromium', () => {
     expect(await item.locator('.ticker').allTextContents()).toEqual(['600519.SH', '000858.SZ']);
     // Time in Asia/Shanghai whatever the browser's own zone (Europe/London here).
     const time = await item.locator('[data-testid="feed-time"]').getAttribute('datetime');
-    expect(await item.locator('[data-testid="feed-time"]').textContent()).toBe(shanghai.format(new Date(time!)));
+    expect(await item.locator('[data-testid="feed-time"]').textContent()).toBe(SHANGHAI.format(new Date(time!)));
 
     // Escaped: no element came out of the payload, nothing ran.
     expect(await page.locator('img').count()).toBe(0);

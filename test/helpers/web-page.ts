@@ -6,17 +6,35 @@
  *
  * axe-core is evaluated through the DevTools protocol, which the page's CSP (script-src 'self') does
  * not apply to, so the page under test keeps its production CSP.
+ *
+ * `webSuite` is the usual frame of a browser suite: called inside its `describe`, it starts the app and
+ * Chromium before the tests and closes the pages it opened, Chromium and the app after them.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { DEMO_PASSWORD } from '../../src/store/seed.ts';
+import { launchChromium } from './browser.ts';
 
 export { DEMO_PASSWORD };
+
+/** Date and time as the web client shows them: Asia/Shanghai, zh-CN, 24-hour, with seconds. */
+export const SHANGHAI = new Intl.DateTimeFormat('zh-CN', {
+  timeZone: 'Asia/Shanghai',
+  year: 'numeric',
+  month: '2-digit',
+  day: '2-digit',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  hour12: false,
+});
 
 export interface WebApp {
   app: FastifyInstance;
@@ -109,6 +127,66 @@ export async function openAs(browser: Browser, base: string, login: string, path
   await page.click('[data-testid="login-submit"]');
   await page.waitForSelector('[data-testid="conn-state"][data-state="connected"]');
   return up;
+}
+
+export interface WebSuite {
+  /** The embedded app (available from the suite's own beforeAll hooks on). */
+  readonly web: WebApp;
+  readonly browser: Browser;
+  /** The temporary outbox the app's email transport writes .eml files into (`{ outbox: true }` only). */
+  readonly outbox: string;
+  /** `openAs` on the suite's app and browser; the page is closed after the suite. */
+  open(login: string, path?: string, lang?: 'zh-CN' | 'en'): Promise<UserPage>;
+  /** `openPage` (logged out) on the suite's app and browser; the page is closed after the suite. */
+  openPage(path?: string, lang?: 'zh-CN' | 'en'): Promise<UserPage>;
+}
+
+/**
+ * Registers the suite's beforeAll (app from `startWebApp(env)`, then Chromium; 90 s) and afterAll (the
+ * pages opened through it, Chromium, the app, the outbox; 30 s). Call it inside the `describe`; a suite
+ * with setup of its own registers its beforeAll after this call, so the app is up when it runs.
+ * `outbox: true` gives the app a fresh temporary outbox directory, removed after the app is closed.
+ */
+export function webSuite(env: Record<string, string> = {}, opts: { outbox?: boolean } = {}): WebSuite {
+  let web: WebApp | undefined;
+  let browser: Browser | undefined;
+  let outbox: string | undefined;
+  const pages: UserPage[] = [];
+
+  beforeAll(async () => {
+    if (opts.outbox) outbox = mkdtempSync(join(tmpdir(), 'qiao-web-outbox-'));
+    web = await startWebApp(env, outbox ? { outboxDir: outbox } : {});
+    browser = await launchChromium();
+  }, 90_000);
+
+  afterAll(async () => {
+    for (const p of pages.splice(0)) await p.close().catch(() => {});
+    await browser?.close();
+    await web?.close();
+    if (outbox) rmSync(outbox, { recursive: true, force: true });
+  }, 30_000);
+
+  const ready = <T>(v: T | undefined, what: string): T => {
+    if (v === undefined) throw new Error(`webSuite: no ${what} (used before the suite's beforeAll ran, or it failed)`);
+    return v;
+  };
+  const track = (up: UserPage): UserPage => {
+    pages.push(up);
+    return up;
+  };
+  return {
+    get web() {
+      return ready(web, 'app');
+    },
+    get browser() {
+      return ready(browser, 'browser');
+    },
+    get outbox() {
+      return ready(outbox, 'outbox (pass { outbox: true })');
+    },
+    open: async (login, path, lang) => track(await openAs(ready(browser, 'browser'), ready(web, 'app').base, login, path, lang)),
+    openPage: async (path, lang) => track(await openPage(ready(browser, 'browser'), ready(web, 'app').base, path, lang)),
+  };
 }
 
 const require = createRequire(import.meta.url);
