@@ -75,6 +75,7 @@ import { MemoryPresence } from './presence/presence-memory.ts';
 import type { Presence } from './presence/presence.ts';
 import clientRoutes from './routes/clients.routes.ts';
 import adminRoutes from './routes/admin.routes.ts';
+import importRoutes from './routes/import.routes.ts';
 import clientListRoutes from './routes/client-list.routes.ts';
 import conversationRoutes from './routes/conversations.routes.ts';
 import { AssignmentsRepo } from './store/assignments-repo.ts';
@@ -357,6 +358,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(async (scope) => conversationRoutes(scope, deps));
   await app.register(async (scope) => clientRoutes(scope, deps));
   await app.register(async (scope) => adminRoutes(scope, deps));
+  await app.register(async (scope) => importRoutes(scope, deps));
   await app.register(async (scope) => clientListRoutes(scope, deps));
   await app.register(webRoutes, {});
   app.setNotFoundHandler(async () => {
