@@ -164,7 +164,7 @@ function startLive(): void {
   });
   client.on('error', (e) => {
     if (live.client !== client) return;
-    if (client.state === 'closed' && /^QIAO_(AUTH|TOKEN)_/.test(e.code)) void logout(e);
+    if (client.state === 'closed' && /^QIAO_(AUTH_|TOKEN_|SESSION_REVOKED|ACCOUNT_DISABLED)/.test(e.code)) void logout(e);
   });
   void client.connect().catch(() => {
     // Reported through the 'error' event.
