@@ -800,6 +800,190 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/import/clients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import clients with their primary broker from a CSV file (all or nothing per file)
+         * @description The body is the file itself (Content-Type text/csv), UTF-8 (with or without BOM) or GB18030/GBK, at most 5 MB and 2000 rows. Header (Chinese or English names): 登录名/login (required), 姓名/displayName (required), 客户等级/tier (required), 风险等级/riskLevel, 测评日期/riskAssessedOn, 测评到期/riskExpiresOn, 专业投资者/professionalInvestor, 经纪人/brokerLogin (required), 邮箱/email, 手机/phone, 初始密码/password. Every row is checked; if any is rejected nothing is written and the answer is 422 QIAO_CSV_ROWS_REJECTED with `details.report` (each rejected row with its errors: field, code, message). Otherwise every client and its primary-broker assignment are created in one transaction (201). `dryRun=true` checks only (200). File problems: QIAO_CSV_ENCODING, QIAO_CSV_MALFORMED, QIAO_CSV_COLUMNS (details.expected), QIAO_CSV_EMPTY, QIAO_CSV_TOO_MANY_ROWS, QIAO_PAYLOAD_TOO_LARGE.
+         */
+        post: {
+            parameters: {
+                query?: {
+                    dryRun?: boolean;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "text/csv": unknown;
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            created: number;
+                            dryRun: boolean;
+                            /** @enum {string} */
+                            encoding: "utf-8" | "gb18030";
+                            report: {
+                                brokerLogin: string;
+                                clientId: string | null;
+                                errors: {
+                                    code: string;
+                                    field: string;
+                                    message: string;
+                                }[];
+                                login: string;
+                                /** @description no initial password in the file: the admin must set one (POST /api/admin/users/:id/password) */
+                                passwordGenerated: boolean;
+                                /** @description row number as a spreadsheet shows it (the header is row 1) */
+                                row: number;
+                            }[];
+                            total: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            created: number;
+                            dryRun: boolean;
+                            /** @enum {string} */
+                            encoding: "utf-8" | "gb18030";
+                            report: {
+                                brokerLogin: string;
+                                clientId: string | null;
+                                errors: {
+                                    code: string;
+                                    field: string;
+                                    message: string;
+                                }[];
+                                login: string;
+                                /** @description no initial password in the file: the admin must set one (POST /api/admin/users/:id/password) */
+                                passwordGenerated: boolean;
+                                /** @description row number as a spreadsheet shows it (the header is row 1) */
+                                row: number;
+                            }[];
+                            total: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/org": {
         parameters: {
             query?: never;
