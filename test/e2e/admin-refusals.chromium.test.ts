@@ -5,7 +5,8 @@
  * - a broker opening /clients sees only its own clients; /admin/users is not offered (not-found view)
  *   and the server refuses it too;
  * - compliance reads the organisation, users and a client profile without the controls that change them;
- * - a manager's client list.
+ * - a manager’s client list;
+ * - user paging (English), and a user page: profile, role change, password reset, sign-out, disable, enable.
  * Each view passes the axe check; no console errors.
  */
 import { describe, expect, it } from 'vitest';
@@ -173,4 +174,88 @@ describe.skipIf(!hasChromium)('admin console refusals and scopes in Chromium', (
     await expectAccessible(mgr.page, 'manager client list');
     expect(mgr.problems).toEqual([]);
   }, 90_000);
+  it('pages users, and on a user page edits the profile and role, resets the password, signs out, disables and re-enables', async () => {
+    const PW = 'Lotus-Harbor-7731!';
+    for (let i = 1; i <= 26; i++) {
+      const r = await suite.web.rest('admin', 'POST', '/api/admin/users', { login: `pg.r${String(i).padStart(2, '0')}`, password: PW, displayName: `研究员${i}`, role: 'research' });
+      expect(r.status).toBe(201);
+    }
+    const login = async (l: string, pw: string) => {
+      const r = await fetch(`${suite.web.base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ login: l, password: pw }) });
+      return r.status === 200 ? ((await r.json()) as { token: string }).token : null;
+    };
+    const me = async (token: string) => {
+      const r = await fetch(`${suite.web.base}/api/me`, { headers: { authorization: `Bearer ${token}` } });
+      return { status: r.status, code: r.status === 200 ? null : ((await r.json()) as { error: { code: string } }).error.code };
+    };
+
+    const up = await suite.open('admin', '/admin/users', 'en');
+    const { page } = up;
+    await page.waitForSelector('[data-testid="users-table"]');
+    expect(await page.locator('#page-title').textContent()).toBe('Users');
+    await page.fill('[data-testid="user-q"]', 'pg.r');
+    await page.click('[data-testid="user-search-submit"]');
+    await expect.poll(() => page.locator('[data-testid="user-row"]').count()).toBe(25);
+    await page.click('[data-testid="users-pager-next"]');
+    await expect.poll(() => page.locator('[data-testid="user-row"]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-login')))).toEqual(['pg.r26']);
+    expect(await page.textContent('[data-testid="users-pager-page"]')).toBe('Page 2');
+    expect(await page.locator('[data-testid="users-pager-next"]').isDisabled()).toBe(true);
+    await page.click('[data-testid="users-pager-prev"]');
+    await expect.poll(() => page.locator('[data-testid="user-row"]').count()).toBe(25);
+    await expectAccessible(page, 'users, English, paged');
+
+    await page.click('[data-testid="user-row"][data-login="pg.r01"] [data-testid="user-link"]');
+    await page.waitForSelector('[data-testid="user-detail"]');
+    const id = (await page.getAttribute('[data-testid="user-detail"]', 'data-user-id'))!;
+    await expectAccessible(page, 'user page, English');
+
+    // Profile.
+    await page.fill('[data-testid="user-edit-name"]', '林研究员');
+    await page.fill('[data-testid="user-edit-phone"]', '+86 138 0000 0000');
+    await page.click('[data-testid="user-profile-save"]');
+    await expect.poll(async () => (await suite.web.rest('admin', 'GET', `/api/admin/users/${id}`)).body.displayName).toBe('林研究员');
+    expect((await suite.web.rest('admin', 'GET', `/api/admin/users/${id}`)).body.phone).toBe('+86 138 0000 0000');
+
+    // Role change: the user's sessions end.
+    let token = (await login('pg.r01', PW))!;
+    await page.selectOption('[data-testid="user-edit-role"]', 'compliance');
+    await page.click('[data-testid="user-role-save"]');
+    await page.waitForSelector('[data-testid="user-detail"][data-role="compliance"]');
+    expect(await me(token)).toEqual({ status: 401, code: 'QIAO_SESSION_REVOKED' });
+
+    // A new password: a weak one refused with its reasons, then a good one.
+    await page.fill('[data-testid="user-password"]', 'pg.r01-pass');
+    await page.click('[data-testid="user-password-save"]');
+    await expect.poll(() => page.locator('[data-testid="user-password-error"]').getAttribute('data-code')).toBe('QIAO_PASSWORD_WEAK');
+    expect(await page.locator('[data-testid="user-password-error-reasons"] li').evaluateAll((els) => els.map((e) => e.getAttribute('data-reason')))).toContain('contains_login');
+    expect(await page.locator('[data-testid="user-password-error-reasons"]').textContent()).toContain('Contains the login');
+    await page.fill('[data-testid="user-password"]', 'Granite-Willow-5520?');
+    await page.click('[data-testid="user-password-save"]');
+    await expect.poll(() => login('pg.r01', 'Granite-Willow-5520?').then((x) => x !== null)).toBe(true);
+    expect(await page.locator('[data-testid="user-password-error"]').count()).toBe(0);
+
+    // Sign out everywhere (confirmed in the page).
+    token = (await login('pg.r01', 'Granite-Willow-5520?'))!;
+    await page.click('[data-testid="user-sign-out"]');
+    await page.click('[data-testid="user-sign-out-confirm"]');
+    await expect.poll(() => me(token)).toEqual({ status: 401, code: 'QIAO_SESSION_REVOKED' });
+
+    // Disable and re-enable.
+    await page.click('[data-testid="user-disable"]');
+    await page.click('[data-testid="user-disable-confirm"]');
+    await page.waitForSelector('[data-testid="user-detail"][data-active="false"]');
+    expect(await login('pg.r01', 'Granite-Willow-5520?')).toBeNull();
+    await page.click('[data-testid="user-enable"]');
+    await page.click('[data-testid="user-enable-confirm"]');
+    await page.waitForSelector('[data-testid="user-detail"][data-active="true"]');
+    expect(await login('pg.r01', 'Granite-Willow-5520?')).not.toBeNull();
+    await expectAccessible(page, 'user page after the changes');
+
+    // The admin cannot disable itself: the button is not offered.
+    const adminId = (await suite.web.rest('admin', 'GET', '/api/me')).body.id;
+    await page.goto(`${suite.web.base}/admin/users/${adminId}`);
+    await page.waitForSelector('[data-testid="user-detail"]');
+    expect(await page.locator('[data-testid="user-disable"]').isDisabled()).toBe(true);
+    expect(up.problems).toEqual([]);
+  }, 120_000);
 });
