@@ -35,7 +35,7 @@ describe('bulk client import (CSV)', () => {
     const headers: Record<string, string> = { 'content-type': opts.contentType ?? 'text/csv' };
     const token = opts.token === undefined ? tok('admin') : opts.token;
     if (token) headers.authorization = `Bearer ${token}`;
-    const res = await fetch(`${t.baseUrl}/api/admin/import/clients${opts.dryRun ? '?dryRun=true' : ''}`, { method: 'POST', headers, body: typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes });
+    const res = await fetch(`${t.baseUrl}/api/admin/import/clients${opts.dryRun ? '?dryRun=true' : ''}`, { method: 'POST', headers, body: new Uint8Array(typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes) });
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : undefined };
   };

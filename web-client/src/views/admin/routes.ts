@@ -6,6 +6,7 @@
 import type { RouteDef } from '../../app/route-def.ts';
 import { ClientProfileView } from './client-profile.tsx';
 import { ClientsView } from './clients.tsx';
+import { ImportView } from './import.tsx';
 import { OrgView } from './org.tsx';
 import { UserDetailView } from './user-detail.tsx';
 import { UsersView } from './users.tsx';
@@ -16,4 +17,5 @@ export const ROUTES: readonly RouteDef[] = [
   { path: '/admin/users', roles: ['admin', 'compliance'], view: UsersView, nav: { label: 'adm_navUsers', testid: 'nav-admin-users' } },
   { path: '/admin/users/:id', roles: ['admin', 'compliance'], view: UserDetailView },
   { path: '/admin/clients/:id', roles: ['admin', 'compliance'], view: ClientProfileView },
+  { path: '/admin/import', roles: ['admin'], view: ImportView, nav: { label: 'imp_navImport', testid: 'nav-admin-import' } },
 ];
