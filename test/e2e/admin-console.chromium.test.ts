@@ -5,7 +5,8 @@
  * client page; the new broker logs in (second context) and chats with one of them (the client over
  * REST); the admin re-grades that client C2 → C4 and the broker's recommendation form shows C4 after a
  * reload; the admin disables the broker and the broker's open page drops to the login form within
- * ~2 s. The archive has each step (compliance1, REST). Every view passes the axe check; no console
+ * ~2 s; the team is renamed and moved to a second (renamed) branch. The archive has each step
+ * (compliance1, REST). Every view passes the axe check; no console
  * errors.
  */
 import type { Page } from 'playwright-core';
@@ -175,6 +176,28 @@ describe.skipIf(!hasChromium)('admin console in Chromium', () => {
     const gone = await fetch(`${suite.web.base}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ login: 'ft.broker', password: PASSWORD }) });
     expect(gone.status).toBe(401);
 
+    // The team is renamed and moved to a second branch (renamed too); its people move with it.
+    await page.click('[data-testid="nav-admin-org"]');
+    await page.fill('[data-testid="branch-new-code"]', 'SZNS');
+    await page.fill('[data-testid="branch-new-name"]', '深圳南山营业部');
+    await page.click('[data-testid="branch-new-submit"]');
+    const second = page.locator('[data-testid="branch"]', { has: page.locator('[data-testid="branch-body"][data-code="SZNS"]') });
+    await second.waitFor();
+    const secondId = (await second.locator('[data-testid="branch-body"]').getAttribute('data-branch-id'))!;
+    await second.locator('[data-testid="branch-rename"]').click();
+    await second.locator('[data-testid="branch-rename-input"]').fill('深圳南山科技园营业部');
+    await second.locator('[data-testid="branch-rename-save"]').click();
+    await expect.poll(() => second.locator('.panel__title').textContent()).toContain('深圳南山科技园营业部');
+    const row = page.locator(`[data-testid="team-row"][data-team-id="${teamId}"]`);
+    await row.locator('[data-testid="team-rename"]').click();
+    await row.locator('[data-testid="team-rename-input"]').fill('福田财富二组');
+    await row.locator('[data-testid="team-rename-save"]').click();
+    await expect.poll(() => row.locator('[data-testid="team-name"]').textContent()).toBe('福田财富二组');
+    await row.locator('[data-testid="team-move"]').selectOption(secondId);
+    await second.locator(`[data-testid="team-row"][data-team-id="${teamId}"]`).waitFor();
+    expect((await suite.web.rest('admin', 'GET', `/api/admin/users/${managerId}`)).body.branchId).toBe(secondId);
+    await expectAccessible(page, 'organisation after a move');
+
     // 7. The archive has every step.
     const kinds = async (person: string) => {
       const r = await suite.web.rest('compliance1', 'GET', `/api/compliance/archive?person=${encodeURIComponent(person)}&limit=200`);
@@ -187,7 +210,7 @@ describe.skipIf(!hasChromium)('admin console in Chromium', () => {
     for (const k of ['user.create', 'assignment.assign', 'client.profile']) expect(ofClient, k).toContain(k);
     const all = await suite.web.rest('compliance1', 'GET', '/api/compliance/archive?limit=200');
     const allKinds = new Set<string>(all.body.records.map((x: { kind: string }) => x.kind));
-    for (const k of ['org.branch.create', 'org.team.create', 'org.team.manager']) expect(allKinds, k).toContain(k);
+    for (const k of ['org.branch.create', 'org.branch.rename', 'org.team.create', 'org.team.manager', 'org.team.move']) expect(allKinds, k).toContain(k);
     const profileRec = all.body.records.find((x: { kind: string; subjects: string[] }) => x.kind === 'client.profile' && x.subjects.includes(clients[0]));
     expect(JSON.stringify(profileRec.body)).toContain('C4');
 
