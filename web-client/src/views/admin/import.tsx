@@ -11,8 +11,7 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import { COLUMNS, templateCsv } from '../../../../src/admin/import-columns.ts';
 import { api, ApiError, call, type Answer } from '../../api/api.ts';
 import { Link } from '../../app/router.tsx';
-import { t, tOr } from '../../i18n/i18n.ts';
-import { errorText } from '../../i18n/i18n.ts';
+import { errorText, t, tOr } from '../../i18n/i18n.ts';
 import { Button, ErrorText, Field, Page, Panel } from '../../ui/ui.tsx';
 
 type Result = Answer<'/api/admin/import/clients', 'post'>;
@@ -46,7 +45,7 @@ function Template() {
             <li key={c.field}>
               <strong>{c.zh}</strong>
               <span class="adm-mono">{` ${c.field}`}</span>
-              {` — ${c.required ? t('imp_required') : t('imp_optional')}; ${tOr(`imp_hint_${c.field}`, '')}`}
+              {` — ${c.required ? t('imp_required') : t('imp_optional')} · ${tOr(`imp_hint_${c.field}`, '')}`}
             </li>
           ))}
         </ul>
