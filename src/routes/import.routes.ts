@@ -4,7 +4,7 @@
  * with the report of every rejected row); `dryRun=true` only checks. docs/accounts.md "Bulk import",
  * src/admin/client-import.ts.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { ClientImporter, IMPORT_MAX_BYTES, IMPORT_MAX_ROWS } from '../admin/client-import.ts';
 import { COLUMNS } from '../admin/import-columns.ts';
 import type { AppDeps } from '../deps.ts';
@@ -48,11 +48,12 @@ export default async function importRoutes(app: FastifyInstance, d: AppDeps): Pr
   const importer = new ClientImporter(d.db.db, d.archive);
   // Scoped to this plugin: the file arrives as raw bytes (its encoding is decided by the importer).
   app.addContentTypeParser(CSV_TYPES, { parseAs: 'buffer', bodyLimit: IMPORT_MAX_BYTES }, (_req, body, done) => done(null, body));
-  app.addHook('preHandler', authenticate(d.tokens));
-
-  const requireAdmin = (req: FastifyRequest) => {
+  // Who may import is decided before the body is read: a 5 MB upload is not taken from anyone else.
+  const auth = authenticate(d.tokens);
+  app.addHook('onRequest', async (req, reply) => {
+    await auth(req, reply);
     if (req.principal.role !== 'admin') throw new QiaoError('QIAO_FORBIDDEN', 'Importing clients is for administrators');
-  };
+  });
 
   app.post(
     '/api/admin/import/clients',
@@ -74,7 +75,6 @@ export default async function importRoutes(app: FastifyInstance, d: AppDeps): Pr
       },
     },
     async (req, reply) => {
-      requireAdmin(req);
       if (!Buffer.isBuffer(req.body)) throw new QiaoError('QIAO_BAD_REQUEST', 'Send the CSV file itself as the body, with Content-Type text/csv');
       const { dryRun } = req.query as { dryRun: boolean };
       const charset = /;\s*charset=("?)([^";]+)\1/i.exec(req.headers['content-type'] ?? '')?.[2];

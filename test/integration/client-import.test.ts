@@ -266,6 +266,8 @@ describe('bulk client import (CSV)', () => {
     const file = csv(`nope.a,不行,普通,,,,,broker1,,,`);
     for (const who of ['broker1', 'manager1', 'compliance1', 'client1']) expectError(await upload(file, { token: tok(who) }), 403, 'QIAO_FORBIDDEN');
     expectError(await upload(file, { token: '' }), 401, 'QIAO_AUTH_REQUIRED');
+    // Refused before the body is read: a large upload from a non-admin is 403, not 413.
+    expectError(await upload(Buffer.alloc(6 * 1024 * 1024, 0x41), { token: tok('broker1') }), 403, 'QIAO_FORBIDDEN');
     expect(await userByLogin('nope.a')).toBeUndefined();
   });
 });
