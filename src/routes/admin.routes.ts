@@ -432,9 +432,12 @@ export default async function adminRoutes(app: FastifyInstance, d: AppDeps): Pro
       },
     },
     async (req, reply) => {
-      requireAdmin(req);
       const { userId } = req.params as { userId: string };
-      await guarded(req, 'user.totp-reset', userId, () => repo.resetTotp(req.principal, userId, req.ip));
+      // A non-admin's attempt is audited too (resetting someone's second factor is sensitive).
+      await guarded(req, 'user.totp-reset', userId, async () => {
+        requireAdmin(req);
+        return repo.resetTotp(req.principal, userId, req.ip);
+      });
       await d.sessions.changed(userId, 'revoked');
       return reply.code(204).send();
     },

@@ -52,7 +52,7 @@ export interface TestApp {
   mode: 'embedded' | 'services';
   baseUrl: string;
   wsUrl: string;
-  login(login: string, password?: string): Promise<{ token: string; user: PublicUser; expiresAt: string }>;
+  login(login: string, password?: string): Promise<{ token: string; user: PublicUser & { totpEnrolled: boolean; totpRequired: boolean }; expiresAt: string }>;
   /** A real HTTP request against the listening server. */
   request(method: string, path: string, opts?: RequestOptions): Promise<HttpResult>;
   close(): Promise<void>;
