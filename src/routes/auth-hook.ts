@@ -19,7 +19,7 @@ export function bearerToken(req: FastifyRequest): string | undefined {
  * What a user who must enrol TOTP and has not may still call (docs/accounts.md#totp-second-factor):
  * who am I, the enrolment itself, logout and password change.
  */
-const OPEN_BEFORE_TOTP = /^\/api\/(me|auth\/totp\/[a-z-]+|auth\/logout|auth\/password)$/;
+const OPEN_BEFORE_TOTP = /^\/api\/(me|auth\/totp(\/[a-z-]+)?|auth\/logout|auth\/password)$/;
 
 export function authenticate(tokens: TokenService) {
   return async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
