@@ -33,6 +33,8 @@ describe.skipIf(!hasChromium)('account security in Chromium', () => {
     browser = await launchChromium();
     up = await openPage(browser, web.base, '/compliance/approvals');
     page = up.page;
+    // A wait that fails names its selector before the test's own timeout.
+    page.setDefaultTimeout(15_000);
   }, 90_000);
   afterAll(async () => {
     await up?.close();

@@ -37,12 +37,13 @@ function TotpStep(props: { challenge: string; onBack(): void }) {
       <h1 class="login__title">{t('totpStepTitle')}</h1>
       <p class="login__hint">{recovery ? t('recoveryCodeHint') : t('totpStepHint')}</p>
       {recovery ? (
-        <label class="field">
+        // Keyed: a different input, not the code input with its numeric attributes patched away.
+        <label class="field" key="recovery">
           <span class="field__label">{t('recoveryCodeLabel')}</span>
           <input id="recovery-code" name="recovery-code" data-testid="recovery-code-input" autoComplete="off" autoCapitalize="off" spellcheck={false} required value={value} onInput={(e) => setValue(e.currentTarget.value)} />
         </label>
       ) : (
-        <label class="field">
+        <label class="field" key="code">
           <span class="field__label">{t('totpCodeLabel')}</span>
           <input
             id="totp-code"
