@@ -265,6 +265,7 @@ async function hubPhases(o: Options): Promise<{ runs: HubRun[]; setup: Record<st
         HOST: '127.0.0.1',
         QIAO_FEED_API_KEY: feedKey,
         QIAO_JWT_SECRET: randomBytes(32).toString('hex'),
+        QIAO_TOTP_REQUIRED_ROLES: '', // bench users log in with the password only
         QIAO_LOG_LEVEL: 'warn',
         QIAO_SEED_DEMO: 'false',
         QIAO_NODE_ID: 'bench-alerts',

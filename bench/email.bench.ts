@@ -172,6 +172,7 @@ async function main(): Promise<void> {
             QIAO_SEED_DEMO: 'false',
             QIAO_NODE_ID: `bench-worker-${w}`,
             QIAO_JWT_SECRET: 'bench-secret-0123456789-abcdefghijklmnopqrstuv',
+            QIAO_TOTP_REQUIRED_ROLES: '', // bench users log in with the password only
           },
         }),
       );

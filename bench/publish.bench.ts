@@ -581,6 +581,7 @@ async function main(): Promise<number> {
       REDIS_URL,
       QIAO_REDIS_PREFIX: prefix,
       QIAO_JWT_SECRET: secret,
+      QIAO_TOTP_REQUIRED_ROLES: '', // bench users log in with the password only
       QIAO_NODE_ID: `bench-${name}`,
       QIAO_LOG_LEVEL: 'warn',
       ...(o.pgPool ? { QIAO_PG_POOL_SIZE: String(o.pgPool) } : {}),

@@ -44,6 +44,7 @@ async function startQiao(opts: StartOptions): Promise<ServerHandle> {
       REDIS_URL,
       QIAO_REDIS_PREFIX: prefix,
       QIAO_JWT_SECRET: SECRET,
+      QIAO_TOTP_REQUIRED_ROLES: '', // bench users log in with the password only
       QIAO_LOG_LEVEL: 'warn',
       // The saturated phase must measure fanout, not the per-connection command rate limiter.
       QIAO_RATE_LIMIT_PER_S: '100000',

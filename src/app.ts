@@ -15,6 +15,7 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server as IoServer } from 'socket.io';
+import { TotpService } from './auth/totp.ts';
 import { SessionGuard } from './auth/sessions.ts';
 import { createTokenService } from './auth/token.ts';
 import type { Bus } from './bus/bus.ts';
@@ -209,7 +210,15 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const publisher = new Publisher({ messages, relay, audit, access: users, metrics, logger: app.log, maxPayloadBytes: config.maxPayloadBytes, dlp });
   const registry = new SessionRegistry();
   // Token revocation and account state across nodes (src/auth/sessions.ts).
-  const sessions = new SessionGuard({ db: db.db, bus, registry, access: users, logger: app.log, ttlMs: config.security.sessionCacheTtlMs });
+  const sessions = new SessionGuard({
+    db: db.db,
+    bus,
+    registry,
+    access: users,
+    logger: app.log,
+    ttlMs: config.security.sessionCacheTtlMs,
+    totpRequiredRoles: config.security.totpRequiredRoles,
+  });
   await sessions.start();
   const presence = await openPresence(config);
   const conversations = new ConversationsRepo(db.db);
@@ -233,6 +242,13 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     bus,
     tokens: sessions.wrap(createTokenService(config.jwtSecret, config.tokenTtlS)),
     sessions,
+    totp: new TotpService({
+      db: db.db,
+      // Unset QIAO_TOTP_KEY: derived from the token key (so one secret to keep; rotating it needs re-enrolment).
+      keyMaterial: config.security.totpKey ?? `jwt:${config.jwtSecret}`,
+      jwtSecret: config.jwtSecret,
+      requiredRoles: config.security.totpRequiredRoles,
+    }),
     users,
     subscriptions: new SubscriptionsRepo(db.db),
     messages,

@@ -2,6 +2,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { SessionGuard } from './auth/sessions.ts';
 import type { TokenService } from './auth/token.ts';
+import type { TotpService } from './auth/totp.ts';
 import type { Bus } from './bus/bus.ts';
 import type { Config } from './config/config.ts';
 import type { SessionRegistry } from './gateway/session-registry.ts';
@@ -41,6 +42,8 @@ export interface AppDeps {
   tokens: TokenService;
   /** Session revocation and account-state changes across nodes. */
   sessions: SessionGuard;
+  /** TOTP second factor: enrolment, codes, recovery codes, login challenge (src/auth/totp.ts). */
+  totp: TotpService;
   users: UsersRepo;
   subscriptions: SubscriptionsRepo;
   messages: MessagesRepo;

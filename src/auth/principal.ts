@@ -14,6 +14,11 @@ export interface Principal {
   tier?: Tier | null;
   /** Session version the token was issued under (users.session_version; docs/accounts.md). */
   sv?: number;
+  /**
+   * Set by the session check: the role must enrol TOTP (QIAO_TOTP_REQUIRED_ROLES) and has not. Such a
+   * caller may only use its account endpoints; everything else is QIAO_TOTP_ENROLMENT_REQUIRED.
+   */
+  totpPending?: boolean;
 }
 
 export const ROLES: readonly Role[] = ['client', 'broker', 'manager', 'research', 'compliance', 'admin'];

@@ -18,7 +18,7 @@
  * Accepted principals carry the account's current role, tier, team and branch (not the token's copy),
  * so a re-grade or move takes effect on the next request.
  */
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { FastifyBaseLogger } from 'fastify';
 import { authorizeSubscribe, type AccessContext } from '../../channels/catalogue.ts';
 import { UUID_RE } from '../../channels/family.ts';
@@ -27,7 +27,7 @@ import { ERRORS, QiaoError, type ErrorCode } from '../errors/codes.ts';
 import type { SessionRegistry } from '../gateway/session-registry.ts';
 import type { Session } from '../gateway/session.ts';
 import type { Db } from '../store/db.ts';
-import { users } from '../store/schema/index.ts';
+import { userTotp, users } from '../store/schema/index.ts';
 import type { Principal } from './principal.ts';
 import type { TokenService } from './token.ts';
 
@@ -42,6 +42,8 @@ export interface AccountState {
   teamId: string | null;
   branchId: string | null;
   displayName: string;
+  /** An enabled TOTP factor (src/auth/totp.ts). */
+  totpEnrolled: boolean;
 }
 
 /**
@@ -61,6 +63,8 @@ export interface SessionGuardDeps {
   access: AccessContext;
   logger: FastifyBaseLogger;
   ttlMs: number;
+  /** Roles that must enrol TOTP (QIAO_TOTP_REQUIRED_ROLES): their principals carry `totpPending` until they have. */
+  totpRequiredRoles?: readonly string[];
   now?: () => number;
 }
 
@@ -112,7 +116,8 @@ export class SessionGuard {
     if (!s) throw new QiaoError('QIAO_SESSION_REVOKED', 'The account no longer exists');
     if (!s.active) throw new QiaoError('QIAO_ACCOUNT_DISABLED');
     if ((p.sv ?? 1) !== s.sv) throw new QiaoError('QIAO_SESSION_REVOKED');
-    return { ...p, role: s.role, tier: s.tier, teamId: s.teamId, branchId: s.branchId, displayName: s.displayName };
+    const totpPending = !s.totpEnrolled && (this.d.totpRequiredRoles ?? []).includes(s.role);
+    return { ...p, role: s.role, tier: s.tier, teamId: s.teamId, branchId: s.branchId, displayName: s.displayName, totpPending };
   }
 
   async state(userId: string): Promise<AccountState | null> {
@@ -182,7 +187,7 @@ export class SessionGuard {
       if (s.principal.role === 'feed') continue;
       try {
         const p = await this.check(s.principal);
-        Object.assign(s.principal, pick({ ...p, sv: p.sv ?? 1, active: true } as AccountState));
+        Object.assign(s.principal, pick({ ...p, sv: p.sv ?? 1, active: true, totpEnrolled: !p.totpPending } as AccountState));
         await this.recheckSubscriptions(s);
       } catch (e) {
         if (e instanceof QiaoError && e.status < 500) closeSession(s, e.code);
@@ -209,9 +214,11 @@ export async function loadAccountState(db: Db, userId: string): Promise<AccountS
       teamId: users.teamId,
       branchId: users.branchId,
       displayName: users.displayName,
+      totpEnrolled: sql<boolean>`(${userTotp.enabledAt} IS NOT NULL)`,
     })
     .from(users)
+    .leftJoin(userTotp, eq(userTotp.userId, users.id))
     .where(eq(users.id, userId))
     .limit(1);
-  return u ?? null;
+  return u ? { ...u, totpEnrolled: Boolean(u.totpEnrolled) } : null;
 }

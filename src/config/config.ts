@@ -96,6 +96,13 @@ const EnvSchema = z
     QIAO_OPS_ALLOW: z.enum(['loopback', 'all']).default('loopback'),
     /** Optional shared secret: a request with header `X-Ops-Token: <value>` may read /metrics and /docs from any address. */
     QIAO_OPS_TOKEN: z.string().min(16).optional(),
+    /** Key material for TOTP secrets at rest (AES-256-GCM key = SHA-256 of it); default: derived from QIAO_JWT_SECRET. */
+    QIAO_TOTP_KEY: z.string().min(32).optional(),
+    /** Roles that must enrol a TOTP second factor (comma-separated; empty: none). */
+    QIAO_TOTP_REQUIRED_ROLES: z
+      .string()
+      .regex(/^\s*((client|broker|manager|research|compliance|admin)\s*(,\s*(client|broker|manager|research|compliance|admin)\s*)*)?$/, 'comma-separated roles (client, broker, manager, research, compliance, admin) or empty')
+      .default('admin,compliance'),
   })
   .strict();
 
@@ -151,6 +158,10 @@ export interface SecurityConfig {
   loginLockoutS: number;
   opsAllow: 'loopback' | 'all';
   opsToken?: string;
+  /** Key material of the TOTP secrets' encryption key (QIAO_TOTP_KEY); unset: derived from the JWT secret (src/auth/totp.ts). */
+  totpKey?: string;
+  /** Roles that must enrol TOTP before using anything but their account (QIAO_TOTP_REQUIRED_ROLES). */
+  totpRequiredRoles: string[];
 }
 
 export interface DeliveryConfig {
@@ -181,6 +192,7 @@ export class ConfigError extends Error {
 
 const KNOWN = new Set(Object.keys(EnvSchema.shape));
 const OWN_PREFIX = /^QIAO_/;
+const KEEP_EMPTY = new Set(['QIAO_TOTP_REQUIRED_ROLES']);
 
 /**
  * Builds the config from an environment (default: process.env). Only our own variables are read:
@@ -191,7 +203,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const picked: Record<string, string> = {};
   const unknown: string[] = [];
   for (const [k, v] of Object.entries(env)) {
-    if (v === undefined || v === '') continue;
+    // Empty means unset, except where empty is a value of its own (no role needs TOTP).
+    if (v === undefined || (v === '' && !KEEP_EMPTY.has(k))) continue;
     if (KNOWN.has(k)) picked[k] = v;
     else if (OWN_PREFIX.test(k)) unknown.push(k);
   }
@@ -210,6 +223,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       `${e.DATABASE_URL ? 'REDIS_URL' : 'DATABASE_URL'}: set both DATABASE_URL and REDIS_URL for services mode, or neither for embedded mode`,
     );
   }
+  // Development without a secret: a random per-process one (tokens then die with the process).
+  const jwtSecret = e.QIAO_JWT_SECRET ?? randomBytes(32).toString('hex');
   return {
     env: e.NODE_ENV,
     mode: e.DATABASE_URL ? 'services' : 'embedded',
@@ -220,8 +235,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: e.PORT,
     dataDir: e.QIAO_DATA_DIR,
     nodeId: e.QIAO_NODE_ID ?? `qiao-${process.pid}`,
-    // Development without a secret: a random per-process one (tokens then die with the process).
-    jwtSecret: e.QIAO_JWT_SECRET ?? randomBytes(32).toString('hex'),
+    jwtSecret,
     jwtSecretGenerated: !e.QIAO_JWT_SECRET,
     tokenTtlS: e.QIAO_TOKEN_TTL_S,
     feedApiKey: e.QIAO_FEED_API_KEY ?? 'demo-feed-key-change-me',
@@ -273,6 +287,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       loginLockoutS: e.QIAO_LOGIN_LOCKOUT_S,
       opsAllow: e.QIAO_OPS_ALLOW,
       opsToken: e.QIAO_OPS_TOKEN,
+      totpKey: e.QIAO_TOTP_KEY,
+      totpRequiredRoles: e.QIAO_TOTP_REQUIRED_ROLES.split(',').map((r) => r.trim()).filter(Boolean),
     },
   };
 }

@@ -34,6 +34,14 @@ export const ERRORS = {
   QIAO_LOGIN_THROTTLED: { status: 429, wsClose: 4429, message: 'Too many failed logins; try again later' },
   QIAO_OLD_PASSWORD_WRONG: { status: 403, wsClose: 4403, message: 'The current password is not correct' },
   QIAO_PASSWORD_WEAK: { status: 422, wsClose: 4422, message: 'Password does not meet the policy: at least 10 characters, not a common password, not the login' },
+  QIAO_TOTP_INVALID: { status: 401, wsClose: 4401, message: 'The authenticator code is not correct' },
+  QIAO_TOTP_REUSED: { status: 401, wsClose: 4401, message: 'This authenticator code was already used; wait for the next code' },
+  QIAO_TOTP_RECOVERY_CODE_INVALID: { status: 401, wsClose: 4401, message: 'The recovery code is not correct or was already used' },
+  QIAO_TOTP_CHALLENGE_INVALID: { status: 401, wsClose: 4401, message: 'The login step has expired or is not valid; enter the password again' },
+  QIAO_TOTP_ENROLMENT_REQUIRED: { status: 403, wsClose: 4403, message: 'Your role requires a second factor: enrol an authenticator app first (account security)' },
+  QIAO_TOTP_ALREADY_ENROLLED: { status: 409, wsClose: 4409, message: 'An authenticator is already enrolled; disable it first' },
+  QIAO_TOTP_NOT_ENROLLED: { status: 409, wsClose: 4409, message: 'No authenticator is enrolled (or no enrolment was started)' },
+  QIAO_TOTP_REQUIRED: { status: 403, wsClose: 4403, message: 'Your role requires a second factor: it cannot be disabled (an administrator can reset it)' },
 
   // --- channels and authorisation (403/404) ---
   QIAO_CHANNEL_UNKNOWN_FAMILY: { status: 404, wsClose: 4404, message: 'Unknown channel family' },

@@ -98,6 +98,8 @@ export function socketIoGateway(app: FastifyInstance, opts: SocketIoGatewayOptio
     const token = typeof auth?.token === 'string' ? auth.token : header?.startsWith('Bearer ') ? header.slice(7) : undefined;
     opts.tokens.verify(token).then(
       (p) => {
+        // A role that must enrol TOTP gets no live connection until it has (docs/accounts.md).
+        if (p.totpPending) return next(withData(new QiaoError('QIAO_TOTP_ENROLMENT_REQUIRED')));
         socket.data.principal = p;
         next();
       },

@@ -226,6 +226,8 @@ export async function websocketGateway(app: FastifyInstance, opts: WsGatewayOpti
     opts.tokens.verify(token).then(
       (principal) => {
         if (ws.readyState !== OPEN) return;
+        // A role that must enrol TOTP gets no live connection until it has (docs/accounts.md).
+        if (principal.totpPending) return closeWithError(ws, new QiaoError('QIAO_TOTP_ENROLMENT_REQUIRED'));
         port = new WsPort(ws, opts);
         session = new Session(principal, port, opts.sessionDeps);
         port.session = session;

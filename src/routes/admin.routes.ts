@@ -420,6 +420,29 @@ export default async function adminRoutes(app: FastifyInstance, d: AppDeps): Pro
     },
   );
 
+  app.post(
+    '/api/admin/users/:userId/totp/reset',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Reset a user’s authenticator (TOTP) and recovery codes, e.g. after a lost phone; ends the user’s sessions (audited: user.totp-reset)',
+        security: bearerSecurity,
+        params: idParam('userId'),
+        response: { 204: { type: 'null', description: 'Reset' }, ...errors(400, 401, 403, 404) },
+      },
+    },
+    async (req, reply) => {
+      const { userId } = req.params as { userId: string };
+      // A non-admin's attempt is audited too (resetting someone's second factor is sensitive).
+      await guarded(req, 'user.totp-reset', userId, async () => {
+        requireAdmin(req);
+        return repo.resetTotp(req.principal, userId, req.ip);
+      });
+      await d.sessions.changed(userId, 'revoked');
+      return reply.code(204).send();
+    },
+  );
+
   // ---------------------------------------------------------------------------------------------
   // Client profile
 

@@ -13,9 +13,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { verifyPassword } from '../auth/password.ts';
 import { assertPasswordPolicy } from '../auth/password-policy.ts';
 import type { AppDeps } from '../deps.ts';
-import { QiaoError } from '../errors/codes.ts';
+import { QiaoError, type ErrorCode } from '../errors/codes.ts';
 import { AdminRepo } from '../store/admin-repo.ts';
-import { toPrincipal, toPublicUser } from '../store/users-repo.ts';
+import { toPrincipal, toPublicUser, type UserRow } from '../store/users-repo.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
 import { PublicUserSchema, errors } from './schemas.ts';
 
@@ -25,7 +25,33 @@ const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAA
 type Limiter = ReturnType<FastifyInstance['createRateLimit']>;
 type LimitState = Awaited<ReturnType<Limiter>>;
 
-const loginOf = (req: FastifyRequest) => String((req.body as { login?: unknown } | undefined)?.login ?? '').toLowerCase();
+/** The login name a request counts against: the body's, or the one of a verified TOTP challenge. */
+const challengeLogin = new WeakMap<FastifyRequest, string>();
+const loginOf = (req: FastifyRequest) => challengeLogin.get(req) ?? String((req.body as { login?: unknown } | undefined)?.login ?? '').toLowerCase();
+
+const TokenAnswer = {
+  type: 'object',
+  properties: { token: { type: 'string' }, expiresAt: { type: 'string', format: 'date-time' } },
+  required: ['token', 'expiresAt'],
+} as const;
+/** The current user with its second-factor state. */
+export const MeSchema = {
+  type: 'object',
+  properties: {
+    ...PublicUserSchema.properties,
+    totpEnrolled: { type: 'boolean', description: 'an authenticator (TOTP) is enrolled' },
+    totpRequired: { type: 'boolean', description: 'the role must enrol TOTP (QIAO_TOTP_REQUIRED_ROLES); until it has, only account endpoints answer' },
+  },
+  required: [...PublicUserSchema.required, 'totpEnrolled', 'totpRequired'],
+} as const;
+const SessionAnswer = {
+  type: 'object',
+  properties: { ...TokenAnswer.properties, user: MeSchema },
+  required: ['token', 'expiresAt', 'user'],
+  additionalProperties: false,
+} as const;
+const TotpCode = { type: 'string', pattern: '^\\s*\\d{6}\\s*$', description: 'six digits from the authenticator app' } as const;
+const RecoveryCode = { type: 'string', minLength: 8, maxLength: 32, pattern: '^[A-Za-z0-9 -]+$', description: 'one of the recovery codes shown at enrolment (xxxxx-xxxxx)' } as const;
 
 export default async function authRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
   const sec = d.config.security;
@@ -43,6 +69,29 @@ export default async function authRoutes(app: FastifyInstance, d: AppDeps): Prom
       .append({ actorId: loginOf(req), action: reached ? 'login.lockout' : 'login.throttled', outcome: 'refused', detail: { limits: which, retryAfter }, ip: req.ip })
       .catch(() => {});
     throw new QiaoError('QIAO_LOGIN_THROTTLED', undefined, { retryAfter });
+  }
+
+  /** A failed login step: audited, counted for the lockouts (and the lockout audited when reached); throws `code`. */
+  async function failed(req: FastifyRequest, login: string, code: ErrorCode, userId?: string): Promise<never> {
+    await d.audit.append({ actorId: userId ?? login, action: 'login', outcome: 'refused', detail: code === 'QIAO_AUTH_BAD_CREDENTIALS' ? {} : { code }, ip: req.ip });
+    const after = await Promise.all([byAccount(req), byAddress(req)]);
+    if (after.some(exhausted)) {
+      await d.audit
+        .append({ actorId: login, action: 'login.lockout', outcome: 'refused', detail: { limits: after.filter(exhausted).map((s) => (s.key.startsWith('login-fail-acct:') ? 'account' : 'address')) }, ip: req.ip })
+        .catch(() => {});
+    }
+    throw new QiaoError(code);
+  }
+
+  async function me(user: UserRow) {
+    return { ...toPublicUser(user), totpEnrolled: await d.totp.isEnrolled(user.id), totpRequired: d.totp.isRequired(user.role) };
+  }
+
+  /** A completed login: the session token and the user. */
+  async function session(req: FastifyRequest, user: UserRow, factor: 'password' | 'totp' | 'recovery-code') {
+    const { token, expiresAt } = await d.tokens.issue(toPrincipal(user));
+    await d.audit.append({ actorId: user.id, action: 'login', outcome: 'ok', detail: factor === 'password' ? {} : { factor }, ip: req.ip });
+    return { token, expiresAt, user: await me(user) };
   }
 
   app.post(
@@ -66,11 +115,20 @@ export default async function authRoutes(app: FastifyInstance, d: AppDeps): Prom
           required: ['login', 'password'],
           additionalProperties: false,
         },
+        description:
+          'For a user with an authenticator (TOTP) the answer is `{totpRequired: true, challenge}` instead of a token: send the challenge (valid 5 minutes) ' +
+          'with a code or a recovery code to POST /api/auth/login/totp.',
         response: {
           200: {
-            type: 'object',
-            properties: { token: { type: 'string' }, expiresAt: { type: 'string', format: 'date-time' }, user: PublicUserSchema },
-            required: ['token', 'expiresAt', 'user'],
+            anyOf: [
+              SessionAnswer,
+              {
+                type: 'object',
+                properties: { totpRequired: { type: 'boolean', enum: [true] }, challenge: { type: 'string' } },
+                required: ['totpRequired', 'challenge'],
+                additionalProperties: false,
+              },
+            ],
           },
           ...errors(400, 401, 429),
         },
@@ -83,19 +141,61 @@ export default async function authRoutes(app: FastifyInstance, d: AppDeps): Prom
       const user = await d.users.findByLogin(login);
       const ok = await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH);
       // A disabled account answers as a wrong password: the login page tells nobody who has left.
-      if (!user || !ok || !user.active) {
-        await d.audit.append({ actorId: login, action: 'login', outcome: 'refused', ip: req.ip });
-        const after = await Promise.all([byAccount(req), byAddress(req)]);
-        if (after.some(exhausted)) {
-          await d.audit
-            .append({ actorId: login, action: 'login.lockout', outcome: 'refused', detail: { limits: after.filter(exhausted).map((s) => (s.key.startsWith('login-fail-acct:') ? 'account' : 'address')) }, ip: req.ip })
-            .catch(() => {});
-        }
-        throw new QiaoError('QIAO_AUTH_BAD_CREDENTIALS');
+      if (!user || !ok || !user.active) await failed(req, login, 'QIAO_AUTH_BAD_CREDENTIALS');
+      if (await d.totp.isEnrolled(user!.id)) {
+        // Second step: no token yet, only a short-lived proof that the password was right.
+        await d.audit.append({ actorId: user!.id, action: 'login.password', outcome: 'ok', ip: req.ip });
+        return { totpRequired: true as const, challenge: await d.totp.challenge(user!.id, user!.login, user!.sessionVersion) };
       }
-      const { token, expiresAt } = await d.tokens.issue(toPrincipal(user));
-      await d.audit.append({ actorId: user.id, action: 'login', outcome: 'ok', ip: req.ip });
-      return { token, expiresAt, user: toPublicUser(user) };
+      return session(req, user!, 'password');
+    },
+  );
+
+  app.post(
+    '/api/auth/login/totp',
+    {
+      config: {
+        rateLimit: {
+          max: sec.loginRateMax,
+          timeWindow: 60_000,
+          keyGenerator: (req: FastifyRequest) => `login-addr:${req.ip}`,
+          errorResponseBuilder: () => new QiaoError('QIAO_LOGIN_THROTTLED'),
+        },
+      },
+      schema: {
+        tags: ['auth'],
+        summary: 'Second login step: the challenge from /api/auth/login with an authenticator code or a recovery code',
+        description:
+          'A code is accepted once (QIAO_TOTP_REUSED for a code of an already used time step), within one 30-second step either side; a recovery code is consumed. ' +
+          'Wrong codes (QIAO_TOTP_INVALID, QIAO_TOTP_RECOVERY_CODE_INVALID) and reused ones count as failed logins for the lockout (QIAO_LOGIN_THROTTLED).',
+        body: {
+          type: 'object',
+          properties: { challenge: { type: 'string', minLength: 1, maxLength: 2048 }, code: TotpCode, recoveryCode: RecoveryCode },
+          required: ['challenge'],
+          oneOf: [{ required: ['code'] }, { required: ['recoveryCode'] }],
+          additionalProperties: false,
+        },
+        response: { 200: SessionAnswer, ...errors(400, 401, 429) },
+      },
+    },
+    async (req, reply) => {
+      const { challenge, code, recoveryCode } = req.body as { challenge: string; code?: string; recoveryCode?: string };
+      const c = await d.totp.readChallenge(challenge);
+      challengeLogin.set(req, c.login);
+      const before = await Promise.all([byAccount(req, { increment: false }), byAddress(req, { increment: false })]);
+      if (before.some(exhausted)) await throttled(req, reply, before, false);
+      const user = await d.users.findById(c.userId);
+      // A password change, logout or disable since the password step ends the challenge too.
+      if (!user || !user.active || user.sessionVersion !== c.sv) throw new QiaoError('QIAO_TOTP_CHALLENGE_INVALID');
+      try {
+        if (code !== undefined) await d.totp.checkCode(user.id, code);
+        else await d.totp.useRecoveryCode(user.id, recoveryCode!);
+      } catch (e) {
+        if (e instanceof QiaoError && e.code === 'QIAO_TOTP_NOT_ENROLLED') throw new QiaoError('QIAO_TOTP_CHALLENGE_INVALID');
+        if (e instanceof QiaoError) await failed(req, c.login, e.code, user.id);
+        throw e;
+      }
+      return session(req, user, code !== undefined ? 'totp' : 'recovery-code');
     },
   );
 
@@ -160,11 +260,137 @@ export default async function authRoutes(app: FastifyInstance, d: AppDeps): Prom
 
   app.get(
     '/api/me',
-    { preHandler: authenticate(d.tokens), schema: { tags: ['auth'], summary: 'The current user', security: bearerSecurity, response: { 200: PublicUserSchema, ...errors(401) } } },
+    { preHandler: authenticate(d.tokens), schema: { tags: ['auth'], summary: 'The current user, with its second-factor state', security: bearerSecurity, response: { 200: MeSchema, ...errors(401) } } },
     async (req) => {
       const user = await d.users.findById(req.principal.id);
       if (!user) throw new QiaoError('QIAO_NOT_FOUND', 'User no longer exists');
-      return toPublicUser(user);
+      return me(user);
+    },
+  );
+
+  // ---------------------------------------------------------------------------------------------
+  // TOTP second factor (docs/accounts.md#totp-second-factor)
+
+  const own = { preHandler: authenticate(d.tokens), security: bearerSecurity };
+
+  app.get(
+    '/api/auth/totp',
+    {
+      preHandler: own.preHandler,
+      schema: {
+        tags: ['auth'],
+        summary: 'One’s own second-factor state',
+        security: bearerSecurity,
+        response: {
+          200: {
+            type: 'object',
+            properties: { enrolled: { type: 'boolean' }, required: { type: 'boolean' }, enabledAt: { type: ['string', 'null'] }, recoveryCodesLeft: { type: 'integer' } },
+            required: ['enrolled', 'required', 'enabledAt', 'recoveryCodesLeft'],
+          },
+          ...errors(401),
+        },
+      },
+    },
+    async (req) => ({ ...(await d.totp.status(req.principal.id)), required: d.totp.isRequired(req.principal.role) }),
+  );
+
+  app.post(
+    '/api/auth/totp/enrol',
+    {
+      preHandler: own.preHandler,
+      schema: {
+        tags: ['auth'],
+        summary: 'Start enrolling an authenticator app: a new secret, its otpauth:// URL and a QR code (PNG data: URL); confirm with a code',
+        security: bearerSecurity,
+        response: {
+          200: {
+            type: 'object',
+            properties: { secret: { type: 'string', description: 'base32, for manual entry' }, otpauthUrl: { type: 'string' }, qrDataUrl: { type: 'string' } },
+            required: ['secret', 'otpauthUrl', 'qrDataUrl'],
+          },
+          ...errors(401, 409),
+        },
+      },
+    },
+    async (req) => {
+      const user = await d.users.findById(req.principal.id);
+      if (!user) throw new QiaoError('QIAO_SESSION_REVOKED');
+      const r = await d.totp.enrol(user.id, user.login);
+      await d.audit.append({ actorId: user.id, action: 'auth.totp-enrol', target: user.id, outcome: 'ok', ip: req.ip });
+      return r;
+    },
+  );
+
+  app.post(
+    '/api/auth/totp/confirm',
+    {
+      preHandler: own.preHandler,
+      schema: {
+        tags: ['auth'],
+        summary: 'Confirm the enrolment with a first code: TOTP is on; returns 10 one-time recovery codes (shown only now) and a new token (other sessions end)',
+        security: bearerSecurity,
+        body: { type: 'object', properties: { code: TotpCode }, required: ['code'], additionalProperties: false },
+        response: {
+          200: {
+            type: 'object',
+            properties: { ...TokenAnswer.properties, recoveryCodes: { type: 'array', items: { type: 'string' } } },
+            required: ['token', 'expiresAt', 'recoveryCodes'],
+          },
+          ...errors(400, 401, 409),
+        },
+      },
+    },
+    async (req) => {
+      const { code } = req.body as { code: string };
+      let recoveryCodes: string[];
+      try {
+        recoveryCodes = await d.totp.confirm(req.principal.id, code);
+      } catch (e) {
+        if (e instanceof QiaoError) await d.audit.append({ actorId: req.principal.id, action: 'auth.totp-enable', target: req.principal.id, outcome: 'refused', detail: { code: e.code }, ip: req.ip }).catch(() => {});
+        throw e;
+      }
+      await admin.bumpSession(req.principal, req.principal.id, 'auth.totp-enable', req.ip);
+      await d.sessions.changed(req.principal.id, 'revoked');
+      const user = await d.users.findById(req.principal.id);
+      return { ...(await d.tokens.issue(toPrincipal(user!))), recoveryCodes };
+    },
+  );
+
+  app.post(
+    '/api/auth/totp/disable',
+    {
+      preHandler: own.preHandler,
+      schema: {
+        tags: ['auth'],
+        summary: 'Turn one’s authenticator off, proven with a current code or the password (not for roles that require it: QIAO_TOTP_REQUIRED); returns a new token',
+        security: bearerSecurity,
+        body: {
+          type: 'object',
+          properties: { code: TotpCode, password: { type: 'string', minLength: 1, maxLength: 256 } },
+          oneOf: [{ required: ['code'] }, { required: ['password'] }],
+          additionalProperties: false,
+        },
+        response: { 200: TokenAnswer, ...errors(400, 401, 403, 409) },
+      },
+    },
+    async (req) => {
+      const { code, password } = req.body as { code?: string; password?: string };
+      const user = await d.users.findById(req.principal.id);
+      if (!user) throw new QiaoError('QIAO_SESSION_REVOKED');
+      try {
+        if (d.totp.isRequired(user.role)) throw new QiaoError('QIAO_TOTP_REQUIRED');
+        if (!(await d.totp.isEnrolled(user.id))) throw new QiaoError('QIAO_TOTP_NOT_ENROLLED');
+        if (code !== undefined) await d.totp.checkCode(user.id, code);
+        else if (!(await verifyPassword(password!, user.passwordHash))) throw new QiaoError('QIAO_OLD_PASSWORD_WRONG');
+      } catch (e) {
+        if (e instanceof QiaoError) await d.audit.append({ actorId: user.id, action: 'auth.totp-disable', target: user.id, outcome: 'refused', detail: { code: e.code }, ip: req.ip }).catch(() => {});
+        throw e;
+      }
+      await d.totp.remove(user.id);
+      await admin.bumpSession(req.principal, user.id, 'auth.totp-disable', req.ip);
+      await d.sessions.changed(user.id, 'revoked');
+      const after = await d.users.findById(user.id);
+      return d.tokens.issue(toPrincipal(after!));
     },
   );
 }

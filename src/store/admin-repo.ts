@@ -11,7 +11,7 @@ import { QiaoError } from '../errors/codes.ts';
 import type { ArchiveRepo, Executor } from './archive-repo.ts';
 import { isUuid } from './conversations-repo.ts';
 import type { Db } from './db.ts';
-import { auditLog, branches, teams, users } from './schema/index.ts';
+import { auditLog, branches, teams, totpRecoveryCodes, userTotp, users } from './schema/index.ts';
 import { toPublicUser, type PublicUser, type UserRow } from './users-repo.ts';
 
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
@@ -458,7 +458,7 @@ export class AdminRepo {
   }
 
   /** Bumps the session version: every token of the user stops working. `action` names why. */
-  async bumpSession(actor: Principal, id: string, action: 'user.sign-out' | 'auth.logout', ip?: string): Promise<number> {
+  async bumpSession(actor: Principal, id: string, action: 'user.sign-out' | 'auth.logout' | 'auth.totp-enable' | 'auth.totp-disable', ip?: string): Promise<number> {
     return this.db.transaction(async (tx) => {
       const [r] = await tx
         .update(users)
@@ -468,6 +468,26 @@ export class AdminRepo {
       if (!r) throw new QiaoError('QIAO_USER_NOT_FOUND');
       await this.record(tx, actor, action, id, [id], { before: { sessionVersion: r.sv - 1 }, after: { sessionVersion: r.sv } }, 'compliance-activity', ip);
       return r.sv;
+    });
+  }
+
+  /**
+   * Admin reset of a user's TOTP factor (e.g. a lost phone): removes the secret and recovery codes and
+   * ends the user's sessions; a role that requires TOTP must enrol again at its next login.
+   */
+  async resetTotp(actor: Principal, id: string, ip?: string): Promise<UserRow> {
+    return this.db.transaction(async (tx) => {
+      const [after] = await tx
+        .update(users)
+        .set({ sessionVersion: sql`${users.sessionVersion} + 1` })
+        .where(isUuid(id) ? and(eq(users.id, id), eq(users.firmId, actor.firmId!)) : sql`false`)
+        .returning();
+      if (!after) throw new QiaoError('QIAO_USER_NOT_FOUND');
+      await tx.delete(totpRecoveryCodes).where(eq(totpRecoveryCodes.userId, id));
+      const gone = await tx.delete(userTotp).where(eq(userTotp.userId, id)).returning({ enabledAt: userTotp.enabledAt });
+      const wasEnrolled = gone.some((g) => g.enabledAt !== null);
+      await this.record(tx, actor, 'user.totp-reset', id, [id], { before: { totpEnrolled: wasEnrolled, sessionVersion: after.sessionVersion - 1 }, after: { totpEnrolled: false, sessionVersion: after.sessionVersion } }, 'compliance-activity', ip);
+      return after;
     });
   }
 

@@ -41,7 +41,7 @@ describe.skipIf(!hasChromium)('web client in Chromium', () => {
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    const config = loadConfig({ NODE_ENV: 'test', QIAO_LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: '0' });
+    const config = loadConfig({ NODE_ENV: 'test', QIAO_LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: '0', QIAO_TOTP_REQUIRED_ROLES: '' });
     app = await buildApp(config, { inMemoryDb: true, logger: false });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const addr = app.server.address();

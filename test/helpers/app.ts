@@ -52,7 +52,7 @@ export interface TestApp {
   mode: 'embedded' | 'services';
   baseUrl: string;
   wsUrl: string;
-  login(login: string, password?: string): Promise<{ token: string; user: PublicUser; expiresAt: string }>;
+  login(login: string, password?: string): Promise<{ token: string; user: PublicUser & { totpEnrolled: boolean; totpRequired: boolean }; expiresAt: string }>;
   /** A real HTTP request against the listening server. */
   request(method: string, path: string, opts?: RequestOptions): Promise<HttpResult>;
   close(): Promise<void>;
@@ -68,6 +68,8 @@ function baseEnv(overrides: Record<string, string>): Record<string, string> {
     QIAO_HTTP_RATE_LIMIT_MAX: '1000000',
     QIAO_LOGIN_RATE_MAX: '1000000',
     QIAO_LOGIN_MAX_FAILURES_PER_ADDRESS: '1000000',
+    // Suites log in as admin and compliance with the password only; the TOTP suites turn the requirement on.
+    QIAO_TOTP_REQUIRED_ROLES: '',
     ...overrides,
   };
 }

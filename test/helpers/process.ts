@@ -265,6 +265,8 @@ export async function startHubNode(opts: HubNodeOptions): Promise<HubNode> {
     QIAO_NODE_ID: opts.name,
     QIAO_LOG_LEVEL: 'warn',
     QIAO_PG_POOL_SIZE: '5',
+    // Spawned hubs and workers: admin and compliance log in with the password only (TOTP suites set their own).
+    QIAO_TOTP_REQUIRED_ROLES: '',
     ...opts.env,
   });
   const proc = spawn(process.execPath, ['--import', 'tsx', '--import', EXIT_WITH_PARENT, 'src/main.ts', 'start'], {

@@ -56,6 +56,8 @@ export async function startWebApp(env: Record<string, string> = {}, opts: { outb
     QIAO_HTTP_RATE_LIMIT_MAX: '1000000',
     QIAO_LOGIN_RATE_MAX: '1000000',
     QIAO_LOGIN_MAX_FAILURES_PER_ADDRESS: '1000000',
+    // Pages log in as admin and compliance with the password only; the account-security suite turns the requirement on.
+    QIAO_TOTP_REQUIRED_ROLES: '',
     ...env,
   });
   const app = await buildApp(config, { inMemoryDb: true, logger: false, ...(opts.outboxDir ? { outboxDir: opts.outboxDir } : {}) });

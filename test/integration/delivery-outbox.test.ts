@@ -18,7 +18,7 @@ describe('embedded delivery without SMTP: .eml outbox', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'qiao-outbox-test-'));
-    const config = loadConfig({ QIAO_LOG_LEVEL: 'silent', QIAO_JWT_SECRET: TEST_JWT_SECRET, QIAO_DATA_DIR: dir });
+    const config = loadConfig({ QIAO_LOG_LEVEL: 'silent', QIAO_JWT_SECRET: TEST_JWT_SECRET, QIAO_DATA_DIR: dir, QIAO_TOTP_REQUIRED_ROLES: '' });
     expect(config.delivery).toMatchObject({ embeddedWorkers: true, smtpUrl: undefined });
     app = await buildApp(config, { inMemoryDb: true, outboxDir: join(dir, 'outbox') });
   });

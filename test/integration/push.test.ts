@@ -28,6 +28,7 @@ const ENV = {
   QIAO_JWT_SECRET: TEST_JWT_SECRET,
   QIAO_FEED_API_KEY: TEST_FEED_KEY,
   QIAO_PUSH_ENDPOINT_HOSTS: '127.0.0.1',
+  QIAO_TOTP_REQUIRED_ROLES: '',
   // The test starts the workers itself, with an agent that trusts the local push service.
   QIAO_EMBEDDED_WORKERS: 'false',
 };

@@ -49,4 +49,13 @@ describe('config', () => {
     expect(loadConfig({ QIAO_SEED_DEMO: 'false' }).seedDemo).toBe(false);
     expect(() => loadConfig({ QIAO_SEED_DEMO: 'maybe' })).toThrow(/QIAO_SEED_DEMO/);
   });
+
+  it('QIAO_TOTP_REQUIRED_ROLES: admin and compliance by default, empty means none, unknown roles refused; QIAO_TOTP_KEY optional', () => {
+    expect(loadConfig({}).security.totpRequiredRoles).toEqual(['admin', 'compliance']);
+    expect(loadConfig({ QIAO_TOTP_REQUIRED_ROLES: '' }).security.totpRequiredRoles).toEqual([]);
+    expect(loadConfig({ QIAO_TOTP_REQUIRED_ROLES: ' admin , broker ' }).security.totpRequiredRoles).toEqual(['admin', 'broker']);
+    expect(() => loadConfig({ QIAO_TOTP_REQUIRED_ROLES: 'admin,root' })).toThrow(/QIAO_TOTP_REQUIRED_ROLES/);
+    expect(loadConfig({}).security.totpKey).toBeUndefined();
+    expect(() => loadConfig({ QIAO_TOTP_KEY: 'short' })).toThrow(/QIAO_TOTP_KEY/);
+  });
 });

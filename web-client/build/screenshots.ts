@@ -69,7 +69,7 @@ async function stage(rest: Rest): Promise<{ broadcast: string }> {
 async function main(): Promise<void> {
   await buildWebClient();
   await mkdir(OUT, { recursive: true });
-  const config = loadConfig({ QIAO_LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: '0' });
+  const config = loadConfig({ QIAO_LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: '0', QIAO_TOTP_REQUIRED_ROLES: '' });
   const app = await buildApp(config, { inMemoryDb: true, logger: false });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address();

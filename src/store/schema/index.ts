@@ -6,3 +6,4 @@ export * from './audit.ts';
 export * from './advisory.ts';
 export * from './compliance.ts';
 export * from './delivery.ts';
+export * from './totp.ts';

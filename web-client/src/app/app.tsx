@@ -7,9 +7,9 @@ import { useEffect } from 'preact/hooks';
 import { lang, setLang, t, tOr } from '../i18n/i18n.ts';
 import { LoginView } from '../views/common/login.tsx';
 import { CountBadge } from '../ui/ui.tsx';
-import { HOME, navFor, navHref, resolve } from './routes.ts';
+import { ACCOUNT_SECURITY, HOME, navFor, navHref, resolve } from './routes.ts';
 import { Link, navigate, path, query } from './router.tsx';
-import { conn, dismiss, logout, node, notices, user } from './session.ts';
+import { conn, dismiss, logout, needsTotp, node, notices, user } from './session.ts';
 
 function ConnPill() {
   const s = conn.value;
@@ -43,7 +43,7 @@ function Banner() {
 
 function TopBar() {
   const u = user.value;
-  const nav = u ? navFor(u.role) : [];
+  const nav = u ? navFor(u.role, needsTotp.value) : [];
   const here = path.value;
   return (
     <header class="topbar">
@@ -73,7 +73,7 @@ function TopBar() {
         </nav>
       ) : null}
       <div class="topbar__right">
-        {u ? <ConnPill /> : null}
+        {u && !needsTotp.value ? <ConnPill /> : null}
         {u ? (
           <div class="user" data-testid="user">
             <span class="user__name" data-testid="user-name">
@@ -110,13 +110,16 @@ function Outlet() {
   const u = user.value!;
   const p = path.value;
   const q = query.value;
+  const blocked = needsTotp.value;
   useEffect(() => {
+    // A role that must enrol TOTP sees account security only, until it has enrolled.
+    if (blocked && p !== ACCOUNT_SECURITY) navigate(ACCOUNT_SECURITY, { replace: true });
     // Links of older emails: /?channel=<c>&message=<id> → the item in the inbox.
-    if (p === '/' && q.get('message')) navigate(`/inbox/${encodeURIComponent(q.get('message')!)}`, { replace: true });
+    else if (p === '/' && q.get('message')) navigate(`/inbox/${encodeURIComponent(q.get('message')!)}`, { replace: true });
     else if (p === '/') navigate(HOME[u.role], { replace: true });
-  }, [p, q, u.role]);
-  if (p === '/') return null;
-  const r = resolve(p, u.role);
+  }, [p, q, u.role, blocked]);
+  if (p === '/' || (blocked && p !== ACCOUNT_SECURITY)) return null;
+  const r = resolve(p, u.role, blocked);
   if (!r) return <NotFound />;
   const View = r.route.view;
   return <View params={r.params} />;

@@ -3,7 +3,7 @@
  * the roles, so a new role without a home does not compile.
  */
 import type { Role } from '../api/api.ts';
-import { ROUTES as ACCOUNT } from '../views/account/routes.ts';
+import { ACCOUNT_SECURITY, ROUTES as ACCOUNT } from '../views/account/routes.ts';
 import { ROUTES as ADMIN } from '../views/admin/routes.ts';
 import { ROUTES as CLIENT } from '../views/client/routes.ts';
 import { ROUTES as COMMON } from '../views/common/routes.ts';
@@ -11,6 +11,8 @@ import { ROUTES as OVERSIGHT } from '../views/oversight/routes.ts';
 import { ROUTES as STAFF } from '../views/staff/routes.ts';
 import type { RouteDef } from './route-def.ts';
 import { match, type Params } from './router.tsx';
+
+export { ACCOUNT_SECURITY };
 
 export const ROUTES: readonly RouteDef[] = [...CLIENT, ...STAFF, ...OVERSIGHT, ...ADMIN, ...ACCOUNT, ...COMMON];
 
@@ -23,9 +25,9 @@ export const HOME: Record<Role, string> = {
   admin: '/admin/broadcast',
 };
 
-export function resolve(p: string, role: Role): { route: RouteDef; params: Params } | null {
+export function resolve(p: string, role: Role, onlyAccount = false): { route: RouteDef; params: Params } | null {
   for (const route of ROUTES) {
-    if (!route.roles.includes(role)) continue;
+    if (!route.roles.includes(role) || (onlyAccount && route.path !== ACCOUNT_SECURITY)) continue;
     const params = match(route.path, p);
     if (params) return { route, params };
   }
@@ -33,10 +35,11 @@ export function resolve(p: string, role: Role): { route: RouteDef; params: Param
 }
 
 /** Entries every role has (settings, channels) come after the role's own work. */
-const SHARED_LAST = new Set(['/settings/notifications', '/channels']);
+const SHARED_LAST = new Set(['/settings/notifications', '/channels', ACCOUNT_SECURITY]);
 
-export function navFor(role: Role): RouteDef[] {
-  const mine = ROUTES.filter((r) => r.nav && r.roles.includes(role));
+/** `onlyAccount`: a role that must enrol TOTP first is offered account security alone. */
+export function navFor(role: Role, onlyAccount = false): RouteDef[] {
+  const mine = ROUTES.filter((r) => r.nav && r.roles.includes(role) && (!onlyAccount || r.path === ACCOUNT_SECURITY));
   return [...mine.filter((r) => !SHARED_LAST.has(navHref(r))), ...mine.filter((r) => SHARED_LAST.has(navHref(r)))];
 }
 

@@ -193,12 +193,52 @@ function persist(): void {
   }
 }
 
-export async function login(loginName: string, password: string): Promise<void> {
-  const r = await call(api.POST('/api/auth/login', { body: { login: loginName, password } }));
+/**
+ * A role that must enrol TOTP and has not: the server answers only account endpoints, so the app shows
+ * only /account/security and opens no live connection until the enrolment is confirmed.
+ */
+export const needsTotp = computed(() => Boolean(user.value?.totpRequired && !user.value.totpEnrolled));
+
+function signedIn(r: { token: string; user: User }): void {
   token.value = r.token;
   user.value = r.user;
   persist();
-  startLive();
+  if (!needsTotp.value) startLive();
+}
+
+/**
+ * The password step. Users with an authenticator get no token yet: the answer is a challenge for
+ * `loginTotp` (the login form then asks for a code).
+ */
+export async function login(loginName: string, password: string): Promise<{ challenge: string } | null> {
+  const r = await call(api.POST('/api/auth/login', { body: { login: loginName, password } }));
+  if ('challenge' in r) return { challenge: r.challenge };
+  signedIn(r);
+  return null;
+}
+
+/** The second step: an authenticator code, or one of the recovery codes. */
+export async function loginTotp(challenge: string, factor: { code: string } | { recoveryCode: string }): Promise<void> {
+  signedIn(await call(api.POST('/api/auth/login/totp', { body: { challenge, ...factor } })));
+}
+
+/**
+ * After a change that ends every other session (password change, TOTP enrolment or removal): the
+ * answer's new token replaces the old one, and the live connection reconnects with it (its channels
+ * are kept). `patch` updates the user (e.g. `totpEnrolled`).
+ */
+export function replaceToken(newToken: string, patch: Partial<User> = {}): void {
+  const wasBlocked = needsTotp.value;
+  token.value = newToken;
+  if (user.value) user.value = { ...user.value, ...patch };
+  persist();
+  if (needsTotp.value) return;
+  const old = live.client;
+  if (old || wasBlocked) {
+    live.client = null;
+    if (old) void old.close();
+    startLive();
+  }
 }
 
 export async function logout(reason?: unknown): Promise<void> {
@@ -230,7 +270,7 @@ export async function resume(): Promise<void> {
   try {
     user.value = await call(api.GET('/api/me'));
     persist();
-    startLive();
+    if (!needsTotp.value) startLive();
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return void logout(e);
     // Keep the stored session (the server may be back shortly) and say why nothing loads.
