@@ -266,6 +266,8 @@ async function hubPhases(o: Options): Promise<{ runs: HubRun[]; setup: Record<st
         QIAO_FEED_API_KEY: feedKey,
         QIAO_JWT_SECRET: randomBytes(32).toString('hex'),
         QIAO_TOTP_REQUIRED_ROLES: '', // bench users log in with the password only
+        QIAO_HTTP_RATE_LIMIT_MAX: '100000000', // a bench publishes faster than any person
+        QIAO_LOGIN_RATE_MAX: '1000000',
         QIAO_LOG_LEVEL: 'warn',
         QIAO_SEED_DEMO: 'false',
         QIAO_NODE_ID: 'bench-alerts',

@@ -173,6 +173,8 @@ async function main(): Promise<void> {
             QIAO_NODE_ID: `bench-worker-${w}`,
             QIAO_JWT_SECRET: 'bench-secret-0123456789-abcdefghijklmnopqrstuv',
             QIAO_TOTP_REQUIRED_ROLES: '', // bench users log in with the password only
+            QIAO_HTTP_RATE_LIMIT_MAX: '100000000', // a bench publishes faster than any person
+            QIAO_LOGIN_RATE_MAX: '1000000',
           },
         }),
       );

@@ -582,6 +582,8 @@ async function main(): Promise<number> {
       QIAO_REDIS_PREFIX: prefix,
       QIAO_JWT_SECRET: secret,
       QIAO_TOTP_REQUIRED_ROLES: '', // bench users log in with the password only
+      QIAO_HTTP_RATE_LIMIT_MAX: '100000000', // a bench publishes faster than any person
+      QIAO_LOGIN_RATE_MAX: '1000000',
       QIAO_NODE_ID: `bench-${name}`,
       QIAO_LOG_LEVEL: 'warn',
       ...(o.pgPool ? { QIAO_PG_POOL_SIZE: String(o.pgPool) } : {}),

@@ -45,6 +45,8 @@ async function startQiao(opts: StartOptions): Promise<ServerHandle> {
       QIAO_REDIS_PREFIX: prefix,
       QIAO_JWT_SECRET: SECRET,
       QIAO_TOTP_REQUIRED_ROLES: '', // bench users log in with the password only
+      QIAO_HTTP_RATE_LIMIT_MAX: '100000000', // a bench publishes faster than any person
+      QIAO_LOGIN_RATE_MAX: '1000000',
       QIAO_LOG_LEVEL: 'warn',
       // The saturated phase must measure fanout, not the per-connection command rate limiter.
       QIAO_RATE_LIMIT_PER_S: '100000',

@@ -9,7 +9,8 @@ import rateLimit from '@fastify/rate-limit';
 import websocketPlugin from '@fastify/websocket';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { decodeJwt } from 'jose';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -146,6 +147,25 @@ const bodyStrictValidator: typeof ajvCompilers = (externalSchemas, options) => {
 /** Replaces the value of any `token` query parameter, so request logs never hold credentials. */
 export function redactTokens(url: string): string {
   return url.replace(/([?&]token=)[^&#]*/gi, '$1[redacted]');
+}
+
+/**
+ * The general REST limit counts per signed-in user when a bearer token names one, else per client
+ * address: many brokers of a branch share one NAT address, and one user must not be throttled by
+ * colleagues. The subject is read without verifying the token — that only picks the bucket; a forged
+ * token is refused by authentication right after, at the cost of one HMAC.
+ */
+function rateLimitKey(req: FastifyRequest): string {
+  const h = req.headers.authorization;
+  if (typeof h === 'string' && h.startsWith('Bearer ')) {
+    try {
+      const sub = decodeJwt(h.slice(7)).sub;
+      if (typeof sub === 'string' && sub.length <= 64) return `u:${sub}`;
+    } catch {
+      // Not a JWT: counted by address.
+    }
+  }
+  return `ip:${req.ip}`;
 }
 
 export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
@@ -317,6 +337,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     max: config.security.httpRateLimitMax,
     timeWindow: config.security.httpRateLimitWindowS * 1000,
     allowList: (req) => !req.url.startsWith('/api/') || req.url.startsWith('/api/ingest/'),
+    keyGenerator: rateLimitKey,
     skipOnError: true,
     ...(rateRedis ? { redis: rateRedis, nameSpace: `${config.redisPrefix}rl:` } : {}),
     errorResponseBuilder: () => new QiaoError('QIAO_RATE_LIMITED'),

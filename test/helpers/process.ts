@@ -267,6 +267,10 @@ export async function startHubNode(opts: HubNodeOptions): Promise<HubNode> {
     QIAO_PG_POOL_SIZE: '5',
     // Spawned hubs and workers: admin and compliance log in with the password only (TOTP suites set their own).
     QIAO_TOTP_REQUIRED_ROLES: '',
+    // Load and fault suites publish from one user and one address far faster than a person would.
+    QIAO_HTTP_RATE_LIMIT_MAX: '100000000',
+    QIAO_LOGIN_RATE_MAX: '1000000',
+    QIAO_LOGIN_MAX_FAILURES_PER_ADDRESS: '1000000',
     ...opts.env,
   });
   const proc = spawn(process.execPath, ['--import', 'tsx', '--import', EXIT_WITH_PARENT, 'src/main.ts', 'start'], {

@@ -133,3 +133,28 @@ describe('QIAO_OPS_ALLOW=all', () => {
     }
   });
 });
+
+describe('the general REST limit counts per signed-in user', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startEmbeddedApp({ QIAO_HTTP_RATE_LIMIT_MAX: '5' });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('one user over the limit does not throttle another user on the same address', async () => {
+    const a = (await t.login('client1')).token;
+    const b = (await t.login('client2')).token;
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push((await t.request('GET', '/api/channels', { token: a })).status);
+    expect(statuses.slice(0, 5)).toEqual([200, 200, 200, 200, 200]);
+    expect(statuses[5]).toBe(429);
+    // Same address (127.0.0.1), another user: its own bucket.
+    expect((await t.request('GET', '/api/channels', { token: b })).status).toBe(200);
+    // A forged token gets a bucket of its own but is refused by authentication.
+    const forged = `${Buffer.from('{"alg":"HS256"}').toString('base64url')}.${Buffer.from('{"sub":"someone"}').toString('base64url')}.x`;
+    const r = await t.request('GET', '/api/channels', { token: forged });
+    expect(r.status).toBe(401);
+  });
+});
