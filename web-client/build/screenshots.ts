@@ -21,7 +21,8 @@ export const SHOTS = [
   { name: 'manager', login: 'manager1', path: '/team' },
   { name: 'research', login: 'research1', path: '/research/notes' },
   { name: 'compliance', login: 'compliance1', path: '/compliance/approvals' },
-  { name: 'admin', login: 'admin', path: '/admin/deliveries?messageId={broadcast}' },
+  { name: 'admin', login: 'admin', path: '/admin/users' },
+  { name: 'admin-deliveries', login: 'admin', path: '/admin/deliveries?messageId={broadcast}' },
 ] as const;
 
 type Rest = (who: string, method: string, path: string, body?: unknown) => Promise<any>;
