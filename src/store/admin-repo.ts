@@ -3,7 +3,7 @@
  * is one transaction with its audit event and its archive record (who, when, old → new); callers then
  * tell the nodes (SessionGuard.changed) so tokens, sockets and entitlements follow at once.
  */
-import { and, asc, eq, isNull, ne, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
 import { hashPassword } from '../auth/password.ts';
 import { assertPasswordPolicy } from '../auth/password-policy.ts';
 import { ROLES, type Principal, type Role } from '../auth/principal.ts';
@@ -11,7 +11,7 @@ import { QiaoError } from '../errors/codes.ts';
 import type { ArchiveRepo, Executor } from './archive-repo.ts';
 import { isUuid } from './conversations-repo.ts';
 import type { Db } from './db.ts';
-import { auditLog, branches, teams, totpRecoveryCodes, userTotp, users } from './schema/index.ts';
+import { auditLog, branches, deliveries, teams, totpRecoveryCodes, userTotp, users } from './schema/index.ts';
 import { toPublicUser, type PublicUser, type UserRow } from './users-repo.ts';
 
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
@@ -452,7 +452,19 @@ export class AdminRepo {
         .set(active ? { active: true, disabledAt: null } : { active: false, disabledAt: new Date(), sessionVersion: u.sessionVersion + 1 })
         .where(eq(users.id, id))
         .returning();
-      await this.record(tx, actor, active ? 'user.enable' : 'user.disable', id, [id], { before: { active: u.active }, after: { active } });
+      // A leaver gets nothing more: deliveries still waiting to go out by email, push or SMS stop here
+      // (in-app inbox rows stay, they are records). Workers skip suppressed rows; escalation skips the disabled.
+      const stopped = active
+        ? []
+        : await tx
+            .update(deliveries)
+            .set({ status: 'suppressed', reason: 'account_disabled', updatedAt: sql`now()` })
+            .where(and(eq(deliveries.userId, id), inArray(deliveries.status, ['queued', 'held', 'failed']), ne(deliveries.transport, 'inbox')))
+            .returning({ id: deliveries.id });
+      await this.record(tx, actor, active ? 'user.enable' : 'user.disable', id, [id], {
+        before: { active: u.active },
+        after: active ? { active } : { active, deliveriesStopped: stopped.length },
+      });
       return adminUserView(after);
     });
   }

@@ -298,6 +298,9 @@ export class DeliveriesRepo {
    * queued, held, sending or sent are left alone. Returns the id when the caller should enqueue a job.
    */
   async escalate(messageId: string, userId: string, transport: 'email' | 'push'): Promise<string | null> {
+    // A disabled account is not escalated to (its pending deliveries were stopped when it was disabled).
+    const [u] = await this.db.select({ active: users.active }).from(users).where(eq(users.id, userId)).limit(1);
+    if (!u?.active) return null;
     const [r] = await this.db
       .insert(deliveries)
       .values({ messageId, userId, transport, status: 'queued', reason: 'escalation' })

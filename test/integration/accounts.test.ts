@@ -5,7 +5,7 @@
  */
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditLog, archiveRecords } from '../../src/store/schema/index.ts';
+import { auditLog, archiveRecords, deliveries } from '../../src/store/schema/index.ts';
 import { SioTestClient, WsTestClient, eventually, startEmbeddedApp, type TestApp } from '../helpers/app.ts';
 
 const STRONG = 'Granite-Harbor-7731';
@@ -191,6 +191,32 @@ describe('accounts and firm administration', () => {
       expectError(await t.request('POST', `/api/admin/users/${id('admin')}/disable`, { token: tok('admin') }), 403, 'QIAO_FORBIDDEN');
       expectError(await t.request('POST', `/api/admin/users/${u.body.id}/disable`, { token: tok('broker1') }), 403, 'QIAO_FORBIDDEN');
       expectError(await t.request('POST', `/api/admin/users/00000000-0000-4000-8000-000000000000/disable`, { token: tok('admin') }), 404, 'QIAO_USER_NOT_FOUND');
+    });
+    it('disabling stops the leaver’s pending email and push deliveries (inbox rows stay) and escalation skips them', async () => {
+      const u = await t.request('POST', '/api/admin/users', { token: tok('admin'), json: { login: 'leaver.mail', password: STRONG, displayName: '离职员工乙', role: 'broker', teamId: teamA } });
+      const pub = await t.request('POST', `/api/channels/inbox.${u.body.id}/publications`, { token: tok('admin'), json: { kind: 'notice', payload: { title: '待发送的通知' } } });
+      expect(pub.status).toBe(201);
+      const qiao = (t.app as unknown as { qiao: { db: { db: any }; delivery: any } }).qiao;
+      const deps = { db: qiao.db.db, delivery: qiao.delivery };
+      // Rows still waiting to go out when the account is disabled (as a busy queue or quiet hours leave them).
+      for (const [transport, status] of [['email', 'queued'], ['push', 'held']] as const) {
+        await deps.db
+          .insert(deliveries)
+          .values({ messageId: pub.body.id, userId: u.body.id, transport, status })
+          .onConflictDoUpdate({ target: [deliveries.messageId, deliveries.userId, deliveries.transport], set: { status } });
+      }
+      await t.request('POST', `/api/admin/users/${u.body.id}/disable`, { token: tok('admin') });
+      const rows: Array<{ transport: string; status: string; reason: string | null }> = await deps.db
+        .select({ transport: deliveries.transport, status: deliveries.status, reason: deliveries.reason })
+        .from(deliveries)
+        .where(and(eq(deliveries.messageId, pub.body.id), eq(deliveries.userId, u.body.id)));
+      const by = new Map(rows.map((r) => [r.transport, r]));
+      expect(by.get('email')).toMatchObject({ status: 'suppressed', reason: 'account_disabled' });
+      expect(by.get('push')).toMatchObject({ status: 'suppressed', reason: 'account_disabled' });
+      expect(by.get('inbox')?.status).not.toBe('suppressed');
+      expect(await deps.delivery.deliveries.escalate(pub.body.id, u.body.id, 'email')).toBeNull();
+      const [audit] = await audits('user.disable', u.body.id);
+      expect(audit.outcome).toBe('ok');
     });
   });
 
