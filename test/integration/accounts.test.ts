@@ -198,7 +198,14 @@ describe('accounts and firm administration', () => {
       expect(pub.status).toBe(201);
       const qiao = (t.app as unknown as { qiao: { db: { db: any }; delivery: any } }).qiao;
       const deps = { db: qiao.db.db, delivery: qiao.delivery };
-      // Rows still waiting to go out when the account is disabled (as a busy queue or quiet hours leave them).
+      const rowsOf = async (): Promise<Array<{ transport: string; status: string; reason: string | null }>> =>
+        deps.db
+          .select({ transport: deliveries.transport, status: deliveries.status, reason: deliveries.reason })
+          .from(deliveries)
+          .where(and(eq(deliveries.messageId, pub.body.id), eq(deliveries.userId, u.body.id)));
+      // Fanout writes its rows first (asynchronously); then the rows are put in the states they would have
+      // while still waiting to go out when the account is disabled (a busy queue, quiet hours).
+      await eventually(async () => (await rowsOf()).some((r) => r.transport === 'email'));
       for (const [transport, status] of [['email', 'queued'], ['push', 'held']] as const) {
         await deps.db
           .insert(deliveries)
@@ -206,11 +213,7 @@ describe('accounts and firm administration', () => {
           .onConflictDoUpdate({ target: [deliveries.messageId, deliveries.userId, deliveries.transport], set: { status } });
       }
       await t.request('POST', `/api/admin/users/${u.body.id}/disable`, { token: tok('admin') });
-      const rows: Array<{ transport: string; status: string; reason: string | null }> = await deps.db
-        .select({ transport: deliveries.transport, status: deliveries.status, reason: deliveries.reason })
-        .from(deliveries)
-        .where(and(eq(deliveries.messageId, pub.body.id), eq(deliveries.userId, u.body.id)));
-      const by = new Map(rows.map((r) => [r.transport, r]));
+      const by = new Map((await rowsOf()).map((r) => [r.transport, r]));
       expect(by.get('email')).toMatchObject({ status: 'suppressed', reason: 'account_disabled' });
       expect(by.get('push')).toMatchObject({ status: 'suppressed', reason: 'account_disabled' });
       expect(by.get('inbox')?.status).not.toBe('suppressed');

@@ -163,12 +163,33 @@ function startLive(): void {
     showError(u.error);
   });
   client.on('error', (e) => {
-    if (live.client !== client) return;
-    if (client.state === 'closed' && /^QIAO_(AUTH_|TOKEN_|SESSION_REVOKED|ACCOUNT_DISABLED)/.test(e.code)) void logout(e);
+    if (live.client !== client || client.state !== 'closed') return;
+    // A revoked session may be this tab's own doing (a password change or TOTP enrolment ends every
+    // session before its answer brings the new token): look again once the answer had time to land.
+    if (e.code === 'QIAO_SESSION_REVOKED') void recheckSession(client, e);
+    else if (/^QIAO_(AUTH_|TOKEN_|ACCOUNT_DISABLED)/.test(e.code)) void logout(e);
   });
   void client.connect().catch(() => {
     // Reported through the 'error' event.
   });
+}
+
+const RECHECK_AFTER_MS = 1000;
+
+async function recheckSession(client: QiaoClient, e: unknown): Promise<void> {
+  await new Promise((r) => setTimeout(r, RECHECK_AFTER_MS));
+  // replaceToken() has started a new connection already.
+  if (live.client !== client) return;
+  try {
+    // With the old token this is a 401, and call() logs out (onAuthLost).
+    await call(api.GET('/api/me'));
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 401)) void logout(e);
+    return;
+  }
+  if (live.client !== client) return;
+  live.client = null;
+  startLive();
 }
 
 /** Bumped when the server ends a subscription (entitlement or assignment changed), so views reload. */
