@@ -13,7 +13,7 @@ import { Button, ErrorText, Field, Loading, Page, Panel } from '../../ui/ui.tsx'
 import { useAction } from '../../ui/use-action.ts';
 import { useLoad } from '../../ui/use-load.ts';
 import { ClientBrokersPanel } from './client-brokers.tsx';
-import { formatDay } from './parts.tsx';
+import { ClientRiskSelect, TierSelect, formatDay } from './parts.tsx';
 import { CLIENT_RISKS, TIERS, type ClientProfile, type ClientRisk, type Tier } from './types.ts';
 
 type Patch = Body<'/api/admin/clients/{clientId}/profile', 'patch'>;
@@ -68,23 +68,10 @@ function ProfileForm(props: { p: ClientProfile; canEdit: boolean; saved(p: Clien
       <fieldset class="adm-fieldset" disabled={!props.canEdit || a.busy}>
         <legend class="sr-only">{t('adm_clientProfile')}</legend>
         <Field label={t('adm_tier')}>
-          <select data-testid="profile-tier" value={f.tier} onChange={(e) => edit({ tier: e.currentTarget.value as Tier })}>
-            {TIERS.map((x) => (
-              <option key={x} value={x}>
-                {tOr(`tier_${x}`, x)}
-              </option>
-            ))}
-          </select>
+          <TierSelect testid="profile-tier" value={f.tier} onChange={(v) => edit({ tier: v as Tier })} />
         </Field>
         <Field label={t('adm_clientRisk')}>
-          <select data-testid="profile-risk" value={f.riskLevel} onChange={(e) => edit({ riskLevel: e.currentTarget.value as ClientRisk | '' })}>
-            <option value="">{t('adm_notAssessed')}</option>
-            {CLIENT_RISKS.map((x) => (
-              <option key={x} value={x}>
-                {tOr(`adm_risk_${x}`, x)}
-              </option>
-            ))}
-          </select>
+          <ClientRiskSelect testid="profile-risk" value={f.riskLevel} blank={t('adm_notAssessed')} onChange={(v) => edit({ riskLevel: v })} />
         </Field>
         <Field label={t('adm_assessedOn')} hint={t('adm_assessedOnHint')}>
           <input type="date" data-testid="profile-assessed" value={f.riskAssessedOn} onInput={(e) => edit({ riskAssessedOn: e.currentTarget.value })} />

@@ -11,7 +11,7 @@ import { user } from '../../app/session.ts';
 import { t, tOr } from '../../i18n/i18n.ts';
 import { Button, Field, ListState, Page, Panel, RiskBadge } from '../../ui/ui.tsx';
 import { useLoad } from '../../ui/use-load.ts';
-import { BranchSelect, formatDay, Pager, useOrg, usePager } from './parts.tsx';
+import { BranchSelect, ClientRiskSelect, Pager, TierSelect, formatDay, useOrg, usePager } from './parts.tsx';
 import { CLIENT_RISKS, TIERS, type ClientRisk, type Tier } from './types.ts';
 
 interface Filters {
@@ -90,24 +90,10 @@ export function ClientsView() {
             </>
           ) : null}
           <Field label={t('adm_tier')}>
-            <select data-testid="client-tier-filter" value={draft.tier} onChange={(e) => edit({ tier: e.currentTarget.value as Tier | '' })}>
-              <option value="">{t('adm_any')}</option>
-              {TIERS.map((x) => (
-                <option key={x} value={x}>
-                  {tOr(`tier_${x}`, x)}
-                </option>
-              ))}
-            </select>
+            <TierSelect testid="client-tier-filter" value={draft.tier} blank={t('adm_any')} onChange={(v) => edit({ tier: v })} />
           </Field>
           <Field label={t('adm_clientRisk')}>
-            <select data-testid="client-risk-filter" value={draft.riskLevel} onChange={(e) => edit({ riskLevel: e.currentTarget.value as ClientRisk | '' })}>
-              <option value="">{t('adm_any')}</option>
-              {CLIENT_RISKS.map((x) => (
-                <option key={x} value={x}>
-                  {tOr(`adm_risk_${x}`, x)}
-                </option>
-              ))}
-            </select>
+            <ClientRiskSelect testid="client-risk-filter" value={draft.riskLevel} blank={t('adm_any')} onChange={(v) => edit({ riskLevel: v })} />
           </Field>
           <Field label={t('adm_expiresWithin')} hint={t('adm_expiresWithinHint')}>
             <input type="number" min={0} max={3660} step={1} data-testid="client-expiring" value={draft.expiresWithin} onInput={(e) => edit({ expiresWithin: e.currentTarget.value })} />

@@ -10,7 +10,7 @@ import { t, tOr } from '../../i18n/i18n.ts';
 import { formatDate } from '../../lib/time.ts';
 import { Button, ErrorText } from '../../ui/ui.tsx';
 import { useLoad, type Loaded } from '../../ui/use-load.ts';
-import { weakReasons, type Branch, type Org, type Team } from './types.ts';
+import { CLIENT_RISKS, TIERS, weakReasons, type Branch, type ClientRisk, type Org, type Team, type Tier } from './types.ts';
 
 export interface OrgIndex {
   branches: Branch[];
@@ -160,4 +160,26 @@ export function Pager(props: { page: number; hasNext: boolean; onPrev(): void; o
 /** A calendar date (YYYY-MM-DD, a Shanghai day) as the language writes dates; "—" when none. */
 export function formatDay(d: string | null | undefined): string {
   return d ? formatDate(`${d.slice(0, 10)}T00:00:00+08:00`) : '—';
+}
+
+/** A select of fixed values named in the current language; `blank` adds an empty first choice. */
+function ValueSelect<V extends string>(props: { values: readonly V[]; name(v: V): string; value: V | ''; blank?: string; onChange(v: V | ''): void; testid: string }) {
+  return (
+    <select data-testid={props.testid} value={props.value} onChange={(e) => props.onChange(e.currentTarget.value as V | '')}>
+      {props.blank !== undefined ? <option value="">{props.blank}</option> : null}
+      {props.values.map((x) => (
+        <option key={x} value={x}>
+          {props.name(x)}
+        </option>
+      ))}
+    </select>
+  );
+}
+
+export function TierSelect(props: { value: Tier | ''; blank?: string; onChange(v: Tier | ''): void; testid: string }) {
+  return <ValueSelect values={TIERS} name={(x) => tOr(`tier_${x}`, x)} {...props} />;
+}
+
+export function ClientRiskSelect(props: { value: ClientRisk | ''; blank?: string; onChange(v: ClientRisk | ''): void; testid: string }) {
+  return <ValueSelect values={CLIENT_RISKS} name={(x) => tOr(`adm_risk_${x}`, x)} {...props} />;
 }

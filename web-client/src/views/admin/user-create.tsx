@@ -9,7 +9,7 @@ import { notify } from '../../app/session.ts';
 import { t, tOr } from '../../i18n/i18n.ts';
 import { Button, Field } from '../../ui/ui.tsx';
 import { useAction } from '../../ui/use-action.ts';
-import { AdminError, BranchSelect, TeamSelect, type OrgIndex } from './parts.tsx';
+import { AdminError, BranchSelect, ClientRiskSelect, TeamSelect, TierSelect, type OrgIndex } from './parts.tsx';
 import { CLIENT_RISKS, ROLES, TEAM_ROLES, TIERS, type ClientRisk, type Tier } from './types.ts';
 
 interface Form {
@@ -84,23 +84,10 @@ export function UserCreate(props: { index: OrgIndex; created(): void }) {
       {client ? (
         <>
           <Field label={t('adm_tier')}>
-            <select data-testid="user-new-tier" value={f.tier} onChange={(e) => edit({ tier: e.currentTarget.value as Tier })}>
-              {TIERS.map((x) => (
-                <option key={x} value={x}>
-                  {tOr(`tier_${x}`, x)}
-                </option>
-              ))}
-            </select>
+            <TierSelect testid="user-new-tier" value={f.tier} onChange={(v) => edit({ tier: v as Tier })} />
           </Field>
           <Field label={t('adm_clientRisk')}>
-            <select data-testid="user-new-risk" value={f.riskLevel} onChange={(e) => edit({ riskLevel: e.currentTarget.value as ClientRisk | '' })}>
-              <option value="">{t('adm_notAssessed')}</option>
-              {CLIENT_RISKS.map((x) => (
-                <option key={x} value={x}>
-                  {tOr(`adm_risk_${x}`, x)}
-                </option>
-              ))}
-            </select>
+            <ClientRiskSelect testid="user-new-risk" value={f.riskLevel} blank={t('adm_notAssessed')} onChange={(v) => edit({ riskLevel: v })} />
           </Field>
           <Field label={t('adm_assessedOn')} hint={t('adm_assessedOnHint')}>
             <input type="date" data-testid="user-new-assessed" value={f.riskAssessedOn} disabled={!f.riskLevel} onInput={(e) => edit({ riskAssessedOn: e.currentTarget.value })} />
