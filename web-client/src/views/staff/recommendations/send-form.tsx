@@ -5,7 +5,7 @@
  * form changes, the same one when the same submission is retried. Each client's outcome is shown:
  * delivered, refused (the suitability reason in words, its code) or awaiting compliance approval.
  */
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, call, type Answer, type Body } from '../../../api/api.ts';
 import { t, tOr } from '../../../i18n/i18n.ts';
 import { formatDate, formatShort } from '../../../lib/time.ts';
@@ -66,8 +66,28 @@ function Results(props: { batch: Batch; names: Map<string, string>; note?: strin
   );
 }
 
-export function SendForm(props: { onSent(): void }) {
+/**
+ * An open form follows re-grades: the clients' risk levels are fetched again every few seconds and when
+ * the window regains focus. The server checks suitability against the stored level on every send anyway.
+ */
+const CLIENTS_REFRESH_MS = 5_000;
+
+function useClients() {
   const clients = useLoad(async () => (await call(api.GET('/api/recommendations/clients'))).clients ?? [], []);
+  const { reload } = clients;
+  useEffect(() => {
+    const timer = setInterval(reload, CLIENTS_REFRESH_MS);
+    addEventListener('focus', reload);
+    return () => {
+      clearInterval(timer);
+      removeEventListener('focus', reload);
+    };
+  }, [reload]);
+  return clients;
+}
+
+export function SendForm(props: { onSent(): void }) {
+  const clients = useClients();
   const notes = useRecentNotes();
   const [f, setF] = useState<Form>(EMPTY);
   const [key, setKey] = useState(requestKey);
