@@ -11,6 +11,7 @@ import { assertPasswordPolicy } from '../auth/password-policy.ts';
 import type { AppDeps } from '../deps.ts';
 import { QiaoError } from '../errors/codes.ts';
 import { AdminRepo, adminUserView, clientProfile, type ClientProfilePatch, type NewUser, type UserPatch } from '../store/admin-repo.ts';
+import { OrgRepo } from '../store/org-repo.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
 import { PublicUserSchema, errors } from './schemas.ts';
 
@@ -72,6 +73,7 @@ const idParam = (name: string) => ({ type: 'object', properties: { [name]: Uuid 
 
 export default async function adminRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
   const repo = new AdminRepo(d.db.db, d.archive);
+  const org = new OrgRepo(d.db.db, d.archive);
   app.addHook('preHandler', authenticate(d.tokens));
 
   const requireAdmin = (req: FastifyRequest) => {
@@ -106,7 +108,7 @@ export default async function adminRoutes(app: FastifyInstance, d: AppDeps): Pro
     },
     async (req) => {
       requireAdminOrCompliance(req);
-      return { branches: await repo.listOrg(req.principal.firmId!) };
+      return { branches: await org.listOrg(req.principal.firmId!) };
     },
   );
 
@@ -123,7 +125,7 @@ export default async function adminRoutes(app: FastifyInstance, d: AppDeps): Pro
     },
     async (req, reply) => {
       requireAdmin(req);
-      const b = await guarded(req, 'org.branch.create', undefined, () => repo.createBranch(req.principal, req.body as { code: string; name: string }));
+      const b = await guarded(req, 'org.branch.create', undefined, () => org.createBranch(req.principal, req.body as { code: string; name: string }));
       return reply.code(201).send(b);
     },
   );
@@ -143,7 +145,7 @@ export default async function adminRoutes(app: FastifyInstance, d: AppDeps): Pro
     async (req) => {
       requireAdmin(req);
       const { branchId } = req.params as { branchId: string };
-      return guarded(req, 'org.branch.rename', branchId, () => repo.renameBranch(req.principal, branchId, (req.body as { name: string }).name));
+      return guarded(req, 'org.branch.rename', branchId, () => org.renameBranch(req.principal, branchId, (req.body as { name: string }).name));
     },
   );
 
@@ -161,7 +163,7 @@ export default async function adminRoutes(app: FastifyInstance, d: AppDeps): Pro
     async (req) => {
       requireAdmin(req);
       const { branchId } = req.params as { branchId: string };
-      return guarded(req, 'org.branch.close', branchId, () => repo.closeBranch(req.principal, branchId));
+      return guarded(req, 'org.branch.close', branchId, () => org.closeBranch(req.principal, branchId));
     },
   );
 
@@ -178,7 +180,7 @@ export default async function adminRoutes(app: FastifyInstance, d: AppDeps): Pro
     },
     async (req, reply) => {
       requireAdmin(req);
-      const t = await guarded(req, 'org.team.create', undefined, () => repo.createTeam(req.principal, req.body as { branchId: string; code: string; name: string }));
+      const t = await guarded(req, 'org.team.create', undefined, () => org.createTeam(req.principal, req.body as { branchId: string; code: string; name: string }));
       return reply.code(201).send(t);
     },
   );
@@ -203,7 +205,7 @@ export default async function adminRoutes(app: FastifyInstance, d: AppDeps): Pro
     async (req) => {
       requireAdmin(req);
       const { teamId } = req.params as { teamId: string };
-      const { team, movedUsers } = await guarded(req, 'org.team.update', teamId, () => repo.updateTeam(req.principal, teamId, req.body as { name?: string; branchId?: string; managerId?: string | null }));
+      const { team, movedUsers } = await guarded(req, 'org.team.update', teamId, () => org.updateTeam(req.principal, teamId, req.body as { name?: string; branchId?: string; managerId?: string | null }));
       for (const u of movedUsers) await d.sessions.changed(u, 'changed');
       return team;
     },
@@ -223,7 +225,7 @@ export default async function adminRoutes(app: FastifyInstance, d: AppDeps): Pro
     async (req) => {
       requireAdmin(req);
       const { teamId } = req.params as { teamId: string };
-      return guarded(req, 'org.team.close', teamId, () => repo.closeTeam(req.principal, teamId));
+      return guarded(req, 'org.team.close', teamId, () => org.closeTeam(req.principal, teamId));
     },
   );
 

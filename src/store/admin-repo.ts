@@ -1,39 +1,23 @@
 /**
- * Firm administration: branches (营业部) and teams, users of every role, client profiles. Every change
- * is one transaction with its audit event and its archive record (who, when, old → new); callers then
- * tell the nodes (SessionGuard.changed) so tokens, sockets and entitlements follow at once.
+ * Firm administration of people: users of every role and client profiles (the organisation itself,
+ * branches and teams, is in org-repo.ts). Every change is one transaction with its audit event and
+ * its archive record (who, when, old → new); callers then tell the nodes (SessionGuard.changed) so
+ * tokens, sockets and entitlements follow at once.
  */
-import { and, asc, eq, inArray, isNull, ne, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, ne, sql } from 'drizzle-orm';
 import { hashPassword } from '../auth/password.ts';
 import { assertPasswordPolicy } from '../auth/password-policy.ts';
 import { ROLES, type Principal, type Role } from '../auth/principal.ts';
 import { QiaoError } from '../errors/codes.ts';
 import type { ArchiveRepo, Executor } from './archive-repo.ts';
 import { isUuid } from './conversations-repo.ts';
+import { diff, iso, isUniqueViolation, recordChange } from './admin-record.ts';
+import { branchFor, teamFor } from './org-repo.ts';
 import type { Db } from './db.ts';
-import { auditLog, branches, deliveries, teams, totpRecoveryCodes, userTotp, users } from './schema/index.ts';
+import { branches, deliveries, teams, totpRecoveryCodes, userTotp, users } from './schema/index.ts';
 import { toPublicUser, type PublicUser, type UserRow } from './users-repo.ts';
 
 type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
-export type BranchRow = typeof branches.$inferSelect;
-export type TeamRow = typeof teams.$inferSelect;
-
-export interface BranchView {
-  id: string;
-  code: string;
-  name: string;
-  closedAt: string | null;
-  createdAt: string;
-}
-export interface TeamView {
-  id: string;
-  branchId: string;
-  code: string;
-  name: string;
-  managerId: string | null;
-  closedAt: string | null;
-  createdAt: string;
-}
 export interface AdminUserView extends PublicUser {
   email: string | null;
   phone: string | null;
@@ -44,17 +28,6 @@ export interface AdminUserView extends PublicUser {
   createdAt: string;
 }
 
-const iso = (d: Date | null) => (d ? d.toISOString() : null);
-export const branchView = (b: BranchRow): BranchView => ({ id: b.id, code: b.code, name: b.name, closedAt: iso(b.closedAt), createdAt: b.createdAt.toISOString() });
-export const teamView = (t: TeamRow): TeamView => ({
-  id: t.id,
-  branchId: t.branchId,
-  code: t.code,
-  name: t.name,
-  managerId: t.managerId,
-  closedAt: iso(t.closedAt),
-  createdAt: t.createdAt.toISOString(),
-});
 export function adminUserView(u: UserRow): AdminUserView {
   return {
     ...toPublicUser(u),
@@ -66,13 +39,6 @@ export function adminUserView(u: UserRow): AdminUserView {
     passwordChangedAt: iso(u.passwordChangedAt),
     createdAt: u.createdAt.toISOString(),
   };
-}
-
-export function isUniqueViolation(e: unknown): boolean {
-  for (let cur = e as { code?: unknown; cause?: unknown } | undefined, i = 0; cur && i < 4; cur = cur.cause as typeof cur, i++) {
-    if (cur.code === '23505') return true;
-  }
-  return false;
 }
 
 /** Roles that belong to a team (a broker's clients, a manager's team). */
@@ -134,18 +100,6 @@ export const clientProfile = (u: UserRow): ClientProfile => ({
 });
 
 /** What changed: only the fields whose value differs. */
-function diff<T extends Record<string, unknown>>(before: T, after: T): { before: Partial<T>; after: Partial<T> } {
-  const b: Partial<T> = {};
-  const a: Partial<T> = {};
-  for (const k of Object.keys(after) as Array<keyof T>) {
-    if (after[k] === undefined) continue;
-    if (JSON.stringify(before[k] ?? null) !== JSON.stringify(after[k] ?? null)) {
-      b[k] = before[k];
-      a[k] = after[k];
-    }
-  }
-  return { before: b, after: a };
-}
 
 export class AdminRepo {
   constructor(
@@ -153,155 +107,6 @@ export class AdminRepo {
     private readonly archive: ArchiveRepo,
   ) {}
 
-  // -------------------------------------------------------------------------------------------
-  // Records
-
-  private async record(
-    tx: Executor,
-    actor: Principal,
-    action: string,
-    target: string,
-    subjects: string[],
-    detail: Record<string, unknown>,
-    retention: 'compliance-activity' | 'suitability' = 'compliance-activity',
-    ip?: string,
-  ): Promise<void> {
-    await tx.insert(auditLog).values({ actorId: actor.id, action, target, outcome: 'ok', detail, ip: ip ?? null });
-    // Archived last: the archive's lock is held only until commit.
-    await this.archive.append({ kind: action, actorId: actor.id, subjects, retentionClass: retention, body: { target, ...detail }, text: action }, tx);
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Organisation
-
-  async listOrg(firmId: string): Promise<Array<BranchView & { teams: TeamView[] }>> {
-    const bs = await this.db.select().from(branches).where(eq(branches.firmId, firmId)).orderBy(asc(branches.code));
-    const ts = await this.db
-      .select({ t: teams })
-      .from(teams)
-      .innerJoin(branches, eq(branches.id, teams.branchId))
-      .where(eq(branches.firmId, firmId))
-      .orderBy(asc(teams.code));
-    return bs.map((b) => ({ ...branchView(b), teams: ts.filter((x) => x.t.branchId === b.id).map((x) => teamView(x.t)) }));
-  }
-
-  private async branchFor(tx: Executor, firmId: string, id: string, lock = false): Promise<BranchRow> {
-    if (!isUuid(id)) throw new QiaoError('QIAO_BRANCH_NOT_FOUND');
-    const q = tx.select().from(branches).where(and(eq(branches.id, id), eq(branches.firmId, firmId)));
-    const [b] = lock ? await q.for('update') : await q;
-    if (!b) throw new QiaoError('QIAO_BRANCH_NOT_FOUND');
-    return b;
-  }
-
-  private async teamFor(tx: Executor, firmId: string, id: string, lock = false): Promise<TeamRow> {
-    if (!isUuid(id)) throw new QiaoError('QIAO_TEAM_NOT_FOUND');
-    const q = tx
-      .select({ t: teams })
-      .from(teams)
-      .innerJoin(branches, eq(branches.id, teams.branchId))
-      .where(and(eq(teams.id, id), eq(branches.firmId, firmId)));
-    const [r] = lock ? await q.for('update', { of: teams }) : await q;
-    if (!r) throw new QiaoError('QIAO_TEAM_NOT_FOUND');
-    return r.t;
-  }
-
-  async createBranch(actor: Principal, input: { code: string; name: string }): Promise<BranchView> {
-    try {
-      return await this.db.transaction(async (tx) => {
-        const [b] = await tx.insert(branches).values({ firmId: actor.firmId!, code: input.code, name: input.name }).returning();
-        await this.record(tx, actor, 'org.branch.create', b.id, [b.id], { before: null, after: { code: b.code, name: b.name } });
-        return branchView(b);
-      });
-    } catch (e) {
-      if (isUniqueViolation(e)) throw new QiaoError('QIAO_CODE_TAKEN');
-      throw e;
-    }
-  }
-
-  async renameBranch(actor: Principal, id: string, name: string): Promise<BranchView> {
-    return this.db.transaction(async (tx) => {
-      const b = await this.branchFor(tx, actor.firmId!, id, true);
-      if (b.closedAt) throw new QiaoError('QIAO_BRANCH_CLOSED');
-      const [after] = await tx.update(branches).set({ name }).where(eq(branches.id, id)).returning();
-      await this.record(tx, actor, 'org.branch.rename', id, [id], { before: { name: b.name }, after: { name } });
-      return branchView(after);
-    });
-  }
-
-  async closeBranch(actor: Principal, id: string): Promise<BranchView> {
-    return this.db.transaction(async (tx) => {
-      const b = await this.branchFor(tx, actor.firmId!, id, true);
-      if (b.closedAt) throw new QiaoError('QIAO_BRANCH_CLOSED');
-      const [{ n: openTeams }] = await tx.select({ n: sql<number>`count(*)::int` }).from(teams).where(and(eq(teams.branchId, id), isNull(teams.closedAt)));
-      const [{ n: people }] = await tx.select({ n: sql<number>`count(*)::int` }).from(users).where(and(eq(users.branchId, id), eq(users.active, true)));
-      if (openTeams > 0 || people > 0) throw new QiaoError('QIAO_ORG_NOT_EMPTY', undefined, { openTeams, activeUsers: people });
-      const [after] = await tx.update(branches).set({ closedAt: new Date() }).where(eq(branches.id, id)).returning();
-      await this.record(tx, actor, 'org.branch.close', id, [id], { before: { closedAt: null }, after: { closedAt: iso(after.closedAt) } });
-      return branchView(after);
-    });
-  }
-
-  async createTeam(actor: Principal, input: { branchId: string; code: string; name: string }): Promise<TeamView> {
-    try {
-      return await this.db.transaction(async (tx) => {
-        const b = await this.branchFor(tx, actor.firmId!, input.branchId, true);
-        if (b.closedAt) throw new QiaoError('QIAO_BRANCH_CLOSED');
-        const [t] = await tx.insert(teams).values({ branchId: b.id, code: input.code, name: input.name }).returning();
-        await this.record(tx, actor, 'org.team.create', t.id, [t.id, b.id], { before: null, after: { code: t.code, name: t.name, branchId: b.id } });
-        return teamView(t);
-      });
-    } catch (e) {
-      if (isUniqueViolation(e)) throw new QiaoError('QIAO_CODE_TAKEN');
-      throw e;
-    }
-  }
-
-  /**
-   * Renames a team, moves it to another branch (its members' branch follows), or names its manager
-   * (an active manager of this team, or null). Returns the team and the users whose branch moved.
-   */
-  async updateTeam(actor: Principal, id: string, patch: { name?: string; branchId?: string; managerId?: string | null }): Promise<{ team: TeamView; movedUsers: string[] }> {
-    return this.db.transaction(async (tx) => {
-      const t = await this.teamFor(tx, actor.firmId!, id, true);
-      if (t.closedAt) throw new QiaoError('QIAO_TEAM_CLOSED');
-      const set: Partial<TeamRow> = {};
-      if (patch.name !== undefined) set.name = patch.name;
-      let movedUsers: string[] = [];
-      if (patch.branchId !== undefined && patch.branchId !== t.branchId) {
-        const b = await this.branchFor(tx, actor.firmId!, patch.branchId, true);
-        if (b.closedAt) throw new QiaoError('QIAO_BRANCH_CLOSED');
-        set.branchId = b.id;
-        movedUsers = (await tx.update(users).set({ branchId: b.id }).where(eq(users.teamId, id)).returning({ id: users.id })).map((u) => u.id);
-      }
-      if (patch.managerId !== undefined) {
-        if (patch.managerId !== null) {
-          const m = isUuid(patch.managerId) ? (await tx.select().from(users).where(eq(users.id, patch.managerId)))[0] : undefined;
-          if (!m || m.firmId !== actor.firmId) throw new QiaoError('QIAO_USER_NOT_FOUND');
-          if (m.role !== 'manager' || !m.active || m.teamId !== id) throw new QiaoError('QIAO_USER_INVALID', 'A team’s manager must be an active manager who is a member of the team');
-        }
-        set.managerId = patch.managerId;
-      }
-      const [after] = Object.keys(set).length ? await tx.update(teams).set(set).where(eq(teams.id, id)).returning() : [t];
-      const d = diff({ name: t.name, branchId: t.branchId, managerId: t.managerId }, { name: after.name, branchId: after.branchId, managerId: after.managerId });
-      if (Object.keys(d.after).length) {
-        const action = d.after.branchId !== undefined ? 'org.team.move' : d.after.managerId !== undefined && d.after.name === undefined ? 'org.team.manager' : 'org.team.update';
-        await this.record(tx, actor, action, id, [id, t.branchId, ...(after.branchId !== t.branchId ? [after.branchId] : [])], { ...d, movedUsers });
-      }
-      return { team: teamView(after), movedUsers };
-    });
-  }
-
-  async closeTeam(actor: Principal, id: string): Promise<TeamView> {
-    return this.db.transaction(async (tx) => {
-      const t = await this.teamFor(tx, actor.firmId!, id, true);
-      if (t.closedAt) throw new QiaoError('QIAO_TEAM_CLOSED');
-      const [{ n: people }] = await tx.select({ n: sql<number>`count(*)::int` }).from(users).where(and(eq(users.teamId, id), eq(users.active, true)));
-      if (people > 0) throw new QiaoError('QIAO_ORG_NOT_EMPTY', undefined, { activeUsers: people });
-      const [after] = await tx.update(teams).set({ closedAt: new Date(), managerId: null }).where(eq(teams.id, id)).returning();
-      await this.record(tx, actor, 'org.team.close', id, [id, t.branchId], { before: { closedAt: null, managerId: t.managerId }, after: { closedAt: iso(after.closedAt), managerId: null } });
-      return teamView(after);
-    });
-  }
 
   // -------------------------------------------------------------------------------------------
   // Users
@@ -332,13 +137,13 @@ export class AdminRepo {
   /** Team (open, of the firm) → its branch; or a branch alone (open). */
   private async placement(tx: Executor, firmId: string, teamId: string | null | undefined, branchId: string | null | undefined): Promise<{ teamId: string | null; branchId: string | null }> {
     if (teamId) {
-      const t = await this.teamFor(tx, firmId, teamId);
+      const t = await teamFor(tx, firmId, teamId);
       if (t.closedAt) throw new QiaoError('QIAO_TEAM_CLOSED');
       if (branchId && branchId !== t.branchId) throw new QiaoError('QIAO_USER_INVALID', 'branchId must be the team’s branch (or be left out)');
       return { teamId: t.id, branchId: t.branchId };
     }
     if (branchId) {
-      const b = await this.branchFor(tx, firmId, branchId);
+      const b = await branchFor(tx, firmId, branchId);
       if (b.closedAt) throw new QiaoError('QIAO_BRANCH_CLOSED');
       return { teamId: null, branchId: b.id };
     }
@@ -381,7 +186,7 @@ export class AdminRepo {
           })
           .returning();
         const after = adminUserView(u);
-        await this.record(tx, actor, 'user.create', u.id, [u.id], { before: null, after }, isClient ? 'suitability' : 'compliance-activity');
+        await recordChange(this.archive, tx, actor, 'user.create', u.id, [u.id], { before: null, after }, isClient ? 'suitability' : 'compliance-activity');
         return after;
       });
     } catch (e) {
@@ -424,7 +229,7 @@ export class AdminRepo {
       // A manager who leaves the team (or the role) no longer leads it.
       if (u.role === 'manager' && (after.role !== 'manager' || after.teamId !== u.teamId)) await tx.update(teams).set({ managerId: null }).where(eq(teams.managerId, id));
       const action = 'role' in d.after ? 'user.role' : 'teamId' in d.after || 'branchId' in d.after ? 'user.team' : 'user.profile';
-      await this.record(tx, actor, action, id, [id], { ...d, sessionsEnded: revoke });
+      await recordChange(this.archive, tx, actor, action, id, [id], { ...d, sessionsEnded: revoke });
       return { user: adminUserView(after), revoke };
     });
   }
@@ -461,7 +266,7 @@ export class AdminRepo {
             .set({ status: 'suppressed', reason: 'account_disabled', updatedAt: sql`now()` })
             .where(and(eq(deliveries.userId, id), inArray(deliveries.status, ['queued', 'held', 'failed']), ne(deliveries.transport, 'inbox')))
             .returning({ id: deliveries.id });
-      await this.record(tx, actor, active ? 'user.enable' : 'user.disable', id, [id], {
+      await recordChange(this.archive, tx, actor, active ? 'user.enable' : 'user.disable', id, [id], {
         before: { active: u.active },
         after: active ? { active } : { active, deliveriesStopped: stopped.length },
       });
@@ -478,7 +283,7 @@ export class AdminRepo {
         .where(isUuid(id) ? and(eq(users.id, id), eq(users.firmId, actor.firmId!)) : sql`false`)
         .returning({ sv: users.sessionVersion });
       if (!r) throw new QiaoError('QIAO_USER_NOT_FOUND');
-      await this.record(tx, actor, action, id, [id], { before: { sessionVersion: r.sv - 1 }, after: { sessionVersion: r.sv } }, 'compliance-activity', ip);
+      await recordChange(this.archive, tx, actor, action, id, [id], { before: { sessionVersion: r.sv - 1 }, after: { sessionVersion: r.sv } }, 'compliance-activity', ip);
       return r.sv;
     });
   }
@@ -498,7 +303,7 @@ export class AdminRepo {
       await tx.delete(totpRecoveryCodes).where(eq(totpRecoveryCodes.userId, id));
       const gone = await tx.delete(userTotp).where(eq(userTotp.userId, id)).returning({ enabledAt: userTotp.enabledAt });
       const wasEnrolled = gone.some((g) => g.enabledAt !== null);
-      await this.record(tx, actor, 'user.totp-reset', id, [id], { before: { totpEnrolled: wasEnrolled, sessionVersion: after.sessionVersion - 1 }, after: { totpEnrolled: false, sessionVersion: after.sessionVersion } }, 'compliance-activity', ip);
+      await recordChange(this.archive, tx, actor, 'user.totp-reset', id, [id], { before: { totpEnrolled: wasEnrolled, sessionVersion: after.sessionVersion - 1 }, after: { totpEnrolled: false, sessionVersion: after.sessionVersion } }, 'compliance-activity', ip);
       return after;
     });
   }
@@ -514,7 +319,7 @@ export class AdminRepo {
         .returning();
       if (!after) throw new QiaoError('QIAO_USER_NOT_FOUND');
       // The password itself is never recorded, only that it changed.
-      await this.record(tx, actor, action, id, [id], { before: { sessionVersion: after.sessionVersion - 1 }, after: { sessionVersion: after.sessionVersion, passwordChanged: true } }, 'compliance-activity', ip);
+      await recordChange(this.archive, tx, actor, action, id, [id], { before: { sessionVersion: after.sessionVersion - 1 }, after: { sessionVersion: after.sessionVersion, passwordChanged: true } }, 'compliance-activity', ip);
       return after;
     });
   }
@@ -548,7 +353,7 @@ export class AdminRepo {
         .set({ tier: next.tier, riskLevel: next.riskLevel as UserRow['riskLevel'], riskAssessedOn: next.riskAssessedOn, riskExpiresOn: next.riskExpiresOn, professionalInvestor: next.professionalInvestor })
         .where(eq(users.id, id))
         .returning();
-      await this.record(tx, actor, 'client.profile', id, [id], d, 'suitability');
+      await recordChange(this.archive, tx, actor, 'client.profile', id, [id], d, 'suitability');
       return { profile: clientProfile(after), tierChanged: 'tier' in d.after };
     });
   }
