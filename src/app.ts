@@ -76,6 +76,7 @@ import { ConversationLive } from './conversations/live.ts';
 import { MemoryPresence } from './presence/presence-memory.ts';
 import type { Presence } from './presence/presence.ts';
 import clientRoutes from './routes/clients.routes.ts';
+import adminOrgRoutes from './routes/admin-org.routes.ts';
 import adminRoutes from './routes/admin.routes.ts';
 import importRoutes from './routes/import.routes.ts';
 import clientListRoutes from './routes/client-list.routes.ts';
@@ -394,6 +395,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(async (scope) => deliveryRoutes(scope, deps));
   await app.register(async (scope) => conversationRoutes(scope, deps));
   await app.register(async (scope) => clientRoutes(scope, deps));
+  await app.register(async (scope) => adminOrgRoutes(scope, deps));
   await app.register(async (scope) => adminRoutes(scope, deps));
   await app.register(async (scope) => importRoutes(scope, deps));
   await app.register(async (scope) => clientListRoutes(scope, deps));

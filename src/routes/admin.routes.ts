@@ -1,233 +1,23 @@
 /**
- * Firm administration (admin; compliance may read users and client profiles): branches (营业部) and
- * teams, users of every role, client profiles. Every change is audited and archived with old → new;
+ * Firm administration of people (admin; compliance may read users and client profiles): users of every
+ * role and client profiles (branches and teams: admin-org.routes.ts). Every change is audited and archived with old → new;
  * afterwards every node is told (SessionGuard.changed): disabling, sign-out everywhere and role
  * changes end the user's sessions at once (REST refused, sockets closed), a re-grade or team move
  * re-authorises live subscriptions with the new entitlements (docs/accounts.md).
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { UUID_RE } from '../../channels/family.ts';
 import { assertPasswordPolicy } from '../auth/password-policy.ts';
 import type { AppDeps } from '../deps.ts';
-import { QiaoError } from '../errors/codes.ts';
 import { AdminRepo, adminUserView, clientProfile, type ClientProfilePatch, type NewUser, type UserPatch } from '../store/admin-repo.ts';
-import { OrgRepo } from '../store/org-repo.ts';
+import { adminGuards, AdminUserSchema, Email, idParam, Name, NullableDate, Phone, ProfileSchema, Risk, Tier, Uuid } from './admin-shared.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
-import { PublicUserSchema, errors } from './schemas.ts';
-
-const Uuid = { type: 'string', pattern: `^${UUID_RE}$` } as const;
-const Code = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{1,31}$', description: '2–32 letters, digits, "_" or "-"' } as const;
-const Name = { type: 'string', minLength: 1, maxLength: 100, pattern: '\\S' } as const;
-const NullableDate = { type: ['string', 'null'], pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'YYYY-MM-DD' } as const;
-const Tier = { type: 'string', enum: ['general', 'hnw', 'institutional'] } as const;
-const Risk = { type: ['string', 'null'], enum: ['C1', 'C2', 'C3', 'C4', 'C5', null] } as const;
-const Phone = { type: ['string', 'null'], pattern: '^\\+?[0-9 ()-]{5,32}$' } as const;
-const Email = { type: ['string', 'null'], maxLength: 254, pattern: '^[^\\s@]+@[^\\s@]+$' } as const;
-
-const BranchSchema = {
-  type: 'object',
-  properties: { id: { type: 'string' }, code: { type: 'string' }, name: { type: 'string' }, closedAt: { type: ['string', 'null'] }, createdAt: { type: 'string' } },
-  required: ['id', 'code', 'name', 'closedAt', 'createdAt'],
-} as const;
-const TeamSchema = {
-  type: 'object',
-  properties: {
-    id: { type: 'string' },
-    branchId: { type: 'string' },
-    code: { type: 'string' },
-    name: { type: 'string' },
-    managerId: { type: ['string', 'null'] },
-    closedAt: { type: ['string', 'null'] },
-    createdAt: { type: 'string' },
-  },
-  required: ['id', 'branchId', 'code', 'name', 'managerId', 'closedAt', 'createdAt'],
-} as const;
-const AdminUserSchema = {
-  type: 'object',
-  properties: {
-    ...PublicUserSchema.properties,
-    email: { type: ['string', 'null'] },
-    phone: { type: ['string', 'null'] },
-    active: { type: 'boolean' },
-    disabledAt: { type: ['string', 'null'] },
-    riskExpiresOn: { type: ['string', 'null'] },
-    passwordChangedAt: { type: ['string', 'null'] },
-    createdAt: { type: 'string' },
-  },
-  required: [...PublicUserSchema.required, 'email', 'phone', 'active', 'disabledAt', 'riskExpiresOn', 'passwordChangedAt', 'createdAt'],
-} as const;
-const ProfileSchema = {
-  type: 'object',
-  properties: {
-    clientId: { type: 'string' },
-    tier: Tier,
-    riskLevel: { type: ['string', 'null'] },
-    riskAssessedOn: { type: ['string', 'null'] },
-    riskExpiresOn: { type: ['string', 'null'], description: 'null: two years after riskAssessedOn' },
-    professionalInvestor: { type: 'boolean' },
-  },
-  required: ['clientId', 'tier', 'riskLevel', 'riskAssessedOn', 'riskExpiresOn', 'professionalInvestor'],
-} as const;
-
-const idParam = (name: string) => ({ type: 'object', properties: { [name]: Uuid }, required: [name], additionalProperties: false }) as const;
+import { errors } from './schemas.ts';
 
 export default async function adminRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
   const repo = new AdminRepo(d.db.db, d.archive);
-  const org = new OrgRepo(d.db.db, d.archive);
   app.addHook('preHandler', authenticate(d.tokens));
-
-  const requireAdmin = (req: FastifyRequest) => {
-    if (req.principal.role !== 'admin') throw new QiaoError('QIAO_FORBIDDEN', 'Firm administration is for administrators');
-  };
-  const requireAdminOrCompliance = (req: FastifyRequest) => {
-    if (req.principal.role !== 'admin' && req.principal.role !== 'compliance') throw new QiaoError('QIAO_FORBIDDEN', 'Only administrators and compliance may read this');
-  };
-  /** Refusals of admin actions are audited too (who tried what). */
-  const refused = async (req: FastifyRequest, action: string, target: string | undefined, e: unknown) => {
-    if (e instanceof QiaoError && e.status < 500)
-      await d.audit.append({ actorId: req.principal.id, action, target, outcome: 'refused', detail: { code: e.code }, ip: req.ip }).catch(() => {});
-    throw e;
-  };
-  const guarded = <T>(req: FastifyRequest, action: string, target: string | undefined, fn: () => Promise<T>): Promise<T> => fn().catch((e) => refused(req, action, target, e));
-
-  // ---------------------------------------------------------------------------------------------
-  // Organisation
-
-  app.get(
-    '/api/admin/org',
-    {
-      schema: {
-        tags: ['admin'],
-        summary: 'The firm’s branches (营业部) with their teams, closed ones included',
-        security: bearerSecurity,
-        response: {
-          200: { type: 'object', properties: { branches: { type: 'array', items: { type: 'object', properties: { ...BranchSchema.properties, teams: { type: 'array', items: TeamSchema } }, required: [...BranchSchema.required, 'teams'] } } }, required: ['branches'] },
-          ...errors(401, 403),
-        },
-      },
-    },
-    async (req) => {
-      requireAdminOrCompliance(req);
-      return { branches: await org.listOrg(req.principal.firmId!) };
-    },
-  );
-
-  app.post(
-    '/api/admin/branches',
-    {
-      schema: {
-        tags: ['admin'],
-        summary: 'Create a branch (营业部)',
-        security: bearerSecurity,
-        body: { type: 'object', properties: { code: Code, name: Name }, required: ['code', 'name'], additionalProperties: false },
-        response: { 201: BranchSchema, ...errors(400, 401, 403, 409) },
-      },
-    },
-    async (req, reply) => {
-      requireAdmin(req);
-      const b = await guarded(req, 'org.branch.create', undefined, () => org.createBranch(req.principal, req.body as { code: string; name: string }));
-      return reply.code(201).send(b);
-    },
-  );
-
-  app.patch(
-    '/api/admin/branches/:branchId',
-    {
-      schema: {
-        tags: ['admin'],
-        summary: 'Rename a branch',
-        security: bearerSecurity,
-        params: idParam('branchId'),
-        body: { type: 'object', properties: { name: Name }, required: ['name'], additionalProperties: false },
-        response: { 200: BranchSchema, ...errors(400, 401, 403, 404, 409) },
-      },
-    },
-    async (req) => {
-      requireAdmin(req);
-      const { branchId } = req.params as { branchId: string };
-      return guarded(req, 'org.branch.rename', branchId, () => org.renameBranch(req.principal, branchId, (req.body as { name: string }).name));
-    },
-  );
-
-  app.post(
-    '/api/admin/branches/:branchId/close',
-    {
-      schema: {
-        tags: ['admin'],
-        summary: 'Close an empty branch (no open teams, no active users); otherwise QIAO_ORG_NOT_EMPTY',
-        security: bearerSecurity,
-        params: idParam('branchId'),
-        response: { 200: BranchSchema, ...errors(400, 401, 403, 404, 409) },
-      },
-    },
-    async (req) => {
-      requireAdmin(req);
-      const { branchId } = req.params as { branchId: string };
-      return guarded(req, 'org.branch.close', branchId, () => org.closeBranch(req.principal, branchId));
-    },
-  );
-
-  app.post(
-    '/api/admin/teams',
-    {
-      schema: {
-        tags: ['admin'],
-        summary: 'Create a team in an open branch',
-        security: bearerSecurity,
-        body: { type: 'object', properties: { branchId: Uuid, code: Code, name: Name }, required: ['branchId', 'code', 'name'], additionalProperties: false },
-        response: { 201: TeamSchema, ...errors(400, 401, 403, 404, 409) },
-      },
-    },
-    async (req, reply) => {
-      requireAdmin(req);
-      const t = await guarded(req, 'org.team.create', undefined, () => org.createTeam(req.principal, req.body as { branchId: string; code: string; name: string }));
-      return reply.code(201).send(t);
-    },
-  );
-
-  app.patch(
-    '/api/admin/teams/:teamId',
-    {
-      schema: {
-        tags: ['admin'],
-        summary: 'Rename a team, move it to another branch (its members move with it), or name its manager',
-        security: bearerSecurity,
-        params: idParam('teamId'),
-        body: {
-          type: 'object',
-          properties: { name: Name, branchId: Uuid, managerId: { type: ['string', 'null'], pattern: `^${UUID_RE}$` } },
-          minProperties: 1,
-          additionalProperties: false,
-        },
-        response: { 200: TeamSchema, ...errors(400, 401, 403, 404, 409, 422) },
-      },
-    },
-    async (req) => {
-      requireAdmin(req);
-      const { teamId } = req.params as { teamId: string };
-      const { team, movedUsers } = await guarded(req, 'org.team.update', teamId, () => org.updateTeam(req.principal, teamId, req.body as { name?: string; branchId?: string; managerId?: string | null }));
-      for (const u of movedUsers) await d.sessions.changed(u, 'changed');
-      return team;
-    },
-  );
-
-  app.post(
-    '/api/admin/teams/:teamId/close',
-    {
-      schema: {
-        tags: ['admin'],
-        summary: 'Close an empty team (no active members); otherwise QIAO_ORG_NOT_EMPTY',
-        security: bearerSecurity,
-        params: idParam('teamId'),
-        response: { 200: TeamSchema, ...errors(400, 401, 403, 404, 409) },
-      },
-    },
-    async (req) => {
-      requireAdmin(req);
-      const { teamId } = req.params as { teamId: string };
-      return guarded(req, 'org.team.close', teamId, () => org.closeTeam(req.principal, teamId));
-    },
-  );
+  const { requireAdmin, requireAdminOrCompliance, guarded } = adminGuards(d);
 
   // ---------------------------------------------------------------------------------------------
   // Users
