@@ -5,7 +5,8 @@
  * src/admin/client-import.ts.
  */
 import type { FastifyInstance } from 'fastify';
-import { ClientImporter, IMPORT_MAX_BYTES, IMPORT_MAX_ROWS } from '../admin/client-import.ts';
+import { ClientImporter } from '../admin/client-import.ts';
+import { IMPORT_MAX_BYTES, IMPORT_MAX_ROWS } from '../admin/csv-rows.ts';
 import { COLUMNS } from '../admin/import-columns.ts';
 import type { AppDeps } from '../deps.ts';
 import { QiaoError } from '../errors/codes.ts';
