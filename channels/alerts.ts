@@ -5,7 +5,7 @@
 import { DAY_MS, SYMBOL_RE, type ChannelFamily, type ParsedChannel } from './family.ts';
 import { AlertPayload, kind } from './payloads.ts';
 
-export const alerts: ChannelFamily = {
+export const alerts: ChannelFamily<'alerts'> = {
   family: 'alerts',
   description: { zh: '行情提醒', en: 'Market alerts' },
   parse(name): ParsedChannel | null {
@@ -29,6 +29,14 @@ export const alerts: ChannelFamily = {
   historySize: 100,
   historyTtlMs: 1 * DAY_MS,
   retentionDays: 5 * 365,
+  retentionClass: 'market-alerts',
+  recipients: { kind: 'subscribers', tierGated: false },
+  delivery: {
+    preferenceCategory: true,
+    defaultTransports: { web: true, inbox: true, email: false, push: true },
+    categoryByKind: {},
+    pushUrgency: 'normal',
+  },
   listFor() {
     return [{ name: 'alerts.market', family: 'alerts', parts: { scope: 'market' } }];
   },

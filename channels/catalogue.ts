@@ -6,15 +6,36 @@ import type { Principal } from '../src/auth/principal.ts';
 import { QiaoError } from '../src/errors/codes.ts';
 import { alerts } from './alerts.ts';
 import { conversation } from './conversation.ts';
-import type { AccessContext, ChannelFamily, ParsedChannel, Title } from './family.ts';
+import type { AccessContext, ChannelFamily, ParsedChannel, RecipientRule, Title } from './family.ts';
 import { firm } from './firm.ts';
 import { inbox } from './inbox.ts';
 import { research } from './research.ts';
 import { tasks } from './tasks.ts';
 import { team } from './team.ts';
 
-export const FAMILIES: readonly ChannelFamily[] = [research, alerts, inbox, team, firm, conversation, tasks];
-const BY_PREFIX = new Map(FAMILIES.map((f) => [f.family, f]));
+/**
+ * Every family, keyed by its name, in catalogue order. Adding a family is one file and one line here;
+ * the type below makes the compiler list whatever the new family is missing (every decision is a
+ * required member of ChannelFamily) and refuse a key that is not the family's own name.
+ */
+const REGISTRY = { research, alerts, inbox, team, firm, conv: conversation, tasks } as const;
+
+/** The name of every family in the catalogue (`research`, `alerts`, …, `conv`, `tasks`). */
+export type FamilyName = keyof typeof REGISTRY;
+
+/** Compile-time check: each entry is a complete ChannelFamily whose `family` is its key. */
+const CHECKED: { readonly [K in FamilyName]: ChannelFamily<K> } = REGISTRY;
+
+export const FAMILIES: readonly ChannelFamily<FamilyName>[] = Object.values(CHECKED);
+export const FAMILY_NAMES: readonly FamilyName[] = FAMILIES.map((f) => f.family);
+const BY_PREFIX = new Map<string, ChannelFamily>(FAMILIES.map((f) => [f.family, f]));
+
+/** The family of a name (a ParsedChannel's `family`, a stored message's); throws QIAO_CHANNEL_UNKNOWN_FAMILY. */
+export function familyNamed(name: string): ChannelFamily {
+  const family = BY_PREFIX.get(name);
+  if (!family) throw new QiaoError('QIAO_CHANNEL_UNKNOWN_FAMILY', `Unknown channel family "${name}"`);
+  return family;
+}
 
 /** Longest channel name accepted anywhere. */
 export const MAX_CHANNEL_NAME = 128;
@@ -30,8 +51,7 @@ export function resolveChannel(name: unknown): ResolvedChannel {
     throw new QiaoError('QIAO_CHANNEL_BAD_NAME', 'Channel name must be a non-empty string of at most 128 characters');
   }
   const prefix = name.split('.', 1)[0];
-  const family = BY_PREFIX.get(prefix);
-  if (!family) throw new QiaoError('QIAO_CHANNEL_UNKNOWN_FAMILY', `Unknown channel family "${prefix}"`);
+  const family = familyNamed(prefix);
   const parsed = family.parse(name);
   if (!parsed) throw new QiaoError('QIAO_CHANNEL_BAD_NAME', `"${name}" does not match the ${family.family} grammar`);
   return { family, parsed };
@@ -106,4 +126,4 @@ export async function listChannels(p: Principal, ctx: AccessContext): Promise<Ca
   return out;
 }
 
-export type { AccessContext, ChannelFamily, ParsedChannel, Title };
+export type { AccessContext, ChannelFamily, ParsedChannel, RecipientRule, Title };

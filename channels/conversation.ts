@@ -12,7 +12,7 @@ import { ChatEditPayload, ChatPayload, ChatRecallPayload, kind } from './payload
 
 const RE = new RegExp(`^conv\\.(${UUID_RE})$`);
 
-export const conversation: ChannelFamily = {
+export const conversation: ChannelFamily<'conv'> = {
   family: 'conv',
   description: { zh: '会话', en: 'Conversation' },
   parse(name) {
@@ -38,6 +38,15 @@ export const conversation: ChannelFamily = {
   historySize: 500,
   historyTtlMs: 30 * DAY_MS,
   retentionDays: 20 * 365,
+  retentionClass: 'client-communications',
+  recipients: { kind: 'conversation-members' },
+  delivery: {
+    preferenceCategory: true,
+    // Chat has its own unread counts (conversation_reads); the inbox would only duplicate them.
+    defaultTransports: { web: true, inbox: false, email: false, push: true },
+    categoryByKind: {},
+    pushUrgency: 'normal',
+  },
   listFor() {
     return [];
   },

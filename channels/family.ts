@@ -4,7 +4,9 @@
  * The server authorises every subscribe and every publish from these declarations.
  */
 import type { ErrorCode } from '../src/errors/codes.ts';
-import type { Principal } from '../src/auth/principal.ts';
+import type { Principal, Role } from '../src/auth/principal.ts';
+import type { RetentionClass } from '../src/domain/retention.ts';
+import type { Transport } from '../src/domain/routing.ts';
 
 export interface Title {
   zh: string;
@@ -40,8 +42,53 @@ export interface KindSpec {
   readonly internal?: boolean;
 }
 
-export interface ChannelFamily {
-  readonly family: string;
+/**
+ * Who receives a publication at fanout (src/store/recipients-repo.ts), read at fanout time:
+ * - subscribers: users with a subscriptions row for the channel; `tierGated`: a client whose tier no
+ *   longer entitles them to the channel (`canSubscribe`'s tier rule) is skipped at fanout;
+ * - owner: the user named by the channel's `userId` part (inbox.<id>);
+ * - conversation-members: the members of the conversation named by the `conversationId` part;
+ * - team: the users of the team named by the `teamId` part whose role is one of `roles`;
+ * - sender-firm: every active user of the sender's firm;
+ * - none: live delivery only (no inbox, email or push), e.g. a feed its views subscribe to themselves.
+ */
+export type RecipientRule =
+  | { readonly kind: 'subscribers'; readonly tierGated: boolean }
+  | { readonly kind: 'owner' }
+  | { readonly kind: 'conversation-members' }
+  | { readonly kind: 'team'; readonly roles: readonly Role[] }
+  | { readonly kind: 'sender-firm' }
+  | { readonly kind: 'none' };
+
+/** How a family's messages are delivered beyond the live socket (src/domain/routing.ts, workers/push.worker.ts). */
+export interface DeliveryDefaults {
+  /**
+   * A preference category of its own: a preference row may name it, and GET /api/preferences lists
+   * it. When false, nobody can set preferences for it and `defaultTransports` always apply.
+   */
+  readonly preferenceCategory: boolean;
+  /** Transports used when the user has set nothing for the category (the weakest preference layer). */
+  readonly defaultTransports: Readonly<Record<Transport, boolean>>;
+  /**
+   * Message kinds that count in another family's preference category (e.g. an inbox `alert` follows
+   * the 'alerts' preferences). Each target must be a family name (test/unit/families.test.ts checks).
+   */
+  readonly categoryByKind: Readonly<Record<string, string>>;
+  /**
+   * Web-push urgency of an ordinary (non-critical, non-alert, non-chat) message of this category;
+   * critical messages and price alerts are always 'high' whatever this says.
+   */
+  readonly pushUrgency: 'low' | 'normal';
+}
+
+/**
+ * Everything a family decides. Every member a consumer reads by family is REQUIRED, so a family that
+ * forgets one does not compile; there is no fallback for an unknown family anywhere (lookups throw
+ * QIAO_CHANNEL_UNKNOWN_FAMILY). `N` is the family name, which is also its catalogue key.
+ */
+export interface ChannelFamily<N extends string = string> {
+  /** The name prefix (`research` in `research.macro`); the catalogue key and the web client's `family_<name>` title key. */
+  readonly family: N;
   readonly description: Title;
   /** Parses a name of this family; null when the name is outside the grammar. */
   parse(name: string): ParsedChannel | null;
@@ -62,6 +109,12 @@ export interface ChannelFamily {
   readonly historyTtlMs: number;
   /** How long stored messages are kept (days); regulatory minimums apply. */
   readonly retentionDays: number;
+  /** Archive retention class of every stored message of this family (src/domain/retention.ts). */
+  readonly retentionClass: RetentionClass;
+  /** Who receives a publication at fanout. */
+  readonly recipients: RecipientRule;
+  /** Default transports, preference category and push urgency. */
+  readonly delivery: DeliveryDefaults;
   /** Channels of this family a principal may see in the catalogue listing (static ones only). */
   listFor(p: Principal): ParsedChannel[];
   /** Publications wait for a compliance user's approval before they are delivered (firm-wide broadcast). */

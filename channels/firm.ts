@@ -5,7 +5,7 @@
 import { DAY_MS, type ChannelFamily } from './family.ts';
 import { NoticePayload, kind } from './payloads.ts';
 
-export const firm: ChannelFamily = {
+export const firm: ChannelFamily<'firm'> = {
   family: 'firm',
   description: { zh: '全公司公告', en: 'Firm-wide broadcast' },
   parse(name) {
@@ -24,6 +24,14 @@ export const firm: ChannelFamily = {
   historySize: 100,
   historyTtlMs: 30 * DAY_MS,
   retentionDays: 20 * 365,
+  retentionClass: 'staff-communications',
+  recipients: { kind: 'sender-firm' },
+  delivery: {
+    preferenceCategory: true,
+    defaultTransports: { web: true, inbox: true, email: false, push: false },
+    categoryByKind: {},
+    pushUrgency: 'normal',
+  },
   requiresApproval: true,
   listFor(p) {
     return p.role === 'feed' ? [] : [{ name: 'firm.broadcast', family: 'firm', parts: {} }];

@@ -8,7 +8,7 @@ import { AlertPayload, NoticePayload, RecommendationPayload, ResearchNotePayload
 
 const RE = new RegExp(`^inbox\\.(${UUID_RE})$`);
 
-export const inbox: ChannelFamily = {
+export const inbox: ChannelFamily<'inbox'> = {
   family: 'inbox',
   description: { zh: '个人消息', en: 'Personal inbox' },
   parse(name) {
@@ -38,6 +38,14 @@ export const inbox: ChannelFamily = {
   historySize: 200,
   historyTtlMs: 30 * DAY_MS,
   retentionDays: 20 * 365,
+  retentionClass: 'client-communications',
+  recipients: { kind: 'owner' },
+  delivery: {
+    preferenceCategory: true,
+    defaultTransports: { web: true, inbox: true, email: true, push: true },
+    categoryByKind: { alert: 'alerts', 'research-forward': 'research' },
+    pushUrgency: 'normal',
+  },
   listFor(p) {
     return p.role === 'feed' ? [] : [{ name: `inbox.${p.id}`, family: 'inbox', parts: { userId: p.id } }];
   },

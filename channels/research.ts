@@ -34,7 +34,7 @@ function minTier(ch: ParsedChannel): Tier {
   return ch.parts.category ? RESEARCH_CATEGORIES[ch.parts.category].minTier : 'general';
 }
 
-export const research: ChannelFamily = {
+export const research: ChannelFamily<'research'> = {
   family: 'research',
   description: { zh: '研究报告', en: 'Research notes' },
   parse(name): ParsedChannel | null {
@@ -64,6 +64,14 @@ export const research: ChannelFamily = {
   historySize: 200,
   historyTtlMs: 7 * DAY_MS,
   retentionDays: 20 * 365,
+  retentionClass: 'research',
+  recipients: { kind: 'subscribers', tierGated: true },
+  delivery: {
+    preferenceCategory: true,
+    defaultTransports: { web: true, inbox: true, email: false, push: false },
+    categoryByKind: {},
+    pushUrgency: 'low',
+  },
   listFor() {
     return [
       ...Object.keys(RESEARCH_CATEGORIES).map((c) => ({ name: `research.${c}`, family: 'research', parts: { category: c } })),

@@ -10,7 +10,7 @@ import { TaskCreatedPayload, TaskPayload, TaskProgressPayload, kind } from './pa
 
 const RE = new RegExp(`^tasks\\.(${UUID_RE})$`);
 
-export const tasks: ChannelFamily = {
+export const tasks: ChannelFamily<'tasks'> = {
   family: 'tasks',
   description: { zh: '任务动态', en: 'Task feed' },
   parse(name) {
@@ -35,6 +35,15 @@ export const tasks: ChannelFamily = {
   historySize: 500,
   historyTtlMs: 30 * DAY_MS,
   retentionDays: 5 * 365,
+  retentionClass: 'tasks',
+  recipients: { kind: 'none' },
+  delivery: {
+    preferenceCategory: false,
+    // Live only (recipients 'none'), so these never apply today; they are the general defaults.
+    defaultTransports: { web: true, inbox: true, email: false, push: false },
+    categoryByKind: {},
+    pushUrgency: 'normal',
+  },
   // Not in the channel list: the task views subscribe to it themselves.
   listFor() {
     return [];

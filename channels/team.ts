@@ -7,7 +7,7 @@ import { NoticePayload, kind } from './payloads.ts';
 
 const RE = new RegExp(`^team\\.(${UUID_RE})$`);
 
-export const team: ChannelFamily = {
+export const team: ChannelFamily<'team'> = {
   family: 'team',
   description: { zh: '团队频道', en: 'Team channel' },
   parse(name) {
@@ -31,6 +31,14 @@ export const team: ChannelFamily = {
   historySize: 200,
   historyTtlMs: 30 * DAY_MS,
   retentionDays: 20 * 365,
+  retentionClass: 'staff-communications',
+  recipients: { kind: 'team', roles: ['broker', 'manager'] },
+  delivery: {
+    preferenceCategory: true,
+    defaultTransports: { web: true, inbox: true, email: false, push: true },
+    categoryByKind: {},
+    pushUrgency: 'normal',
+  },
   listFor(p) {
     return (p.role === 'broker' || p.role === 'manager') && p.teamId
       ? [{ name: `team.${p.teamId}`, family: 'team', parts: { teamId: p.teamId } }]

@@ -8,7 +8,7 @@
  * inbox items and delivery rows are insert-if-absent on their unique keys, jobs have stable ids, and
  * the email/push workers claim rows before sending. A fanout killed halfway simply runs again.
  */
-import { resolveChannel } from '../channels/catalogue.ts';
+import { familyNamed, resolveChannel } from '../channels/catalogue.ts';
 import type { ParsedChannel } from '../channels/family.ts';
 import { STAFF_ROLES } from '../channels/family.ts';
 import { tierEntitled } from '../channels/research.ts';
@@ -43,9 +43,13 @@ function subscriptionLayer(p: unknown): PrefsLayer | undefined {
   return layer;
 }
 
-/** Entitlement at fanout time: a client whose tier dropped below a research channel's gets nothing. */
+/**
+ * Entitlement at fanout time: on a family whose recipients are tier-gated subscribers (research), a
+ * client whose tier dropped below the channel's gets nothing.
+ */
 export function entitled(u: Pick<RecipientRow, 'role' | 'tier'>, ch: ParsedChannel): boolean {
-  if (ch.family !== 'research') return true;
+  const rule = familyNamed(ch.family).recipients;
+  if (rule.kind !== 'subscribers' || !rule.tierGated) return true;
   if (STAFF_ROLES.has(u.role)) return true;
   return u.role === 'client' && tierEntitled(u.tier ?? 'general', ch);
 }
@@ -131,7 +135,7 @@ export async function runFanout(ctx: WorkerContext, messageId: string, attempt =
   const routing: RoutingMessage = { family, ...classify(msg.payload) };
   const now = ctx.now();
   const d = ctx.config.delivery;
-  const firmId = family === 'firm' ? await ctx.recipients.userFirm(msg.senderId) : undefined;
+  const firmId = resolved.family.recipients.kind === 'sender-firm' ? await ctx.recipients.userFirm(msg.senderId) : undefined;
   const stats: FanoutStats = { recipients: 0, skipped: 0, rows: 0, jobs: 0 };
   let after: string | undefined;
   for (;;) {

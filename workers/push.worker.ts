@@ -26,7 +26,8 @@
 import https from 'node:https';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../src/config/config.ts';
-import { classify } from '../src/domain/routing.ts';
+import { familyNamed } from '../channels/catalogue.ts';
+import { categoryOf, classify } from '../src/domain/routing.ts';
 import type { PushJob } from '../src/queue/jobs.ts';
 import { DEFAULT_ATTEMPTS, UnrecoverableJobError, type Job, type JobHandler } from '../src/queue/queue.ts';
 import type { Db } from '../src/store/db.ts';
@@ -97,8 +98,9 @@ export function pushMessageFor(m: { messageId: string; channel: string; kind: st
     ttlS = PUSH_TTL_S.marketEvent;
   } else if (m.kind === 'chat') {
     ttlS = PUSH_TTL_S.chat;
-  } else if (family === 'research' || m.kind === 'research-forward') {
-    urgency = 'low';
+  } else {
+    // The declared urgency of the message's preference category (research notes, forwarded ones: low).
+    urgency = familyNamed(categoryOf(family, m.kind)).delivery.pushUrgency;
   }
   return {
     payload: {

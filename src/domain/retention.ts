@@ -2,6 +2,8 @@
  * Retention classes of archive records. Client communications and suitability records are kept
  * 20 years (证券法 §137 requires at least 20 years for client and business records).
  */
+import { familyNamed } from '../../channels/catalogue.ts';
+
 export const RETENTION_CLASSES = {
   'client-communications': { years: 20, zh: '客户沟通记录' },
   suitability: { years: 20, zh: '适当性管理记录' },
@@ -20,22 +22,10 @@ export function retainUntil(cls: RetentionClass, recordedAt: Date): Date {
   return d;
 }
 
-/** Retention class of a channel message by family. */
+/**
+ * Retention class of a channel message: its family's declared `retentionClass` (channels/*.ts).
+ * An unknown family throws QIAO_CHANNEL_UNKNOWN_FAMILY; there is no default class.
+ */
 export function retentionForFamily(family: string): RetentionClass {
-  switch (family) {
-    case 'conv':
-    case 'inbox':
-      return 'client-communications';
-    case 'research':
-      return 'research';
-    case 'team':
-    case 'firm':
-      return 'staff-communications';
-    case 'alerts':
-      return 'market-alerts';
-    case 'tasks':
-      return 'tasks';
-    default:
-      return 'client-communications';
-  }
+  return familyNamed(family).retentionClass;
 }

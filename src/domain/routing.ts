@@ -16,6 +16,7 @@
  *   Push is suppressed while the user is online (the live socket already showed it) unless critical,
  *   and in digest mode (the digest email covers it).
  */
+import { FAMILIES, familyNamed } from '../../channels/catalogue.ts';
 import { isInSession, nextSessionOpen, type Holidays } from './trading-sessions.ts';
 import { localParts, nextLocalTime, parseHm } from './zoned-time.ts';
 
@@ -62,26 +63,22 @@ export interface EffectivePrefs {
 export const DEFAULT_TIME_ZONE = 'Asia/Shanghai';
 export const DEFAULT_DIGEST_AT = '08:30';
 
-/** What each channel family sends when the user has set nothing. */
-export const FAMILY_DEFAULTS: Readonly<Record<string, Readonly<Record<Transport, boolean>>>> = {
-  research: { web: true, inbox: true, email: false, push: false },
-  alerts: { web: true, inbox: true, email: false, push: true },
-  inbox: { web: true, inbox: true, email: true, push: true },
-  team: { web: true, inbox: true, email: false, push: true },
-  firm: { web: true, inbox: true, email: false, push: false },
-  // Chat has its own unread counts (conversation_reads); the inbox would only duplicate them.
-  conv: { web: true, inbox: false, email: false, push: true },
-};
-const FALLBACK_DEFAULTS: Readonly<Record<Transport, boolean>> = { web: true, inbox: true, email: false, push: false };
+/**
+ * What each preference category (a family declaring `delivery.preferenceCategory`) sends when the user
+ * has set nothing: the families' own `delivery.defaultTransports`, in catalogue order.
+ */
+export const FAMILY_DEFAULTS: Readonly<Record<string, Readonly<Record<Transport, boolean>>>> = Object.fromEntries(
+  FAMILIES.filter((f) => f.delivery.preferenceCategory).map((f) => [f.family, f.delivery.defaultTransports]),
+);
 
 /**
- * The preference category of a message: its channel family, except that personal-inbox messages
- * follow the category of what they carry (a price alert → 'alerts', a forwarded note → 'research').
+ * The preference category of a message: its channel family, except for kinds the family maps to
+ * another category (`delivery.categoryByKind`: an inbox price alert → 'alerts', a forwarded note →
+ * 'research'). An unknown family throws QIAO_CHANNEL_UNKNOWN_FAMILY.
  */
 export function categoryOf(family: string, kind: string): string {
-  if (family === 'inbox' && kind === 'alert') return 'alerts';
-  if (family === 'inbox' && kind === 'research-forward') return 'research';
-  return family;
+  const byKind = familyNamed(family).delivery.categoryByKind;
+  return Object.hasOwn(byKind, kind) ? byKind[kind] : family;
 }
 
 /** Categories a preference row may name: a channel family, or '*' for all of them. */
@@ -106,7 +103,8 @@ export function resolvePrefs(
   userTimeZone: string = DEFAULT_TIME_ZONE,
 ): EffectivePrefs {
   const { global: g, category: c, subscription: s } = layers;
-  const transports = { ...(FAMILY_DEFAULTS[family] ?? FALLBACK_DEFAULTS) };
+  // The family's declared defaults; an unknown family throws QIAO_CHANNEL_UNKNOWN_FAMILY.
+  const transports = { ...familyNamed(family).delivery.defaultTransports };
   pickTransports(transports, g);
   pickTransports(transports, c);
   pickTransports(transports, s);

@@ -1,12 +1,14 @@
 /**
  * Who receives a publication, read at fanout time (so a changed subscription, membership or tier is
- * honoured), in pages ordered by user id:
- * - research.*, alerts.*: users with a subscriptions row for the channel;
- * - inbox.<id>: its owner;  conv.<id>: the conversation's members;  team.<id>: the team's brokers and
- *   manager;  firm.broadcast: every active user of the sender's firm (it is firm-wide by definition).
- * The subscription's own prefs come along when there is one. Inactive users are never recipients.
+ * honoured), in pages ordered by user id, by the channel family's declared `recipients` rule
+ * (channels/family.ts RecipientRule; e.g. research.*, alerts.*: subscribers; inbox.<id>: its owner;
+ * conv.<id>: the conversation's members; team.<id>: the team's brokers and manager; firm.broadcast:
+ * every active user of the sender's firm; tasks.<id>: nobody, live only). An unknown family throws
+ * QIAO_CHANNEL_UNKNOWN_FAMILY. The subscription's own prefs come along when there is one. Inactive
+ * users are never recipients.
  */
 import { and, asc, eq, gt, inArray, type SQL } from 'drizzle-orm';
+import { familyNamed } from '../../channels/catalogue.ts';
 import type { ParsedChannel } from '../../channels/family.ts';
 import type { Db } from './db.ts';
 import { conversationMembers, messages, pushSubscriptions, subscriptions, users } from './schema/index.ts';
@@ -59,13 +61,13 @@ export class RecipientsRepo {
     };
     const base: Array<SQL | undefined> = [eq(users.active, true), opts.after ? gt(users.id, opts.after) : undefined];
     const sub = and(eq(subscriptions.userId, users.id), eq(subscriptions.channel, ch.name));
-    switch (ch.family) {
-      case 'research':
-      case 'alerts':
+    const rule = familyNamed(ch.family).recipients;
+    switch (rule.kind) {
+      case 'subscribers':
         return this.db.select(cols).from(subscriptions).innerJoin(users, eq(users.id, subscriptions.userId)).where(and(eq(subscriptions.channel, ch.name), ...base)).orderBy(asc(users.id)).limit(opts.limit);
-      case 'inbox':
+      case 'owner':
         return this.db.select(cols).from(users).leftJoin(subscriptions, sub).where(and(eq(users.id, ch.parts.userId), ...base)).limit(opts.limit);
-      case 'conv':
+      case 'conversation-members':
         return this.db
           .select(cols)
           .from(conversationMembers)
@@ -79,10 +81,10 @@ export class RecipientsRepo {
           .select(cols)
           .from(users)
           .leftJoin(subscriptions, sub)
-          .where(and(eq(users.teamId, ch.parts.teamId), inArray(users.role, ['broker', 'manager']), ...base))
+          .where(and(eq(users.teamId, ch.parts.teamId), inArray(users.role, [...rule.roles]), ...base))
           .orderBy(asc(users.id))
           .limit(opts.limit);
-      case 'firm':
+      case 'sender-firm':
         return this.db
           .select(cols)
           .from(users)
@@ -90,9 +92,13 @@ export class RecipientsRepo {
           .where(and(opts.firmId ? eq(users.firmId, opts.firmId) : undefined, ...base))
           .orderBy(asc(users.id))
           .limit(opts.limit);
-      default:
-        // A family without a recipient rule gets live delivery only.
+      case 'none':
+        // Live delivery only.
         return [];
+      default: {
+        const unhandled: never = rule;
+        throw new Error(`unhandled recipient rule ${JSON.stringify(unhandled)}`);
+      }
     }
   }
 

@@ -102,7 +102,8 @@ describe('preferences', () => {
   it('falls back to family defaults', () => {
     expect(prefs('research').transports).toEqual(FAMILY_DEFAULTS.research);
     expect(prefs('research')).toMatchObject({ muted: false, quiet: null, timeZone: 'Asia/Shanghai', digest: 'immediate', tradingHoursOnly: false });
-    expect(prefs('unknown-family').transports).toEqual({ web: true, inbox: true, email: false, push: false });
+    // No silent default: an unknown family is an error with its stable code.
+    expect(() => prefs('unknown-family')).toThrow(expect.objectContaining({ code: 'QIAO_CHANNEL_UNKNOWN_FAMILY' }));
   });
 
   it('layers * ← category ← subscription', () => {

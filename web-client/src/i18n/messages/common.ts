@@ -2,9 +2,13 @@
  * Common UI strings: the shell, login, channels and the live feed, message kinds and badges.
  * zh-CN first; the English table must have every key (a missing one is a compile error).
  */
+import type { FamilyName } from '../../../../channels/catalogue.ts';
 import { defineMessages } from '../define.ts';
 
-export default defineMessages(
+/** A title for every channel family in the catalogue, keyed `family_<name>` (the channel list's group headings). */
+type FamilyTitles = { readonly [K in FamilyName as `family_${K}`]: string };
+
+const common = defineMessages(
   {
   appName: '桥 · 实时资讯',
   appTagline: '研报、行情提醒与通知，实时送达',
@@ -38,7 +42,8 @@ export default defineMessages(
   family_inbox: '个人通知',
   family_team: '团队',
   family_firm: '公司公告',
-  family_conversation: '会话',
+  family_conv: '会话',
+  family_tasks: '任务动态',
   kind_note: '研报',
   kind_alert: '提醒',
   kind_notice: '通知',
@@ -103,7 +108,8 @@ export default defineMessages(
   family_inbox: 'Inbox',
   family_team: 'Team',
   family_firm: 'Firm notices',
-  family_conversation: 'Conversations',
+  family_conv: 'Conversations',
+  family_tasks: 'Task feed',
   kind_note: 'Research note',
   kind_alert: 'Alert',
   kind_notice: 'Notice',
@@ -136,3 +142,9 @@ export default defineMessages(
   skipToContent: 'Skip to main content',
   },
 );
+
+// Compile-time check: a family added to channels/catalogue.ts without its `family_<name>` title here
+// does not compile (the English table must then have it too, by defineMessages).
+common.zh satisfies FamilyTitles;
+
+export default common;
