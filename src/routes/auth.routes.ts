@@ -94,18 +94,19 @@ export default async function authRoutes(app: FastifyInstance, d: AppDeps): Prom
     return { token, expiresAt, user: await me(user) };
   }
 
+  // Every login attempt from one address, whatever its outcome — both steps share the one budget (the
+  // failure lockouts per account and per address are checked in the handlers).
+  const loginAddressLimit = {
+    max: sec.loginRateMax,
+    timeWindow: 60_000,
+    keyGenerator: (req: FastifyRequest) => `login-addr:${req.ip}`,
+    errorResponseBuilder: () => new QiaoError('QIAO_LOGIN_THROTTLED'),
+  };
+
   app.post(
     '/api/auth/login',
     {
-      config: {
-        // Every attempt from one address, whatever its outcome (the failure lockouts are below).
-        rateLimit: {
-          max: sec.loginRateMax,
-          timeWindow: 60_000,
-          keyGenerator: (req: FastifyRequest) => `login-addr:${req.ip}`,
-          errorResponseBuilder: () => new QiaoError('QIAO_LOGIN_THROTTLED'),
-        },
-      },
+      config: { rateLimit: loginAddressLimit },
       schema: {
         tags: ['auth'],
         summary: 'Log in with login and password; returns a signed, expiring token',
@@ -154,14 +155,7 @@ export default async function authRoutes(app: FastifyInstance, d: AppDeps): Prom
   app.post(
     '/api/auth/login/totp',
     {
-      config: {
-        rateLimit: {
-          max: sec.loginRateMax,
-          timeWindow: 60_000,
-          keyGenerator: (req: FastifyRequest) => `login-addr:${req.ip}`,
-          errorResponseBuilder: () => new QiaoError('QIAO_LOGIN_THROTTLED'),
-        },
-      },
+      config: { rateLimit: loginAddressLimit },
       schema: {
         tags: ['auth'],
         summary: 'Second login step: the challenge from /api/auth/login with an authenticator code or a recovery code',
