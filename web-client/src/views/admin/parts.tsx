@@ -5,7 +5,7 @@
  */
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
-import { api, call } from '../../api/api.ts';
+import { api, call, type Role } from '../../api/api.ts';
 import { t, tOr } from '../../i18n/i18n.ts';
 import { formatDate } from '../../lib/time.ts';
 import { Button, ErrorText } from '../../ui/ui.tsx';
@@ -182,4 +182,9 @@ export function TierSelect(props: { value: Tier | ''; blank?: string; onChange(v
 
 export function ClientRiskSelect(props: { value: ClientRisk | ''; blank?: string; onChange(v: ClientRisk | ''): void; testid: string }) {
   return <ValueSelect values={CLIENT_RISKS} name={(x) => tOr(`adm_risk_${x}`, x)} {...props} />;
+}
+
+export function RoleSelect(props: { roles: readonly Role[]; value: Role | ''; blank?: string; onChange(v: Role | ''): void; testid: string }) {
+  const { roles, ...rest } = props;
+  return <ValueSelect values={roles} name={(x) => tOr(`role_${x}`, x)} {...rest} />;
 }

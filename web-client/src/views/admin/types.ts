@@ -2,6 +2,7 @@
  * The answers the admin console reads, named once from the generated API types (never re-declared),
  * and the fixed value lists its forms offer.
  */
+import { ALL_ROLES } from '../../app/route-def.ts';
 import type { Answer, Role } from '../../api/api.ts';
 
 export type Org = Answer<'/api/admin/org', 'get'>;
@@ -13,8 +14,9 @@ export type ClientItem = Answer<'/api/clients', 'get'>['clients'][number];
 export type ClientProfile = Answer<'/api/admin/clients/{clientId}/profile', 'get'>;
 export type ClientBrokers = Answer<'/api/clients/{clientId}/brokers', 'get'>;
 
-export const ROLES: readonly Role[] = ['client', 'broker', 'manager', 'research', 'compliance', 'admin'];
-export const STAFF_ROLES: readonly Role[] = ['broker', 'manager', 'research', 'compliance', 'admin'];
+export const ROLES: readonly Role[] = ALL_ROLES;
+/** A staff user's role may change among these; client ↔ staff is refused by the server. */
+export const STAFF_ROLES: readonly Role[] = ALL_ROLES.filter((r) => r !== 'client');
 /** Roles whose users belong to a team (and so to its branch). */
 export const TEAM_ROLES: readonly Role[] = ['broker', 'manager'];
 export const TIERS = ['general', 'hnw', 'institutional'] as const;

@@ -9,7 +9,7 @@ import { notify } from '../../app/session.ts';
 import { t, tOr } from '../../i18n/i18n.ts';
 import { Button, Field } from '../../ui/ui.tsx';
 import { useAction } from '../../ui/use-action.ts';
-import { AdminError, BranchSelect, ClientRiskSelect, TeamSelect, TierSelect, type OrgIndex } from './parts.tsx';
+import { AdminError, BranchSelect, ClientRiskSelect, RoleSelect, TeamSelect, TierSelect, type OrgIndex } from './parts.tsx';
 import { CLIENT_RISKS, ROLES, TEAM_ROLES, TIERS, type ClientRisk, type Tier } from './types.ts';
 
 interface Form {
@@ -64,13 +64,7 @@ export function UserCreate(props: { index: OrgIndex; created(): void }) {
         <input data-testid="user-new-name" required maxLength={100} value={f.displayName} onInput={(e) => edit({ displayName: e.currentTarget.value })} />
       </Field>
       <Field label={t('adm_role')}>
-        <select data-testid="user-new-role" value={f.role} onChange={(e) => edit({ role: e.currentTarget.value as Role })}>
-          {ROLES.map((r) => (
-            <option key={r} value={r}>
-              {tOr(`role_${r}`, r)}
-            </option>
-          ))}
-        </select>
+        <RoleSelect testid="user-new-role" roles={ROLES} value={f.role} onChange={(v) => edit({ role: v as Role })} />
       </Field>
       {needsTeam ? (
         <Field label={t('adm_team')}>

@@ -13,7 +13,7 @@ import { formatDateTime } from '../../lib/time.ts';
 import { Button, ErrorText, Field, Loading, Page, Panel, RiskBadge, Time } from '../../ui/ui.tsx';
 import { useAction } from '../../ui/use-action.ts';
 import { useLoad } from '../../ui/use-load.ts';
-import { AdminError, BranchSelect, ConfirmButton, TeamSelect, useOrg, type OrgIndex } from './parts.tsx';
+import { AdminError, BranchSelect, ConfirmButton, RoleSelect, TeamSelect, type OrgIndex, useOrg } from './parts.tsx';
 import { STAFF_ROLES, TEAM_ROLES, type AdminUser } from './types.ts';
 
 function ProfileForm(props: { u: AdminUser; canEdit: boolean; saved(u: AdminUser): void }) {
@@ -94,13 +94,7 @@ function RoleForm(props: { u: AdminUser; index: OrgIndex; saved(u: AdminUser): v
     <form class="adm-form adm-form--row adm-pad" data-testid="user-role-form" onSubmit={submit}>
       {client ? null : (
         <Field label={t('adm_role')} hint={t('adm_roleHint')}>
-          <select data-testid="user-edit-role" value={role} onChange={(e) => setRole(e.currentTarget.value as Role)}>
-            {STAFF_ROLES.map((r) => (
-              <option key={r} value={r}>
-                {tOr(`role_${r}`, r)}
-              </option>
-            ))}
-          </select>
+          <RoleSelect testid="user-edit-role" roles={STAFF_ROLES} value={role} onChange={(v) => setRole(v as Role)} />
         </Field>
       )}
       {needsTeam ? (

@@ -9,7 +9,7 @@ import { user } from '../../app/session.ts';
 import { t, tOr } from '../../i18n/i18n.ts';
 import { Button, Field, ListState, Page, Panel, RiskBadge } from '../../ui/ui.tsx';
 import { useLoad } from '../../ui/use-load.ts';
-import { Pager, TeamSelect, useOrg, usePager } from './parts.tsx';
+import { Pager, RoleSelect, TeamSelect, useOrg, usePager } from './parts.tsx';
 import { ROLES } from './types.ts';
 import { UserCreate } from './user-create.tsx';
 
@@ -72,14 +72,7 @@ export function UsersView() {
             <input type="search" data-testid="user-q" maxLength={64} value={draft.q} placeholder={t('adm_searchHint')} onInput={(e) => edit({ q: e.currentTarget.value })} />
           </Field>
           <Field label={t('adm_role')}>
-            <select data-testid="user-role-filter" value={draft.role} onChange={(e) => edit({ role: e.currentTarget.value as Role | '' })}>
-              <option value="">{t('adm_any')}</option>
-              {ROLES.map((r) => (
-                <option key={r} value={r}>
-                  {tOr(`role_${r}`, r)}
-                </option>
-              ))}
-            </select>
+            <RoleSelect testid="user-role-filter" roles={ROLES} value={draft.role} blank={t('adm_any')} onChange={(v) => edit({ role: v })} />
           </Field>
           <Field label={t('adm_team')}>
             <TeamSelect index={org.index} testid="user-team-filter" allowNone={t('adm_any')} value={draft.teamId} onChange={(teamId) => edit({ teamId })} />
