@@ -9,7 +9,7 @@ export function PresenceDot(props: { state: Presence | undefined }) {
   const label = t(`conv_presence_${s}`);
   return (
     <span class={`conv-dot conv-dot--${s}`} data-testid="conv-presence" data-state={s} title={label}>
-      <span class="conv-sr">{label}</span>
+      <span class="sr-only">{label}</span>
     </span>
   );
 }

@@ -37,7 +37,7 @@ export function SentList(props: { sent: Loaded<Sent>; all: boolean }) {
       {data && !data.length ? <Empty text={t('desk_recNone')} testid="rec-sent-empty" /> : null}
       {data?.length ? (
         <table class="table desk-table" data-testid="rec-sent-table">
-          <caption class="desk-sr">{props.all ? t('desk_recAll') : t('desk_recSentList')}</caption>
+          <caption class="sr-only">{props.all ? t('desk_recAll') : t('desk_recSentList')}</caption>
           <thead>
             <tr>
               <th scope="col">{t('desk_colTime')}</th>

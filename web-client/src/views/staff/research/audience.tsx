@@ -43,7 +43,7 @@ export function AudiencePanel(props: { audience: Loaded<Audience | null> }) {
             </p>
             {data.breakdown.length ? (
               <table class="table desk-table" data-testid="audience-breakdown">
-                <caption class="desk-sr">{t('desk_audienceBreakdown')}</caption>
+                <caption class="sr-only">{t('desk_audienceBreakdown')}</caption>
                 <thead>
                   <tr>
                     <th scope="col">{t('desk_colRole')}</th>

@@ -52,7 +52,7 @@ export function NotesView() {
         {notes.data && !list.length ? <Empty text={t('desk_notesEmpty')} testid="notes-empty" /> : null}
         {list.length ? (
           <table class="table desk-table" data-testid="notes-table">
-            <caption class="desk-sr">{t('desk_notesTitle')}</caption>
+            <caption class="sr-only">{t('desk_notesTitle')}</caption>
             <thead>
               <tr>
                 <th scope="col">{t('desk_colPublished')}</th>

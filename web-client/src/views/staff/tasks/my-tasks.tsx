@@ -63,7 +63,7 @@ function MyTask(props: { task: TaskItem; onChanged(a: NonNullable<TaskItem['assi
         ) : null}
         {a.state === 'accepted' ? (
           <>
-            <label class="desk-sr" for={noteId}>
+            <label class="sr-only" for={noteId}>
               {t('desk_taskNote')}
             </label>
             <input id={noteId} class="desk-input" data-testid="task-note" value={note} maxLength={2000} placeholder={t('desk_taskNote')} onInput={(e) => setNote(e.currentTarget.value)} />

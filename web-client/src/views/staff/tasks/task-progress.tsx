@@ -41,7 +41,7 @@ export function TaskProgress(props: { taskId: string; tick: number; live: boolea
         ) : null}
         {rows.length ? (
           <table class="table desk-table">
-            <caption class="desk-sr">{t('desk_taskProgress')}</caption>
+            <caption class="sr-only">{t('desk_taskProgress')}</caption>
             <thead>
               <tr>
                 <th scope="col">{t('desk_colBroker')}</th>
