@@ -83,6 +83,7 @@ import clientListRoutes from './routes/client-list.routes.ts';
 import conversationRoutes from './routes/conversations.routes.ts';
 import { AssignmentsRepo } from './store/assignments-repo.ts';
 import { ConversationsRepo } from './store/conversations-repo.ts';
+import { SweepRunner, type ServiceSweep } from './service/sweeps.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -294,6 +295,13 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   };
   app.decorate('qiao', deps);
 
+  // Broker service sweeps (issue 11, src/service/): each part adds its sweep here.
+  const serviceSweeps: ServiceSweep[] = [
+    // <service-sweeps>
+  ];
+  const sweeper = new SweepRunner({ intervalMs: config.service.sweepMs, logger: app.log, sweeps: serviceSweeps });
+  deps.sweeper = sweeper;
+
   app.setErrorHandler((err: FastifyError | QiaoError, req, reply) => {
     let e: QiaoError;
     if (isQiaoError(err)) e = err;
@@ -399,6 +407,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(async (scope) => adminRoutes(scope, deps));
   await app.register(async (scope) => importRoutes(scope, deps));
   await app.register(async (scope) => clientListRoutes(scope, deps));
+  // <service-routes> (issue 11)
   await app.register(webRoutes, {});
   app.setNotFoundHandler(async () => {
     throw new QiaoError('QIAO_NOT_FOUND');
@@ -446,7 +455,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       })
     : null;
 
+  app.addHook('onReady', async () => sweeper.start());
   app.addHook('onClose', async () => {
+    await sweeper.close().catch(() => {});
     // First: firings still being published need the queue, bus and database.
     await alerting.close().catch((err) => app.log.warn({ err }, 'closing the alert engine failed'));
     await workers?.close().catch((err) => app.log.warn({ err }, 'closing workers failed'));

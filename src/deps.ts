@@ -32,6 +32,7 @@ import type { AlertEngine } from './domain/alert-engine.ts';
 import type { AlertRulesRepo } from './store/alert-rules-repo.ts';
 import type { PushRepo } from './store/push-repo.ts';
 import type { SecuritiesDirectory } from './domain/securities.ts';
+import type { SweepRunner } from './service/sweeps.ts';
 
 export interface AppDeps {
   config: Config;
@@ -74,4 +75,7 @@ export interface AppDeps {
   alerts: AlertEngine;
   /** The securities directory (static, src/domain/securities.ts). */
   securities: SecuritiesDirectory;
+  /** Broker service sweeps of this node (reminders, follow-ups, surveys, complaint deadlines); tests call `runOnce`. */
+  sweeper?: SweepRunner;
+  // <service-deps> (issue 11): each part adds its service here.
 }

@@ -96,6 +96,12 @@ const EnvSchema = z
     QIAO_OPS_ALLOW: z.enum(['loopback', 'all']).default('loopback'),
     /** Optional shared secret: a request with header `X-Ops-Token: <value>` may read /metrics and /docs from any address. */
     QIAO_OPS_TOKEN: z.string().min(16).optional(),
+    // --- broker service (issue 11; docs/service.md) ---
+    QIAO_SERVICE_SWEEP_MS: intFrom(60_000, 100), // ms between service sweeps (reminders, follow-ups, surveys, complaint deadlines)
+    QIAO_SERVICE_WAITING_REMINDER_MIN: intFrom(30, 1), // minutes a client may wait for a first reply before the broker is reminded
+    QIAO_SERVICE_SURVEY_QUIET_H: intFrom(24, 1), // hours a conversation must be quiet before the client is sent a satisfaction survey
+    QIAO_COMPLAINT_ACK_H: intFrom(24, 1), // hours to acknowledge a complaint
+    QIAO_COMPLAINT_RESOLVE_D: intFrom(15, 1), // days to resolve a complaint
     /** Key material for TOTP secrets at rest (AES-256-GCM key = SHA-256 of it); default: derived from QIAO_JWT_SECRET. */
     QIAO_TOTP_KEY: z.string().min(32).optional(),
     /** Roles that must enrol a TOTP second factor (comma-separated; empty: none). */
@@ -105,6 +111,14 @@ const EnvSchema = z
       .default('admin,compliance'),
   })
   .strict();
+
+export interface ServiceConfig {
+  sweepMs: number;
+  waitingReminderMin: number;
+  surveyQuietH: number;
+  complaintAckH: number;
+  complaintResolveD: number;
+}
 
 export interface Config {
   env: 'development' | 'production' | 'test';
@@ -137,6 +151,8 @@ export interface Config {
   exportMaxRecords: number;
   /** Fanout and delivery workers (email, digests, escalation). */
   delivery: DeliveryConfig;
+  /** Broker service: reminders, follow-ups, surveys, complaint deadlines (docs/service.md). */
+  service: ServiceConfig;
   vapidSubject: string;
   pushTimeoutMs: number;
   pushConcurrency: number;
@@ -269,6 +285,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       escalationEmailAfterS: e.QIAO_ESCALATION_EMAIL_AFTER_S,
       marketHolidays: e.QIAO_MARKET_HOLIDAYS.split(',').map((d) => d.trim()).filter(Boolean),
       fanoutBatch: e.QIAO_FANOUT_BATCH,
+    },
+    service: {
+      sweepMs: e.QIAO_SERVICE_SWEEP_MS,
+      waitingReminderMin: e.QIAO_SERVICE_WAITING_REMINDER_MIN,
+      surveyQuietH: e.QIAO_SERVICE_SURVEY_QUIET_H,
+      complaintAckH: e.QIAO_COMPLAINT_ACK_H,
+      complaintResolveD: e.QIAO_COMPLAINT_RESOLVE_D,
     },
     vapidSubject: e.QIAO_VAPID_SUBJECT,
     pushTimeoutMs: e.QIAO_PUSH_TIMEOUT_MS,

@@ -12,6 +12,11 @@ export const RETENTION_CLASSES = {
   tasks: { years: 5, zh: '团队任务记录' },
   'market-alerts': { years: 5, zh: '行情提醒' },
   'compliance-activity': { years: 20, zh: '合规操作记录' },
+  // The regulator's floor for follow-up and complaint files is 3 years; they are client business
+  // records, so they are kept as long as the others (证券法 §137).
+  'client-followups': { years: 20, zh: '客户回访记录' },
+  complaints: { years: 20, zh: '投诉处理记录' },
+  'service-reminders': { years: 5, zh: '工作提醒' },
 } as const;
 
 export type RetentionClass = keyof typeof RETENTION_CLASSES;

@@ -124,6 +124,27 @@ export const ERRORS = {
   QIAO_CSV_LOGIN_DUPLICATE: { status: 422, wsClose: 4422, message: 'The same login appears on an earlier row of this file' },
   QIAO_CSV_BROKER_INVALID: { status: 422, wsClose: 4422, message: 'No active broker of the firm has this login' },
 
+  // --- broker service: dashboards, reminders, follow-ups, surveys, complaints (docs/service.md) ---
+  QIAO_SERVICE_SCOPE_FORBIDDEN: { status: 403, wsClose: 4403, message: 'You may not see the service figures of this broker, team or branch' },
+  QIAO_SERVICE_RANGE_INVALID: { status: 400, wsClose: 4400, message: 'The period is not valid: from before to, at most 366 days, and a bucket of day, week or month' },
+  QIAO_REMINDER_NOT_FOUND: { status: 404, wsClose: 4404, message: 'Reminder not found' },
+  QIAO_REMINDER_IN_PAST: { status: 400, wsClose: 4400, message: 'A reminder must be due in the future (at most 366 days ahead)' },
+  QIAO_REMINDER_TARGET_INVALID: { status: 422, wsClose: 4422, message: 'A reminder may name only your own clients and conversations you take part in' },
+  QIAO_REMINDER_CLOSED: { status: 409, wsClose: 4409, message: 'The reminder is already done or dismissed' },
+  QIAO_FOLLOWUP_NOT_FOUND: { status: 404, wsClose: 4404, message: 'Follow-up not found' },
+  QIAO_FOLLOWUP_NOT_INDEPENDENT: { status: 403, wsClose: 4403, message: "A client's follow-up must be done by staff independent of the client's broker" },
+  QIAO_FOLLOWUP_CHECKLIST_INCOMPLETE: { status: 422, wsClose: 4422, message: 'A follow-up that reached the client needs every checklist item: identity confirmed, risk level and products explained, no promise of returns, complaint channel told' },
+  QIAO_FOLLOWUP_CLOSED: { status: 409, wsClose: 4409, message: 'The follow-up is already done or cancelled' },
+  QIAO_FOLLOWUP_RULE_INVALID: { status: 422, wsClose: 4422, message: 'Follow-up rule settings are not valid (days 1–366, percent 1–100, a client tier)' },
+  QIAO_SURVEY_NOT_FOUND: { status: 404, wsClose: 4404, message: 'Survey not found' },
+  QIAO_SURVEY_FORBIDDEN: { status: 403, wsClose: 4403, message: 'Only the client the survey was sent to may answer it' },
+  QIAO_SURVEY_ANSWERED: { status: 409, wsClose: 4409, message: 'This survey has already been answered' },
+  QIAO_COMPLAINT_NOT_FOUND: { status: 404, wsClose: 4404, message: 'Complaint not found' },
+  QIAO_COMPLAINT_FORBIDDEN: { status: 403, wsClose: 4403, message: 'You may not see or handle this complaint' },
+  QIAO_COMPLAINT_CONVERSATION_INVALID: { status: 422, wsClose: 4422, message: 'A complaint may concern only a conversation of your own' },
+  QIAO_COMPLAINT_TRANSITION_INVALID: { status: 409, wsClose: 4409, message: 'This step is not possible in the complaint\'s current status' },
+  QIAO_COMPLAINT_REPORT_YEAR_INVALID: { status: 400, wsClose: 4400, message: 'The report year must be between 2000 and the current year' },
+
   // --- recovery ---
   QIAO_RECOVERY_GAP: { status: 410, wsClose: 4410, message: 'History no longer reaches the requested offset; some messages cannot be recovered' },
 

@@ -5,6 +5,7 @@
 import { eq } from 'drizzle-orm';
 import { hashPassword } from '../auth/password.ts';
 import type { Db } from './db.ts';
+import { seedServiceDemo } from './seed-service.ts';
 import { seedDemoConversations } from './seed-conversations.ts';
 import { branches, brokerClients, firms, teams, users } from './schema/index.ts';
 
@@ -86,5 +87,6 @@ export async function seedDemo(db: Db): Promise<boolean> {
     ]);
   });
   await seedDemoConversations(db);
+  await seedServiceDemo(db);
   return true;
 }

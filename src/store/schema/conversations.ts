@@ -28,6 +28,12 @@ export const conversations = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     waitingSince: timestamp('waiting_since', { withTimezone: true }),
     waitingKnown: boolean('waiting_known').notNull().default(false),
+    /** Last chat from the broker side (broker_client): the "contacted in the last 30 days" coverage. */
+    lastStaffChatAt: timestamp('last_staff_chat_at', { withTimezone: true }),
+    /** Last chat from anyone: a conversation quiet since then may get a satisfaction survey. */
+    lastChatAt: timestamp('last_chat_at', { withTimezone: true }),
+    /** The broker marked the conversation resolved (cleared by the client's next chat). */
+    resolvedAt: timestamp('resolved_at', { withTimezone: true }),
   },
   (t) => [
     uniqueIndex('conversations_broker_client_uq').on(t.brokerId, t.clientId).where(sql`${t.type} = 'broker_client'`),

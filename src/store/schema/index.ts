@@ -7,3 +7,4 @@ export * from './advisory.ts';
 export * from './compliance.ts';
 export * from './delivery.ts';
 export * from './totp.ts';
+export * from './service.ts';

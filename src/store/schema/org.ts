@@ -14,6 +14,8 @@ export const branches = pgTable('branches', {
   firmId: uuid('firm_id').notNull().references(() => firms.id),
   code: text('code').notNull().unique(),
   name: text('name').notNull(),
+  /** 营业部负责人: sees the branch's service figures and receives its escalations (a manager). */
+  headId: uuid('head_id'),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   /** Closed branches keep their rows (history refers to them) but accept no teams or users. */
   closedAt: timestamp('closed_at', { withTimezone: true }),

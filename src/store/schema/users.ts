@@ -28,6 +28,8 @@ export const users = pgTable(
     timeZone: text('time_zone').notNull().default('Asia/Shanghai'),
     active: boolean('active').notNull().default(true),
     phone: text('phone'),
+    /** Staff of the branch's client service desk (客服): complaints and independent follow-ups go to them. */
+    serviceDesk: boolean('service_desk').notNull().default(false),
     /**
      * Session version: every token carries it (`sv`); bumping it (logout, password change, disable,
      * sign-out everywhere, role/team change) makes every earlier token of the user invalid on every

@@ -9,12 +9,16 @@ import { ROUTES as CLIENT } from '../views/client/routes.ts';
 import { ROUTES as COMMON } from '../views/common/routes.ts';
 import { ROUTES as OVERSIGHT } from '../views/oversight/routes.ts';
 import { ROUTES as STAFF } from '../views/staff/routes.ts';
+import { ROUTES as SERVICE } from '../views/service/routes.ts';
+import { ROUTES as REMINDERS } from '../views/reminders/routes.ts';
+import { ROUTES as FOLLOWUPS } from '../views/followups/routes.ts';
+import { ROUTES as COMPLAINTS } from '../views/complaints/routes.ts';
 import type { RouteDef } from './route-def.ts';
 import { match, type Params } from './router.tsx';
 
 export { ACCOUNT_SECURITY };
 
-export const ROUTES: readonly RouteDef[] = [...CLIENT, ...STAFF, ...OVERSIGHT, ...ADMIN, ...ACCOUNT, ...COMMON];
+export const ROUTES: readonly RouteDef[] = [...CLIENT, ...STAFF, ...SERVICE, ...REMINDERS, ...FOLLOWUPS, ...COMPLAINTS, ...OVERSIGHT, ...ADMIN, ...ACCOUNT, ...COMMON];
 
 export const HOME: Record<Role, string> = {
   client: '/inbox',

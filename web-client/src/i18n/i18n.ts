@@ -13,10 +13,14 @@ import client from './messages/client.ts';
 import common from './messages/common.ts';
 import oversight from './messages/oversight.ts';
 import staff from './messages/staff.ts';
+import service from './messages/service.ts';
+import reminders from './messages/reminders.ts';
+import followups from './messages/followups.ts';
+import complaints from './messages/complaints.ts';
 
 export type Lang = 'zh-CN' | 'en';
 
-const AREAS = [common, client, staff, oversight, admin, account] as const;
+const AREAS = [common, client, staff, oversight, admin, account, service, reminders, followups, complaints] as const;
 type AreaKeys<A> = A extends { zh: Readonly<Record<infer K, string>> } ? K : never;
 export type MsgKey = AreaKeys<(typeof AREAS)[number]>;
 

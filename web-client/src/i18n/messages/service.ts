@@ -1,0 +1,13 @@
+/**
+ * Strings of the service views (issue 11). zh-CN first; the English table must have every key.
+ */
+import { defineMessages } from '../define.ts';
+
+export default defineMessages(
+  {
+    serviceTitle: 'service',
+  },
+  {
+    serviceTitle: 'service',
+  },
+);
