@@ -119,6 +119,8 @@ export const followups = pgTable(
     teamId: uuid('team_id').references(() => teams.id),
     assigneeId: uuid('assignee_id').references(() => users.id),
     ruleId: uuid('rule_id').references(() => followupRules.id),
+    /** Must be done by staff other than the client's broker (the rule's setting when scheduled; manual: assigned to someone else). */
+    independent: boolean('independent').notNull().default(false),
     scheduledBy: uuid('scheduled_by').references(() => users.id),
     reason: text('reason').notNull().default(''),
     dueAt: timestamp('due_at', { withTimezone: true }).notNull(),
