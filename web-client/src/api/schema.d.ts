@@ -40,6 +40,8 @@ export interface paths {
                             closedAt: string | null;
                             code: string;
                             createdAt: string;
+                            /** @description The branch head (营业部负责人): a manager of the branch */
+                            headId: string | null;
                             id: string;
                             name: string;
                         };
@@ -126,7 +128,10 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Rename a branch */
+        /**
+         * Rename a branch and/or name its head (营业部负责人)
+         * @description headId: an active manager of this branch, or null (another branch’s user or a non-manager: QIAO_USER_INVALID; unknown: QIAO_USER_NOT_FOUND).
+         */
         patch: {
             parameters: {
                 query?: never;
@@ -139,7 +144,8 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        name: string;
+                        headId?: string | null;
+                        name?: string;
                     };
                 };
             };
@@ -154,6 +160,8 @@ export interface paths {
                             closedAt: string | null;
                             code: string;
                             createdAt: string;
+                            /** @description The branch head (营业部负责人): a manager of the branch */
+                            headId: string | null;
                             id: string;
                             name: string;
                         };
@@ -269,6 +277,8 @@ export interface paths {
                             closedAt: string | null;
                             code: string;
                             createdAt: string;
+                            /** @description The branch head (营业部负责人): a manager of the branch */
+                            headId: string | null;
                             id: string;
                             name: string;
                         };
@@ -1012,6 +1022,8 @@ export interface paths {
                                 closedAt: string | null;
                                 code: string;
                                 createdAt: string;
+                                /** @description The branch head (营业部负责人): a manager of the branch */
+                                headId: string | null;
                                 id: string;
                                 name: string;
                                 teams: {
@@ -1513,6 +1525,7 @@ export interface paths {
                                 riskLevel: "C1" | "C2" | "C3" | "C4" | "C5" | null;
                                 /** @enum {string} */
                                 role: "client" | "broker" | "manager" | "research" | "compliance" | "admin";
+                                serviceDesk: boolean;
                                 teamId: string | null;
                                 /** @enum {string|null} */
                                 tier: "general" | "hnw" | "institutional" | null;
@@ -1599,6 +1612,8 @@ export interface paths {
                         /** @enum {string|null} */
                         riskLevel?: "C1" | "C2" | "C3" | "C4" | "C5" | null;
                         role: string;
+                        /** @description Staff of the branch’s client service desk (客服); staff only (a client: QIAO_USER_INVALID) */
+                        serviceDesk?: boolean;
                         teamId?: string | null;
                         /** @enum {string} */
                         tier?: "general" | "hnw" | "institutional";
@@ -1634,6 +1649,7 @@ export interface paths {
                             riskLevel: "C1" | "C2" | "C3" | "C4" | "C5" | null;
                             /** @enum {string} */
                             role: "client" | "broker" | "manager" | "research" | "compliance" | "admin";
+                            serviceDesk: boolean;
                             teamId: string | null;
                             /** @enum {string|null} */
                             tier: "general" | "hnw" | "institutional" | null;
@@ -1785,6 +1801,7 @@ export interface paths {
                             riskLevel: "C1" | "C2" | "C3" | "C4" | "C5" | null;
                             /** @enum {string} */
                             role: "client" | "broker" | "manager" | "research" | "compliance" | "admin";
+                            serviceDesk: boolean;
                             teamId: string | null;
                             /** @enum {string|null} */
                             tier: "general" | "hnw" | "institutional" | null;
@@ -1860,7 +1877,7 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Edit a user: profile (name, email, phone, locale, time zone), role, team or branch
+         * Edit a user: profile (name, email, phone, locale, time zone), role, team or branch, service-desk (客服) flag
          * @description A role change ends the user’s sessions (tokens refused with QIAO_SESSION_REVOKED, sockets closed 4406); a team move keeps them and re-authorises live subscriptions. Client ↔ staff role changes are refused (QIAO_ROLE_INVALID).
          */
         patch: {
@@ -1882,6 +1899,8 @@ export interface paths {
                         locale?: "zh-CN" | "en";
                         phone?: string | null;
                         role?: string;
+                        /** @description Staff of the branch’s client service desk (客服); staff only (a client: QIAO_USER_INVALID) */
+                        serviceDesk?: boolean;
                         teamId?: string | null;
                         timeZone?: string;
                     };
@@ -1915,6 +1934,7 @@ export interface paths {
                             riskLevel: "C1" | "C2" | "C3" | "C4" | "C5" | null;
                             /** @enum {string} */
                             role: "client" | "broker" | "manager" | "research" | "compliance" | "admin";
+                            serviceDesk: boolean;
                             teamId: string | null;
                             /** @enum {string|null} */
                             tier: "general" | "hnw" | "institutional" | null;
@@ -2064,6 +2084,7 @@ export interface paths {
                             riskLevel: "C1" | "C2" | "C3" | "C4" | "C5" | null;
                             /** @enum {string} */
                             role: "client" | "broker" | "manager" | "research" | "compliance" | "admin";
+                            serviceDesk: boolean;
                             teamId: string | null;
                             /** @enum {string|null} */
                             tier: "general" | "hnw" | "institutional" | null;
@@ -2202,6 +2223,7 @@ export interface paths {
                             riskLevel: "C1" | "C2" | "C3" | "C4" | "C5" | null;
                             /** @enum {string} */
                             role: "client" | "broker" | "manager" | "research" | "compliance" | "admin";
+                            serviceDesk: boolean;
                             teamId: string | null;
                             /** @enum {string|null} */
                             tier: "general" | "hnw" | "institutional" | null;
