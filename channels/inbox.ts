@@ -4,7 +4,7 @@
  * published by the server only, after the recommendation and task services' checks.
  */
 import { DAY_MS, UUID_RE, type ChannelFamily } from './family.ts';
-import { AlertPayload, NoticePayload, RecommendationPayload, ResearchNotePayload, TaskPayload, kind } from './payloads.ts';
+import { AlertPayload, NoticePayload, RecommendationPayload, ReminderPayload, ResearchNotePayload, TaskPayload, kind } from './payloads.ts';
 
 const RE = new RegExp(`^inbox\\.(${UUID_RE})$`);
 
@@ -34,6 +34,8 @@ export const inbox: ChannelFamily<'inbox'> = {
     task: kind(TaskPayload, { internal: true }),
     // A personal market alert: a price alert that fired (src/domain/alert-engine.ts).
     alert: kind(AlertPayload, { internal: true }),
+    // A work reminder (工作提醒) that fell due: only the reminder sweep (src/service/reminder-sweep.ts).
+    reminder: kind(ReminderPayload, { internal: true }),
   },
   historySize: 200,
   historyTtlMs: 30 * DAY_MS,

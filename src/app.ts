@@ -84,6 +84,9 @@ import conversationRoutes from './routes/conversations.routes.ts';
 import { AssignmentsRepo } from './store/assignments-repo.ts';
 import { ConversationsRepo } from './store/conversations-repo.ts';
 import { SweepRunner, type ServiceSweep } from './service/sweeps.ts';
+import { RemindersService } from './service/reminders.ts';
+import { ReminderSweep } from './service/reminder-sweep.ts';
+import reminderRoutes from './routes/reminders.routes.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -295,9 +298,11 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   };
   app.decorate('qiao', deps);
 
+  deps.reminders = new RemindersService({ db: db.db, archive, conversations, logger: app.log });
   // Broker service sweeps (issue 11, src/service/): each part adds its sweep here.
   const serviceSweeps: ServiceSweep[] = [
     // <service-sweeps>
+    new ReminderSweep({ db: db.db, publisher, archive, logger: app.log, waitingReminderMin: config.service.waitingReminderMin }),
   ];
   const sweeper = new SweepRunner({ intervalMs: config.service.sweepMs, logger: app.log, sweeps: serviceSweeps });
   deps.sweeper = sweeper;
@@ -408,6 +413,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(async (scope) => importRoutes(scope, deps));
   await app.register(async (scope) => clientListRoutes(scope, deps));
   // <service-routes> (issue 11)
+  await app.register(async (scope) => reminderRoutes(scope, deps));
   await app.register(webRoutes, {});
   app.setNotFoundHandler(async () => {
     throw new QiaoError('QIAO_NOT_FOUND');

@@ -33,6 +33,7 @@ import type { AlertRulesRepo } from './store/alert-rules-repo.ts';
 import type { PushRepo } from './store/push-repo.ts';
 import type { SecuritiesDirectory } from './domain/securities.ts';
 import type { SweepRunner } from './service/sweeps.ts';
+import type { RemindersService } from './service/reminders.ts';
 
 export interface AppDeps {
   config: Config;
@@ -78,4 +79,6 @@ export interface AppDeps {
   /** Broker service sweeps of this node (reminders, follow-ups, surveys, complaint deadlines); tests call `runOnce`. */
   sweeper?: SweepRunner;
   // <service-deps> (issue 11): each part adds its service here.
+  /** Work reminders (工作提醒, src/service/reminders.ts). */
+  reminders?: RemindersService;
 }
