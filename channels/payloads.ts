@@ -105,6 +105,25 @@ export const TaskProgressPayload = z
   })
   .strict();
 
+/** A follow-up (客户回访) assigned to its assignee, or overdue and escalated to a manager (src/service/followups.ts). */
+export const FollowupPayload = z
+  .object({
+    followupId: uuid,
+    event: z.enum(['assigned', 'overdue']),
+    clientName: z.string().max(100),
+    dueAt: isoTime,
+  })
+  .strict();
+
+/** A satisfaction survey (满意度调查) sent to a client about one conversation (src/service/surveys.ts). */
+export const SurveyPayload = z
+  .object({
+    surveyId: uuid,
+    brokerName: z.string().max(100),
+    conversationId: uuid,
+  })
+  .strict();
+
 /** A work reminder (工作提醒) fired into its owner's inbox by the reminder sweep (src/service/reminder-sweep.ts). */
 export const ReminderPayload = z
   .object({

@@ -84,6 +84,13 @@ import conversationRoutes from './routes/conversations.routes.ts';
 import { AssignmentsRepo } from './store/assignments-repo.ts';
 import { ConversationsRepo } from './store/conversations-repo.ts';
 import { SweepRunner, type ServiceSweep } from './service/sweeps.ts';
+import { FollowupCoverage } from './service/followup-coverage.ts';
+import { FollowupRules } from './service/followup-rules.ts';
+import { FollowupSweep } from './service/followup-sweep.ts';
+import { FollowupsService } from './service/followups.ts';
+import { SurveysService } from './service/surveys.ts';
+import followupRoutes from './routes/followups.routes.ts';
+import surveyRoutes from './routes/surveys.routes.ts';
 import { RemindersService } from './service/reminders.ts';
 import { ReminderSweep } from './service/reminder-sweep.ts';
 import reminderRoutes from './routes/reminders.routes.ts';
@@ -299,9 +306,16 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.decorate('qiao', deps);
 
   deps.reminders = new RemindersService({ db: db.db, archive, conversations, logger: app.log });
+  // Follow-ups (客户回访) and satisfaction surveys (满意度调查).
+  const followupRules = new FollowupRules({ db: db.db, archive });
+  const followupsSvc = new FollowupsService({ db: db.db, publisher, archive, logger: app.log });
+  deps.followups = { rules: followupRules, service: followupsSvc, coverage: new FollowupCoverage({ db: db.db, rules: followupRules }) };
+  deps.surveys = new SurveysService({ db: db.db, publisher, archive, conversations, logger: app.log, quietHours: config.service.surveyQuietH });
   // Broker service sweeps (issue 11, src/service/): each part adds its sweep here.
   const serviceSweeps: ServiceSweep[] = [
     // <service-sweeps>
+    new FollowupSweep({ db: db.db, publisher, archive, logger: app.log, rules: followupRules, followups: followupsSvc }),
+    deps.surveys.sweep(),
     new ReminderSweep({ db: db.db, publisher, archive, logger: app.log, waitingReminderMin: config.service.waitingReminderMin }),
   ];
   const sweeper = new SweepRunner({ intervalMs: config.service.sweepMs, logger: app.log, sweeps: serviceSweeps });
@@ -413,6 +427,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(async (scope) => importRoutes(scope, deps));
   await app.register(async (scope) => clientListRoutes(scope, deps));
   // <service-routes> (issue 11)
+  await app.register(async (scope) => followupRoutes(scope, deps));
+  await app.register(async (scope) => surveyRoutes(scope, deps));
   await app.register(async (scope) => reminderRoutes(scope, deps));
   await app.register(webRoutes, {});
   app.setNotFoundHandler(async () => {
