@@ -84,6 +84,9 @@ import conversationRoutes from './routes/conversations.routes.ts';
 import { AssignmentsRepo } from './store/assignments-repo.ts';
 import { ConversationsRepo } from './store/conversations-repo.ts';
 import { SweepRunner, type ServiceSweep } from './service/sweeps.ts';
+import { ComplaintsService } from './service/complaints.ts';
+import { ComplaintEscalationSweep } from './service/complaint-escalation.ts';
+import complaintRoutes from './routes/complaints.routes.ts';
 import { FollowupCoverage } from './service/followup-coverage.ts';
 import { FollowupRules } from './service/followup-rules.ts';
 import { FollowupSweep } from './service/followup-sweep.ts';
@@ -312,8 +315,11 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   deps.followups = { rules: followupRules, service: followupsSvc, coverage: new FollowupCoverage({ db: db.db, rules: followupRules }) };
   deps.surveys = new SurveysService({ db: db.db, publisher, archive, conversations, logger: app.log, quietHours: config.service.surveyQuietH });
   // Broker service sweeps (issue 11, src/service/): each part adds its sweep here.
+  const complaintsSvc = new ComplaintsService({ db: db.db, publisher, archive, logger: app.log, ackHours: config.service.complaintAckH, resolveDays: config.service.complaintResolveD });
+  deps.complaints = complaintsSvc;
   const serviceSweeps: ServiceSweep[] = [
     // <service-sweeps>
+    new ComplaintEscalationSweep({ db: db.db, publisher, archive, logger: app.log }),
     new FollowupSweep({ db: db.db, publisher, archive, logger: app.log, rules: followupRules, followups: followupsSvc }),
     deps.surveys.sweep(),
     new ReminderSweep({ db: db.db, publisher, archive, logger: app.log, waitingReminderMin: config.service.waitingReminderMin }),
@@ -427,6 +433,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(async (scope) => importRoutes(scope, deps));
   await app.register(async (scope) => clientListRoutes(scope, deps));
   // <service-routes> (issue 11)
+  await app.register(async (scope) => complaintRoutes(scope, { ...deps, complaints: complaintsSvc }));
   await app.register(async (scope) => followupRoutes(scope, deps));
   await app.register(async (scope) => surveyRoutes(scope, deps));
   await app.register(async (scope) => reminderRoutes(scope, deps));
