@@ -8,6 +8,7 @@
  */
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MsgPush } from '../../src/gateway/protocol.ts';
 import { messages, reminders, users } from '../../src/store/schema/index.ts';
 import type { PublicUser } from '../../src/store/users-repo.ts';
 import { addClients, dbOf } from '../helpers/advisory.ts';
@@ -73,7 +74,7 @@ describe.skipIf(!(pgUp && redisUp))('work reminders on two nodes (Postgres + Red
       for (const id of ids) expect(byId.get(id), id).toBe(1);
       // The live side: one push per reminder on the owner's socket (on the node that fired none, or some).
       await sleep(1500);
-      const pushed = ws.frames.peek(isMsg(`inbox.${broker1}`)).filter((m) => m.kind === 'reminder' && ids.includes((m.payload as { reminderId: string }).reminderId));
+      const pushed = (ws.frames.peek(isMsg(`inbox.${broker1}`)) as MsgPush[]).filter((m) => m.kind === 'reminder' && ids.includes((m.payload as { reminderId: string }).reminderId));
       expect(pushed).toHaveLength(ids.length);
       expect(new Set(pushed.map((m) => (m.payload as { reminderId: string }).reminderId)).size).toBe(ids.length);
       // broker2 got none of broker1's.

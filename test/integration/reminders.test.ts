@@ -171,7 +171,7 @@ describe('work reminders (embedded hub)', () => {
     expect(pick('followup_due', (r) => r.followupId === fu.id)).toMatchObject([{ ownerId: id('manager1'), clientId: id('client1'), state: 'fired' }]);
 
     // Exactly one inbox message per fired reminder, from the reminder service.
-    for (const r of auto.filter((x) => x.state === 'fired' && x.ownerId === id('broker1'))) {
+    for (const r of auto.filter((x) => x.state === 'fired' && x.ownerId === id('broker1') && x.createdAt.getTime() >= at.getTime())) {
       const msgs = await db.select().from(messages).where(and(eq(messages.channel, `inbox.${r.ownerId}`), sql`${messages.payload} ->> 'reminderId' = ${r.id}`));
       expect(msgs).toHaveLength(1);
       expect(msgs[0]).toMatchObject({ id: r.messageId, kind: 'reminder', senderId: 'reminders' });
