@@ -5,9 +5,11 @@
  */
 import type { Db } from './db.ts';
 import { seedServiceReminders } from './seed-service-reminders.ts';
+import { seedServiceComplaints } from './seed-service-complaints.ts';
 
 export async function seedServiceDemo(db: Db): Promise<void> {
   void db;
   // <service-seed>: each part's seeding, in this order (history first: later parts refer to it).
   await seedServiceReminders(db);
+  await seedServiceComplaints(db);
 }
