@@ -135,7 +135,7 @@ describe('complaints (two nodes, Postgres)', () => {
       const again = await file('client2', body, { 'idempotency-key': 'cmp-1' }, b);
       expect(again.status).toBe(200);
       expect(again.body.id).toBe(first.body.id);
-      expect(await dbOf(a).select().from(complaints).where(eq(complaints.clientId, id('client2')))).toHaveLength(1);
+      expect(await dbOf(a).select().from(complaints).where(and(eq(complaints.clientId, id('client2')), eq(complaints.idempotencyKey, 'cmp-1')))).toHaveLength(1);
       expect(await complaintNotices('service1', first.body.id)).toHaveLength(1);
       const other = await file('client2', { ...body, text: '另一件事' }, { 'idempotency-key': 'cmp-1' });
       expect(other.status).toBe(409);
