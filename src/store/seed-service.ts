@@ -5,11 +5,13 @@
  */
 import type { Db } from './db.ts';
 import { seedServiceReminders } from './seed-service-reminders.ts';
+import { seedServiceFollowups } from './seed-service-followups.ts';
 import { seedServiceComplaints } from './seed-service-complaints.ts';
 
 export async function seedServiceDemo(db: Db): Promise<void> {
   void db;
   // <service-seed>: each part's seeding, in this order (history first: later parts refer to it).
   await seedServiceReminders(db);
+  await seedServiceFollowups(db);
   await seedServiceComplaints(db);
 }

@@ -205,13 +205,17 @@ describe('follow-ups (Postgres + Redis)', () => {
       // 35 existing → ceil(3.5) = 4: one more, the first three kept.
       expect(after).toHaveLength(4);
       expect(after).toEqual(expect.arrayContaining(before));
-      // Deterministic: the four lowest md5(client id ‖ year) of the branch.
-      const expected = await q<{ id: string }>(
-        sql`select c.id::text from users c join broker_clients bc on bc.client_id = c.id and bc.relation = 'primary'
+      // Deterministic: the first three were the lowest md5(client id ‖ year) of the branch then; the
+      // fourth is the lowest of the clients not drawn yet.
+      const ranked = await q<{ id: string; created_at: string }>(
+        sql`select c.id::text, c.created_at from users c
              where c.branch_id = ${branchId} and c.role = 'client' and c.created_at < make_timestamptz(${year}, 1, 1, 0, 0, 0, 'Asia/Shanghai')
-             order by md5(c.id::text || ${String(year)}), c.id limit 4`,
+             order by md5(c.id::text || ${String(year)}), c.id`,
       );
-      expect([...after].sort()).toEqual(expected.map((x) => x.id).sort());
+      const original = ranked.filter((c) => !existing.slice(-8).includes(c.id)).map((c) => c.id);
+      expect([...before].sort()).toEqual(original.slice(0, 3).sort());
+      const fourth = ranked.map((c) => c.id).find((id) => !before.includes(id));
+      expect([...after].sort()).toEqual([...before, fourth].sort());
     });
   });
 
