@@ -34,6 +34,7 @@ const ReminderSchema = {
     followupId: { type: ['string', 'null'] },
     complaintId: { type: ['string', 'null'] },
     messageId: { type: ['string', 'null'], description: 'The inbox message of its last firing' },
+    expiresOn: { type: ['string', 'null'], description: 'risk_expiry, risk_expiry_today: the day the client\'s risk assessment stops being valid (YYYY-MM-DD)' },
   },
 } as const;
 

@@ -25,6 +25,7 @@ import type { Publisher } from '../hub/publisher.ts';
 import type { ArchiveInput, ArchiveRepo } from '../store/archive-repo.ts';
 import { rows, type Db } from '../store/db.ts';
 import { reminders, tasks, users } from '../store/schema/index.ts';
+import { expiresOnOf } from './reminders.ts';
 import type { ServiceSweep } from './sweeps.ts';
 
 /**
@@ -263,10 +264,7 @@ export function reminderPayload(r: typeof reminders.$inferSelect, names: { clien
   }
   if (r.followupId) p.followupId = r.followupId;
   if (r.complaintId) p.complaintId = r.complaintId;
-  const key = r.dedupKey ?? '';
-  if (r.kind === 'risk_expiry' || r.kind === 'risk_expiry_today') {
-    const date = key.slice(key.lastIndexOf(':') + 1);
-    if (/^\d{4}-\d{2}-\d{2}$/.test(date)) p.expiresOn = date;
-  }
+  const expiresOn = expiresOnOf(r);
+  if (expiresOn) p.expiresOn = expiresOn;
   return p;
 }

@@ -63,6 +63,8 @@ export interface ReminderView {
   followupId: string | null;
   complaintId: string | null;
   messageId: string | null;
+  /** risk_expiry*: the day the client's risk assessment stops being valid. */
+  expiresOn: string | null;
 }
 
 export interface ReminderCounts {
@@ -79,6 +81,14 @@ export interface RemindersDeps {
 }
 
 const iso = (d: Date | null): string | null => d?.toISOString() ?? null;
+
+/** risk_expiry*: the expiry date the sweep put in the reminder's dedup key (`<kind>:<clientId>:<YYYY-MM-DD>`). */
+export function expiresOnOf(r: Pick<ReminderRow, 'kind' | 'dedupKey'>): string | null {
+  if (r.kind !== 'risk_expiry' && r.kind !== 'risk_expiry_today') return null;
+  const key = r.dedupKey ?? '';
+  const date = key.slice(key.lastIndexOf(':') + 1);
+  return /^\d{4}-\d{2}-\d{2}$/.test(date) ? date : null;
+}
 
 export function reminderView(r: ReminderRow, names: { client?: string | null; task?: string | null }): ReminderView {
   return {
@@ -99,6 +109,7 @@ export function reminderView(r: ReminderRow, names: { client?: string | null; ta
     followupId: r.followupId,
     complaintId: r.complaintId,
     messageId: r.messageId,
+    expiresOn: expiresOnOf(r),
   };
 }
 
