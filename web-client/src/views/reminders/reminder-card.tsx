@@ -61,7 +61,7 @@ export function ReminderCard(props: { r: Reminder; onChanged(): void }) {
         <span class="rem-kind">{kindLabel(r.kind)}</span>
         {' · '}
         {`${t('rem_dueAt')} `}
-        <Time at={r.dueAt} testid="reminder-due" />
+        <Time at={r.dueAt} testid="reminder-due-at" />
         {r.state === 'fired' && r.firedAt ? (
           <>
             {` · ${t('rem_firedAt')} `}
