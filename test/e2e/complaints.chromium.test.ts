@@ -107,6 +107,12 @@ describe.skipIf(!hasChromium)('complaints in Chromium', () => {
     for (const up of [desk, client, broker, comp]) expect(up.problems).toEqual([]);
   });
 
+  /** The page's own words (as the English sweep reads them) with Chinese in them. */
+  const chineseChrome = async (page: import('playwright-core').Page) =>
+    (await page.locator('main h1, main h2, main thead th, main .field__label, main legend, [data-testid="nav"] a, .page__hint').evaluateAll((els) => els.map((e) => (e.textContent ?? '').trim()))).filter((x) =>
+      /[\u3400-\u9fff\uff00-\uffef]/.test(x),
+    );
+
   it('reads in English', async () => {
     const comp = await suite.open('compliance1', '/complaints/all', 'en');
     const p = comp.page;
@@ -115,6 +121,12 @@ describe.skipIf(!hasChromium)('complaints in Chromium', () => {
     expect(await p.locator('[data-testid="nav-complaints"]').textContent()).toContain('Complaints');
     expect(await p.locator('[data-testid="complaint-report"] h2').textContent()).toBe('Yearly complaint report');
     await expectAccessible(p, 'complaints (compliance, English)');
+    expect(await chineseChrome(p)).toEqual([]);
+    const manager = await suite.open('manager1', '/complaints/queue', 'en');
+    await manager.page.waitForSelector('[data-testid="complaint-list"], [data-testid="complaint-empty"]');
+    expect(await manager.page.locator('#page-title').textContent()).toBe('Complaints');
+    expect(await chineseChrome(manager.page)).toEqual([]);
+    await expectAccessible(manager.page, 'complaint queue (manager, English)');
     const client = await suite.open('client1', '/complaints/mine', 'en');
     const c = client.page;
     await c.waitForSelector('[data-testid="complaint-mine-view"]');
@@ -123,7 +135,11 @@ describe.skipIf(!hasChromium)('complaints in Chromium', () => {
     // Category and status labels are English too (the demo seed gives client1 a complaint).
     await c.waitForSelector('[data-testid="complaint-item"]');
     expect(await c.locator('[data-testid="complaint-status"]').first().textContent()).toMatch(/^[A-Za-z ]+$/);
-    expect(comp.problems).toEqual([]);
-    expect(client.problems).toEqual([]);
+    expect(await chineseChrome(c)).toEqual([]);
+    await c.click('[data-testid="nav-complaint-new"]');
+    await c.waitForSelector('[data-testid="complaint-form"]');
+    expect(await chineseChrome(c)).toEqual([]);
+    await expectAccessible(c, 'file a complaint (English)');
+    for (const up of [comp, manager, client]) expect(up.problems).toEqual([]);
   });
 });
