@@ -101,7 +101,7 @@ describe.skipIf(!hasChromium)('complaints in Chromium', () => {
     expect(csvBytes.toString('utf8')).toContain('投诉数');
     const [xlsx] = await Promise.all([p.waitForEvent('download'), p.click('[data-testid="complaint-report-xlsx"]')]);
     const wb = new ExcelJS.Workbook();
-    await wb.xlsx.load(readFileSync((await xlsx.path())!));
+    await wb.xlsx.readFile((await xlsx.path())!);
     expect(wb.worksheets.map((w) => w.name)).toEqual(['汇总', '按类别', '按营业部', '按结果']);
 
     for (const up of [desk, client, broker, comp]) expect(up.problems).toEqual([]);
