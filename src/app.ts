@@ -84,6 +84,7 @@ import conversationRoutes from './routes/conversations.routes.ts';
 import { AssignmentsRepo } from './store/assignments-repo.ts';
 import { ConversationsRepo } from './store/conversations-repo.ts';
 import { SweepRunner, type ServiceSweep } from './service/sweeps.ts';
+import serviceRoutes from './routes/service.routes.ts';
 import { ComplaintsService } from './service/complaints.ts';
 import { ComplaintEscalationSweep } from './service/complaint-escalation.ts';
 import complaintRoutes from './routes/complaints.routes.ts';
@@ -256,7 +257,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   });
   await sessions.start();
   const presence = await openPresence(config);
-  const conversations = new ConversationsRepo(db.db);
+  // Response episodes count the wait in trading hours too (the exchanges' holiday calendar).
+  const conversations = new ConversationsRepo(db.db, new Set(config.delivery.marketHolidays));
   const live = new ConversationLive({ bus, registry, presence, conversations, access: users, logger: app.log });
   await live.start();
   publisher.onPublished((p, pub, family) => live.onPublished(p, pub, family));
@@ -433,6 +435,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(async (scope) => importRoutes(scope, deps));
   await app.register(async (scope) => clientListRoutes(scope, deps));
   // <service-routes> (issue 11)
+  await app.register(async (scope) => serviceRoutes(scope, deps));
   await app.register(async (scope) => complaintRoutes(scope, { ...deps, complaints: complaintsSvc }));
   await app.register(async (scope) => followupRoutes(scope, deps));
   await app.register(async (scope) => surveyRoutes(scope, deps));
