@@ -40,3 +40,10 @@ export function formatPercent(v: number | null | undefined): string {
 export function formatScore(v: number | null | undefined): string {
   return v === null || v === undefined ? DASH : String(Math.round(v * 100) / 100);
 }
+
+const STEPS = [10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400, 172_800, 604_800];
+
+/** A tick step for a time axis up to `max` seconds that lands on whole minutes and hours (not 16分40秒). */
+export function timeStep(max: number): number {
+  return STEPS.find((s) => max / s <= 6) ?? Math.ceil(max / 6 / 86_400) * 86_400;
+}

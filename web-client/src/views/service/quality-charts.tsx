@@ -7,7 +7,7 @@ import { useMemo } from 'preact/hooks';
 import { lang, t } from '../../i18n/i18n.ts';
 import { Panel } from '../../ui/ui.tsx';
 import { COLORS, ChartCanvas } from './chart-canvas.tsx';
-import { formatSeconds } from './format.ts';
+import { formatSeconds, timeStep } from './format.ts';
 import type { QualityReport } from './types.ts';
 
 /** A bucket's label: its first day, or its month for monthly buckets. */
@@ -28,7 +28,7 @@ function TrendChart(props: { r: QualityReport }) {
         ],
       },
       options: {
-        scales: { y: { beginAtZero: true, ticks: { callback: (v) => formatSeconds(Number(v)) } } },
+        scales: { y: { beginAtZero: true, ticks: { stepSize: timeStep(Math.max(60, ...r.series.map((s) => s.p90 ?? 0))), callback: (v) => formatSeconds(Number(v)) } } },
         plugins: { tooltip: { callbacks: { label: (c) => `${c.dataset.label}: ${formatSeconds(c.parsed.y)}` } } },
       },
     }),
