@@ -46,6 +46,12 @@ export interface AppendInput {
   inTx?: (tx: Tx, pub: Publication) => Promise<ArchiveInput[] | void>;
   /** Merged into the message's archive record (e.g. the DLP terms it matched). */
   archiveNote?: Record<string, unknown>;
+  /**
+   * Seeding only (demo history, src/store/seed-service-history.ts): the message's time instead of the
+   * commit's, so the conversation side and the archive record read the backdated time. Never set on
+   * the publish path.
+   */
+  at?: Date;
 }
 
 /** Searchable text of a payload: the human-written fields. */
@@ -210,7 +216,7 @@ export class MessagesRepo {
           ord,
           // Time-ordered (UUIDv7): new ids go to the right edge of the primary-key index instead of a
           // random page of it, so inserting stays cheap however large the log grows.
-          id: uuidv7(),
+          id: input.at ? uuidv7({ msecs: input.at.getTime() }) : uuidv7(),
           channel: input.channel,
           family: input.family,
           kind: input.kind,
@@ -218,6 +224,7 @@ export class MessagesRepo {
           payload: input.payload ?? null,
           size_bytes: Buffer.byteLength(payloadJson),
           idempotency_key: input.idempotencyKey ?? null,
+          created_at: input.at?.toISOString() ?? null,
         };
       }),
     );
@@ -226,7 +233,7 @@ export class MessagesRepo {
         tx,
         sql`with input as (
               select * from jsonb_to_recordset(${batch}::jsonb)
-                as t(ord int, id uuid, channel text, family text, kind text, sender_id text, payload jsonb, size_bytes int, idempotency_key text)
+                as t(ord int, id uuid, channel text, family text, kind text, sender_id text, payload jsonb, size_bytes int, idempotency_key text, created_at timestamptz)
             ), per_channel as (
               select channel, min(family) as family, count(*)::bigint as n from input group by channel
             ), c as (
@@ -239,8 +246,8 @@ export class MessagesRepo {
               select i.*, c.last_offset - count(*) over (partition by i.channel) + row_number() over (partition by i.channel order by i.ord) as "offset"
               from input i join c on c.name = i.channel
             ), m as (
-              insert into messages (id, channel, "offset", kind, sender_id, payload, size_bytes, idempotency_key)
-              select id, channel, "offset", kind, sender_id, payload, size_bytes, idempotency_key from numbered order by channel, "offset"
+              insert into messages (id, channel, "offset", kind, sender_id, payload, size_bytes, idempotency_key, created_at)
+              select id, channel, "offset", kind, sender_id, payload, size_bytes, idempotency_key, coalesce(created_at, now()) from numbered order by channel, "offset"
               returning id, channel, "offset", kind, sender_id, payload, created_at
             ), o as (
               -- The relay's work items: committed with the messages, so no commit is ever left unrelayed.
