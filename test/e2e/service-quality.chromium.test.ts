@@ -267,6 +267,14 @@ describe.skipIf(!hasChromium)('service quality in Chromium', () => {
     expect(await x.locator('[data-testid="sq-p90"]').textContent()).toBe('1 h 30 min');
     expect(await x.locator('[data-testid="sq-oldest-wait"]').textContent()).toMatch(/^waiting (1 h 5\d min|2 h( \d+ min)?)$/);
     await expectAccessible(page, 'service quality (en, branch)');
+
+    // A broker's name opens that broker's own figures, keeping the period and bucket.
+    await x.locator('[data-testid="sq-broker-name"] a').click();
+    await page.locator(`[data-testid="sq-status"][data-scope="broker"][data-id="${id.x}"]`).waitFor();
+    expect(page.url()).toContain('bucket=week');
+    expect(await page.locator('[data-testid="sq-broker-row"]').count()).toBe(1);
+    expect(await page.locator('[data-testid="sq-broker-row"] [data-testid="sq-answered"]').textContent()).toBe('4');
+    expect(await page.locator('[data-testid="sq-scope"] option:checked').textContent()).toBe('Broker: 甲经纪');
     expect(problems).toEqual([]);
   }, 60_000);
 });
