@@ -62,3 +62,20 @@ export function histPercentile(hist: readonly number[], q: number): number | nul
   }
   return RESPONSE_BIN_EDGES[RESPONSE_BIN_EDGES.length - 1];
 }
+
+/** Decimal digits per bin in a packed histogram (`service_rollups.trading_hist`: Σ count(bin i) × 10^(9·i)). */
+const PACK_DIGITS = 9;
+
+/**
+ * A packed histogram (the exact decimal text of Σ count(bin i) × 10^(9·i), as Postgres sums it) back
+ * to counts per bin. Each count must stay below 10^9, which a year of a firm's waits does by far.
+ */
+export function unpackHist(packed: string): number[] {
+  const digits = packed.trim().replace(/\.0*$/, '');
+  if (!/^\d+$/.test(digits)) throw new Error(`not a packed histogram: ${packed.slice(0, 40)}`);
+  const h = new Array<number>(RESPONSE_BINS).fill(0);
+  for (let i = 0, end = digits.length; end > 0 && i < RESPONSE_BINS; i++, end -= PACK_DIGITS) {
+    h[i] = Number(digits.slice(Math.max(0, end - PACK_DIGITS), end));
+  }
+  return h;
+}

@@ -5,23 +5,32 @@
  *
  * | figure | from | bucketed by |
  * |---|---|---|
- * | answered, first response p50 / p90 (trading or all hours) | `response_rollups` (counts of `response_episodes` per broker and day / month, src/domain/response-bins.ts) | answer day |
+ * | answered, first response p50 / p90 (trading or all hours) | `response_episodes`, counted per bin (src/domain/response-bins.ts) | answer day |
  * | recommendations sent / refused by suitability / held for approval | `recommendations` (sent = delivered or being delivered; held = went to compliance approval) | created |
  * | tasks done on time / overdue | `task_assignments` × `tasks.due_at` (overdue: due passed and not done by then) | due |
  * | follow-ups done / overdue | `followups` of the broker's clients (overdue: open and due passed; cancelled ones left out) | due |
  * | complaints | `complaints.broker_id` | filed |
  * | satisfaction: answered surveys, average score | `surveys` | answered |
  * | waiting clients, oldest wait (now) | `conversations.waiting_since` | — |
- * | book, clients contacted in the last 30 days (now) | `broker_clients` (primary) × `conversations.last_staff_chat_at` | — |
+ * | book, clients contacted in the last 30 days (now) | `broker_clients` (primary); of them, those whose `conversations.last_staff_chat_at` is on one of the last 30 days | — |
+ *
+ * The period figures are read from `service_rollups`: those rows counted per broker and Shanghai day
+ * and month, kept by triggers in the transaction of every change (so they equal a recount; a firm's
+ * year is then 2,000 × 12 month rows instead of millions of events). Whole months before the current
+ * one come from month rows, other days from day rows. What a count cannot know ahead — which open
+ * tasks and follow-ups are overdue — is the open ones of past days plus today's due before now (a
+ * small read of the source rows).
  *
  * Days are Asia/Shanghai days; weeks start on Monday; a bucket is named by its first day (so a week or
- * month bucket may start before `from`, and only the days inside the period are counted in it). Each
- * statement groups once by broker and once by bucket (GROUPING SETS); team, branch and scope rows are
- * sums of broker rows (counts and response-time histograms add up), so a roll-up always equals the
- * sum of its brokers. The statements run concurrently, each with JIT off and custom plans.
+ * month bucket may start before `from`, and only the days inside the period are counted in it). The
+ * rollup statement groups once by broker and once by bucket (GROUPING SETS; a histogram is one exact
+ * numeric sum, see src/domain/response-bins.ts); team, branch and scope rows are sums of broker rows
+ * (counts and response-time histograms add up), so a roll-up always equals the sum of its brokers. The
+ * statements run concurrently, each with JIT off, no parallel workers (the statements themselves share
+ * the cores) and custom plans.
  */
 import { sql, type SQL } from 'drizzle-orm';
-import { RESPONSE_BINS, histPercentile } from '../domain/response-bins.ts';
+import { RESPONSE_BINS, histPercentile, unpackHist } from '../domain/response-bins.ts';
 import { MARKET_TZ } from '../domain/trading-sessions.ts';
 import { addDays, localParts, ymd, zonedToInstant } from '../domain/zoned-time.ts';
 import { QiaoError } from '../errors/codes.ts';
@@ -37,7 +46,7 @@ export type Hours = (typeof HOURS)[number];
 export const MAX_PERIOD_DAYS = 366;
 /** Default period: the last 30 days, today included. */
 export const DEFAULT_PERIOD_DAYS = 30;
-/** "Contacted lately": a chat from the broker side in this many days. */
+/** "Contacted lately": the latest chat from the broker side on one of this many Shanghai days, today included. */
 export const CONTACT_WINDOW_DAYS = 30;
 
 export interface Period {
@@ -75,7 +84,7 @@ export interface CurrentFigures {
   oldestWaiting: { clientId: string; displayName: string; since: string } | null;
   /** Clients whose primary broker it is. */
   book: number;
-  /** Of those, clients with a chat from the broker side in the last 30 days. */
+  /** Of those, clients whose latest chat from the broker side fell on one of the last 30 days (today included). */
   contacted: number;
   /** contacted / book in percent, 1 decimal; null for an empty book. */
   coverage: number | null;
@@ -184,15 +193,24 @@ export function bucketsOf(p: Period): string[] {
   return out;
 }
 
-/** Months lying wholly inside the period (their month rollup row replaces 28–31 day rows). */
-function fullMonths(p: Period): string[] {
-  if (p.bucket !== 'month') return [];
-  const out: string[] = [];
+/**
+ * How the period is read from the rollups: months lying wholly inside it and ended before `today` from
+ * their month rows (the current month's open tasks are not all overdue yet, so it is read by day), the
+ * other days as ranges of day rows (index ranges, not a scan testing each row's month).
+ */
+export function rollupPlan(p: Period, today: string): { months: string[]; dayRanges: Array<[string, string]> } {
+  const months: string[] = [];
+  const dayRanges: Array<[string, string]> = [];
+  let next = p.from;
   for (let m = bucketOf(p.from, 'month'); m <= p.to; m = shiftDay(m, 32).slice(0, 8) + '01') {
     const last = shiftDay(shiftDay(m, 32).slice(0, 8) + '01', -1);
-    if (m >= p.from && last <= p.to) out.push(m);
+    if (p.bucket !== 'month' || m < p.from || last > p.to || last >= today) continue;
+    if (next < m) dayRanges.push([next, shiftDay(m, -1)]);
+    months.push(m);
+    next = shiftDay(last, 1);
   }
-  return out;
+  if (next <= p.to) dayRanges.push([next, p.to]);
+  return { months, dayRanges };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -214,6 +232,20 @@ interface Acc {
 }
 
 type Counter = Exclude<keyof Acc, 'hist'>;
+
+/** Counters of the rollup statement, by column. */
+const ROLLUP_COUNTERS: Array<[Counter, string]> = [
+  ['recsSent', 'recs_sent'],
+  ['recsRefused', 'recs_refused'],
+  ['recsHeld', 'recs_held'],
+  ['tasksOnTime', 'tasks_on_time'],
+  ['tasksOverdue', 'tasks_overdue'],
+  ['followupsDone', 'followups_done'],
+  ['followupsOverdue', 'followups_overdue'],
+  ['complaints', 'complaints'],
+  ['surveys', 'surveys'],
+  ['surveyScore', 'survey_score'],
+];
 
 const emptyAcc = (): Acc => ({
   hist: new Array<number>(RESPONSE_BINS).fill(0),
@@ -295,31 +327,35 @@ function scopeFilter(scope: ScopeRef): SQL {
 
 /**
  * Runs an analytic statement: JIT off (compiling a plan costs more than these statements run), a
- * custom plan for its parameters (the period decides between index and scan), memory for its sorts.
+ * custom plan for its parameters (the period decides between index and scan), memory for its sorts;
+ * `settings`: more `, set_config(…, true)` for this statement only.
  */
-async function analytic<T>(db: Db, q: SQL): Promise<T[]> {
+async function analytic<T>(db: Db, q: SQL, settings?: SQL): Promise<T[]> {
   return db.transaction(async (tx) => {
-    await tx.execute(sql`select set_config('jit', 'off', true), set_config('plan_cache_mode', 'force_custom_plan', true), set_config('work_mem', '32MB', true)`);
+    await tx.execute(
+      sql`select set_config('jit', 'off', true), set_config('plan_cache_mode', 'force_custom_plan', true), set_config('work_mem', '32MB', true), set_config('max_parallel_workers_per_gather', '0', true)${settings ?? sql``}`,
+    );
     return rows<T>(tx, q);
   });
 }
 
-/** `(ts at Shanghai)` truncated to its bucket, as a date (the unit is one of BUCKETS). */
-function bucketSql(ts: SQL, bucket: Bucket): SQL {
-  return sql`date_trunc(${sql.raw(`'${bucket}'`)}, (${ts}) at time zone ${sql.raw(`'${MARKET_TZ}'`)})::date`;
+/** The first day of the bucket holding date column `d` (the unit is one of BUCKETS). */
+function bucketSql(d: SQL, bucket: Bucket): SQL {
+  return bucket === 'day' ? d : sql`date_trunc(${sql.raw(`'${bucket}'`)}, ${d})::date`;
 }
 
-/**
- * Groups `inner` (columns broker_id, b and the ones `aggregates` reads) once per broker and once per
- * bucket. Rows come back with `g` = 1 for the bucket rows.
- */
-function grouped(inner: SQL, aggregates: SQL): SQL {
-  return sql`select grouping(x.broker_id) as g, x.broker_id::text as broker_id, x.b::text as b, ${aggregates}
-    from (${inner}) x group by grouping sets ((x.broker_id), (x.b))`;
+/** Columns of a rollup row `r` the report adds up; open tasks and follow-ups count as overdue for days before today. */
+function rollupColumns(hist: SQL, today: string | null): SQL {
+  const pastOnly = (col: string) => (today === null ? sql.raw(`r.${col}`) : sql`case when r.day < ${today}::date then r.${sql.raw(col)} else 0 end`);
+  return sql`r.answered, r.${hist} as h, r.recs_sent, r.recs_refused, r.recs_held, r.tasks_on_time,
+    r.tasks_late + ${pastOnly('tasks_open')} as tasks_overdue, r.followups_done, ${pastOnly('followups_open')} as followups_overdue,
+    r.complaints, r.surveys, r.survey_score`;
 }
 
 export interface QualityOptions {
   now?: Date;
+  /** When given, each statement's wall time (ms) is recorded here by name (the bench prints them). */
+  timings?: Record<string, number>;
 }
 
 export class QualityService {
@@ -327,102 +363,89 @@ export class QualityService {
 
   async report(scope: ScopeRef, period: Period, opts: QualityOptions = {}): Promise<QualityReport> {
     const now = opts.now ?? new Date();
-    const fromTs = startOf(period.from).toISOString();
-    const toTs = startOf(shiftDay(period.to, 1)).toISOString();
     const nowTs = now.toISOString();
-    const brokersOf = sql`(select u.id from users u where u.role = 'broker' and ${scopeFilter(scope)})`;
-    const months = fullMonths(period);
+    const today = shanghaiToday(now);
+    const { months, dayRanges } = rollupPlan(period, today);
     const monthList = sql.join(months.map((m) => sql`${m}::date`), sql`, `);
-    const hist = period.hours === 'trading' ? sql.raw('trading_hist') : sql.raw('all_hist');
-    const histSums = sql.raw(Array.from({ length: RESPONSE_BINS }, (_, i) => `sum(x.h[${i + 1}])::int`).join(', '));
+    const dayList = sql.join(dayRanges.map(([a, b]) => sql`r.day between ${a}::date and ${b}::date`), sql` or `);
+    const hist = sql.raw(period.hours === 'trading' ? 'trading_hist' : 'all_hist');
+    const todayIn = period.from <= today && today <= period.to;
+    const todayStart = startOf(today).toISOString();
 
-    const [people, responses, recs, tasks, followups, complaints, surveys, waiting, book] = await Promise.all([
-      analytic<Record<string, unknown>>(
-        this.db,
-        sql`select u.id::text as id, u.display_name, u.active, u.team_id::text as team_id, t.name as team_name,
-              u.branch_id::text as branch_id, b.name as branch_name
-            from users u left join teams t on t.id = u.team_id left join branches b on b.id = u.branch_id
-            where u.role = 'broker' and ${scopeFilter(scope)}
-            order by b.code nulls last, t.code nulls last, u.display_name, u.id`,
+    const timed = <T>(name: string, q: SQL, settings?: SQL): Promise<T[]> => {
+      if (!opts.timings) return analytic<T>(this.db, q, settings);
+      const t0 = performance.now();
+      return analytic<T>(this.db, q, settings).finally(() => (opts.timings![name] = performance.now() - t0));
+    };
+    const people = await timed<Record<string, unknown>>(
+      'brokers',
+      sql`select u.id::text as id, u.display_name, u.active, u.team_id::text as team_id, t.name as team_name,
+            u.branch_id::text as branch_id, b.name as branch_name
+          from users u left join teams t on t.id = u.team_id left join branches b on b.id = u.branch_id
+          where u.role = 'broker' and ${scopeFilter(scope)}
+          order by b.code nulls last, t.code nulls last, u.display_name, u.id`,
+    );
+    // The scope's brokers as a list of ids: the planner then knows how many rows each statement reads
+    // (a subquery on users would look like a few rows out of 500,000 users and lead to nested loops).
+    const brokersOf = sql`any(${`{${people.map((u) => String(u.id)).join(',')}}`}::uuid[])`;
+    // Whole months from the month rows, the other days from the day rows; summed per broker and per bucket.
+    const rollupRows = sql`${
+      dayRanges.length
+        ? sql`select r.broker_id, ${bucketSql(sql`r.day`, period.bucket)} as b, ${rollupColumns(hist, today)}
+              from service_rollups r where r.grain = 'day' and r.broker_id = ${brokersOf} and (${dayList})`
+        : sql``
+    }
+    ${dayRanges.length && months.length ? sql`union all` : sql``}
+    ${
+      months.length
+        ? sql`select r.broker_id, r.day as b, ${rollupColumns(hist, null)}
+              from service_rollups r where r.grain = 'month' and r.broker_id = ${brokersOf} and r.day in (${monthList})`
+        : sql``
+    }`;
+    const [rollups, dueToday, waiting, book, contacted] = await Promise.all([
+      timed<Record<string, unknown>>(
+        'rollups',
+        sql`select grouping(x.broker_id) as g, x.broker_id::text as broker_id, x.b::text as b,
+              sum(x.answered)::int as answered, sum(x.h)::text as hist,
+              sum(x.recs_sent)::int as recs_sent, sum(x.recs_refused)::int as recs_refused, sum(x.recs_held)::int as recs_held,
+              sum(x.tasks_on_time)::int as tasks_on_time, sum(x.tasks_overdue)::int as tasks_overdue,
+              sum(x.followups_done)::int as followups_done, sum(x.followups_overdue)::int as followups_overdue,
+              sum(x.complaints)::int as complaints, sum(x.surveys)::int as surveys, sum(x.survey_score)::int as survey_score
+            from (${rollupRows}) x group by grouping sets ((x.broker_id), (x.b))`,
       ),
-      // Whole months from the month rows, the other days from the day rows.
-      analytic<Record<string, unknown>>(
-        this.db,
-        grouped(
-          sql`select r.broker_id, ${period.bucket === 'day' ? sql`r.day` : sql`date_trunc(${sql.raw(`'${period.bucket}'`)}, r.day)::date`} as b, r.answered, r.${hist} as h
-              from response_rollups r
-              where r.grain = 'day' and r.broker_id in ${brokersOf} and r.day between ${period.from}::date and ${period.to}::date
-                ${months.length ? sql`and date_trunc('month', r.day)::date not in (${monthList})` : sql``}
-              ${
-                months.length
-                  ? sql`union all select r.broker_id, r.day as b, r.answered, r.${hist} as h from response_rollups r
-                        where r.grain = 'month' and r.broker_id in ${brokersOf} and r.day in (${monthList})`
-                  : sql``
-              }`,
-          sql`sum(x.answered)::int as answered, array[${histSums}] as hist`,
-        ),
+      // Today's tasks and follow-ups due before now and not done: overdue already, though their day has not ended.
+      todayIn
+        ? timed<Record<string, unknown>>(
+            'today',
+            sql`select a.broker_id::text as broker_id, count(*)::int as tasks, 0 as followups from task_assignments a join tasks t on t.id = a.task_id
+                where t.due_at >= ${todayStart}::timestamptz and t.due_at < ${nowTs}::timestamptz and a.done_at is null and a.broker_id = ${brokersOf}
+                group by a.broker_id
+                union all
+                select f.broker_id::text, 0, count(*)::int from followups f
+                where f.state = 'open' and f.due_at >= ${todayStart}::timestamptz and f.due_at < ${nowTs}::timestamptz and f.broker_id = ${brokersOf}
+                group by f.broker_id`,
+          )
+        : Promise.resolve([] as Array<Record<string, unknown>>),
+      // The oldest wait per broker (in index order), with how many wait; names for those only.
+      timed<Record<string, unknown>>(
+        'waiting',
+        sql`select o.broker_id::text as broker_id, o.client_id::text as client_id, cu.display_name, o.waiting_since, o.waiting
+            from (select distinct on (c.broker_id) c.broker_id, c.client_id, c.waiting_since, count(*) over (partition by c.broker_id)::int as waiting
+                  from conversations c where c.type = 'broker_client' and c.waiting_since is not null and c.broker_id = ${brokersOf}
+                  order by c.broker_id, c.waiting_since, c.id) o
+            join users cu on cu.id = o.client_id`,
       ),
-      analytic<Record<string, unknown>>(
-        this.db,
-        grouped(
-          sql`select r.broker_id, ${bucketSql(sql`r.created_at`, period.bucket)} as b, r.status, r.approval_id from recommendations r
-              where r.broker_id in ${brokersOf} and r.created_at >= ${fromTs}::timestamptz and r.created_at < ${toTs}::timestamptz`,
-          sql`count(*) filter (where x.status in ('sending', 'delivered'))::int as recs_sent,
-              count(*) filter (where x.status = 'refused')::int as recs_refused,
-              count(*) filter (where x.approval_id is not null)::int as recs_held`,
-        ),
+      // The book: the broker's primary clients now (kept in its `all` rollup row).
+      timed<Record<string, unknown>>(
+        'book',
+        sql`select r.broker_id::text as broker_id, r.book from service_rollups r where r.grain = 'all' and r.broker_id = ${brokersOf}`,
       ),
-      analytic<Record<string, unknown>>(
-        this.db,
-        grouped(
-          sql`select a.broker_id, ${bucketSql(sql`t.due_at`, period.bucket)} as b, t.due_at, a.done_at from task_assignments a join tasks t on t.id = a.task_id
-              where a.broker_id in ${brokersOf} and t.due_at >= ${fromTs}::timestamptz and t.due_at < ${toTs}::timestamptz`,
-          sql`count(*) filter (where x.done_at is not null and x.done_at <= x.due_at)::int as tasks_on_time,
-              count(*) filter (where x.due_at < ${nowTs}::timestamptz and (x.done_at is null or x.done_at > x.due_at))::int as tasks_overdue`,
-        ),
-      ),
-      analytic<Record<string, unknown>>(
-        this.db,
-        grouped(
-          sql`select f.broker_id, ${bucketSql(sql`f.due_at`, period.bucket)} as b, f.state, f.due_at from followups f
-              where f.broker_id in ${brokersOf} and f.due_at >= ${fromTs}::timestamptz and f.due_at < ${toTs}::timestamptz and f.state <> 'cancelled'`,
-          sql`count(*) filter (where x.state = 'done')::int as followups_done,
-              count(*) filter (where x.state = 'open' and x.due_at < ${nowTs}::timestamptz)::int as followups_overdue`,
-        ),
-      ),
-      analytic<Record<string, unknown>>(
-        this.db,
-        grouped(
-          sql`select c.broker_id, ${bucketSql(sql`c.created_at`, period.bucket)} as b from complaints c
-              where c.broker_id in ${brokersOf} and c.created_at >= ${fromTs}::timestamptz and c.created_at < ${toTs}::timestamptz`,
-          sql`count(*)::int as complaints`,
-        ),
-      ),
-      analytic<Record<string, unknown>>(
-        this.db,
-        grouped(
-          sql`select s.broker_id, ${bucketSql(sql`s.answered_at`, period.bucket)} as b, s.score from surveys s
-              where s.broker_id in ${brokersOf} and s.answered_at >= ${fromTs}::timestamptz and s.answered_at < ${toTs}::timestamptz and s.score is not null`,
-          sql`count(*)::int as surveys, sum(x.score)::int as survey_score`,
-        ),
-      ),
-      // The oldest wait per broker, with how many wait.
-      analytic<Record<string, unknown>>(
-        this.db,
-        sql`select distinct on (c.broker_id) c.broker_id::text as broker_id, c.client_id::text as client_id, cu.display_name, c.waiting_since,
-              count(*) over (partition by c.broker_id)::int as waiting
-            from conversations c join users cu on cu.id = c.client_id
-            where c.type = 'broker_client' and c.waiting_since is not null and c.broker_id in ${brokersOf}
-            order by c.broker_id, c.waiting_since, c.id`,
-      ),
-      analytic<Record<string, unknown>>(
-        this.db,
-        sql`select bc.broker_id::text as broker_id, count(*)::int as book, count(c.client_id)::int as contacted
-            from broker_clients bc
-            left join conversations c on c.type = 'broker_client' and c.broker_id = bc.broker_id and c.client_id = bc.client_id
-              and c.last_staff_chat_at is not null and c.last_staff_chat_at >= ${nowTs}::timestamptz - ${CONTACT_WINDOW_DAYS} * interval '1 day'
-            where bc.relation = 'primary' and bc.broker_id in ${brokersOf}
-            group by bc.broker_id`,
+      // Of those, the ones whose latest staff chat fell on one of the last 30 days (counted per day in the rollups).
+      timed<Record<string, unknown>>(
+        'contacted',
+        sql`select r.broker_id::text as broker_id, sum(r.contacted)::int as contacted from service_rollups r
+            where r.grain = 'day' and r.broker_id = ${brokersOf} and r.day between ${shiftDay(today, -(CONTACT_WINDOW_DAYS - 1))}::date and ${today}::date
+            group by r.broker_id`,
       ),
     ]);
 
@@ -437,36 +460,22 @@ export class QualityService {
       if (!a) map.set(key, (a = emptyAcc()));
       return a;
     };
-    const take = (list: Array<Record<string, unknown>>, fields: Array<[Counter, string]>) => {
-      for (const r of list) {
-        const a = accOf(r);
-        for (const [k, col] of fields) a[k] += num(r[col]);
-      }
-    };
-    for (const r of responses) {
+    for (const r of rollups) {
       const a = accOf(r);
       a.answered += num(r.answered);
-      const h = Array.isArray(r.hist) ? (r.hist as unknown[]) : parsePgIntArray(String(r.hist ?? ''));
-      for (let i = 0; i < RESPONSE_BINS; i++) a.hist[i] += num(h[i]);
+      const h = unpackHist(String(r.hist ?? '0'));
+      for (let i = 0; i < RESPONSE_BINS; i++) a.hist[i] += h[i];
+      for (const [k, col] of ROLLUP_COUNTERS) a[k] += num(r[col]);
     }
-    take(recs, [
-      ['recsSent', 'recs_sent'],
-      ['recsRefused', 'recs_refused'],
-      ['recsHeld', 'recs_held'],
-    ]);
-    take(tasks, [
-      ['tasksOnTime', 'tasks_on_time'],
-      ['tasksOverdue', 'tasks_overdue'],
-    ]);
-    take(followups, [
-      ['followupsDone', 'followups_done'],
-      ['followupsOverdue', 'followups_overdue'],
-    ]);
-    take(complaints, [['complaints', 'complaints']]);
-    take(surveys, [
-      ['surveys', 'surveys'],
-      ['surveyScore', 'survey_score'],
-    ]);
+    // Today's overdue ones, into their broker's and today's bucket.
+    const todayBucket = bucketOf(today, period.bucket);
+    for (const r of dueToday) {
+      for (const row of [{ g: 0, broker_id: r.broker_id }, { g: 1, b: todayBucket }]) {
+        const a = accOf(row);
+        a.tasksOverdue += num(r.tasks);
+        a.followupsOverdue += num(r.followups);
+      }
+    }
     const cur = new Map<string, Cur>();
     const curOf = (id: string) => {
       let c = cur.get(id);
@@ -478,11 +487,8 @@ export class QualityService {
       c.waiting = num(r.waiting);
       c.oldestWaiting = { clientId: String(r.client_id), displayName: String(r.display_name), since: iso(r.waiting_since) };
     }
-    for (const r of book) {
-      const c = curOf(String(r.broker_id));
-      c.book = num(r.book);
-      c.contacted = num(r.contacted);
-    }
+    for (const r of book) curOf(String(r.broker_id)).book = num(r.book);
+    for (const r of contacted) curOf(String(r.broker_id)).contacted = num(r.contacted);
 
     // Rows: every active broker of the scope, and a former one only when it has figures.
     const brokers: BrokerRow[] = [];
@@ -538,10 +544,4 @@ export class QualityService {
       series: bucketsOf(period).map((b) => ({ bucket: b, ...periodFigures(byBucket.get(b) ?? emptyAcc()) })),
     };
   }
-}
-
-/** `{1,2,3}` → [1, 2, 3] (drivers that hand an int[] back as text). */
-function parsePgIntArray(s: string): number[] {
-  const inner = s.replace(/^\{|\}$/g, '');
-  return inner ? inner.split(',').map(Number) : [];
 }

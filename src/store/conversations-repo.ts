@@ -33,9 +33,7 @@ import {
 } from '../domain/conversation-access.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { Publication } from '../bus/bus.ts';
-import { RESPONSE_BINS, responseBin } from '../domain/response-bins.ts';
-import { MARKET_TZ, tradingSecondsBetween, type Holidays } from '../domain/trading-sessions.ts';
-import { localParts, ymd } from '../domain/zoned-time.ts';
+import { tradingSecondsBetween, type Holidays } from '../domain/trading-sessions.ts';
 import { QiaoError } from '../errors/codes.ts';
 import type { Executor } from './archive-repo.ts';
 import { rows, type Db } from './db.ts';
@@ -257,13 +255,6 @@ export interface WaitingChange {
   clientId: string;
   /** When the client started waiting; null: the broker side just answered. */
   waitingSince: string | null;
-}
-
-/** `{0,…,1,…,0}`: a histogram of the response bins with one wait in bin `bin`. */
-function oneWaitLiteral(bin: number): string {
-  const h = new Array<number>(RESPONSE_BINS).fill(0);
-  h[bin] = 1;
-  return `{${h.join(',')}}`;
 }
 
 export class ConversationsRepo {
@@ -768,9 +759,8 @@ export class ConversationsRepo {
    * the message row; the channel row lock is held, so this message is the channel's top and no other
    * message of the channel commits meanwhile). Index-bounded statements only:
    * - chat: one more unread for every other reader with a counter; the first-response wait starts
-   *   (client) or ends (anyone else), and a wait that ends is a response episode (with its day and month
-   *   rollups; one more statement, only then); the last chat times, and the client's chat reopens a
-   *   conversation marked resolved;
+   *   (client) or ends (anyone else), and a wait that ends is a response episode (one more statement,
+   *   only then); the last chat times, and the client's chat reopens a conversation marked resolved;
    * - chat.recall: one less for every reader other than the original's sender whose read offset is
    *   below the original, unless it was recalled already (a concurrent recall that passed the check
    *   too: refused here, QIAO_MESSAGE_RECALLED, so nothing is counted twice);
@@ -846,26 +836,15 @@ export class ConversationsRepo {
 
   /**
    * A wait answered: the response episode (broker and its team and branch as they are now, the answer
-   * time), counted into the broker's day and month rollups (src/domain/response-bins.ts). One statement.
+   * time; its day and month rollups follow by trigger, migration 0020_service_rollups). One statement.
    */
   private async recordEpisode(tx: Executor, w: WaitingChange, answeredBy: string, since: Date, at: Date): Promise<void> {
     const allSeconds = Math.max(0, Math.floor((at.getTime() - since.getTime()) / 1000));
     const tradingSeconds = tradingSecondsBetween(since, at, this.holidays);
-    const p = localParts(at, MARKET_TZ);
-    const day = ymd(p.year, p.month, p.day);
-    const month = ymd(p.year, p.month, 1);
-    const tb = responseBin(tradingSeconds);
-    const ab = responseBin(allSeconds);
-    await tx.execute(sql`with e as (
-        insert into response_episodes (conversation_id, broker_id, client_id, answered_by, team_id, branch_id, waiting_since, answered_at, all_seconds, trading_seconds)
-        select ${w.conversationId}::uuid, u.id, ${w.clientId}::uuid, ${answeredBy}::uuid, u.team_id, u.branch_id, ${since.toISOString()}::timestamptz, ${at.toISOString()}::timestamptz, ${allSeconds}::int, ${tradingSeconds}::int
-        from users u where u.id = ${w.brokerId}
-      )
-      insert into response_rollups as r (grain, day, broker_id, answered, trading_hist, all_hist)
-      values ('day', ${day}::date, ${w.brokerId}::uuid, 1, ${oneWaitLiteral(tb)}::int[], ${oneWaitLiteral(ab)}::int[]),
-             ('month', ${month}::date, ${w.brokerId}::uuid, 1, ${oneWaitLiteral(tb)}::int[], ${oneWaitLiteral(ab)}::int[])
-      on conflict (grain, broker_id, day) do update set answered = r.answered + 1,
-        trading_hist[${tb + 1}::int] = r.trading_hist[${tb + 1}::int] + 1, all_hist[${ab + 1}::int] = r.all_hist[${ab + 1}::int] + 1`);
+    await tx.execute(sql`insert into response_episodes (conversation_id, broker_id, client_id, answered_by, team_id, branch_id, waiting_since, answered_at, all_seconds, trading_seconds)
+      select ${w.conversationId}::uuid, u.id, ${w.clientId}::uuid, ${answeredBy}::uuid, u.team_id, u.branch_id,
+        ${since.toISOString()}::timestamptz, ${at.toISOString()}::timestamptz, ${allSeconds}::int, ${tradingSeconds}::int
+      from users u where u.id = ${w.brokerId}`);
   }
 
   /** Channels of every broker_client conversation of a client (access changes with its assignment). */

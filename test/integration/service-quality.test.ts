@@ -12,8 +12,9 @@ import { sql } from 'drizzle-orm';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../src/auth/password.ts';
+import { RESPONSE_BINS, responseBin, unpackHist } from '../../src/domain/response-bins.ts';
 import { tradingSecondsBetween } from '../../src/domain/trading-sessions.ts';
-import { rebuildResponseRollups } from '../../src/service/quality-rollups.ts';
+import { rebuildServiceRollups } from '../../src/service/quality-rollups.ts';
 import { rows } from '../../src/store/db.ts';
 import {
   approvals,
@@ -149,7 +150,6 @@ describe('service quality (embedded)', () => {
         ep('y', '2026-06-15 10:00', 45, 45),
         ep('y', '2026-06-15 13:00', 120, 120),
       ]);
-    await rebuildResponseRollups(db());
 
     // Recommendations: svc-x 3 delivered (one after approval), 1 sending, 2 refused, 1 pending and 1
     // rejected approval; one in July; svc-y 1 delivered.
@@ -228,6 +228,24 @@ describe('service quality (embedded)', () => {
   });
 
   const JUNE = '?scope=team&from=2026-06-01&to=2026-06-30';
+
+  /** The rollups the triggers kept equal a rebuild from every row (rows whose counts cancelled out aside). */
+  const expectRollupsRebuilt = async () => {
+    const snapshot = () =>
+      rows<Record<string, unknown>>(
+        db(),
+        sql`select grain, day::text, broker_id::text, answered, trading_hist::text, all_hist::text, recs_sent, recs_refused, recs_held, tasks_on_time,
+              tasks_late, tasks_open, followups_done, followups_open, complaints, surveys, survey_score, contacted
+            from service_rollups
+            where answered <> 0 or recs_sent <> 0 or recs_refused <> 0 or recs_held <> 0 or tasks_on_time <> 0 or tasks_late <> 0 or tasks_open <> 0
+              or followups_done <> 0 or followups_open <> 0 or complaints <> 0 or surveys <> 0 or contacted <> 0
+            order by 1, 2, 3`,
+      );
+    const kept = await snapshot();
+    expect(kept.length).toBeGreaterThan(0);
+    await rebuildServiceRollups(db());
+    expect(await snapshot()).toEqual(kept);
+  };
 
   it('a manager sees each broker of its team with every figure matching a hand count', async () => {
     const r = await ok('svc-m', `${JUNE}&id=${teamT}`);
@@ -518,6 +536,55 @@ describe('service quality (embedded)', () => {
     }
   });
 
+  it('the database bins waits as src/domain/response-bins.ts does', async () => {
+    const waits = [0, 1, 9, 10, 11, 45, 46, 60, 61, 3600, 3601, 86_400, 2_592_000, 2_592_001, 99_999_999];
+    const got = await rows<{ b: number }>(db(), sql`select qiao_response_bin(v) as b from unnest(${`{${waits.join(',')}}`}::int[]) with ordinality as x(v, i) order by i`);
+    expect(got.map((r) => Number(r.b))).toEqual(waits.map(responseBin));
+    // Packed histograms: one wait in bin b is 10^(9·b), and sums unpack to counts per bin.
+    const packed = await rows<{ h: string }>(db(), sql`select sum(qiao_hist_unit(qiao_response_bin(v)))::text as h from unnest(${`{${waits.join(',')}}`}::int[]) as x(v)`);
+    const expected = new Array<number>(RESPONSE_BINS).fill(0);
+    for (const w of waits) expected[responseBin(w)]++;
+    expect(unpackHist(packed[0].h)).toEqual(expected);
+  });
+
+  it('changes to the counted rows move the figures at once (triggers), and the rollups equal a rebuild', async () => {
+    const q = `${JUNE}&id=${teamT}`;
+    const before = row(await ok('svc-m', q), 'x');
+    // A held recommendation approved and delivered; svc-x's open June task done late; the open
+    // follow-up done; the unanswered survey answered with a 1; one complaint moved to July.
+    await db().update(recommendations).set({ status: 'delivered' }).where(sql`broker_id = ${id.x} and status = 'pending_approval'`);
+    await db().update(taskAssignments).set({ state: 'done', doneAt: sh('2026-06-21 09:00') }).where(sql`broker_id = ${id.x} and done_at is null and task_id in (select id from tasks where title = '两融风险排查')`);
+    await db().update(followups).set({ state: 'done', doneAt: sh('2026-06-20 09:00') }).where(sql`broker_id = ${id.x} and state = 'open'`);
+    await db().update(surveys).set({ score: 1, answeredAt: sh('2026-06-21 10:00') }).where(sql`broker_id = ${id.x} and score is null`);
+    await db().update(complaints).set({ createdAt: sh('2026-07-03 10:00') }).where(sql`broker_id = ${id.x} and created_at = ${sh('2026-06-22 10:00').toISOString()}::timestamptz`);
+    const after = row(await ok('svc-m', q), 'x');
+    expect(after).toMatchObject({
+      recsSent: before.recsSent + 1,
+      recsHeld: before.recsHeld,
+      tasksOnTime: before.tasksOnTime,
+      tasksOverdue: before.tasksOverdue, // done late is still overdue
+      followupsDone: before.followupsDone + 1,
+      followupsOverdue: before.followupsOverdue - 1,
+      surveys: 4,
+      surveyAvg: 3.25,
+      complaints: before.complaints - 1,
+    });
+    // A task moved to July takes its assignments with it; an episode deleted leaves the counts.
+    const moved = await db().update(tasks).set({ dueAt: sh('2026-07-10 10:00') }).where(sql`title = '六月客户回访'`).returning();
+    expect(moved).toHaveLength(1);
+    expect(row(await ok('svc-m', q), 'x')).toMatchObject({ tasksOnTime: before.tasksOnTime - 1 });
+    await db().delete(responseEpisodes).where(sql`broker_id = ${id.y} and answered_at = ${sh('2026-06-15 13:00').toISOString()}::timestamptz`);
+    expect(row(await ok('svc-m', q), 'y')).toMatchObject({ answered: 1, p50: 45, p90: 45 });
+    // c1 (contacted yesterday, waiting) transferred from svc-x to svc-y: book, coverage and the wait move with it.
+    const tr = await t.request('POST', `/api/clients/${id.c1}/transfer`, { token: tok.admin, json: { toBrokerId: id.y } });
+    expect(tr.status, tr.text).toBe(200);
+    const moved2 = await ok('svc-m', q);
+    expect(row(moved2, 'x')).toMatchObject({ book: 2, contacted: 0, coverage: 0, waiting: 1 });
+    expect(row(moved2, 'y')).toMatchObject({ book: 2, contacted: 2, coverage: 100, waiting: 1 });
+    expect(moved2.total).toMatchObject({ book: 4, contacted: 2, waiting: 2 });
+    await expectRollupsRebuilt();
+  });
+
   it('a chat through the API records the episode and its rollups, and tells the manager live', async () => {
     const c9 = await t.login('svc-c9');
     const m = await WsTestClient.connect(t.wsUrl, tok.manager1);
@@ -560,10 +627,7 @@ describe('service quality (embedded)', () => {
       expect(after.total.answered).toBe(before.total.answered + 1);
       expect(after.total.waiting).toBe(before.total.waiting);
       // The rollups kept one episode at a time equal a rebuild from every episode.
-      const snapshot = () => rows<Record<string, unknown>>(db(), sql`select grain, day::text, broker_id::text, answered, trading_hist::text, all_hist::text from response_rollups order by 1, 2, 3`);
-      const kept = await snapshot();
-      await rebuildResponseRollups(db());
-      expect(await snapshot()).toEqual(kept);
+      await expectRollupsRebuilt();
     } finally {
       await m.close();
     }

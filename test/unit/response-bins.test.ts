@@ -1,6 +1,6 @@
 /** The response-time bins of the service dashboards (src/domain/response-bins.ts). */
 import { describe, expect, it } from 'vitest';
-import { RESPONSE_BINS, RESPONSE_BIN_EDGES, RESPONSE_BIN_SQL_THRESHOLDS, histPercentile, oneWait, responseBin } from '../../src/domain/response-bins.ts';
+import { RESPONSE_BINS, RESPONSE_BIN_EDGES, RESPONSE_BIN_SQL_THRESHOLDS, histPercentile, oneWait, responseBin, unpackHist } from '../../src/domain/response-bins.ts';
 
 const histOf = (waits: number[]) => {
   const h = new Array<number>(RESPONSE_BINS).fill(0);
@@ -37,5 +37,16 @@ describe('response bins', () => {
     expect(histPercentile(histOf([7201]), 0.9)).toBe(10_800);
     // Beyond 30 days: reported as 30 days.
     expect(histPercentile(histOf([40 * 86_400]), 0.5)).toBe(2_592_000);
+  });
+
+  it('unpacks a histogram packed as Σ count(bin i) × 10^(9·i)', () => {
+    expect(unpackHist('0')).toEqual(new Array(RESPONSE_BINS).fill(0));
+    const h = new Array<number>(RESPONSE_BINS).fill(0);
+    h[0] = 3;
+    h[5] = 123_456_789;
+    h[RESPONSE_BINS - 1] = 2;
+    const packed = h.reduceRight((acc, c) => acc * 10n ** 9n + BigInt(c), 0n).toString();
+    expect(unpackHist(packed)).toEqual(h);
+    expect(() => unpackHist('-1')).toThrow();
   });
 });

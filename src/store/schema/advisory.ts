@@ -81,7 +81,12 @@ export const tasks = pgTable(
     idempotencyKey: text('idempotency_key'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [index('tasks_manager_idx').on(t.managerId, t.createdAt), uniqueIndex('tasks_idempotency_uq').on(t.managerId, t.idempotencyKey)],
+  (t) => [
+    index('tasks_manager_idx').on(t.managerId, t.createdAt),
+    uniqueIndex('tasks_idempotency_uq').on(t.managerId, t.idempotencyKey),
+    // Tasks due today and already past due (service dashboards).
+    index('tasks_due_idx').on(t.dueAt),
+  ],
 );
 
 /** One recipient's progress on a task; `overdue` is derived (due passed, not done). */

@@ -5,7 +5,7 @@
  * is stored twice.
  */
 import { sql } from 'drizzle-orm';
-import { boolean, date, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { boolean, date, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { branches, firms, teams } from './org.ts';
 import { conversations } from './conversations.ts';
 import { tasks } from './advisory.ts';
@@ -42,26 +42,54 @@ export const responseEpisodes = pgTable(
 );
 
 /**
- * The response episodes of one broker, counted per Shanghai day (`grain` day) and per month (`grain`
- * month, `day` = the 1st) into the fixed bins of src/domain/response-bins.ts, in trading hours and in all
- * hours: what the dashboards read p50 / p90 and answered counts from (a firm's year is millions of
- * episodes; these are 2,000 × 12 month rows). Kept in the same statement that inserts the episode
- * (ConversationsRepo.recordMessage), so it always equals a recount of `response_episodes`
- * (`rebuildResponseRollups` in src/service/quality-rollups.ts recomputes it from them).
+ * Each broker's service figures counted per Shanghai day (`grain` day) and per month (`grain` month,
+ * `day` = the 1st): what the service-quality dashboards read (src/service/quality.ts), so a firm's year
+ * — millions of episodes and recommendations — is 2,000 × 12 month rows, not a scan of every event.
+ * Kept by triggers on the source tables in the transaction of each change (migration
+ * 0020_service_rollups: response_episodes, recommendations, task_assignments and tasks, followups,
+ * complaints, surveys, conversations and broker_clients), so it always equals a recount of them;
+ * `qiao_service_rollups_rebuild()` recomputes it from them (after a bulk load that bypassed triggers;
+ * the tests compare both).
+ *
+ * Keyed by the day of: the answer (episodes: answered, and per bin of src/domain/response-bins.ts in
+ * trading and in all hours), the creation (recommendations sent / refused / held; complaints), the due
+ * time (task assignments on time / late / still open; follow-ups done / still open), the answer
+ * (surveys: count and score sum) and the latest staff chat (`contacted`: each client of the broker's
+ * book counted once, on the day of the last chat from the broker side in their conversation — so the
+ * clients contacted in the last 30 days are the sum of the last 30 day rows).
  */
-export const responseRollups = pgTable(
-  'response_rollups',
+export const serviceRollups = pgTable(
+  'service_rollups',
   {
-    grain: text('grain', { enum: ['day', 'month'] }).notNull(),
+    /** `all` (day 1970-01-01): counts that belong to no day — the book. */
+    grain: text('grain', { enum: ['day', 'month', 'all'] }).notNull(),
     day: date('day').notNull(),
     brokerId: uuid('broker_id').notNull().references(() => users.id),
-    answered: integer('answered').notNull(),
-    /** Episodes per bin of their trading-hours seconds (index = bin + 1). */
-    tradingHist: integer('trading_hist').array().notNull(),
-    /** Episodes per bin of their all-hours seconds. */
-    allHist: integer('all_hist').array().notNull(),
+    answered: integer('answered').notNull().default(0),
+    /**
+     * Episodes per bin of their trading-hours seconds, packed: Σ count(bin i) × 10^(9·i) (numeric, exact),
+     * so a period's histogram is one sum() instead of one per bin (src/domain/response-bins.ts unpacks).
+     */
+    tradingHist: numeric('trading_hist').notNull().default('0'),
+    /** The same for their all-hours seconds. */
+    allHist: numeric('all_hist').notNull().default('0'),
+    recsSent: integer('recs_sent').notNull().default(0),
+    recsRefused: integer('recs_refused').notNull().default(0),
+    recsHeld: integer('recs_held').notNull().default(0),
+    tasksOnTime: integer('tasks_on_time').notNull().default(0),
+    tasksLate: integer('tasks_late').notNull().default(0),
+    tasksOpen: integer('tasks_open').notNull().default(0),
+    followupsDone: integer('followups_done').notNull().default(0),
+    followupsOpen: integer('followups_open').notNull().default(0),
+    complaints: integer('complaints').notNull().default(0),
+    surveys: integer('surveys').notNull().default(0),
+    surveyScore: integer('survey_score').notNull().default(0),
+    /** Clients of the broker's book (primary) whose latest chat from the broker side fell on this day / month. */
+    contacted: integer('contacted').notNull().default(0),
+    /** Grain `all`: the broker's book, its primary clients now. */
+    book: integer('book').notNull().default(0),
   },
-  (t) => [primaryKey({ columns: [t.grain, t.brokerId, t.day] }), index('response_rollups_day_idx').on(t.grain, t.day)],
+  (t) => [primaryKey({ columns: [t.grain, t.brokerId, t.day] }), index('service_rollups_day_idx').on(t.grain, t.day)],
 );
 
 /**

@@ -43,6 +43,8 @@ export const users = pgTable(
   (t) => [
     check('users_client_fields', sql`(${t.role} = 'client') = (${t.tier} IS NOT NULL)`),
     index('users_team_idx').on(t.teamId),
+    // The brokers of a branch or firm (service dashboards): a few thousand rows out of every client.
+    index('users_brokers_idx').on(t.branchId, t.teamId).where(sql`${t.role} = 'broker'`),
   ],
 );
 
