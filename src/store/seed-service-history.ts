@@ -6,7 +6,7 @@
  * tasks (seed-service-history-advisory.ts), so the service views show real numbers on first start.
  *
  * broker1's book stays client1–client3 (tests and the walkthrough rely on it); its history is with
- * client2 and client3. Runs once: only when the demo firm exists and broker3 does not.
+ * client2. Runs once: only when the demo firm exists and broker3 does not.
  */
 import { sql } from 'drizzle-orm';
 import { addDays, localParts, ymd } from '../domain/zoned-time.ts';

@@ -111,6 +111,9 @@ export async function historyOf(t: TestApp, channel: string, token: string): Pro
 export async function addBroker(db: Db, login: string, displayName: string, teamCode: string): Promise<string> {
   const { hashPassword } = await import('../../src/auth/password.ts');
   const { DEMO_PASSWORD } = await import('../../src/store/seed.ts');
+  // The demo seed has broker3 赵经纪 in SH-A already (its service history): use that one.
+  const [existing] = await db.select({ id: users.id }).from(users).where(eq(users.login, login));
+  if (existing) return existing.id;
   const [team] = await db.select().from(teams).where(eq(teams.code, teamCode));
   const [firm] = await db.select().from(users).limit(1);
   const [b] = await db

@@ -6,6 +6,7 @@
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditLog, archiveRecords, deliveries } from '../../src/store/schema/index.ts';
+import { HISTORY_CLIENTS } from '../../src/store/seed-service-history.ts';
 import { SioTestClient, WsTestClient, eventually, startEmbeddedApp, type TestApp } from '../helpers/app.ts';
 
 const STRONG = 'Granite-Harbor-7731';
@@ -352,7 +353,8 @@ describe('accounts and firm administration', () => {
     it('is scoped by role', async () => {
       expect(logins(await list('broker1'))).toEqual(['client1', 'client2', 'client3']);
       expect(logins(await list('broker2'))).toEqual(['inst1']);
-      expect(logins(await list('manager1'))).toEqual(['client1', 'client2', 'client3']);
+      // manager1's team A has broker3's book too (the demo's service history).
+      expect(logins(await list('manager1'))).toEqual(['client1', 'client2', 'client3', ...HISTORY_CLIENTS.map((c) => c.login)].sort());
       const all = logins(await list('admin'));
       expect(all).toEqual(expect.arrayContaining(['client1', 'client2', 'client3', 'inst1', 'client.new']));
       expect(logins(await list('compliance1'))).toEqual(all);
@@ -367,7 +369,7 @@ describe('accounts and firm administration', () => {
     it('filters and pages', async () => {
       expect(logins(await list('admin', '?tier=institutional'))).toEqual(['inst1']);
       expect(logins(await list('broker1', '?riskLevel=C4'))).toEqual(['client2']);
-      expect(logins(await list('admin', `?branchId=${branchSh}&tier=hnw`))).toEqual(['client2']);
+      expect(logins(await list('admin', `?branchId=${branchSh}&tier=hnw`))).toEqual(['client2', ...HISTORY_CLIENTS.filter((c) => c.tier === 'hnw').map((c) => c.login)].sort());
       // client.new was assessed 2026-01-05 and expires two years later.
       const soon = logins(await list('admin', '?assessmentExpiresWithinDays=3660'));
       expect(soon).toContain('client.new');

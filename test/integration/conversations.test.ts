@@ -5,7 +5,7 @@
  * reconnect), typing and presence signals, and bad input with stable codes.
  *
  * Extra organisation made in the store for these tests: team C (branch SH) led by manager3 with
- * broker3, and clients client4/client5 of broker1.
+ * broker9, and clients client4/client5 of broker1.
  */
 import { sql } from 'drizzle-orm';
 import { io as ioConnect } from 'socket.io-client';
@@ -67,7 +67,7 @@ describe('conversations and assignment (embedded hub)', () => {
     const [teamC] = await db.insert(teams).values({ branchId: teamA.branchId, code: 'SH-C', name: '陆家嘴财富三组' }).returning();
     const [m3] = await db.insert(users).values({ ...base, login: 'manager3', displayName: '钱经理', role: 'manager', branchId: teamA.branchId, teamId: teamC.id }).returning();
     await db.update(teams).set({ managerId: m3.id }).where(sql`id = ${teamC.id}`);
-    await db.insert(users).values({ ...base, login: 'broker3', displayName: '孙经纪', role: 'broker', branchId: teamA.branchId, teamId: teamC.id });
+    await db.insert(users).values({ ...base, login: 'broker9', displayName: '孙经纪', role: 'broker', branchId: teamA.branchId, teamId: teamC.id });
     const clients = await db
       .insert(users)
       .values(
@@ -75,7 +75,7 @@ describe('conversations and assignment (embedded hub)', () => {
       )
       .returning();
     await db.insert(brokerClients).values(clients.map((c) => ({ brokerId: b1.id, clientId: c.id, relation: 'primary' as const })));
-    const logins = ['client1', 'client2', 'client3', 'client4', 'client5', 'broker1', 'broker2', 'broker3', 'manager1', 'manager2', 'manager3', 'compliance1', 'admin', 'research1'];
+    const logins = ['client1', 'client2', 'client3', 'client4', 'client5', 'broker1', 'broker2', 'broker9', 'manager1', 'manager2', 'manager3', 'compliance1', 'admin', 'research1'];
     for (const l of logins) u[l] = await t.login(l);
     seeded = (await list('client1')).find((c) => c.type === 'broker_client')!.id;
   });
@@ -161,7 +161,7 @@ describe('conversations and assignment (embedded hub)', () => {
       expect((await send('manager1', g.body.conversation.id, { text: '九点开会' })).status).toBe(201);
       for (const who of ['broker2', 'client1', 'admin']) expect((await get(who, g.body.conversation.id)).body.error.code).toBe('QIAO_FORBIDDEN');
       expect((await get('compliance1', g.body.conversation.id)).body.conversation.access).toBe('read');
-      const cross = await open('broker1', { type: 'group', title: '跨组', memberIds: [id('broker3')] });
+      const cross = await open('broker1', { type: 'group', title: '跨组', memberIds: [id('broker9')] });
       expect(cross.status).toBe(422);
       expect(cross.body.error.code).toBe('QIAO_CONVERSATION_INVALID');
       const unknown = await open('broker1', { type: 'group', title: '未知', memberIds: [NIL] });
@@ -336,9 +336,9 @@ describe('conversations and assignment (embedded hub)', () => {
       const cases: Array<[string, string, string, number, string]> = [
         ['manager1', 'client4', 'broker2', 403, 'QIAO_FORBIDDEN'], // other branch
         ['manager2', 'client4', 'broker2', 403, 'QIAO_FORBIDDEN'], // client of another team
-        ['manager3', 'client4', 'broker3', 403, 'QIAO_FORBIDDEN'],
-        ['broker1', 'client4', 'broker3', 403, 'QIAO_FORBIDDEN'],
-        ['client4', 'client4', 'broker3', 403, 'QIAO_FORBIDDEN'],
+        ['manager3', 'client4', 'broker9', 403, 'QIAO_FORBIDDEN'],
+        ['broker1', 'client4', 'broker9', 403, 'QIAO_FORBIDDEN'],
+        ['client4', 'client4', 'broker9', 403, 'QIAO_FORBIDDEN'],
         ['manager1', 'client4', 'broker1', 422, 'QIAO_ASSIGNMENT_INVALID'], // already primary
       ];
       for (const [who, client, to, status, code] of cases) {
@@ -363,10 +363,10 @@ describe('conversations and assignment (embedded hub)', () => {
         expect([r.status, r.body.error.code]).toEqual([400, 'QIAO_BAD_REQUEST']);
       }
       // Within its branch a manager hands its team's client to another team.
-      const ok = await transfer('manager1', 'client4', id('broker3'));
+      const ok = await transfer('manager1', 'client4', id('broker9'));
       expect(ok.status, ok.text).toBe(200);
       const brokers = await t.request('GET', `/api/clients/${id('client4')}/brokers`, { token: tok('manager3') });
-      expect(brokers.body.brokers).toEqual([expect.objectContaining({ brokerId: id('broker3'), relation: 'primary' })]);
+      expect(brokers.body.brokers).toEqual([expect.objectContaining({ brokerId: id('broker9'), relation: 'primary' })]);
       expect((await t.request('GET', `/api/clients/${id('client4')}/brokers`, { token: tok('manager1') })).body.error.code).toBe('QIAO_FORBIDDEN');
       const refused = await t.app.qiao.db.db.execute(sql`select count(*)::int as n from audit_log where action = 'assignment.transfer' and outcome = 'refused'`);
       expect((refused as any).rows[0].n).toBeGreaterThanOrEqual(cases.length);
@@ -377,10 +377,10 @@ describe('conversations and assignment (embedded hub)', () => {
       await db.execute(sql`delete from broker_clients where client_id = ${id('client5')}`);
       const r = await t.request('POST', `/api/clients/${id('client5')}/assign`, { token: tok('manager1'), json: { brokerId: id('broker1') } });
       expect(r.status, r.text).toBe(200);
-      const again = await t.request('POST', `/api/clients/${id('client5')}/assign`, { token: tok('admin'), json: { brokerId: id('broker3') } });
+      const again = await t.request('POST', `/api/clients/${id('client5')}/assign`, { token: tok('admin'), json: { brokerId: id('broker9') } });
       expect([again.status, again.body.error.code]).toEqual([422, 'QIAO_ASSIGNMENT_INVALID']);
       // Concurrent transfers of one client are serialised: exactly one primary afterwards.
-      await Promise.all([transfer('admin', 'client5', id('broker2')), transfer('admin', 'client5', id('broker3'))]);
+      await Promise.all([transfer('admin', 'client5', id('broker2')), transfer('admin', 'client5', id('broker9'))]);
       const rows = await db.execute(sql`select count(*)::int as n from broker_clients where client_id = ${id('client5')} and relation = 'primary'`);
       expect((rows as any).rows[0].n).toBe(1);
     });

@@ -44,9 +44,12 @@ describe('team overview (embedded)', () => {
     const r = await overview('manager1');
     expect(r.status).toBe(200);
     expect(r.body.generatedAt).toEqual(expect.any(String));
-    expect(r.body.brokers.map((b: { brokerId: string }) => b.brokerId)).toEqual([u.broker1.user.id]);
-    const b1 = r.body.brokers[0];
-    expect(b1).toMatchObject({ displayName: u.broker1.user.displayName, teamId: teamA, teamName: expect.any(String), clients: 3, openConversations: 1, unreadBacklog: 1, waitingClients: 1 });
+    // Team A: broker1 and broker3 (the demo's service history). broker1 has a conversation with each
+    // client (client2's is history, all answered; client3's was opened for its survey); client1's question waits.
+    const [b3] = await t.app.qiao.db.db.select({ id: users.id }).from(users).where(eq(users.login, 'broker3'));
+    expect(r.body.brokers.map((b: { brokerId: string }) => b.brokerId).sort()).toEqual([u.broker1.user.id, b3.id].sort());
+    const b1 = r.body.brokers.find((b: { brokerId: string }) => b.brokerId === u.broker1.user.id);
+    expect(b1).toMatchObject({ displayName: u.broker1.user.displayName, teamId: teamA, teamName: expect.any(String), clients: 3, openConversations: 3, unreadBacklog: 1, waitingClients: 1 });
     expect(b1.oldestWaiting).toEqual({ clientId: u.client1.user.id, displayName: u.client1.user.displayName, since: expect.any(String) });
   });
 
@@ -57,7 +60,7 @@ describe('team overview (embedded)', () => {
     await say('client2', conv2, '请问可转债怎么申购？');
     await say('client2', conv2, '在线等，谢谢');
     let b1 = await brokerLine('manager1', 'broker1');
-    expect(b1).toMatchObject({ openConversations: 2, unreadBacklog: 3, waitingClients: 2 });
+    expect(b1).toMatchObject({ openConversations: 3, unreadBacklog: 3, waitingClients: 2 });
     // client1's question (seed) has waited longer.
     expect(b1.oldestWaiting.clientId).toBe(u.client1.user.id);
 
@@ -81,7 +84,8 @@ describe('team overview (embedded)', () => {
       const all = await overview(l);
       expect(all.body.brokers.map((b: { brokerId: string }) => b.brokerId)).toEqual(expect.arrayContaining([u.broker1.user.id, u.broker2.user.id]));
       const b2 = all.body.brokers.find((b: { brokerId: string }) => b.brokerId === u.broker2.user.id);
-      expect(b2).toMatchObject({ teamId: teamB, clients: 1, openConversations: 0, unreadBacklog: 0, waitingClients: 0, oldestWaiting: null });
+      // inst1's conversation with broker2 is demo history, all answered.
+      expect(b2).toMatchObject({ teamId: teamB, clients: 1, openConversations: 1, unreadBacklog: 0, waitingClients: 0, oldestWaiting: null });
       const one = await overview(l, `?teamId=${teamB}`);
       expect(one.body.brokers.map((b: { brokerId: string }) => b.brokerId)).toEqual([u.broker2.user.id]);
       const unknown = await overview(l, `?teamId=${NIL}`);
@@ -91,7 +95,7 @@ describe('team overview (embedded)', () => {
   });
 
   it('a manager may filter to a team they lead, and is refused another team', async () => {
-    expect((await overview('manager1', `?teamId=${teamA}`)).body.brokers).toHaveLength(1);
+    expect((await overview('manager1', `?teamId=${teamA}`)).body.brokers).toHaveLength(2);
     for (const teamId of [teamB, NIL]) {
       const r = await overview('manager1', `?teamId=${teamId}`);
       expect(r.status).toBe(403);
