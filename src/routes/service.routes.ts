@@ -164,14 +164,10 @@ export default async function serviceRoutes(app: FastifyInstance, d: AppDeps): P
     const q = req.query as QualityQueryT;
     const now = new Date();
     const period = parsePeriod(q, now);
-    let kind = q.scope;
-    let id = q.id;
-    if (!kind) {
-      const v = await scopes.viewable(p);
-      kind = v.default?.scope ?? 'broker';
-      id ??= v.default?.id;
-    }
-    const scope = await scopes.resolve(p, kind, id);
+    const v = await scopes.viewable(p);
+    const kind = q.scope ?? v.default?.scope ?? 'broker';
+    const id = q.id ?? (q.scope ? undefined : v.default?.id);
+    const scope = await scopes.resolve(p, kind, id, v);
     return quality.report(scope, period, { now });
   };
 

@@ -103,10 +103,16 @@ export class QualityScopes {
 
   /**
    * The scope the caller asked for, checked; throws QIAO_SERVICE_SCOPE_FORBIDDEN when it may not see
-   * it. `id` may be left out for the caller's own figures (brokers) and for the firm.
+   * it. `id` may be left out for the caller's own figures (brokers) and for the firm; `viewable`: the
+   * caller's scopes when already read.
    */
-  async resolve(p: Pick<Principal, 'id' | 'role' | 'displayName' | 'firmId'>, kind: ScopeKind, id: string | undefined): Promise<ScopeRef> {
-    const v = await this.viewable(p);
+  async resolve(
+    p: Pick<Principal, 'id' | 'role' | 'displayName' | 'firmId'>,
+    kind: ScopeKind,
+    id: string | undefined,
+    viewable?: ViewableScopes,
+  ): Promise<ScopeRef> {
+    const v = viewable ?? (await this.viewable(p));
     if (!p.firmId) throw forbidden('No firm');
     switch (kind) {
       case 'firm':

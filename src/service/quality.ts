@@ -327,13 +327,14 @@ function scopeFilter(scope: ScopeRef): SQL {
 
 /**
  * Runs an analytic statement: JIT off (compiling a plan costs more than these statements run), a
- * custom plan for its parameters (the period decides between index and scan), memory for its sorts;
- * `settings`: more `, set_config(…, true)` for this statement only.
+ * custom plan for its parameters (the period decides between index and scan), memory for its sorts,
+ * no parallel workers (a report's statements run side by side and share the cores already).
  */
-async function analytic<T>(db: Db, q: SQL, settings?: SQL): Promise<T[]> {
+async function analytic<T>(db: Db, q: SQL): Promise<T[]> {
   return db.transaction(async (tx) => {
     await tx.execute(
-      sql`select set_config('jit', 'off', true), set_config('plan_cache_mode', 'force_custom_plan', true), set_config('work_mem', '32MB', true), set_config('max_parallel_workers_per_gather', '0', true)${settings ?? sql``}`,
+      sql`select set_config('jit', 'off', true), set_config('plan_cache_mode', 'force_custom_plan', true), set_config('work_mem', '32MB', true),
+            set_config('max_parallel_workers_per_gather', '0', true)`,
     );
     return rows<T>(tx, q);
   });
@@ -372,10 +373,10 @@ export class QualityService {
     const todayIn = period.from <= today && today <= period.to;
     const todayStart = startOf(today).toISOString();
 
-    const timed = <T>(name: string, q: SQL, settings?: SQL): Promise<T[]> => {
-      if (!opts.timings) return analytic<T>(this.db, q, settings);
+    const timed = <T>(name: string, q: SQL): Promise<T[]> => {
+      if (!opts.timings) return analytic<T>(this.db, q);
       const t0 = performance.now();
-      return analytic<T>(this.db, q, settings).finally(() => (opts.timings![name] = performance.now() - t0));
+      return analytic<T>(this.db, q).finally(() => (opts.timings![name] = performance.now() - t0));
     };
     const people = await timed<Record<string, unknown>>(
       'brokers',
@@ -490,10 +491,22 @@ export class QualityService {
     for (const r of book) curOf(String(r.broker_id)).book = num(r.book);
     for (const r of contacted) curOf(String(r.broker_id)).contacted = num(r.contacted);
 
-    // Rows: every active broker of the scope, and a former one only when it has figures.
+    // Rows: every active broker of the scope, and a former one only when it has figures; roll-ups are their sums.
+    interface Group {
+      name: string | null;
+      acc: Acc;
+      cur: Cur;
+      n: number;
+    }
+    const group = (name: string | null): Group => ({ name, acc: emptyAcc(), cur: emptyCur(), n: 0 });
+    const add = (g: Group, acc: Acc, cc: Cur) => {
+      addAcc(g.acc, acc);
+      addCur(g.cur, cc);
+      g.n++;
+    };
     const brokers: BrokerRow[] = [];
-    const groups = { team: new Map<string, { name: string | null; acc: Acc; cur: Cur; n: number }>(), branch: new Map<string, { name: string | null; acc: Acc; cur: Cur; n: number }>() };
-    const total = { acc: emptyAcc(), cur: emptyCur(), n: 0 };
+    const groups = { team: new Map<string, Group>(), branch: new Map<string, Group>() };
+    const total = group(scope.name);
     for (const u of people) {
       const id = String(u.id);
       const a = byBroker.get(id);
@@ -514,30 +527,25 @@ export class QualityService {
         ...currentFigures(cc),
       };
       brokers.push(row);
-      addAcc(total.acc, acc);
-      addCur(total.cur, cc);
-      total.n++;
+      add(total, acc, cc);
       for (const [kind, key, name] of [
         ['team', row.teamId, row.teamName],
         ['branch', row.branchId, row.branchName],
       ] as const) {
         const m = groups[kind];
-        const k = key ?? '';
-        let g = m.get(k);
-        if (!g) m.set(k, (g = { name, acc: emptyAcc(), cur: emptyCur(), n: 0 }));
-        addAcc(g.acc, acc);
-        addCur(g.cur, cc);
-        g.n++;
+        let g = m.get(key ?? '');
+        if (!g) m.set(key ?? '', (g = group(name)));
+        add(g, acc, cc);
       }
     }
-    const groupRows = (m: Map<string, { name: string | null; acc: Acc; cur: Cur; n: number }>): GroupRow[] =>
-      [...m].map(([id, g]) => ({ id: id || null, name: g.name, brokers: g.n, ...periodFigures(g.acc), ...currentFigures(g.cur) }));
+    const groupRow = (id: string | null, g: Group): GroupRow => ({ id, name: g.name, brokers: g.n, ...periodFigures(g.acc), ...currentFigures(g.cur) });
+    const groupRows = (m: Map<string, Group>): GroupRow[] => [...m].map(([id, g]) => groupRow(id || null, g));
 
     return {
       scope,
       period,
       generatedAt: nowTs,
-      total: { id: scope.id, name: scope.name, brokers: total.n, ...periodFigures(total.acc), ...currentFigures(total.cur) },
+      total: groupRow(scope.id, total),
       branches: scope.kind === 'branch' || scope.kind === 'firm' ? groupRows(groups.branch) : [],
       teams: scope.kind === 'broker' ? [] : groupRows(groups.team),
       brokers,
