@@ -145,6 +145,11 @@ export const ERRORS = {
   QIAO_COMPLAINT_TRANSITION_INVALID: { status: 409, wsClose: 4409, message: 'This step is not possible in the complaint\'s current status' },
   QIAO_COMPLAINT_REPORT_YEAR_INVALID: { status: 400, wsClose: 4400, message: 'The report year must be between 2000 and the current year' },
 
+  // --- account events, positions, corporate actions (docs/account-events.md) ---
+  QIAO_ACCOUNT_UNKNOWN: { status: 422, wsClose: 4422, message: 'No active client has this account number' },
+  QIAO_ACTION_DATES_INVALID: { status: 422, wsClose: 4422, message: 'The key dates of the corporate action are missing for its type or not in order' },
+  QIAO_CORPORATE_ACTION_NOT_FOUND: { status: 404, wsClose: 4404, message: 'Corporate action not found' },
+
   // --- recovery ---
   QIAO_RECOVERY_GAP: { status: 410, wsClose: 4410, message: 'History no longer reaches the requested offset; some messages cannot be recovered' },
 

@@ -79,13 +79,19 @@ const EXPECTED: Record<FamilyName, { retentionClass: RetentionClass; retentionDa
     recipients: { kind: 'none' },
     delivery: { preferenceCategory: false, defaultTransports: { web: true, inbox: true, email: false, push: false }, categoryByKind: {}, pushUrgency: 'normal' },
   },
+  account: {
+    retentionClass: 'client-communications',
+    retentionDays: 20 * 365,
+    recipients: { kind: 'owner' },
+    delivery: { preferenceCategory: true, defaultTransports: { web: true, inbox: true, email: false, push: true }, categoryByKind: {}, pushUrgency: 'normal' },
+  },
 };
 
 describe('channel families declare everything they decide', () => {
   it('the catalogue lists every family once, under its own name, in catalogue order', () => {
-    expect(asList.length).toBe(7);
+    expect(asList.length).toBe(8);
     expect(requiredMembers).toBeNull();
-    expect(FAMILY_NAMES).toEqual(['research', 'alerts', 'inbox', 'team', 'firm', 'conv', 'tasks']);
+    expect(FAMILY_NAMES).toEqual(['research', 'alerts', 'inbox', 'team', 'firm', 'conv', 'tasks', 'account']);
     expect(new Set(FAMILY_NAMES).size).toBe(FAMILY_NAMES.length);
     for (const n of FAMILY_NAMES) expect(familyNamed(n).family).toBe(n);
   });
@@ -108,8 +114,9 @@ describe('channel families declare everything they decide', () => {
       team: EXPECTED.team.delivery.defaultTransports,
       firm: EXPECTED.firm.delivery.defaultTransports,
       conv: EXPECTED.conv.delivery.defaultTransports,
+      account: EXPECTED.account.delivery.defaultTransports,
     });
-    expect(PREF_CATEGORIES).toEqual(['*', 'research', 'alerts', 'inbox', 'team', 'firm', 'conv']);
+    expect(PREF_CATEGORIES).toEqual(['*', 'research', 'alerts', 'inbox', 'team', 'firm', 'conv', 'account']);
     expect(categoryOf('inbox', 'alert')).toBe('alerts');
     expect(categoryOf('inbox', 'research-forward')).toBe('research');
     expect(categoryOf('inbox', 'notice')).toBe('inbox');

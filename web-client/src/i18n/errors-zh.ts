@@ -115,4 +115,7 @@ export const ERROR_TEXTS_ZH: Record<ErrorCode, string> = {
   QIAO_UNAVAILABLE: '服务暂时不可用，请稍后再试',
   QIAO_WEB_NOT_BUILT: '网页客户端尚未构建',
   QIAO_INTERNAL: '系统内部错误，请稍后再试',
+  QIAO_ACCOUNT_UNKNOWN: '没有使用该资金账号的有效客户',
+  QIAO_ACTION_DATES_INVALID: '公司行为的关键日期缺失或先后顺序不对',
+  QIAO_CORPORATE_ACTION_NOT_FOUND: '未找到该公司行为',
 };
