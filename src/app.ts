@@ -84,6 +84,13 @@ import conversationRoutes from './routes/conversations.routes.ts';
 import { AssignmentsRepo } from './store/assignments-repo.ts';
 import { ConversationsRepo } from './store/conversations-repo.ts';
 import { SweepRunner, type ServiceSweep } from './service/sweeps.ts';
+import { AccountEventsService } from './account/account-events.ts';
+import { AccountFeed } from './account/account-feed.ts';
+import { CorporateActionsService } from './account/corporate-actions.ts';
+import { PositionsRepo } from './account/positions.ts';
+import { parseHolidays } from './domain/trading-sessions.ts';
+import accountIngestRoutes from './routes/account-ingest.routes.ts';
+import accountEventsRoutes from './routes/account-events.routes.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -168,6 +175,18 @@ function rateLimitKey(req: FastifyRequest): string {
     }
   }
   return `ip:${req.ip}`;
+}
+
+/** Account events, positions and corporate actions, with their reminder sweep and the brokers' live badges. */
+function buildAccount(config: Config, db: DbHandle['db'], publisher: Publisher, messages: MessagesRepo, bus: Bus, logger: AppDeps['logger']): AppDeps['account'] {
+  const positions = new PositionsRepo(db);
+  const events = new AccountEventsService({ db, publisher, positions, securities: SECURITIES });
+  const actions = new CorporateActionsService({ db, publisher, positions, securities: SECURITIES, holidays: parseHolidays(config.delivery.marketHolidays.join(',')) });
+  const feed = new AccountFeed({ db, messages, bus, logger });
+  publisher.onPublished((_p, pub, family) => feed.onPublished(pub, family));
+  // Its own runner (not the broker-service one): a reminder's lateness is bounded by its own interval.
+  const sweeper = new SweepRunner({ intervalMs: config.corporateActionSweepMs, logger, sweeps: [actions.sweep()] });
+  return { events, positions, actions, feed, sweeper };
 }
 
 export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
@@ -256,6 +275,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   publisher.setApprovalGate(approvalsSvc);
   const advisory = { recommendations, approvals: approvalsSvc, tasks: new TasksService({ db: db.db, publisher, archive, messages, logger: app.log, dlp }) };
   const alertRules = new AlertRulesRepo(db.db);
+  const account = buildAccount(config, db.db, publisher, messages, bus, app.log);
   const alerting = await startAlertEngine(config, { store: alertRules, notify: publisherNotify(publisher), logger: app.log }, opts.alertSync);
   const deps: AppDeps = {
     config,
@@ -292,6 +312,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     alertRules,
     alerts: alerting.engine,
     securities: SECURITIES,
+    account,
   };
   app.decorate('qiao', deps);
 
@@ -388,6 +409,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(async (scope) => channelRoutes(scope, deps));
   await app.register(async (scope) => subscriptionRoutes(scope, deps));
   await app.register(async (scope) => ingestRoutes(scope, deps));
+  await app.register(async (scope) => accountIngestRoutes(scope, deps));
+  await app.register(async (scope) => accountEventsRoutes(scope, deps));
   await app.register(async (scope) => pushRoutes(scope, deps));
   await app.register(async (scope) => alertRuleRoutes(scope, deps));
   await app.register(async (scope) => securitiesRoutes(scope, deps));
@@ -456,8 +479,11 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     : null;
 
   app.addHook('onReady', async () => sweeper.start());
+  app.addHook('onReady', async () => account.sweeper.start());
   app.addHook('onClose', async () => {
     await sweeper.close().catch(() => {});
+    await account.sweeper.close().catch(() => {});
+    account.feed.close();
     // First: firings still being published need the queue, bus and database.
     await alerting.close().catch((err) => app.log.warn({ err }, 'closing the alert engine failed'));
     await workers?.close().catch((err) => app.log.warn({ err }, 'closing workers failed'));

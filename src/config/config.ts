@@ -34,6 +34,15 @@ const EnvSchema = z
     QIAO_TOKEN_TTL_S: intFrom(8 * 3600, 1), // seconds
     /** API key of the market-data feed for /api/ingest/*. */
     QIAO_FEED_API_KEY: z.string().min(16).optional(),
+    /**
+     * Account-event sources and their API keys (docs/account-events.md): `name:key` pairs, comma-separated;
+     * a source may appear twice during key rotation. Unset: demo keys outside production, none in production.
+     */
+    QIAO_INGEST_SOURCES: z
+      .string()
+      .regex(/^\s*[a-z][a-z0-9-]{1,31}:[A-Za-z0-9._~+/=-]{16,256}\s*(,\s*[a-z][a-z0-9-]{1,31}:[A-Za-z0-9._~+/=-]{16,256}\s*)*$/, 'comma-separated source:key pairs (source: a–z, 0–9, "-"; key: at least 16 characters)')
+      .optional(),
+    QIAO_CORPORATE_ACTION_SWEEP_MS: intFrom(60_000, 100), // ms between sweeps for due corporate-action reminders
     QIAO_MAX_PAYLOAD_BYTES: intFrom(64 * 1024, 256), // bytes, per publication / frame / REST body
     QIAO_MAX_SUBSCRIPTIONS: intFrom(256, 1), // per connection
     QIAO_RATE_LIMIT_PER_S: intFrom(50, 1), // commands per second per connection (token bucket refill)
@@ -135,6 +144,10 @@ export interface Config {
   jwtSecretGenerated: boolean;
   tokenTtlS: number;
   feedApiKey: string;
+  /** Account-event sources (trading, back office) with their API keys; several keys per source during rotation. */
+  ingestSources: Array<{ source: string; key: string }>;
+  /** ms between corporate-action reminder sweeps. */
+  corporateActionSweepMs: number;
   maxPayloadBytes: number;
   maxSubscriptions: number;
   rateLimitPerS: number;
@@ -206,6 +219,21 @@ export class ConfigError extends Error {
   }
 }
 
+/** Demo keys of the trading and back-office systems (never used in production). */
+export const DEMO_INGEST_SOURCES = 'trading:demo-trading-key-change-me,backoffice:demo-backoffice-key-change-me';
+
+function parseIngestSources(list: string): Array<{ source: string; key: string }> {
+  const out: Array<{ source: string; key: string }> = [];
+  for (const pair of list.split(',')) {
+    const t = pair.trim();
+    if (!t) continue;
+    const i = t.indexOf(':');
+    out.push({ source: t.slice(0, i), key: t.slice(i + 1) });
+  }
+  if (new Set(out.map((s) => s.key)).size !== out.length) throw new ConfigError('QIAO_INGEST_SOURCES: each key must be distinct (a key names its source)');
+  return out;
+}
+
 const KNOWN = new Set(Object.keys(EnvSchema.shape));
 const OWN_PREFIX = /^QIAO_/;
 const KEEP_EMPTY = new Set(['QIAO_TOTP_REQUIRED_ROLES']);
@@ -255,6 +283,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     jwtSecretGenerated: !e.QIAO_JWT_SECRET,
     tokenTtlS: e.QIAO_TOKEN_TTL_S,
     feedApiKey: e.QIAO_FEED_API_KEY ?? 'demo-feed-key-change-me',
+    ingestSources: parseIngestSources(e.QIAO_INGEST_SOURCES ?? (e.NODE_ENV === 'production' ? '' : DEMO_INGEST_SOURCES)),
+    corporateActionSweepMs: e.QIAO_CORPORATE_ACTION_SWEEP_MS,
     maxPayloadBytes: e.QIAO_MAX_PAYLOAD_BYTES,
     maxSubscriptions: e.QIAO_MAX_SUBSCRIPTIONS,
     rateLimitPerS: e.QIAO_RATE_LIMIT_PER_S,

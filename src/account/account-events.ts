@@ -1,0 +1,259 @@
+/**
+ * Ingest of account events from the trading and back-office systems: order filled / partly filled /
+ * rejected / cancelled (成交回报), margin call (追加保证金), forced-liquidation warning, funds in / out.
+ *
+ * Each event goes to its client's `account.<clientId>` channel through the publisher (stored before
+ * seen: the message, its archive record, the idempotency row and a fill's position change commit in
+ * one transaction). Idempotent by (source, event id): the same id with the same body answers the first
+ * result (200); the same id with a different body is QIAO_IDEMPOTENCY_MISMATCH and changes nothing.
+ * An unknown account number is QIAO_ACCOUNT_UNKNOWN, an unknown symbol QIAO_SECURITY_NOT_FOUND: checked
+ * before anything is written.
+ */
+import { and, eq } from 'drizzle-orm';
+import { z } from 'zod';
+import { ORDER_STATUSES } from '../../channels/account-payloads.ts';
+import { accountChannel } from '../../channels/account.ts';
+import { SYMBOL_RE } from '../../channels/family.ts';
+import type { Principal } from '../auth/principal.ts';
+import { sameJson } from '../domain/idempotency.ts';
+import type { SecuritiesDirectory } from '../domain/securities.ts';
+import { QiaoError, isQiaoError, toQiaoError, type ErrorCode } from '../errors/codes.ts';
+import type { Publisher } from '../hub/publisher.ts';
+import type { Db } from '../store/db.ts';
+import { accountIngestEvents, users } from '../store/schema/index.ts';
+import { fundsText, liquidationText, marginCallText, orderText } from './event-texts.ts';
+import type { PositionsRepo } from './positions.ts';
+
+export const ACCOUNT_EVENT_TYPES = [
+  'order.filled',
+  'order.partly-filled',
+  'order.rejected',
+  'order.cancelled',
+  'margin-call',
+  'liquidation-warning',
+  'funds.in',
+  'funds.out',
+] as const;
+export type AccountEventType = (typeof ACCOUNT_EVENT_TYPES)[number];
+
+/** Most events in one batch request. */
+export const MAX_ACCOUNT_EVENTS_PER_BATCH = 500;
+
+const symbol = z.string().regex(SYMBOL_RE, 'must be an A-share code like 600519.SH');
+const time = z.string().datetime({ offset: true });
+const money = z.number().finite().positive().max(1e13);
+const base = {
+  /** The source's own event id: the idempotency key. */
+  id: z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/, '1–64 of A–Z a–z 0–9 . _ : -'),
+  /** The client's account number (资金账号). */
+  accountNo: z.string().regex(/^[0-9A-Za-z-]{4,32}$/, '4–32 letters, digits or "-"'),
+  time,
+};
+const order = z
+  .object({
+    ...base,
+    type: z.enum(['order.filled', 'order.partly-filled', 'order.rejected', 'order.cancelled']),
+    orderId: z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/),
+    symbol,
+    side: z.enum(['buy', 'sell']),
+    qty: z.number().int().positive().max(1e10),
+    filledQty: z.number().int().positive().max(1e10).optional(),
+    price: z.number().finite().positive().max(1e7).optional(),
+    reason: z.string().min(1).max(500).optional(),
+  })
+  .strict()
+  .superRefine((e, ctx) => {
+    const fill = e.type === 'order.filled' || e.type === 'order.partly-filled';
+    if (fill && (e.filledQty === undefined || e.price === undefined)) ctx.addIssue({ code: 'custom', path: ['filledQty'], message: 'fills need filledQty and price' });
+    if (!fill && e.filledQty !== undefined) ctx.addIssue({ code: 'custom', path: ['filledQty'], message: 'only fills carry filledQty' });
+    if (e.filledQty !== undefined && e.filledQty > e.qty) ctx.addIssue({ code: 'custom', path: ['filledQty'], message: 'must not exceed qty' });
+  });
+const marginCall = z.object({ ...base, type: z.literal('margin-call'), amount: money, deadline: time }).strict();
+const liquidation = z
+  .object({ ...base, type: z.literal('liquidation-warning'), symbol: symbol.optional(), deadline: time.optional(), maintenanceRatio: z.number().finite().min(0).max(10_000).optional() })
+  .strict();
+const funds = z.object({ ...base, type: z.enum(['funds.in', 'funds.out']), amount: money, balance: z.number().finite().max(1e13).optional() }).strict();
+
+export const AccountEventInput = z.union([order, marginCall, liquidation, funds]);
+export type AccountEvent = z.infer<typeof AccountEventInput>;
+
+/** What one event's ingest answers (each event of a batch individually). */
+export interface IngestAccepted {
+  eventId: string;
+  status: 200 | 201;
+  channel: string;
+  id: string;
+  offset: number;
+  duplicate: boolean;
+}
+export type IngestResult = IngestAccepted | { eventId: string; status: number; error: { code: ErrorCode; message: string } };
+
+/** Parses one event; a bad one is QIAO_BAD_REQUEST naming the field. */
+export function parseAccountEvent(raw: unknown): AccountEvent {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new QiaoError('QIAO_BAD_REQUEST', 'An event must be an object');
+  const t = (raw as { type?: unknown }).type;
+  if (typeof t !== 'string' || !(ACCOUNT_EVENT_TYPES as readonly string[]).includes(t)) {
+    throw new QiaoError('QIAO_BAD_REQUEST', `type: must be one of ${ACCOUNT_EVENT_TYPES.join(', ')}`);
+  }
+  const schema = t.startsWith('order.') ? order : t === 'margin-call' ? marginCall : t === 'liquidation-warning' ? liquidation : funds;
+  const r = schema.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new QiaoError('QIAO_BAD_REQUEST', `${i.path.join('.') || 'event'}: ${i.message}`);
+  }
+  return r.data;
+}
+
+export function sourcePrincipal(source: string): Principal {
+  return { id: `source:${source}`, role: 'feed', displayName: `Ingest source ${source}` };
+}
+
+export interface AccountEventsDeps {
+  db: Db;
+  publisher: Publisher;
+  positions: PositionsRepo;
+  securities: SecuritiesDirectory;
+}
+
+/** Account numbers seen recently → client id. Only hits are kept; an account number never moves to another client. */
+const CACHE_MS = 60_000;
+
+export class AccountEventsService {
+  private readonly clients = new Map<string, { id: string; at: number }>();
+
+  constructor(private readonly d: AccountEventsDeps) {}
+
+  /** The active client with this account number; QIAO_ACCOUNT_UNKNOWN otherwise. */
+  async clientByAccount(accountNo: string): Promise<string> {
+    const hit = this.clients.get(accountNo);
+    if (hit && Date.now() - hit.at < CACHE_MS) return hit.id;
+    const [u] = await this.d.db
+      .select({ id: users.id })
+      .from(users)
+      .where(and(eq(users.accountNo, accountNo), eq(users.role, 'client'), eq(users.active, true)))
+      .limit(1);
+    if (!u) throw new QiaoError('QIAO_ACCOUNT_UNKNOWN', `No active client has account number ${accountNo}`);
+    if (this.clients.size > 100_000) this.clients.clear();
+    this.clients.set(accountNo, { id: u.id, at: Date.now() });
+    return u.id;
+  }
+
+  private async prior(source: string, raw: unknown, eventId: string): Promise<IngestAccepted | null> {
+    const [row] = await this.d.db
+      .select()
+      .from(accountIngestEvents)
+      .where(and(eq(accountIngestEvents.source, source), eq(accountIngestEvents.eventId, eventId)))
+      .limit(1);
+    if (!row) return null;
+    if (!sameJson(row.body, JSON.parse(JSON.stringify(raw)))) {
+      throw new QiaoError('QIAO_IDEMPOTENCY_MISMATCH', `Event id ${eventId} of source ${source} was already used for a different event`);
+    }
+    return { eventId, status: 200, channel: row.channel, id: row.messageId, offset: Number(row.offset), duplicate: true };
+  }
+
+  /** Ingests one event (see the file comment); throws a QiaoError for a refused one. */
+  async ingest(source: string, raw: unknown): Promise<IngestAccepted> {
+    const eventId = typeof (raw as { id?: unknown })?.id === 'string' ? (raw as { id: string }).id : '';
+    if (eventId) {
+      const earlier = await this.prior(source, raw, eventId);
+      if (earlier) return earlier;
+    }
+    const ev = parseAccountEvent(raw);
+    const sym = 'symbol' in ev ? ev.symbol : undefined;
+    if (sym && !this.d.securities.get(sym)) throw new QiaoError('QIAO_SECURITY_NOT_FOUND', `${sym} is not in the securities directory`);
+    const clientId = await this.clientByAccount(ev.accountNo);
+    const { kind, payload } = this.toMessage(source, ev);
+    const channel = accountChannel(clientId);
+    const body = JSON.parse(JSON.stringify(raw));
+    const at = new Date(ev.time);
+    const { pub, duplicate } = await this.d.publisher.publish(
+      sourcePrincipal(source),
+      {
+        channel,
+        kind,
+        payload,
+        idempotencyKey: `acct:${ev.id}`,
+        inTx: async (tx, p) => {
+          await tx.insert(accountIngestEvents).values({ source, eventId: ev.id, body, clientId, messageId: p.id, channel: p.channel, offset: p.offset });
+          if (ev.type === 'order.filled' || ev.type === 'order.partly-filled') {
+            await this.d.positions.applyFill(tx, clientId, ev.symbol, ev.side, ev.filledQty!, at);
+          }
+        },
+      },
+      { trusted: true },
+    ).catch(async (e) => {
+      // Two requests with one id at once: the loser's insert fails; answer as a retry would.
+      const earlier = await this.prior(source, raw, ev.id);
+      if (earlier) return { pub: { channel: earlier.channel, id: earlier.id, offset: earlier.offset }, duplicate: true };
+      throw e;
+    });
+    if (duplicate) {
+      const earlier = await this.prior(source, raw, ev.id);
+      if (earlier) return earlier;
+    }
+    return { eventId: ev.id, status: duplicate ? 200 : 201, channel: pub.channel, id: pub.id, offset: pub.offset, duplicate };
+  }
+
+  /** A batch: events of one client in order, different clients concurrently; each answered on its own. */
+  async ingestBatch(source: string, events: unknown[]): Promise<IngestResult[]> {
+    const out: IngestResult[] = new Array(events.length);
+    const lanes = new Map<string, number[]>();
+    events.forEach((e, i) => {
+      const acct = typeof (e as { accountNo?: unknown })?.accountNo === 'string' ? (e as { accountNo: string }).accountNo : `#${i}`;
+      const lane = lanes.get(acct) ?? [];
+      lane.push(i);
+      lanes.set(acct, lane);
+    });
+    await Promise.all(
+      [...lanes.values()].map(async (idx) => {
+        for (const i of idx) {
+          const e = events[i];
+          const eventId = typeof (e as { id?: unknown })?.id === 'string' ? (e as { id: string }).id : '';
+          try {
+            out[i] = await this.ingest(source, e);
+          } catch (err) {
+            const q = isQiaoError(err) ? err : toQiaoError(err);
+            out[i] = { eventId, status: q.status, error: { code: q.code, message: q.message } };
+          }
+        }
+      }),
+    );
+    return out;
+  }
+
+  private toMessage(source: string, ev: AccountEvent): { kind: string; payload: Record<string, unknown> } {
+    const common = { source, eventId: ev.id, time: ev.time };
+    const dir = this.d.securities;
+    switch (ev.type) {
+      case 'order.filled':
+      case 'order.partly-filled':
+      case 'order.rejected':
+      case 'order.cancelled': {
+        const status = ev.type.slice('order.'.length) as (typeof ORDER_STATUSES)[number];
+        const t = orderText(dir, { ...ev, status });
+        const facts = { status, orderId: ev.orderId, symbol: ev.symbol, side: ev.side, qty: ev.qty, filledQty: ev.filledQty, price: ev.price, reason: ev.reason };
+        return { kind: 'order', payload: strip({ ...common, ...facts, ...t, severity: status === 'rejected' ? 'warning' : 'info' }) };
+      }
+      case 'margin-call':
+        return {
+          kind: 'margin-call',
+          payload: { ...common, ...marginCallText(ev.amount, ev.deadline), severity: 'critical', topic: 'margin', amount: ev.amount, currency: 'CNY', deadline: ev.deadline },
+        };
+      case 'liquidation-warning':
+        return {
+          kind: 'liquidation-warning',
+          payload: strip({ ...common, ...liquidationText(dir, ev.symbol, ev.deadline, ev.maintenanceRatio), severity: 'critical', topic: 'risk', symbol: ev.symbol, deadline: ev.deadline, maintenanceRatio: ev.maintenanceRatio }),
+        };
+      case 'funds.in':
+      case 'funds.out': {
+        const direction = ev.type === 'funds.in' ? 'in' : 'out';
+        return { kind: 'funds', payload: strip({ ...common, ...fundsText(direction, ev.amount, ev.balance), severity: 'info', direction, amount: ev.amount, currency: 'CNY', balance: ev.balance }) };
+      }
+    }
+  }
+}
+
+function strip<T extends Record<string, unknown>>(o: T): T {
+  for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
+  return o;
+}
