@@ -9,7 +9,7 @@
  * An unknown account number is QIAO_ACCOUNT_UNKNOWN, an unknown symbol QIAO_SECURITY_NOT_FOUND: checked
  * before anything is written.
  */
-import { and, eq } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import { z } from 'zod';
 import { ORDER_STATUSES } from '../../channels/account-payloads.ts';
 import { accountChannel } from '../../channels/account.ts';
@@ -108,6 +108,8 @@ export function sourcePrincipal(source: string): Principal {
   return { id: `source:${source}`, role: 'feed', displayName: `Ingest source ${source}` };
 }
 
+type IngestRow = typeof accountIngestEvents.$inferSelect;
+
 export interface AccountEventsDeps {
   db: Db;
   publisher: Publisher;
@@ -138,12 +140,10 @@ export class AccountEventsService {
     return u.id;
   }
 
-  private async prior(source: string, raw: unknown, eventId: string): Promise<IngestAccepted | null> {
-    const [row] = await this.d.db
-      .select()
-      .from(accountIngestEvents)
-      .where(and(eq(accountIngestEvents.source, source), eq(accountIngestEvents.eventId, eventId)))
-      .limit(1);
+  private async prior(source: string, raw: unknown, eventId: string, known?: Map<string, IngestRow>): Promise<IngestAccepted | null> {
+    const row = known
+      ? known.get(eventId)
+      : (await this.d.db.select().from(accountIngestEvents).where(and(eq(accountIngestEvents.source, source), eq(accountIngestEvents.eventId, eventId))).limit(1))[0];
     if (!row) return null;
     if (!sameJson(row.body, JSON.parse(JSON.stringify(raw)))) {
       throw new QiaoError('QIAO_IDEMPOTENCY_MISMATCH', `Event id ${eventId} of source ${source} was already used for a different event`);
@@ -152,10 +152,10 @@ export class AccountEventsService {
   }
 
   /** Ingests one event (see the file comment); throws a QiaoError for a refused one. */
-  async ingest(source: string, raw: unknown): Promise<IngestAccepted> {
+  async ingest(source: string, raw: unknown, known?: Map<string, IngestRow>): Promise<IngestAccepted> {
     const eventId = typeof (raw as { id?: unknown })?.id === 'string' ? (raw as { id: string }).id : '';
     if (eventId) {
-      const earlier = await this.prior(source, raw, eventId);
+      const earlier = await this.prior(source, raw, eventId, known);
       if (earlier) return earlier;
     }
     const ev = parseAccountEvent(raw);
@@ -172,7 +172,8 @@ export class AccountEventsService {
         channel,
         kind,
         payload,
-        idempotencyKey: `acct:${ev.id}`,
+        // No publisher key: the (source, event id) row inserted in the same transaction is the guard
+        // (a concurrent duplicate fails on its primary key and rolls back), one lookup fewer per event.
         inTx: async (tx, p) => {
           await tx.insert(accountIngestEvents).values({ source, eventId: ev.id, body, clientId, messageId: p.id, channel: p.channel, offset: p.offset });
           if (ev.type === 'order.filled' || ev.type === 'order.partly-filled') {
@@ -187,16 +188,29 @@ export class AccountEventsService {
       if (earlier) return { pub: { channel: earlier.channel, id: earlier.id, offset: earlier.offset }, duplicate: true };
       throw e;
     });
-    if (duplicate) {
-      const earlier = await this.prior(source, raw, ev.id);
-      if (earlier) return earlier;
-    }
     return { eventId: ev.id, status: duplicate ? 200 : 201, channel: pub.channel, id: pub.id, offset: pub.offset, duplicate };
   }
 
   /** A batch: events of one client in order, different clients concurrently; each answered on its own. */
   async ingestBatch(source: string, events: unknown[]): Promise<IngestResult[]> {
     const out: IngestResult[] = new Array(events.length);
+    // Two queries for the whole batch instead of two per event: earlier events with these ids, and the
+    // clients of these account numbers (into the cache).
+    const str = (e: unknown, k: string) => (e && typeof (e as Record<string, unknown>)[k] === 'string' ? ((e as Record<string, unknown>)[k] as string) : null);
+    const ids = [...new Set(events.map((e) => str(e, 'id')).filter((x): x is string => x !== null))];
+    const known = new Map<string, IngestRow>();
+    if (ids.length) {
+      const found = await this.d.db.select().from(accountIngestEvents).where(and(eq(accountIngestEvents.source, source), inArray(accountIngestEvents.eventId, ids)));
+      for (const r of found) known.set(r.eventId, r);
+    }
+    const accts = [...new Set(events.map((e) => str(e, 'accountNo')).filter((x): x is string => x !== null && !this.clients.has(x)))];
+    if (accts.length) {
+      const found = await this.d.db
+        .select({ id: users.id, accountNo: users.accountNo })
+        .from(users)
+        .where(and(inArray(users.accountNo, accts), eq(users.role, 'client'), eq(users.active, true)));
+      for (const u of found) if (u.accountNo) this.clients.set(u.accountNo, { id: u.id, at: Date.now() });
+    }
     const lanes = new Map<string, number[]>();
     events.forEach((e, i) => {
       const acct = typeof (e as { accountNo?: unknown })?.accountNo === 'string' ? (e as { accountNo: string }).accountNo : `#${i}`;
@@ -210,7 +224,7 @@ export class AccountEventsService {
           const e = events[i];
           const eventId = typeof (e as { id?: unknown })?.id === 'string' ? (e as { id: string }).id : '';
           try {
-            out[i] = await this.ingest(source, e);
+            out[i] = await this.ingest(source, e, known);
           } catch (err) {
             const q = isQiaoError(err) ? err : toQiaoError(err);
             out[i] = { eventId, status: q.status, error: { code: q.code, message: q.message } };
