@@ -190,16 +190,14 @@ function rateLimitKey(req: FastifyRequest): string {
   return `ip:${req.ip}`;
 }
 
-/** Account events, positions and corporate actions, with their reminder sweep and the brokers' live badges. */
+/** Account events, positions and corporate actions, and the brokers' live badges (the reminder sweep runs with the service sweeps). */
 function buildAccount(config: Config, db: DbHandle['db'], publisher: Publisher, messages: MessagesRepo, bus: Bus, logger: AppDeps['logger']): AppDeps['account'] {
   const positions = new PositionsRepo(db);
   const events = new AccountEventsService({ db, publisher, positions, securities: SECURITIES });
   const actions = new CorporateActionsService({ db, publisher, positions, securities: SECURITIES, holidays: parseHolidays(config.delivery.marketHolidays.join(',')) });
   const feed = new AccountFeed({ db, messages, bus, logger });
   publisher.onPublished((_p, pub, family) => feed.onPublished(pub, family));
-  // Its own runner (not the broker-service one): a reminder's lateness is bounded by its own interval.
-  const sweeper = new SweepRunner({ intervalMs: config.corporateActionSweepMs, logger, sweeps: [actions.sweep()] });
-  return { events, positions, actions, feed, sweeper };
+  return { events, positions, actions, feed };
 }
 
 export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
@@ -344,6 +342,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     new FollowupSweep({ db: db.db, publisher, archive, logger: app.log, rules: followupRules, followups: followupsSvc }),
     deps.surveys.sweep(),
     new ReminderSweep({ db: db.db, publisher, archive, logger: app.log, waitingReminderMin: config.service.waitingReminderMin }),
+    account.actions.sweep(),
   ];
   const sweeper = new SweepRunner({ intervalMs: config.service.sweepMs, logger: app.log, sweeps: serviceSweeps });
   deps.sweeper = sweeper;
@@ -508,10 +507,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     : null;
 
   app.addHook('onReady', async () => sweeper.start());
-  app.addHook('onReady', async () => account.sweeper.start());
   app.addHook('onClose', async () => {
     await sweeper.close().catch(() => {});
-    await account.sweeper.close().catch(() => {});
     account.feed.close();
     // First: firings still being published need the queue, bus and database.
     await alerting.close().catch((err) => app.log.warn({ err }, 'closing the alert engine failed'));

@@ -86,7 +86,7 @@ export interface AppDeps {
   /** The securities directory (static, src/domain/securities.ts). */
   securities: SecuritiesDirectory;
   /** Account events, positions and corporate actions (src/account/; docs/account-events.md). */
-  account: { events: AccountEventsService; positions: PositionsRepo; actions: CorporateActionsService; feed: AccountFeed; sweeper: SweepRunner };
+  account: { events: AccountEventsService; positions: PositionsRepo; actions: CorporateActionsService; feed: AccountFeed };
   /** Broker service sweeps of this node (reminders, follow-ups, surveys, complaint deadlines); tests call `runOnce`. */
   sweeper?: SweepRunner;
   // <service-deps> (issue 11): each part adds its service here.

@@ -42,7 +42,6 @@ const EnvSchema = z
       .string()
       .regex(/^\s*[a-z][a-z0-9-]{1,31}:[A-Za-z0-9._~+/=-]{16,256}\s*(,\s*[a-z][a-z0-9-]{1,31}:[A-Za-z0-9._~+/=-]{16,256}\s*)*$/, 'comma-separated source:key pairs (source: a–z, 0–9, "-"; key: at least 16 characters)')
       .optional(),
-    QIAO_CORPORATE_ACTION_SWEEP_MS: intFrom(60_000, 100), // ms between sweeps for due corporate-action reminders
     QIAO_MAX_PAYLOAD_BYTES: intFrom(64 * 1024, 256), // bytes, per publication / frame / REST body
     QIAO_MAX_SUBSCRIPTIONS: intFrom(256, 1), // per connection
     QIAO_RATE_LIMIT_PER_S: intFrom(50, 1), // commands per second per connection (token bucket refill)
@@ -146,8 +145,6 @@ export interface Config {
   feedApiKey: string;
   /** Account-event sources (trading, back office) with their API keys; several keys per source during rotation. */
   ingestSources: Array<{ source: string; key: string }>;
-  /** ms between corporate-action reminder sweeps. */
-  corporateActionSweepMs: number;
   maxPayloadBytes: number;
   maxSubscriptions: number;
   rateLimitPerS: number;
@@ -284,7 +281,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     tokenTtlS: e.QIAO_TOKEN_TTL_S,
     feedApiKey: e.QIAO_FEED_API_KEY ?? 'demo-feed-key-change-me',
     ingestSources: parseIngestSources(e.QIAO_INGEST_SOURCES ?? (e.NODE_ENV === 'production' ? '' : DEMO_INGEST_SOURCES)),
-    corporateActionSweepMs: e.QIAO_CORPORATE_ACTION_SWEEP_MS,
     maxPayloadBytes: e.QIAO_MAX_PAYLOAD_BYTES,
     maxSubscriptions: e.QIAO_MAX_SUBSCRIPTIONS,
     rateLimitPerS: e.QIAO_RATE_LIMIT_PER_S,
