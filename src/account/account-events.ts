@@ -191,12 +191,23 @@ export class AccountEventsService {
     return { eventId: ev.id, status: duplicate ? 200 : 201, channel: pub.channel, id: pub.id, offset: pub.offset, duplicate };
   }
 
-  /** A batch: events of one client in order, different clients concurrently; each answered on its own. */
+  /**
+   * A batch, each event answered on its own. The new, valid events are committed together in one
+   * transaction (messages, archive records, idempotency rows and position changes: a few statements
+   * for the whole batch) and relayed together; events of one client keep their order (offsets follow
+   * the batch order). Repeats answer their first result; refused events are answered with their code
+   * and do not hold up the others. If the joint commit fails (e.g. another request inserted one of
+   * these ids meanwhile), its events go one by one through `ingest`, which sorts out each.
+   */
   async ingestBatch(source: string, events: unknown[]): Promise<IngestResult[]> {
     const out: IngestResult[] = new Array(events.length);
+    const str = (e: unknown, k: string) => (e && typeof (e as Record<string, unknown>)[k] === 'string' ? ((e as Record<string, unknown>)[k] as string) : null);
+    const refuse = (i: number, err: unknown) => {
+      const q = isQiaoError(err) ? err : toQiaoError(err);
+      out[i] = { eventId: str(events[i], 'id') ?? '', status: q.status, error: { code: q.code, message: q.message } };
+    };
     // Two queries for the whole batch instead of two per event: earlier events with these ids, and the
     // clients of these account numbers (into the cache).
-    const str = (e: unknown, k: string) => (e && typeof (e as Record<string, unknown>)[k] === 'string' ? ((e as Record<string, unknown>)[k] as string) : null);
     const ids = [...new Set(events.map((e) => str(e, 'id')).filter((x): x is string => x !== null))];
     const known = new Map<string, IngestRow>();
     if (ids.length) {
@@ -211,27 +222,63 @@ export class AccountEventsService {
         .where(and(inArray(users.accountNo, accts), eq(users.role, 'client'), eq(users.active, true)));
       for (const u of found) if (u.accountNo) this.clients.set(u.accountNo, { id: u.id, at: Date.now() });
     }
-    const lanes = new Map<string, number[]>();
-    events.forEach((e, i) => {
-      const acct = typeof (e as { accountNo?: unknown })?.accountNo === 'string' ? (e as { accountNo: string }).accountNo : `#${i}`;
-      const lane = lanes.get(acct) ?? [];
-      lane.push(i);
-      lanes.set(acct, lane);
-    });
-    await Promise.all(
-      [...lanes.values()].map(async (idx) => {
-        for (const i of idx) {
-          const e = events[i];
-          const eventId = typeof (e as { id?: unknown })?.id === 'string' ? (e as { id: string }).id : '';
-          try {
-            out[i] = await this.ingest(source, e, known);
-          } catch (err) {
-            const q = isQiaoError(err) ? err : toQiaoError(err);
-            out[i] = { eventId, status: q.status, error: { code: q.code, message: q.message } };
+    const fresh: Array<{ i: number; ev: AccountEvent; clientId: string; kind: string; payload: Record<string, unknown>; body: unknown }> = [];
+    const later: number[] = [];
+    const taken = new Set<string>();
+    for (let i = 0; i < events.length; i++) {
+      const raw = events[i];
+      try {
+        const eventId = str(raw, 'id');
+        if (eventId) {
+          const earlier = await this.prior(source, raw, eventId, known);
+          if (earlier) {
+            out[i] = earlier;
+            continue;
+          }
+          // The same id twice in this batch: answered after the first is stored (a repeat or a mismatch).
+          if (taken.has(eventId)) {
+            later.push(i);
+            continue;
           }
         }
-      }),
-    );
+        const ev = parseAccountEvent(raw);
+        const sym = 'symbol' in ev ? ev.symbol : undefined;
+        if (sym && !this.d.securities.get(sym)) throw new QiaoError('QIAO_SECURITY_NOT_FOUND', `${sym} is not in the securities directory`);
+        const clientId = await this.clientByAccount(ev.accountNo);
+        taken.add(ev.id);
+        fresh.push({ i, ev, clientId, ...this.toMessage(source, ev), body: JSON.parse(JSON.stringify(raw)) });
+      } catch (err) {
+        refuse(i, err);
+      }
+    }
+    if (fresh.length) {
+      try {
+        const pubs = await this.d.publisher.publishMany(
+          sourcePrincipal(source),
+          fresh.map((f) => ({ channel: accountChannel(f.clientId), kind: f.kind, payload: f.payload })),
+          async (tx, ps) => {
+            await tx.insert(accountIngestEvents).values(fresh.map((f, k) => ({ source, eventId: f.ev.id, body: f.body, clientId: f.clientId, messageId: ps[k].id, channel: ps[k].channel, offset: ps[k].offset })));
+            const fills = fresh.flatMap((f) =>
+              f.ev.type === 'order.filled' || f.ev.type === 'order.partly-filled' ? [{ clientId: f.clientId, symbol: f.ev.symbol, side: f.ev.side, qty: f.ev.filledQty!, at: new Date(f.ev.time) }] : [],
+            );
+            await this.d.positions.applyFills(tx, fills);
+          },
+        );
+        fresh.forEach((f, k) => {
+          out[f.i] = { eventId: f.ev.id, status: 201, channel: pubs[k].channel, id: pubs[k].id, offset: pubs[k].offset, duplicate: false };
+        });
+      } catch {
+        // One by one (events of one client in order, clients concurrently): each gets its own answer.
+        const lanes = new Map<string, number[]>();
+        for (const f of fresh) lanes.set(f.clientId, [...(lanes.get(f.clientId) ?? []), f.i]);
+        await Promise.all(
+          [...lanes.values()].map(async (idx) => {
+            for (const i of idx) await this.ingest(source, events[i]).then((r) => (out[i] = r), (err) => refuse(i, err));
+          }),
+        );
+      }
+    }
+    for (const i of later) await this.ingest(source, events[i]).then((r) => (out[i] = r), (err) => refuse(i, err));
     return out;
   }
 

@@ -4,8 +4,8 @@
  * there is no short selling in a cash account, so a sell beyond the holding also ends at 0). "Who
  * holds X" is an index lookup on `positions_symbol_idx`, never a scan.
  */
-import { and, asc, eq, gt, inArray, lte, sql } from 'drizzle-orm';
-import type { Db } from '../store/db.ts';
+import { and, asc, eq, gt, inArray, lte, or, sql } from 'drizzle-orm';
+import { rows, type Db } from '../store/db.ts';
 import type { Tx } from '../store/messages-repo.ts';
 import { positions } from '../store/schema/index.ts';
 
@@ -42,6 +42,48 @@ export class PositionsRepo {
     const key = and(eq(positions.clientId, clientId), eq(positions.symbol, symbol));
     await tx.delete(positions).where(and(key, lte(positions.qty, qty)));
     await tx.update(positions).set({ qty: sql`${positions.qty} - ${qty}`, updatedAt: at }).where(key);
+  }
+
+  /**
+   * Many fills (in their order) in the caller's transaction, three statements whatever their number:
+   * the rows they touch are read and locked, each position's end quantity is worked out here as
+   * `applyFill` would one by one, then written (upserted, or deleted at 0).
+   */
+  async applyFills(tx: Tx, fills: ReadonlyArray<{ clientId: string; symbol: string; side: 'buy' | 'sell'; qty: number; at: Date }>): Promise<void> {
+    if (!fills.length) return;
+    const key = (c: string, s: string) => `${c}|${s}`;
+    const keys = [...new Map(fills.map((f) => [key(f.clientId, f.symbol), f])).values()];
+    const held = await rows<{ client_id: string; symbol: string; qty: number | string }>(
+      tx,
+      sql`select client_id, symbol, qty from positions
+          where (client_id, symbol) in (select * from unnest(${`{${keys.map((f) => f.clientId).join(',')}}`}::uuid[], ${`{${keys.map((f) => `"${f.symbol}"`).join(',')}}`}::text[]))
+          order by client_id, symbol for update`,
+    );
+    const qty = new Map<string, { q: number; existed: boolean; at: Date }>();
+    for (const h of held) qty.set(key(h.client_id, h.symbol), { q: Number(h.qty), existed: true, at: new Date(0) });
+    for (const f of fills) {
+      const k = key(f.clientId, f.symbol);
+      const cur = qty.get(k) ?? { q: 0, existed: false, at: f.at };
+      cur.q = f.side === 'buy' ? cur.q + f.qty : Math.max(0, cur.q - f.qty);
+      cur.at = f.at;
+      qty.set(k, cur);
+    }
+    // Rows read (locked) get their end quantity; rows absent when read are inserted as an increment,
+    // so a first buy of the same position committed meanwhile elsewhere is added to, not overwritten.
+    const set: Array<{ clientId: string; symbol: string; qty: number; updatedAt: Date }> = [];
+    const add: typeof set = [];
+    const gone: Array<{ clientId: string; symbol: string }> = [];
+    for (const f of keys) {
+      const v = qty.get(key(f.clientId, f.symbol))!;
+      if (v.q > 0) (v.existed ? set : add).push({ clientId: f.clientId, symbol: f.symbol, qty: v.q, updatedAt: v.at });
+      else if (v.existed) gone.push({ clientId: f.clientId, symbol: f.symbol });
+    }
+    const target = [positions.clientId, positions.symbol];
+    if (set.length) await tx.insert(positions).values(set).onConflictDoUpdate({ target, set: { qty: sql`excluded.qty`, updatedAt: sql`excluded.updated_at` } });
+    if (add.length) await tx.insert(positions).values(add).onConflictDoUpdate({ target, set: { qty: sql`${positions.qty} + excluded.qty`, updatedAt: sql`excluded.updated_at` } });
+    if (gone.length) {
+      await tx.delete(positions).where(or(...gone.map((g) => and(eq(positions.clientId, g.clientId), eq(positions.symbol, g.symbol)))));
+    }
   }
 
   async forClient(clientId: string): Promise<Position[]> {

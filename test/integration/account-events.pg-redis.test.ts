@@ -126,6 +126,39 @@ describe('account events (PostgreSQL + Redis)', () => {
     expect(unknown.body.error.code).toBe('QIAO_ACCOUNT_UNKNOWN');
   });
 
+  it('commits a batch together: positions as if one by one, per-client order, repeats and mismatches in the batch answered each', async () => {
+    // client3 holds 600036.SH 1500 (previous test).
+    const acc = { accountNo: '310000000003' };
+    const first = fill({ ...acc, symbol: '600036.SH', side: 'buy', qty: 200, filledQty: 200 });
+    const events = [
+      first,
+      fill({ ...acc, symbol: '601318.SH', side: 'sell', qty: 100, filledQty: 100 }), // nothing held: stays absent
+      fill({ ...acc, symbol: '600036.SH', side: 'sell', qty: 2000, filledQty: 2000 }), // 1700 → 0
+      fill({ ...acc, symbol: '600036.SH', side: 'buy', qty: 100, filledQty: 100 }), // → 100
+      fill({ ...acc, symbol: '601318.SH', side: 'buy', qty: 50, filledQty: 50 }), // new → 50
+      first,
+      { ...first, price: 1 },
+      fill({ ...acc, symbol: '999999.SZ' }),
+    ];
+    const r = await h.request('POST', '/api/ingest/account-events/batch', { json: { events }, headers: T });
+    expect(r.status).toBe(200);
+    const res = r.body.results as Array<{ status: number; offset?: number; id?: string; error?: { code: string } }>;
+    expect(res.map((x) => x.status)).toEqual([201, 201, 201, 201, 201, 200, 409, 404]);
+    expect(res[5].id).toBe(res[0].id);
+    expect(res[6].error!.code).toBe('QIAO_IDEMPOTENCY_MISMATCH');
+    expect(res[7].error!.code).toBe('QIAO_SECURITY_NOT_FOUND');
+    // One client's events keep the batch order on its channel.
+    expect(res.slice(1, 5).map((x) => x.offset! - res[0].offset!)).toEqual([1, 2, 3, 4]);
+    expect((await positionsOf('client3')).map((p: { symbol: string; qty: number }) => [p.symbol, p.qty])).toEqual([
+      ['600036.SH', 100],
+      ['601318.SH', 50],
+    ]);
+    // The whole batch again: every event a repeat, nothing moves.
+    const again = await h.request('POST', '/api/ingest/account-events/batch', { json: { events: events.slice(0, 5) }, headers: T });
+    expect(again.body.results.map((x: { status: number }) => x.status)).toEqual([200, 200, 200, 200, 200]);
+    expect((await positionsOf('client3')).map((p: { qty: number }) => p.qty)).toEqual([100, 50]);
+  });
+
   it('scopes the feed like conversations: own client, broker, primary team manager, compliance; not others', async () => {
     const url = `/api/clients/${uid.client1}/account-events`;
     for (const who of ['client1', 'broker1', 'manager1', 'compliance1']) expect((await h.request('GET', url, { token: tok[who] })).status, who).toBe(200);
@@ -146,8 +179,13 @@ describe('account events (PostgreSQL + Redis)', () => {
   it("counts a broker's unseen events per client, pushes the count live, and clears it when seen", async () => {
     const ws = await WsTestClient.connect(h.wsUrl, tok.broker1);
     const before = (await h.request('GET', '/api/account-events/unseen', { token: tok.broker1 })).body.clients.find((c: { clientId: string }) => c.clientId === uid.client1);
-    await h.request('POST', '/api/ingest/account-events', { json: fill(), headers: T });
-    const sig = (await ws.frames.take((f) => f.t === 'signal' && f.kind === 'account-unseen' && (f.data as { clientId: string }).clientId === uid.client1, 5000, 'badge')) as { data: { unseen: number; topOffset: number } };
+    const { offset } = (await h.request('POST', '/api/ingest/account-events', { json: fill(), headers: T })).body;
+    // The push that counts this event (an earlier test's gathered push may still arrive first).
+    const sig = (await ws.frames.take(
+      (f) => f.t === 'signal' && f.kind === 'account-unseen' && (f.data as { clientId: string; topOffset: number }).clientId === uid.client1 && (f.data as { topOffset: number }).topOffset >= offset,
+      5000,
+      'badge',
+    )) as { data: { unseen: number; topOffset: number } };
     expect(sig.data.unseen).toBe(before.unseen + 1);
     const seen = await h.request('POST', `/api/clients/${uid.client1}/account-events/seen`, { token: tok.broker1, json: { offset: sig.data.topOffset } });
     expect(seen.body.unseen).toBe(0);
