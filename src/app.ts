@@ -452,6 +452,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
         queue,
         presence,
         outboxDir: opts.outboxDir ?? tmpOutbox,
+        smsOutboxDir: tmpOutbox ? join(tmpOutbox, 'sms') : undefined,
       })
     : null;
 

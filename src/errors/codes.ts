@@ -145,6 +145,11 @@ export const ERRORS = {
   QIAO_COMPLAINT_TRANSITION_INVALID: { status: 409, wsClose: 4409, message: 'This step is not possible in the complaint\'s current status' },
   QIAO_COMPLAINT_REPORT_YEAR_INVALID: { status: 400, wsClose: 4400, message: 'The report year must be between 2000 and the current year' },
 
+  // --- SMS and phone numbers (docs/sms.md) ---
+  QIAO_PHONE_INVALID: { status: 422, wsClose: 4422, message: 'Not a mainland China mobile number: 11 digits starting with 13–19, optionally with +86' },
+  QIAO_SMS_TOO_LONG: { status: 422, wsClose: 4422, message: 'The SMS text needs more segments than QIAO_SMS_MAX_SEGMENTS allows' },
+  QIAO_SMS_EMPTY: { status: 422, wsClose: 4422, message: 'The SMS text is empty' },
+
   // --- recovery ---
   QIAO_RECOVERY_GAP: { status: 410, wsClose: 4410, message: 'History no longer reaches the requested offset; some messages cannot be recovered' },
 

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TRACKED_TRANSPORTS } from '../../src/domain/routing.ts';
 import { isInSession, nextSessionOpen } from '../../src/domain/trading-sessions.ts';
 import { localParts } from '../../src/domain/zoned-time.ts';
 import { QUEUES } from '../../src/queue/jobs.ts';
@@ -141,7 +142,8 @@ export function deliverySuite(label: string, start: (env: Record<string, string>
       expect(sink.about(a.id)).toHaveLength(1);
       const items = await db().select().from(inboxItems).where(eq(inboxItems.messageId, a.id));
       expect(items).toHaveLength(1);
-      expect(await rows(a.id)).toHaveLength(3);
+      // One row per tracked transport (inbox, email, push, sms) for the one recipient.
+      expect(await rows(a.id)).toHaveLength(TRACKED_TRANSPORTS.length);
     });
 
     it('re-checks entitlement at fanout: a client whose tier dropped gets nothing', async () => {
