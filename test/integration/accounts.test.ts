@@ -121,11 +121,16 @@ describe('accounts and firm administration', () => {
       expectError(await create({ tier: 'hnw' }), 422, 'QIAO_USER_INVALID');
       expectError(await create({ role: 'client', teamId: null }), 422, 'QIAO_USER_INVALID');
       expectError(await create({ login: 'x' }), 400, 'QIAO_BAD_REQUEST');
-      expectError(await create({ phone: 'call me' }), 400, 'QIAO_BAD_REQUEST');
+      // Phones are mainland mobile numbers (they receive SMS): anything else has its own code, and nothing is created.
+      expectError(await create({ phone: 'call me' }), 422, 'QIAO_PHONE_INVALID');
+      expectError(await create({ phone: '021-5555-0101' }), 422, 'QIAO_PHONE_INVALID');
+      expectError(await create({ phone: '+86 128 0000 0000' }), 422, 'QIAO_PHONE_INVALID');
+      expectError(await create({ phone: '1380000000' }), 422, 'QIAO_PHONE_INVALID');
 
+      // Nothing half-stored: the same login is still free.
       const ok = await create({ phone: '+86 138 0000 0000' });
       expect(ok.status).toBe(201);
-      expect(ok.body).toMatchObject({ login: 'broker.new', role: 'broker', teamId: teamA, phone: '+86 138 0000 0000', active: true });
+      expect(ok.body).toMatchObject({ login: 'broker.new', role: 'broker', teamId: teamA, phone: '+8613800000000', active: true });
       expect(JSON.stringify(ok.body)).not.toMatch(/scrypt|passwordHash|Granite/);
       const login = await t.request('POST', '/api/auth/login', { json: { login: 'broker.new', password: STRONG } });
       expect(login.status).toBe(200);
@@ -142,10 +147,11 @@ describe('accounts and firm administration', () => {
       const u = await t.request('POST', '/api/admin/users', { token: tok('admin'), json: { login: 'staff.edit', password: STRONG, displayName: '编辑', role: 'research' } });
       const token = (await t.login('staff.edit', STRONG)).token;
       const edit = (json: unknown) => t.request('PATCH', `/api/admin/users/${u.body.id}`, { token: tok('admin'), json });
-      const e1 = await edit({ displayName: '研究员乙', phone: '021-5555-0101' });
-      expect(e1.body).toMatchObject({ displayName: '研究员乙', phone: '021-5555-0101' });
+      expectError(await edit({ displayName: '研究员乙', phone: '021-5555-0101' }), 422, 'QIAO_PHONE_INVALID');
+      const e1 = await edit({ displayName: '研究员乙', phone: '139-0101-0101' });
+      expect(e1.body).toMatchObject({ displayName: '研究员乙', phone: '+8613901010101' });
       const [prof] = (await archived('user.profile')).filter((r) => (r.body as any).target === u.body.id);
-      expect(prof.body).toMatchObject({ before: { displayName: '编辑', phone: null }, after: { displayName: '研究员乙', phone: '021-5555-0101' } });
+      expect(prof.body).toMatchObject({ before: { displayName: '编辑', phone: null }, after: { displayName: '研究员乙', phone: '+8613901010101' } });
       // Profile edits keep the session; /api/me shows the new name.
       expect((await t.request('GET', '/api/me', { token })).body.displayName).toBe('研究员乙');
 

@@ -614,7 +614,7 @@ export interface paths {
             parameters: {
                 query: {
                     limit?: number;
-                    queue: "fanout" | "email" | "push" | "digest" | "escalation" | "alerts";
+                    queue: "fanout" | "email" | "push" | "sms" | "digest" | "escalation" | "alerts";
                 };
                 header?: never;
                 path?: never;
@@ -713,7 +713,7 @@ export interface paths {
                 header?: never;
                 path: {
                     id: string;
-                    queue: "fanout" | "email" | "push" | "digest" | "escalation" | "alerts";
+                    queue: "fanout" | "email" | "push" | "sms" | "digest" | "escalation" | "alerts";
                 };
                 cookie?: never;
             };
@@ -1590,6 +1590,7 @@ export interface paths {
                         locale?: "zh-CN" | "en";
                         login: string;
                         password: string;
+                        /** @description mainland China mobile number (13812345678 or +8613812345678); stored as +86… */
                         phone?: string | null;
                         professionalInvestor?: boolean;
                         /** @description YYYY-MM-DD */
@@ -1880,6 +1881,7 @@ export interface paths {
                         email?: string | null;
                         /** @enum {string} */
                         locale?: "zh-CN" | "en";
+                        /** @description mainland China mobile number (13812345678 or +8613812345678); stored as +86… */
                         phone?: string | null;
                         role?: string;
                         teamId?: string | null;
@@ -7383,7 +7385,7 @@ export interface paths {
                                 /** @enum {string} */
                                 status: "queued" | "held" | "sending" | "sent" | "delivered" | "read" | "failed" | "suppressed";
                                 /** @enum {string} */
-                                transport: "inbox" | "email" | "push";
+                                transport: "inbox" | "email" | "push" | "sms";
                                 /** Format: date-time */
                                 updatedAt: string;
                                 userId: string;
@@ -7414,6 +7416,16 @@ export interface paths {
                                     suppressed?: number;
                                 };
                                 push?: {
+                                    delivered?: number;
+                                    failed?: number;
+                                    held?: number;
+                                    queued?: number;
+                                    read?: number;
+                                    sending?: number;
+                                    sent?: number;
+                                    suppressed?: number;
+                                };
+                                sms?: {
                                     delivered?: number;
                                     failed?: number;
                                     held?: number;
@@ -8296,6 +8308,7 @@ export interface paths {
                                     email?: boolean;
                                     inbox?: boolean;
                                     push?: boolean;
+                                    sms?: boolean;
                                     web?: boolean;
                                 };
                                 /** Format: date-time */
@@ -8307,36 +8320,42 @@ export interface paths {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                                 conv: {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                                 firm: {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                                 inbox: {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                                 research: {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                                 team: {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                             };
@@ -8355,6 +8374,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -8371,6 +8391,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -8387,6 +8408,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -8403,6 +8425,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -8419,6 +8442,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -8435,6 +8459,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -8490,6 +8515,7 @@ export interface paths {
                                     email?: boolean;
                                     inbox?: boolean;
                                     push?: boolean;
+                                    sms?: boolean;
                                     web?: boolean;
                                 };
                             } | null;
@@ -8521,6 +8547,7 @@ export interface paths {
                                     email?: boolean;
                                     inbox?: boolean;
                                     push?: boolean;
+                                    sms?: boolean;
                                     web?: boolean;
                                 };
                                 /** Format: date-time */
@@ -8532,36 +8559,42 @@ export interface paths {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                                 conv: {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                                 firm: {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                                 inbox: {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                                 research: {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                                 team: {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                             };
@@ -8580,6 +8613,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -8596,6 +8630,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -8612,6 +8647,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -8628,6 +8664,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -8644,6 +8681,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -8660,6 +8698,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
