@@ -82,7 +82,7 @@ export function startWorkers(deps: WorkerDeps, opts: StartOptions = {}): Workers
   const ctx: WorkerContext = Object.assign(base, {
     transports: Object.fromEntries(Object.entries(DELIVERY_TRANSPORTS).map(([t, e]) => [t, e.worker(base)])) as Record<SentTransport, DeliveryWorker>,
   });
-  recordReceipts(sms, ctx.deliveries);
+  recordReceipts(sms, ctx.deliveries, deps.logger);
   const queues = opts.queues ?? WORKER_NAMES;
   const handles: WorkerHandle[] = queues.map((name) => {
     const spec: WorkerSpec = HANDLERS[name];

@@ -24,7 +24,7 @@ import type { DeliveryGate } from './delivery.worker.ts';
 import { langOf } from './templates/strings.ts';
 import type { DeliveryTransport, OutgoingMessage, SendOutcome } from './transports/delivery-transport.ts';
 import { segmentCount } from './transports/sms-encoding.ts';
-import type { SmsTransport } from './transports/sms-transport.ts';
+import type { SmsReceipt, SmsTransport } from './transports/sms-transport.ts';
 
 const SMS_STRINGS = {
   'zh-CN': { brand: '【桥】', important: '【重要】', sep: '：', prefix: { note: '研究报告', 'research-forward': '研究报告', alert: '行情提醒', notice: '通知', chat: '新消息' } as Record<string, string> },
@@ -93,9 +93,20 @@ export function smsDailyCap(deliveries: DeliveriesRepo, cap: number, now: () => 
   };
 }
 
-/** Receipts from the SMSC update the rows they name. */
-export function recordReceipts(sms: SmsTransport, deliveries: DeliveriesRepo): void {
-  sms.onReceipt(async (r) => {
-    await deliveries.applyReceipt(r.messageId, r.outcome, `receipt stat:${r.stat}${r.err ? ` err:${r.err}` : ''}`);
-  });
+/**
+ * Receipts from the SMSC update the rows they name. A receipt can overtake our own 'sent' write
+ * (the SMSC answers submit_sm and reports delivery before the row holds its ids), so one that
+ * matches no row is tried again a few times (0.1 s doubling, ~6 s in all) before it is dropped.
+ */
+export function recordReceipts(sms: SmsTransport, deliveries: DeliveriesRepo, logger?: { debug(o: object, m: string): void }): void {
+  const apply = async (r: SmsReceipt, attempt: number): Promise<void> => {
+    const row = await deliveries.applyReceipt(r.messageId, r.outcome, `receipt stat:${r.stat}${r.err ? ` err:${r.err}` : ''}`);
+    if (row) return;
+    if (attempt >= 6) {
+      logger?.debug({ messageId: r.messageId, stat: r.stat }, 'SMS receipt matches no sent row; dropped');
+      return;
+    }
+    setTimeout(() => void apply(r, attempt + 1).catch(() => {}), 100 * 2 ** attempt).unref();
+  };
+  sms.onReceipt((r) => apply(r, 0));
 }
