@@ -4,7 +4,7 @@
  * published by the server only, after the recommendation and task services' checks.
  */
 import { DAY_MS, UUID_RE, type ChannelFamily } from './family.ts';
-import { AlertPayload, NoticePayload, RecommendationPayload, ResearchNotePayload, TaskPayload, kind } from './payloads.ts';
+import { AlertPayload, ComplaintPayload, FollowupPayload, NoticePayload, RecommendationPayload, ReminderPayload, ResearchNotePayload, SurveyPayload, TaskPayload, kind } from './payloads.ts';
 
 const RE = new RegExp(`^inbox\\.(${UUID_RE})$`);
 
@@ -34,6 +34,13 @@ export const inbox: ChannelFamily<'inbox'> = {
     task: kind(TaskPayload, { internal: true }),
     // A personal market alert: a price alert that fired (src/domain/alert-engine.ts).
     alert: kind(AlertPayload, { internal: true }),
+    // A complaint's steps, to its client and its handlers (src/service/complaints.ts).
+    complaint: kind(ComplaintPayload, { internal: true }),
+    // A work reminder (工作提醒) that fell due: only the reminder sweep (src/service/reminder-sweep.ts).
+    reminder: kind(ReminderPayload, { internal: true }),
+    // Follow-ups (客户回访) and satisfaction surveys (满意度调查): src/service/followups.ts, surveys.ts.
+    followup: kind(FollowupPayload, { internal: true }),
+    survey: kind(SurveyPayload, { internal: true }),
   },
   historySize: 200,
   historyTtlMs: 30 * DAY_MS,

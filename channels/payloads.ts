@@ -105,6 +105,68 @@ export const TaskProgressPayload = z
   })
   .strict();
 
+/** A follow-up (客户回访) assigned to its assignee, or overdue and escalated to a manager (src/service/followups.ts). */
+export const FollowupPayload = z
+  .object({
+    followupId: uuid,
+    event: z.enum(['assigned', 'overdue']),
+    clientName: z.string().max(100),
+    dueAt: isoTime,
+  })
+  .strict();
+
+/** A satisfaction survey (满意度调查) sent to a client about one conversation (src/service/surveys.ts). */
+export const SurveyPayload = z
+  .object({
+    surveyId: uuid,
+    brokerName: z.string().max(100),
+    conversationId: uuid,
+  })
+  .strict();
+
+/** A work reminder (工作提醒) fired into its owner's inbox by the reminder sweep (src/service/reminder-sweep.ts). */
+export const ReminderPayload = z
+  .object({
+    reminderId: uuid,
+    kind: z.enum(['manual', 'risk_expiry', 'risk_expiry_today', 'client_waiting', 'task_due', 'followup_due', 'followup_overdue', 'complaint_overdue']),
+    title: text(200),
+    note: z.string().max(2000),
+    dueAt: isoTime,
+    /** How often it was snoozed before this firing. */
+    snoozeCount: z.number().int().min(0),
+    clientId: uuid.optional(),
+    clientName: z.string().max(100).optional(),
+    conversationId: uuid.optional(),
+    taskId: uuid.optional(),
+    taskTitle: z.string().max(200).optional(),
+    followupId: uuid.optional(),
+    complaintId: uuid.optional(),
+    /** risk_expiry*: the date (YYYY-MM-DD) the client's risk assessment stops being valid. */
+    expiresOn: z.string().regex(/^\d{4}-\d{2}-\d{2}$/).optional(),
+    /** client_waiting: when the client's wait began. */
+    waitingSince: isoTime.optional(),
+    /** Where the web client shows it (same-origin path). */
+    url: z.string().max(200).optional(),
+  })
+  .strict();
+
+/**
+ * A step of a complaint (投诉), for the client who filed it or the staff who handle it
+ * (src/service/complaints.ts). `title`/`body` are what the inbox and email show; the complaint's own
+ * text is not repeated here.
+ */
+export const ComplaintPayload = z
+  .object({
+    complaintId: uuid,
+    status: z.enum(['open', 'acknowledged', 'resolved', 'rejected']),
+    event: z.enum(['filed', 'assigned', 'acknowledged', 'escalated', 'resolved', 'rejected']),
+    title: text(200),
+    body: z.string().max(4000).default(''),
+    /** The final reply (resolved / rejected), for the client. */
+    reply: z.string().max(2000).optional(),
+  })
+  .strict();
+
 /** Makes a KindSpec from a zod schema; the first issue becomes the error message. */
 export function kind(schema: z.ZodType, opts: { internal?: boolean } = {}): KindSpec {
   return {

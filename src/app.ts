@@ -84,6 +84,20 @@ import conversationRoutes from './routes/conversations.routes.ts';
 import { AssignmentsRepo } from './store/assignments-repo.ts';
 import { ConversationsRepo } from './store/conversations-repo.ts';
 import { SweepRunner, type ServiceSweep } from './service/sweeps.ts';
+import serviceRoutes from './routes/service.routes.ts';
+import { ComplaintsService } from './service/complaints.ts';
+import { ComplaintEscalationSweep } from './service/complaint-escalation.ts';
+import complaintRoutes from './routes/complaints.routes.ts';
+import { FollowupCoverage } from './service/followup-coverage.ts';
+import { FollowupRules } from './service/followup-rules.ts';
+import { FollowupSweep } from './service/followup-sweep.ts';
+import { FollowupsService } from './service/followups.ts';
+import { SurveysService } from './service/surveys.ts';
+import followupRoutes from './routes/followups.routes.ts';
+import surveyRoutes from './routes/surveys.routes.ts';
+import { RemindersService } from './service/reminders.ts';
+import { ReminderSweep } from './service/reminder-sweep.ts';
+import reminderRoutes from './routes/reminders.routes.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -243,7 +257,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   });
   await sessions.start();
   const presence = await openPresence(config);
-  const conversations = new ConversationsRepo(db.db);
+  // Response episodes count the wait in trading hours too (the exchanges' holiday calendar).
+  const conversations = new ConversationsRepo(db.db, new Set(config.delivery.marketHolidays));
   const live = new ConversationLive({ bus, registry, presence, conversations, access: users, logger: app.log });
   await live.start();
   publisher.onPublished((p, pub, family) => live.onPublished(p, pub, family));
@@ -295,9 +310,21 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   };
   app.decorate('qiao', deps);
 
+  deps.reminders = new RemindersService({ db: db.db, archive, conversations, logger: app.log });
+  // Follow-ups (客户回访) and satisfaction surveys (满意度调查).
+  const followupRules = new FollowupRules({ db: db.db, archive });
+  const followupsSvc = new FollowupsService({ db: db.db, publisher, archive, logger: app.log });
+  deps.followups = { rules: followupRules, service: followupsSvc, coverage: new FollowupCoverage({ db: db.db, rules: followupRules }) };
+  deps.surveys = new SurveysService({ db: db.db, publisher, archive, conversations, logger: app.log, quietHours: config.service.surveyQuietH });
   // Broker service sweeps (issue 11, src/service/): each part adds its sweep here.
+  const complaintsSvc = new ComplaintsService({ db: db.db, publisher, archive, logger: app.log, ackHours: config.service.complaintAckH, resolveDays: config.service.complaintResolveD });
+  deps.complaints = complaintsSvc;
   const serviceSweeps: ServiceSweep[] = [
     // <service-sweeps>
+    new ComplaintEscalationSweep({ db: db.db, publisher, archive, logger: app.log }),
+    new FollowupSweep({ db: db.db, publisher, archive, logger: app.log, rules: followupRules, followups: followupsSvc }),
+    deps.surveys.sweep(),
+    new ReminderSweep({ db: db.db, publisher, archive, logger: app.log, waitingReminderMin: config.service.waitingReminderMin }),
   ];
   const sweeper = new SweepRunner({ intervalMs: config.service.sweepMs, logger: app.log, sweeps: serviceSweeps });
   deps.sweeper = sweeper;
@@ -408,6 +435,11 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(async (scope) => importRoutes(scope, deps));
   await app.register(async (scope) => clientListRoutes(scope, deps));
   // <service-routes> (issue 11)
+  await app.register(async (scope) => serviceRoutes(scope, deps));
+  await app.register(async (scope) => complaintRoutes(scope, { ...deps, complaints: complaintsSvc }));
+  await app.register(async (scope) => followupRoutes(scope, deps));
+  await app.register(async (scope) => surveyRoutes(scope, deps));
+  await app.register(async (scope) => reminderRoutes(scope, deps));
   await app.register(webRoutes, {});
   app.setNotFoundHandler(async () => {
     throw new QiaoError('QIAO_NOT_FOUND');

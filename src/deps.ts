@@ -33,6 +33,12 @@ import type { AlertRulesRepo } from './store/alert-rules-repo.ts';
 import type { PushRepo } from './store/push-repo.ts';
 import type { SecuritiesDirectory } from './domain/securities.ts';
 import type { SweepRunner } from './service/sweeps.ts';
+import type { ComplaintsService } from './service/complaints.ts';
+import type { FollowupCoverage } from './service/followup-coverage.ts';
+import type { FollowupRules } from './service/followup-rules.ts';
+import type { FollowupsService } from './service/followups.ts';
+import type { SurveysService } from './service/surveys.ts';
+import type { RemindersService } from './service/reminders.ts';
 
 export interface AppDeps {
   config: Config;
@@ -78,4 +84,12 @@ export interface AppDeps {
   /** Broker service sweeps of this node (reminders, follow-ups, surveys, complaint deadlines); tests call `runOnce`. */
   sweeper?: SweepRunner;
   // <service-deps> (issue 11): each part adds its service here.
+  /** Complaints (投诉处理, src/service/complaints.ts). */
+  complaints?: ComplaintsService;
+  /** Follow-up rules, follow-ups (客户回访) and their coverage report (src/service/followup*.ts). */
+  followups?: { rules: FollowupRules; service: FollowupsService; coverage: FollowupCoverage };
+  /** Satisfaction surveys (满意度调查, src/service/surveys.ts). */
+  surveys?: SurveysService;
+  /** Work reminders (工作提醒, src/service/reminders.ts). */
+  reminders?: RemindersService;
 }

@@ -34,6 +34,7 @@ import { RecipientsRepo } from '../src/store/recipients-repo.ts';
 import { deliveryWorker, type DeliveryWorker } from './delivery.worker.ts';
 import { STRINGS, langOf } from './templates/strings.ts';
 import type { DeliveryTransport, SendOutcome } from './transports/delivery-transport.ts';
+import { reminderBody, reminderTitle } from './templates/reminder-text.ts';
 import { WebPushTransport, pushTopic, type PushOptions, type PushOutcome, type PushTransport } from './transports/push-transport.ts';
 
 /** What the service worker shows (web-client/sw.js). */
@@ -78,8 +79,9 @@ export function pushMessageFor(m: { messageId: string; channel: string; kind: st
   const symbol = str(p.symbol);
   const priceAlert = m.kind === 'alert' && p.event === 'price' && symbol !== undefined;
 
-  const title = str(p.title) ?? (m.kind === 'chat' ? S.newMessage(m.senderName ?? S.brand) : (S.prefix[m.kind] ?? S.brand));
-  const body = str(p.summary) ?? str(p.body) ?? str(p.text) ?? '';
+  const reminder = m.kind === 'reminder';
+  const title = (reminder ? str(reminderTitle(p, langOf(m.locale))) : undefined) ?? str(p.title) ?? (m.kind === 'chat' ? S.newMessage(m.senderName ?? S.brand) : (S.prefix[m.kind] ?? S.brand));
+  const body = reminder ? reminderBody(p, langOf(m.locale)) : (str(p.summary) ?? str(p.body) ?? str(p.text) ?? '');
   // A notice's own same-origin path wins; otherwise the message in the web client's inbox.
   const url = typeof p.url === 'string' && p.url.startsWith('/') && !p.url.startsWith('//') ? p.url : `/inbox/${encodeURIComponent(m.messageId)}`;
 

@@ -112,7 +112,7 @@ const EnvSchema = z
     /** Optional shared secret: a request with header `X-Ops-Token: <value>` may read /metrics and /docs from any address. */
     QIAO_OPS_TOKEN: z.string().min(16).optional(),
     // --- broker service (issue 11; docs/service.md) ---
-    QIAO_SERVICE_SWEEP_MS: intFrom(60_000, 100), // ms between service sweeps (reminders, follow-ups, surveys, complaint deadlines)
+    QIAO_SERVICE_SWEEP_MS: intFrom(60_000, 0), // ms between service sweeps (reminders, follow-ups, surveys, complaint deadlines); 0: this node runs none (tests sweep by hand)
     QIAO_SERVICE_WAITING_REMINDER_MIN: intFrom(30, 1), // minutes a client may wait for a first reply before the broker is reminded
     QIAO_SERVICE_SURVEY_QUIET_H: intFrom(24, 1), // hours a conversation must be quiet before the client is sent a satisfaction survey
     QIAO_COMPLAINT_ACK_H: intFrom(24, 1), // hours to acknowledge a complaint

@@ -25,6 +25,18 @@ export type SuitabilityDecision =
   | { ok: true; basis: 'professional' | 'level' }
   | { ok: false; code: 'QIAO_SUITABILITY_MISMATCH' | 'QIAO_RISK_ASSESSMENT_MISSING' | 'QIAO_RISK_ASSESSMENT_EXPIRED' };
 
+/**
+ * The day (YYYY-MM-DD, Asia/Shanghai) from which an assessment no longer counts: `expiresOn` when set,
+ * else ASSESSMENT_VALID_DAYS after `assessedOn`; null without an assessment. The reminder sweep warns
+ * brokers ahead of it (src/service/reminder-sweep.ts).
+ */
+export function assessmentExpiresOn(assessedOn: string | null, expiresOn?: string | null): string | null {
+  if (expiresOn) return expiresOn;
+  if (!assessedOn) return null;
+  const t = Date.parse(`${assessedOn}T00:00:00Z`);
+  return Number.isFinite(t) ? new Date(t + ASSESSMENT_VALID_DAYS * 86_400_000).toISOString().slice(0, 10) : null;
+}
+
 const rank = (level: string): number => Number(level.slice(1));
 
 export function checkSuitability(i: SuitabilityInput): SuitabilityDecision {

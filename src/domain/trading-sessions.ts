@@ -55,3 +55,33 @@ export function parseHolidays(list: string | undefined): Holidays {
   }
   return out;
 }
+
+/**
+ * Seconds of [a, b) that fall inside trading sessions (whole seconds, rounded down): how long a client
+ * waited "in trading hours". A wait from Friday 14:50 to Monday 09:40 counts 10 + 10 minutes; one that
+ * starts and ends outside the sessions (an evening question answered before the open) counts 0. Walks
+ * the local days of the interval, two sessions each: O(days), however long the wait.
+ */
+export function tradingSecondsBetween(a: Date, b: Date, holidays: Holidays = NO_HOLIDAYS): number {
+  const from = a.getTime();
+  const to = b.getTime();
+  if (!(to > from)) return 0;
+  const start = localParts(from, MARKET_TZ);
+  const end = localParts(to, MARKET_TZ);
+  const lastDay = ymd(end.year, end.month, end.day);
+  let ms = 0;
+  for (let i = 0; ; i++) {
+    const d = addDays(start.year, start.month, start.day, i);
+    const day = ymd(d.year, d.month, d.day);
+    if (isTradingDay(d.year, d.month, d.day, d.weekday, holidays)) {
+      for (const [open, close] of SESSIONS) {
+        const o = zonedToInstant(d.year, d.month, d.day, Math.floor(open / 60), open % 60, MARKET_TZ).getTime();
+        const c = zonedToInstant(d.year, d.month, d.day, Math.floor(close / 60), close % 60, MARKET_TZ).getTime();
+        const overlap = Math.min(c, to) - Math.max(o, from);
+        if (overlap > 0) ms += overlap;
+      }
+    }
+    if (day >= lastDay) break;
+  }
+  return Math.floor(ms / 1000);
+}

@@ -61,17 +61,18 @@ export default async function adminOrgRoutes(app: FastifyInstance, d: AppDeps): 
     {
       schema: {
         tags: ['admin'],
-        summary: 'Rename a branch',
+        summary: 'Rename a branch and/or name its head (营业部负责人)',
+        description: 'headId: an active manager of this branch, or null (another branch’s user or a non-manager: QIAO_USER_INVALID; unknown: QIAO_USER_NOT_FOUND).',
         security: bearerSecurity,
         params: idParam('branchId'),
-        body: { type: 'object', properties: { name: Name }, required: ['name'], additionalProperties: false },
+        body: { type: 'object', properties: { name: Name, headId: { type: ['string', 'null'], pattern: `^${UUID_RE}$` } }, minProperties: 1, additionalProperties: false },
         response: { 200: BranchSchema, ...errors(400, 401, 403, 404, 409) },
       },
     },
     async (req) => {
       requireAdmin(req);
       const { branchId } = req.params as { branchId: string };
-      return guarded(req, 'org.branch.rename', branchId, () => org.renameBranch(req.principal, branchId, (req.body as { name: string }).name));
+      return guarded(req, 'org.branch.update', branchId, () => org.updateBranch(req.principal, branchId, req.body as { name?: string; headId?: string | null }));
     },
   );
 

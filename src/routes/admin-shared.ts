@@ -20,8 +20,15 @@ export const Email = { type: ['string', 'null'], maxLength: 254, pattern: '^[^\\
 
 export const BranchSchema = {
   type: 'object',
-  properties: { id: { type: 'string' }, code: { type: 'string' }, name: { type: 'string' }, closedAt: { type: ['string', 'null'] }, createdAt: { type: 'string' } },
-  required: ['id', 'code', 'name', 'closedAt', 'createdAt'],
+  properties: {
+    id: { type: 'string' },
+    code: { type: 'string' },
+    name: { type: 'string' },
+    headId: { type: ['string', 'null'], description: 'The branch head (营业部负责人): a manager of the branch' },
+    closedAt: { type: ['string', 'null'] },
+    createdAt: { type: 'string' },
+  },
+  required: ['id', 'code', 'name', 'headId', 'closedAt', 'createdAt'],
 } as const;
 export const TeamSchema = {
   type: 'object',
@@ -46,9 +53,10 @@ export const AdminUserSchema = {
     disabledAt: { type: ['string', 'null'] },
     riskExpiresOn: { type: ['string', 'null'] },
     passwordChangedAt: { type: ['string', 'null'] },
+    serviceDesk: { type: 'boolean' },
     createdAt: { type: 'string' },
   },
-  required: [...PublicUserSchema.required, 'email', 'phone', 'active', 'disabledAt', 'riskExpiresOn', 'passwordChangedAt', 'createdAt'],
+  required: [...PublicUserSchema.required, 'email', 'phone', 'active', 'disabledAt', 'riskExpiresOn', 'passwordChangedAt', 'serviceDesk', 'createdAt'],
 } as const;
 export const ProfileSchema = {
   type: 'object',

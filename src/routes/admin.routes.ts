@@ -93,6 +93,7 @@ export default async function adminRoutes(app: FastifyInstance, d: AppDeps): Pro
             professionalInvestor: { type: 'boolean' },
             locale: { type: 'string', enum: ['zh-CN', 'en'] },
             timeZone: { type: 'string', minLength: 1, maxLength: 64 },
+            serviceDesk: { type: 'boolean', description: 'Staff of the branch’s client service desk (客服); staff only (a client: QIAO_USER_INVALID)' },
           },
           required: ['login', 'password', 'displayName', 'role'],
           additionalProperties: false,
@@ -113,7 +114,7 @@ export default async function adminRoutes(app: FastifyInstance, d: AppDeps): Pro
     {
       schema: {
         tags: ['admin'],
-        summary: 'Edit a user: profile (name, email, phone, locale, time zone), role, team or branch',
+        summary: 'Edit a user: profile (name, email, phone, locale, time zone), role, team or branch, service-desk (客服) flag',
         description:
           'A role change ends the user’s sessions (tokens refused with QIAO_SESSION_REVOKED, sockets closed 4406); a team move keeps them and re-authorises live subscriptions. ' +
           'Client ↔ staff role changes are refused (QIAO_ROLE_INVALID).',
@@ -130,6 +131,7 @@ export default async function adminRoutes(app: FastifyInstance, d: AppDeps): Pro
             branchId: { type: ['string', 'null'], pattern: `^${UUID_RE}$` },
             locale: { type: 'string', enum: ['zh-CN', 'en'] },
             timeZone: { type: 'string', minLength: 1, maxLength: 64 },
+            serviceDesk: { type: 'boolean', description: 'Staff of the branch’s client service desk (客服); staff only (a client: QIAO_USER_INVALID)' },
           },
           minProperties: 1,
           additionalProperties: false,

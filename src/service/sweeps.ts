@@ -28,7 +28,8 @@ export class SweepRunner {
   constructor(private readonly o: SweepRunnerOptions) {}
 
   start(): void {
-    if (this.timer || this.closed) return;
+    // 0: no periodic sweeps on this node (tests call runOnce with the time they need).
+    if (this.timer || this.closed || this.o.intervalMs <= 0) return;
     // Jittered first run, so nodes started together do not sweep in lockstep.
     const tick = () => {
       this.timer = setTimeout(() => {

@@ -25,6 +25,8 @@ export interface AdminUserView extends PublicUser {
   disabledAt: string | null;
   riskExpiresOn: string | null;
   passwordChangedAt: string | null;
+  /** Staff of the branch's client service desk (客服): complaints go to them. */
+  serviceDesk: boolean;
   createdAt: string;
 }
 
@@ -37,6 +39,7 @@ export function adminUserView(u: UserRow): AdminUserView {
     disabledAt: iso(u.disabledAt),
     riskExpiresOn: u.riskExpiresOn,
     passwordChangedAt: iso(u.passwordChangedAt),
+    serviceDesk: u.serviceDesk,
     createdAt: u.createdAt.toISOString(),
   };
 }
@@ -60,6 +63,7 @@ export interface NewUser {
   professionalInvestor?: boolean;
   locale?: string;
   timeZone?: string;
+  serviceDesk?: boolean;
 }
 
 export interface UserPatch {
@@ -71,6 +75,7 @@ export interface UserPatch {
   branchId?: string | null;
   locale?: string;
   timeZone?: string;
+  serviceDesk?: boolean;
 }
 
 export interface ClientProfilePatch {
@@ -158,6 +163,7 @@ export class AdminRepo {
     if (!isClient && (input.tier || input.riskLevel || input.riskAssessedOn || input.riskExpiresOn || input.professionalInvestor))
       throw new QiaoError('QIAO_USER_INVALID', 'Tier, risk level and the professional flag are for clients only');
     if (TEAM_ROLES.has(role) && !input.teamId) throw new QiaoError('QIAO_USER_INVALID', 'Brokers and managers belong to a team');
+    if (isClient && input.serviceDesk) throw new QiaoError('QIAO_USER_INVALID', 'The service desk (客服) flag is for staff only');
     assertPasswordPolicy(input.password, input.login);
     const passwordHash = await hashPassword(input.password);
     try {
@@ -181,6 +187,7 @@ export class AdminRepo {
             riskAssessedOn: isClient ? (input.riskAssessedOn ?? null) : null,
             riskExpiresOn: isClient ? (input.riskExpiresOn ?? null) : null,
             professionalInvestor: isClient ? (input.professionalInvestor ?? false) : false,
+            serviceDesk: input.serviceDesk ?? false,
             ...(input.locale ? { locale: input.locale } : {}),
             ...(input.timeZone ? { timeZone: input.timeZone } : {}),
           })
@@ -209,6 +216,10 @@ export class AdminRepo {
       if (patch.locale !== undefined) set.locale = patch.locale;
       if (patch.timeZone !== undefined) set.timeZone = patch.timeZone;
       if (patch.role !== undefined) set.role = role;
+      if (patch.serviceDesk !== undefined) {
+        if (role === 'client' && patch.serviceDesk) throw new QiaoError('QIAO_USER_INVALID', 'The service desk (客服) flag is for staff only');
+        set.serviceDesk = patch.serviceDesk;
+      }
       if (patch.teamId !== undefined || patch.branchId !== undefined) {
         const teamId = patch.teamId !== undefined ? patch.teamId : patch.branchId !== undefined ? null : u.teamId;
         const branchId = patch.branchId !== undefined ? patch.branchId : null;
@@ -217,7 +228,7 @@ export class AdminRepo {
       const teamAfter = set.teamId !== undefined ? set.teamId : u.teamId;
       if (TEAM_ROLES.has(role) && !teamAfter) throw new QiaoError('QIAO_USER_INVALID', 'Brokers and managers belong to a team');
       const d = diff(
-        { displayName: u.displayName, email: u.email, phone: u.phone, locale: u.locale, timeZone: u.timeZone, role: u.role, teamId: u.teamId, branchId: u.branchId } as Record<string, unknown>,
+        { displayName: u.displayName, email: u.email, phone: u.phone, locale: u.locale, timeZone: u.timeZone, role: u.role, teamId: u.teamId, branchId: u.branchId, serviceDesk: u.serviceDesk } as Record<string, unknown>,
         set as Record<string, unknown>,
       );
       if (!Object.keys(d.after).length) return { user: adminUserView(u), revoke: false };
@@ -228,7 +239,7 @@ export class AdminRepo {
       const [after] = await tx.update(users).set(set).where(eq(users.id, id)).returning();
       // A manager who leaves the team (or the role) no longer leads it.
       if (u.role === 'manager' && (after.role !== 'manager' || after.teamId !== u.teamId)) await tx.update(teams).set({ managerId: null }).where(eq(teams.managerId, id));
-      const action = 'role' in d.after ? 'user.role' : 'teamId' in d.after || 'branchId' in d.after ? 'user.team' : 'user.profile';
+      const action = 'role' in d.after ? 'user.role' : 'teamId' in d.after || 'branchId' in d.after ? 'user.team' : 'serviceDesk' in d.after ? 'user.service-desk' : 'user.profile';
       await recordChange(this.archive, tx, actor, action, id, [id], { ...d, sessionsEnded: revoke });
       return { user: adminUserView(after), revoke };
     });

@@ -18,6 +18,8 @@ export interface BranchView {
   id: string;
   code: string;
   name: string;
+  /** The branch head (营业部负责人): a manager of the branch; overdue complaints escalate to them. */
+  headId: string | null;
   closedAt: string | null;
   createdAt: string;
 }
@@ -31,7 +33,7 @@ export interface TeamView {
   createdAt: string;
 }
 
-export const branchView = (b: BranchRow): BranchView => ({ id: b.id, code: b.code, name: b.name, closedAt: iso(b.closedAt), createdAt: b.createdAt.toISOString() });
+export const branchView = (b: BranchRow): BranchView => ({ id: b.id, code: b.code, name: b.name, headId: b.headId, closedAt: iso(b.closedAt), createdAt: b.createdAt.toISOString() });
 export const teamView = (t: TeamRow): TeamView => ({
   id: t.id,
   branchId: t.branchId,
@@ -96,12 +98,26 @@ export class OrgRepo {
     }
   }
 
-  async renameBranch(actor: Principal, id: string, name: string): Promise<BranchView> {
+  /** Renames a branch and/or names its head (an active manager of this branch, or null). */
+  async updateBranch(actor: Principal, id: string, patch: { name?: string; headId?: string | null }): Promise<BranchView> {
     return this.db.transaction(async (tx) => {
       const b = await branchFor(tx, actor.firmId!, id, true);
       if (b.closedAt) throw new QiaoError('QIAO_BRANCH_CLOSED');
-      const [after] = await tx.update(branches).set({ name }).where(eq(branches.id, id)).returning();
-      await recordChange(this.archive, tx, actor, 'org.branch.rename', id, [id], { before: { name: b.name }, after: { name } });
+      const set: Partial<BranchRow> = {};
+      if (patch.name !== undefined) set.name = patch.name;
+      if (patch.headId !== undefined) {
+        if (patch.headId !== null) {
+          const m = isUuid(patch.headId) ? (await tx.select().from(users).where(eq(users.id, patch.headId)))[0] : undefined;
+          if (!m || m.firmId !== actor.firmId) throw new QiaoError('QIAO_USER_NOT_FOUND');
+          if (m.role !== 'manager' || !m.active || m.branchId !== id) throw new QiaoError('QIAO_USER_INVALID', 'A branch head must be an active manager of the branch');
+        }
+        set.headId = patch.headId;
+      }
+      const d = diff({ name: b.name, headId: b.headId }, { name: set.name, headId: set.headId });
+      if (!Object.keys(d.after).length) return branchView(b);
+      const [after] = await tx.update(branches).set(set).where(eq(branches.id, id)).returning();
+      const action = d.after.headId !== undefined && d.after.name === undefined ? 'org.branch.head' : 'org.branch.rename';
+      await recordChange(this.archive, tx, actor, action, id, [id, ...(after.headId ? [after.headId] : []), ...(b.headId ? [b.headId] : [])], d);
       return branchView(after);
     });
   }

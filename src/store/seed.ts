@@ -26,6 +26,7 @@ export const DEMO_LOGINS: DemoLogin[] = [
   { login: 'broker2', role: 'broker', note: '经纪人, team B' },
   { login: 'manager1', role: 'manager', note: '团队经理, team A' },
   { login: 'manager2', role: 'manager', note: '团队经理, team B' },
+  { login: 'service1', role: 'manager', note: '客服专员 (service desk, SH-LJZ): complaints' },
   { login: 'research1', role: 'research', note: '研究所' },
   { login: 'compliance1', role: 'compliance', note: '合规' },
   { login: 'admin', role: 'admin', note: '管理员' },
@@ -45,11 +46,13 @@ export async function seedDemo(db: Db): Promise<boolean> {
         { firmId: firm.id, code: 'BJ-JRJ', name: '北京金融街营业部' },
       ])
       .returning();
-    const [teamA, teamB] = await tx
+    const [teamA, teamB, teamSvc] = await tx
       .insert(teams)
       .values([
         { branchId: sh.id, code: 'SH-A', name: '陆家嘴财富一组' },
         { branchId: bj.id, code: 'BJ-B', name: '金融街机构组' },
+        // The branch's client service desk (客服): no brokers; receives the branch's complaints.
+        { branchId: sh.id, code: 'SH-SVC', name: '陆家嘴客户服务组' },
       ])
       .returning();
     const base = { firmId: firm.id, passwordHash: hash };
@@ -60,6 +63,7 @@ export async function seedDemo(db: Db): Promise<boolean> {
         { ...base, login: 'broker2', displayName: '李经纪', role: 'broker', branchId: bj.id, teamId: teamB.id, email: 'broker2@qiao.example' },
         { ...base, login: 'manager1', displayName: '张经理', role: 'manager', branchId: sh.id, teamId: teamA.id, email: 'manager1@qiao.example' },
         { ...base, login: 'manager2', displayName: '吴经理', role: 'manager', branchId: bj.id, teamId: teamB.id, email: 'manager2@qiao.example' },
+        { ...base, login: 'service1', displayName: '钱客服', role: 'manager', branchId: sh.id, teamId: teamSvc.id, serviceDesk: true, email: 'service1@qiao.example' },
         { ...base, login: 'research1', displayName: '陈研究员', role: 'research', email: 'research1@qiao.example' },
         { ...base, login: 'compliance1', displayName: '赵合规', role: 'compliance', email: 'compliance1@qiao.example' },
         { ...base, login: 'admin', displayName: '系统管理员', role: 'admin', email: 'admin@qiao.example' },

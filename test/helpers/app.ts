@@ -70,6 +70,8 @@ function baseEnv(overrides: Record<string, string>): Record<string, string> {
     QIAO_LOGIN_MAX_FAILURES_PER_ADDRESS: '1000000',
     // Suites log in as admin and compliance with the password only; the TOTP suites turn the requirement on.
     QIAO_TOTP_REQUIRED_ROLES: '',
+    // Service sweeps run when a test calls app.qiao.sweeper.runOnce(now), never on a timer mid-test.
+    QIAO_SERVICE_SWEEP_MS: '0',
     ...overrides,
   };
 }

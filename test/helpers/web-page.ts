@@ -58,6 +58,8 @@ export async function startWebApp(env: Record<string, string> = {}, opts: { outb
     QIAO_LOGIN_MAX_FAILURES_PER_ADDRESS: '1000000',
     // Pages log in as admin and compliance with the password only; the account-security suite turns the requirement on.
     QIAO_TOTP_REQUIRED_ROLES: '',
+    // Service sweeps run when a test calls app.qiao.sweeper.runOnce(now), never on a timer mid-test.
+    QIAO_SERVICE_SWEEP_MS: '0',
     ...env,
   });
   const app = await buildApp(config, { inMemoryDb: true, logger: false, ...(opts.outboxDir ? { outboxDir: opts.outboxDir } : {}) });

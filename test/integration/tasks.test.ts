@@ -48,10 +48,12 @@ describe('team tasks (embedded hub)', () => {
     it('lists the teams and brokers a manager may send to', async () => {
       const r = await t.request('GET', '/api/tasks/recipients', { token: tok('manager1') });
       expect(r.status).toBe(200);
-      expect(r.body.teams.map((x: { id: string }) => x.id)).toEqual([teamA]);
+      // Their own team and the other teams of their branch (the demo's service desk team SH-SVC).
+      const svcTeam = await teamId(dbOf(t), 'SH-SVC');
+      expect(r.body.teams.map((x: { id: string }) => x.id).sort()).toEqual([teamA, svcTeam].sort());
       expect(r.body.brokers.map((b: { id: string }) => b.id).sort()).toEqual([id('broker1'), id('broker3')].sort());
       const admin = await t.request('GET', '/api/tasks/recipients', { token: tok('admin') });
-      expect(admin.body.teams.map((x: { id: string }) => x.id).sort()).toEqual([teamA, teamB].sort());
+      expect(admin.body.teams.map((x: { id: string }) => x.id).sort()).toEqual([teamA, teamB, svcTeam].sort());
       for (const l of ['broker1', 'client1', 'research1', 'compliance1']) {
         expect((await t.request('GET', '/api/tasks/recipients', { token: tok(l) })).body.error.code, l).toBe('QIAO_FORBIDDEN');
       }

@@ -4,6 +4,8 @@
  */
 import { resolveChannel } from '../../channels/catalogue.ts';
 import { STRINGS, type Lang, type Strings } from './strings.ts';
+import { reminderFields, reminderTitle } from './reminder-text.ts';
+import { followupContent, surveyContent } from './followup-text.ts';
 
 export interface RenderedMail {
   subject: string;
@@ -73,6 +75,8 @@ function when(d: Date, lang: Lang, timeZone: string): string {
 
 /** The message in the web client's inbox: `<publicUrl>/inbox/<messageId>`. */
 function link(ctx: RenderContext, m: MessageForMail): string {
+  // A work reminder is acted on in the reminders view (snooze, done), not the inbox.
+  if (m.kind === 'reminder') return `${ctx.publicUrl}/reminders`;
   return `${ctx.publicUrl}/inbox/${encodeURIComponent(m.id)}`;
 }
 
@@ -126,6 +130,12 @@ function content(m: MessageForMail, s: Strings, lang: Lang): { title: string; le
     }
     case 'chat':
       return { title: s.newMessage(m.senderName ?? ''), body: str(p.text), fields: [] };
+    case 'reminder':
+      return { title: reminderTitle(p, lang), body: str(p.note), fields: reminderFields(p, lang) };
+    case 'followup':
+      return followupContent(p, lang);
+    case 'survey':
+      return surveyContent(p, lang);
     default:
       return { title: str(p.title) || m.kind, body: str(p.body), fields: p.url ? [{ label: 'URL', value: str(p.url) }] : [] };
   }

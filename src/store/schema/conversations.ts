@@ -39,6 +39,9 @@ export const conversations = pgTable(
     uniqueIndex('conversations_broker_client_uq').on(t.brokerId, t.clientId).where(sql`${t.type} = 'broker_client'`),
     uniqueIndex('conversations_broker_manager_uq').on(t.brokerId, t.managerId).where(sql`${t.type} = 'broker_manager'`),
     index('conversations_client_idx').on(t.clientId),
+    // Service dashboards (src/service/quality.ts): each broker's waiting clients, and its clients contacted lately.
+    index('conversations_waiting_idx').on(t.brokerId, t.waitingSince).where(sql`${t.type} = 'broker_client' and ${t.waitingSince} is not null`),
+    index('conversations_staff_chat_idx').on(t.brokerId, t.clientId, t.lastStaffChatAt).where(sql`${t.type} = 'broker_client' and ${t.lastStaffChatAt} is not null`),
   ],
 );
 

@@ -5,7 +5,7 @@
  * is stored twice.
  */
 import { sql } from 'drizzle-orm';
-import { boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { boolean, date, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { branches, firms, teams } from './org.ts';
 import { conversations } from './conversations.ts';
 import { tasks } from './advisory.ts';
@@ -39,6 +39,29 @@ export const responseEpisodes = pgTable(
     index('response_episodes_team_idx').on(t.teamId, t.answeredAt),
     index('response_episodes_branch_idx').on(t.branchId, t.answeredAt),
   ],
+);
+
+/**
+ * The response episodes of one broker, counted per Shanghai day (`grain` day) and per month (`grain`
+ * month, `day` = the 1st) into the fixed bins of src/domain/response-bins.ts, in trading hours and in all
+ * hours: what the dashboards read p50 / p90 and answered counts from (a firm's year is millions of
+ * episodes; these are 2,000 × 12 month rows). Kept in the same statement that inserts the episode
+ * (ConversationsRepo.recordMessage), so it always equals a recount of `response_episodes`
+ * (`rebuildResponseRollups` in src/service/quality-rollups.ts recomputes it from them).
+ */
+export const responseRollups = pgTable(
+  'response_rollups',
+  {
+    grain: text('grain', { enum: ['day', 'month'] }).notNull(),
+    day: date('day').notNull(),
+    brokerId: uuid('broker_id').notNull().references(() => users.id),
+    answered: integer('answered').notNull(),
+    /** Episodes per bin of their trading-hours seconds (index = bin + 1). */
+    tradingHist: integer('trading_hist').array().notNull(),
+    /** Episodes per bin of their all-hours seconds. */
+    allHist: integer('all_hist').array().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.grain, t.brokerId, t.day] }), index('response_rollups_day_idx').on(t.grain, t.day)],
 );
 
 /**
@@ -119,6 +142,8 @@ export const followups = pgTable(
     teamId: uuid('team_id').references(() => teams.id),
     assigneeId: uuid('assignee_id').references(() => users.id),
     ruleId: uuid('rule_id').references(() => followupRules.id),
+    /** Must be done by staff other than the client's broker (the rule's setting when scheduled; manual: assigned to someone else). */
+    independent: boolean('independent').notNull().default(false),
     scheduledBy: uuid('scheduled_by').references(() => users.id),
     reason: text('reason').notNull().default(''),
     dueAt: timestamp('due_at', { withTimezone: true }).notNull(),

@@ -58,6 +58,8 @@ export const brokerClients = pgTable(
   (t) => [
     primaryKey({ columns: [t.brokerId, t.clientId] }),
     index('broker_clients_client_idx').on(t.clientId),
+    // A broker's book (its primary clients), read index-only by the service dashboards.
+    index('broker_clients_primary_idx').on(t.brokerId, t.clientId).where(sql`${t.relation} = 'primary'`),
     // At most one primary broker per client, whatever races between assignment changes.
     uniqueIndex('broker_clients_one_primary_uq').on(t.clientId).where(sql`${t.relation} = 'primary'`),
   ],

@@ -40,6 +40,8 @@ export interface paths {
                             closedAt: string | null;
                             code: string;
                             createdAt: string;
+                            /** @description The branch head (营业部负责人): a manager of the branch */
+                            headId: string | null;
                             id: string;
                             name: string;
                         };
@@ -126,7 +128,10 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Rename a branch */
+        /**
+         * Rename a branch and/or name its head (营业部负责人)
+         * @description headId: an active manager of this branch, or null (another branch’s user or a non-manager: QIAO_USER_INVALID; unknown: QIAO_USER_NOT_FOUND).
+         */
         patch: {
             parameters: {
                 query?: never;
@@ -139,7 +144,8 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        name: string;
+                        headId?: string | null;
+                        name?: string;
                     };
                 };
             };
@@ -154,6 +160,8 @@ export interface paths {
                             closedAt: string | null;
                             code: string;
                             createdAt: string;
+                            /** @description The branch head (营业部负责人): a manager of the branch */
+                            headId: string | null;
                             id: string;
                             name: string;
                         };
@@ -269,6 +277,8 @@ export interface paths {
                             closedAt: string | null;
                             code: string;
                             createdAt: string;
+                            /** @description The branch head (营业部负责人): a manager of the branch */
+                            headId: string | null;
                             id: string;
                             name: string;
                         };
@@ -1012,6 +1022,8 @@ export interface paths {
                                 closedAt: string | null;
                                 code: string;
                                 createdAt: string;
+                                /** @description The branch head (营业部负责人): a manager of the branch */
+                                headId: string | null;
                                 id: string;
                                 name: string;
                                 teams: {
@@ -1513,6 +1525,7 @@ export interface paths {
                                 riskLevel: "C1" | "C2" | "C3" | "C4" | "C5" | null;
                                 /** @enum {string} */
                                 role: "client" | "broker" | "manager" | "research" | "compliance" | "admin";
+                                serviceDesk: boolean;
                                 teamId: string | null;
                                 /** @enum {string|null} */
                                 tier: "general" | "hnw" | "institutional" | null;
@@ -1600,6 +1613,8 @@ export interface paths {
                         /** @enum {string|null} */
                         riskLevel?: "C1" | "C2" | "C3" | "C4" | "C5" | null;
                         role: string;
+                        /** @description Staff of the branch’s client service desk (客服); staff only (a client: QIAO_USER_INVALID) */
+                        serviceDesk?: boolean;
                         teamId?: string | null;
                         /** @enum {string} */
                         tier?: "general" | "hnw" | "institutional";
@@ -1635,6 +1650,7 @@ export interface paths {
                             riskLevel: "C1" | "C2" | "C3" | "C4" | "C5" | null;
                             /** @enum {string} */
                             role: "client" | "broker" | "manager" | "research" | "compliance" | "admin";
+                            serviceDesk: boolean;
                             teamId: string | null;
                             /** @enum {string|null} */
                             tier: "general" | "hnw" | "institutional" | null;
@@ -1786,6 +1802,7 @@ export interface paths {
                             riskLevel: "C1" | "C2" | "C3" | "C4" | "C5" | null;
                             /** @enum {string} */
                             role: "client" | "broker" | "manager" | "research" | "compliance" | "admin";
+                            serviceDesk: boolean;
                             teamId: string | null;
                             /** @enum {string|null} */
                             tier: "general" | "hnw" | "institutional" | null;
@@ -1861,7 +1878,7 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Edit a user: profile (name, email, phone, locale, time zone), role, team or branch
+         * Edit a user: profile (name, email, phone, locale, time zone), role, team or branch, service-desk (客服) flag
          * @description A role change ends the user’s sessions (tokens refused with QIAO_SESSION_REVOKED, sockets closed 4406); a team move keeps them and re-authorises live subscriptions. Client ↔ staff role changes are refused (QIAO_ROLE_INVALID).
          */
         patch: {
@@ -1884,6 +1901,8 @@ export interface paths {
                         /** @description mainland China mobile number (13812345678 or +8613812345678); stored as +86… */
                         phone?: string | null;
                         role?: string;
+                        /** @description Staff of the branch’s client service desk (客服); staff only (a client: QIAO_USER_INVALID) */
+                        serviceDesk?: boolean;
                         teamId?: string | null;
                         timeZone?: string;
                     };
@@ -1917,6 +1936,7 @@ export interface paths {
                             riskLevel: "C1" | "C2" | "C3" | "C4" | "C5" | null;
                             /** @enum {string} */
                             role: "client" | "broker" | "manager" | "research" | "compliance" | "admin";
+                            serviceDesk: boolean;
                             teamId: string | null;
                             /** @enum {string|null} */
                             tier: "general" | "hnw" | "institutional" | null;
@@ -2066,6 +2086,7 @@ export interface paths {
                             riskLevel: "C1" | "C2" | "C3" | "C4" | "C5" | null;
                             /** @enum {string} */
                             role: "client" | "broker" | "manager" | "research" | "compliance" | "admin";
+                            serviceDesk: boolean;
                             teamId: string | null;
                             /** @enum {string|null} */
                             tier: "general" | "hnw" | "institutional" | null;
@@ -2204,6 +2225,7 @@ export interface paths {
                             riskLevel: "C1" | "C2" | "C3" | "C4" | "C5" | null;
                             /** @enum {string} */
                             role: "client" | "broker" | "manager" | "research" | "compliance" | "admin";
+                            serviceDesk: boolean;
                             teamId: string | null;
                             /** @enum {string|null} */
                             tier: "general" | "hnw" | "institutional" | null;
@@ -5351,6 +5373,1860 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/complaints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Complaints I may see, newest first (client: own; service desk, branch head, managers: their branch but not those about themselves; compliance, admin: all) */
+        get: {
+            parameters: {
+                query?: {
+                    branchId?: string;
+                    limit?: number;
+                    overdue?: "1" | "0" | "true" | "false";
+                    status?: "open" | "acknowledged" | "resolved" | "rejected";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            complaints: {
+                                ackDueAt: string;
+                                acknowledgedAt?: string | null;
+                                assigneeId?: string | null;
+                                assigneeName?: string | null;
+                                branchId?: string | null;
+                                branchName?: string | null;
+                                /** @description The broker it is about (null for the client) */
+                                brokerId?: string | null;
+                                brokerName?: string | null;
+                                /** @enum {string} */
+                                category: "service" | "advice" | "trading" | "fees" | "system" | "privacy" | "other";
+                                clientId: string;
+                                clientName: string;
+                                closedAt?: string | null;
+                                conversationId?: string | null;
+                                createdAt: string;
+                                /** @description 0 none, 1 acknowledgement overdue, 2 resolution overdue */
+                                escalationLevel: number;
+                                id: string;
+                                /** @enum {string|null} */
+                                overdue: "ack" | "resolve" | null;
+                                reply?: string | null;
+                                resolveDueAt: string;
+                                /** @enum {string} */
+                                status: "open" | "acknowledged" | "resolved" | "rejected";
+                                text: string;
+                                updatedAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * File a complaint (投诉; clients): routed to the client’s branch service desk
+         * @description conversationId: one of the client’s own broker conversations (else QIAO_COMPLAINT_CONVERSATION_INVALID); the complaint is about that conversation’s broker, else the client’s primary broker. Send an Idempotency-Key: a retry with the same body returns the same complaint (200); with a different body QIAO_IDEMPOTENCY_MISMATCH.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    "idempotency-key"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        category: "service" | "advice" | "trading" | "fees" | "system" | "privacy" | "other";
+                        conversationId?: string;
+                        text: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            ackDueAt: string;
+                            acknowledgedAt?: string | null;
+                            assigneeId?: string | null;
+                            assigneeName?: string | null;
+                            branchId?: string | null;
+                            branchName?: string | null;
+                            /** @description The broker it is about (null for the client) */
+                            brokerId?: string | null;
+                            brokerName?: string | null;
+                            can: {
+                                acknowledge: boolean;
+                                assign: boolean;
+                                note: boolean;
+                                resolve: boolean;
+                            };
+                            /** @enum {string} */
+                            category: "service" | "advice" | "trading" | "fees" | "system" | "privacy" | "other";
+                            clientId: string;
+                            clientName: string;
+                            closedAt?: string | null;
+                            conversationId?: string | null;
+                            createdAt: string;
+                            /** @description 0 none, 1 acknowledgement overdue, 2 resolution overdue */
+                            escalationLevel: number;
+                            events: {
+                                /** @enum {string} */
+                                action: "filed" | "assigned" | "acknowledged" | "note" | "escalated" | "resolved" | "rejected";
+                                actorId: string | null;
+                                actorName: string | null;
+                                at: string;
+                                clientVisible: boolean;
+                                id: string;
+                                note: string | null;
+                            }[];
+                            id: string;
+                            /** @enum {string|null} */
+                            overdue: "ack" | "resolve" | null;
+                            reply?: string | null;
+                            resolveDueAt: string;
+                            /** @enum {string} */
+                            status: "open" | "acknowledged" | "resolved" | "rejected";
+                            text: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            ackDueAt: string;
+                            acknowledgedAt?: string | null;
+                            assigneeId?: string | null;
+                            assigneeName?: string | null;
+                            branchId?: string | null;
+                            branchName?: string | null;
+                            /** @description The broker it is about (null for the client) */
+                            brokerId?: string | null;
+                            brokerName?: string | null;
+                            can: {
+                                acknowledge: boolean;
+                                assign: boolean;
+                                note: boolean;
+                                resolve: boolean;
+                            };
+                            /** @enum {string} */
+                            category: "service" | "advice" | "trading" | "fees" | "system" | "privacy" | "other";
+                            clientId: string;
+                            clientName: string;
+                            closedAt?: string | null;
+                            conversationId?: string | null;
+                            createdAt: string;
+                            /** @description 0 none, 1 acknowledgement overdue, 2 resolution overdue */
+                            escalationLevel: number;
+                            events: {
+                                /** @enum {string} */
+                                action: "filed" | "assigned" | "acknowledged" | "note" | "escalated" | "resolved" | "rejected";
+                                actorId: string | null;
+                                actorName: string | null;
+                                at: string;
+                                clientVisible: boolean;
+                                id: string;
+                                note: string | null;
+                            }[];
+                            id: string;
+                            /** @enum {string|null} */
+                            overdue: "ack" | "resolve" | null;
+                            reply?: string | null;
+                            resolveDueAt: string;
+                            /** @enum {string} */
+                            status: "open" | "acknowledged" | "resolved" | "rejected";
+                            text: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/complaints/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One complaint with its events (the client sees the client-visible ones) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            ackDueAt: string;
+                            acknowledgedAt?: string | null;
+                            assigneeId?: string | null;
+                            assigneeName?: string | null;
+                            branchId?: string | null;
+                            branchName?: string | null;
+                            /** @description The broker it is about (null for the client) */
+                            brokerId?: string | null;
+                            brokerName?: string | null;
+                            can: {
+                                acknowledge: boolean;
+                                assign: boolean;
+                                note: boolean;
+                                resolve: boolean;
+                            };
+                            /** @enum {string} */
+                            category: "service" | "advice" | "trading" | "fees" | "system" | "privacy" | "other";
+                            clientId: string;
+                            clientName: string;
+                            closedAt?: string | null;
+                            conversationId?: string | null;
+                            createdAt: string;
+                            /** @description 0 none, 1 acknowledgement overdue, 2 resolution overdue */
+                            escalationLevel: number;
+                            events: {
+                                /** @enum {string} */
+                                action: "filed" | "assigned" | "acknowledged" | "note" | "escalated" | "resolved" | "rejected";
+                                actorId: string | null;
+                                actorName: string | null;
+                                at: string;
+                                clientVisible: boolean;
+                                id: string;
+                                note: string | null;
+                            }[];
+                            id: string;
+                            /** @enum {string|null} */
+                            overdue: "ack" | "resolve" | null;
+                            reply?: string | null;
+                            resolveDueAt: string;
+                            /** @enum {string} */
+                            status: "open" | "acknowledged" | "resolved" | "rejected";
+                            text: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/complaints/{id}/acknowledge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Acknowledge (受理): open → acknowledged, with an optional note the client sees
+         * @description A step not possible in the current status (or lost to a concurrent step): QIAO_COMPLAINT_TRANSITION_INVALID (409).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        note?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            ackDueAt: string;
+                            acknowledgedAt?: string | null;
+                            assigneeId?: string | null;
+                            assigneeName?: string | null;
+                            branchId?: string | null;
+                            branchName?: string | null;
+                            /** @description The broker it is about (null for the client) */
+                            brokerId?: string | null;
+                            brokerName?: string | null;
+                            can: {
+                                acknowledge: boolean;
+                                assign: boolean;
+                                note: boolean;
+                                resolve: boolean;
+                            };
+                            /** @enum {string} */
+                            category: "service" | "advice" | "trading" | "fees" | "system" | "privacy" | "other";
+                            clientId: string;
+                            clientName: string;
+                            closedAt?: string | null;
+                            conversationId?: string | null;
+                            createdAt: string;
+                            /** @description 0 none, 1 acknowledgement overdue, 2 resolution overdue */
+                            escalationLevel: number;
+                            events: {
+                                /** @enum {string} */
+                                action: "filed" | "assigned" | "acknowledged" | "note" | "escalated" | "resolved" | "rejected";
+                                actorId: string | null;
+                                actorName: string | null;
+                                at: string;
+                                clientVisible: boolean;
+                                id: string;
+                                note: string | null;
+                            }[];
+                            id: string;
+                            /** @enum {string|null} */
+                            overdue: "ack" | "resolve" | null;
+                            reply?: string | null;
+                            resolveDueAt: string;
+                            /** @enum {string} */
+                            status: "open" | "acknowledged" | "resolved" | "rejected";
+                            text: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description QIAO_COMPLAINT_TRANSITION_INVALID */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/complaints/{id}/assign": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Assign to a broker or manager of the branch (the broker it is about sees it only then)
+         * @description A step not possible in the current status (or lost to a concurrent step): QIAO_COMPLAINT_TRANSITION_INVALID (409).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        assigneeId: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            ackDueAt: string;
+                            acknowledgedAt?: string | null;
+                            assigneeId?: string | null;
+                            assigneeName?: string | null;
+                            branchId?: string | null;
+                            branchName?: string | null;
+                            /** @description The broker it is about (null for the client) */
+                            brokerId?: string | null;
+                            brokerName?: string | null;
+                            can: {
+                                acknowledge: boolean;
+                                assign: boolean;
+                                note: boolean;
+                                resolve: boolean;
+                            };
+                            /** @enum {string} */
+                            category: "service" | "advice" | "trading" | "fees" | "system" | "privacy" | "other";
+                            clientId: string;
+                            clientName: string;
+                            closedAt?: string | null;
+                            conversationId?: string | null;
+                            createdAt: string;
+                            /** @description 0 none, 1 acknowledgement overdue, 2 resolution overdue */
+                            escalationLevel: number;
+                            events: {
+                                /** @enum {string} */
+                                action: "filed" | "assigned" | "acknowledged" | "note" | "escalated" | "resolved" | "rejected";
+                                actorId: string | null;
+                                actorName: string | null;
+                                at: string;
+                                clientVisible: boolean;
+                                id: string;
+                                note: string | null;
+                            }[];
+                            id: string;
+                            /** @enum {string|null} */
+                            overdue: "ack" | "resolve" | null;
+                            reply?: string | null;
+                            resolveDueAt: string;
+                            /** @enum {string} */
+                            status: "open" | "acknowledged" | "resolved" | "rejected";
+                            text: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description QIAO_COMPLAINT_TRANSITION_INVALID */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/complaints/{id}/assignable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Staff of the complaint’s branch it may be assigned to (empty unless the caller may assign) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            staff: {
+                                displayName: string;
+                                id: string;
+                                role: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/complaints/{id}/note": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An internal note (not shown to the client)
+         * @description A step not possible in the current status (or lost to a concurrent step): QIAO_COMPLAINT_TRANSITION_INVALID (409).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        text: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            ackDueAt: string;
+                            acknowledgedAt?: string | null;
+                            assigneeId?: string | null;
+                            assigneeName?: string | null;
+                            branchId?: string | null;
+                            branchName?: string | null;
+                            /** @description The broker it is about (null for the client) */
+                            brokerId?: string | null;
+                            brokerName?: string | null;
+                            can: {
+                                acknowledge: boolean;
+                                assign: boolean;
+                                note: boolean;
+                                resolve: boolean;
+                            };
+                            /** @enum {string} */
+                            category: "service" | "advice" | "trading" | "fees" | "system" | "privacy" | "other";
+                            clientId: string;
+                            clientName: string;
+                            closedAt?: string | null;
+                            conversationId?: string | null;
+                            createdAt: string;
+                            /** @description 0 none, 1 acknowledgement overdue, 2 resolution overdue */
+                            escalationLevel: number;
+                            events: {
+                                /** @enum {string} */
+                                action: "filed" | "assigned" | "acknowledged" | "note" | "escalated" | "resolved" | "rejected";
+                                actorId: string | null;
+                                actorName: string | null;
+                                at: string;
+                                clientVisible: boolean;
+                                id: string;
+                                note: string | null;
+                            }[];
+                            id: string;
+                            /** @enum {string|null} */
+                            overdue: "ack" | "resolve" | null;
+                            reply?: string | null;
+                            resolveDueAt: string;
+                            /** @enum {string} */
+                            status: "open" | "acknowledged" | "resolved" | "rejected";
+                            text: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description QIAO_COMPLAINT_TRANSITION_INVALID */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/complaints/{id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reject (not upheld) with a reply the client sees: acknowledged → rejected
+         * @description A step not possible in the current status (or lost to a concurrent step): QIAO_COMPLAINT_TRANSITION_INVALID (409).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        reply: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            ackDueAt: string;
+                            acknowledgedAt?: string | null;
+                            assigneeId?: string | null;
+                            assigneeName?: string | null;
+                            branchId?: string | null;
+                            branchName?: string | null;
+                            /** @description The broker it is about (null for the client) */
+                            brokerId?: string | null;
+                            brokerName?: string | null;
+                            can: {
+                                acknowledge: boolean;
+                                assign: boolean;
+                                note: boolean;
+                                resolve: boolean;
+                            };
+                            /** @enum {string} */
+                            category: "service" | "advice" | "trading" | "fees" | "system" | "privacy" | "other";
+                            clientId: string;
+                            clientName: string;
+                            closedAt?: string | null;
+                            conversationId?: string | null;
+                            createdAt: string;
+                            /** @description 0 none, 1 acknowledgement overdue, 2 resolution overdue */
+                            escalationLevel: number;
+                            events: {
+                                /** @enum {string} */
+                                action: "filed" | "assigned" | "acknowledged" | "note" | "escalated" | "resolved" | "rejected";
+                                actorId: string | null;
+                                actorName: string | null;
+                                at: string;
+                                clientVisible: boolean;
+                                id: string;
+                                note: string | null;
+                            }[];
+                            id: string;
+                            /** @enum {string|null} */
+                            overdue: "ack" | "resolve" | null;
+                            reply?: string | null;
+                            resolveDueAt: string;
+                            /** @enum {string} */
+                            status: "open" | "acknowledged" | "resolved" | "rejected";
+                            text: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description QIAO_COMPLAINT_TRANSITION_INVALID */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/complaints/{id}/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resolve with a reply the client sees: acknowledged → resolved
+         * @description A step not possible in the current status (or lost to a concurrent step): QIAO_COMPLAINT_TRANSITION_INVALID (409).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        reply: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            ackDueAt: string;
+                            acknowledgedAt?: string | null;
+                            assigneeId?: string | null;
+                            assigneeName?: string | null;
+                            branchId?: string | null;
+                            branchName?: string | null;
+                            /** @description The broker it is about (null for the client) */
+                            brokerId?: string | null;
+                            brokerName?: string | null;
+                            can: {
+                                acknowledge: boolean;
+                                assign: boolean;
+                                note: boolean;
+                                resolve: boolean;
+                            };
+                            /** @enum {string} */
+                            category: "service" | "advice" | "trading" | "fees" | "system" | "privacy" | "other";
+                            clientId: string;
+                            clientName: string;
+                            closedAt?: string | null;
+                            conversationId?: string | null;
+                            createdAt: string;
+                            /** @description 0 none, 1 acknowledgement overdue, 2 resolution overdue */
+                            escalationLevel: number;
+                            events: {
+                                /** @enum {string} */
+                                action: "filed" | "assigned" | "acknowledged" | "note" | "escalated" | "resolved" | "rejected";
+                                actorId: string | null;
+                                actorName: string | null;
+                                at: string;
+                                clientVisible: boolean;
+                                id: string;
+                                note: string | null;
+                            }[];
+                            id: string;
+                            /** @enum {string|null} */
+                            overdue: "ack" | "resolve" | null;
+                            reply?: string | null;
+                            resolveDueAt: string;
+                            /** @enum {string} */
+                            status: "open" | "acknowledged" | "resolved" | "rejected";
+                            text: string;
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description QIAO_COMPLAINT_TRANSITION_INVALID */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/complaints/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The yearly complaint report for the regulator (compliance, admin): JSON, or format=csv (UTF-8 with BOM) / xlsx (one sheet per table)
+         * @description Complaints filed in the calendar year (Asia/Shanghai). A year before 2000 or after the current one: QIAO_COMPLAINT_REPORT_YEAR_INVALID.
+         */
+        get: {
+            parameters: {
+                query: {
+                    format?: "json" | "csv" | "xlsx";
+                    year: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            asOf: string;
+                            byBranch: {
+                                ackAvgH: number | null;
+                                ackMedianH: number | null;
+                                ackOverdue: number;
+                                branchCode: string;
+                                branchId: string | null;
+                                branchName: string;
+                                filed: number;
+                                handleAvgH: number | null;
+                                handleMedianH: number | null;
+                                openAtYearEnd: number;
+                                rejected: number;
+                                resolved: number;
+                                resolveOverdue: number;
+                                stillOpen: number;
+                            }[];
+                            byCategory: {
+                                ackAvgH: number | null;
+                                ackMedianH: number | null;
+                                ackOverdue: number;
+                                category: string;
+                                categoryName: string;
+                                filed: number;
+                                handleAvgH: number | null;
+                                handleMedianH: number | null;
+                                openAtYearEnd: number;
+                                rejected: number;
+                                resolved: number;
+                                resolveOverdue: number;
+                                stillOpen: number;
+                            }[];
+                            byOutcome: {
+                                count: number;
+                                /** @enum {string} */
+                                outcome: "resolved" | "rejected" | "open";
+                                outcomeName: string;
+                            }[];
+                            totals: {
+                                ackAvgH: number | null;
+                                ackMedianH: number | null;
+                                ackOverdue: number;
+                                filed: number;
+                                handleAvgH: number | null;
+                                handleMedianH: number | null;
+                                openAtYearEnd: number;
+                                rejected: number;
+                                resolved: number;
+                                resolveOverdue: number;
+                                stillOpen: number;
+                            };
+                            year: number;
+                        };
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                            asOf: string;
+                            byBranch: {
+                                ackAvgH: number | null;
+                                ackMedianH: number | null;
+                                ackOverdue: number;
+                                branchCode: string;
+                                branchId: string | null;
+                                branchName: string;
+                                filed: number;
+                                handleAvgH: number | null;
+                                handleMedianH: number | null;
+                                openAtYearEnd: number;
+                                rejected: number;
+                                resolved: number;
+                                resolveOverdue: number;
+                                stillOpen: number;
+                            }[];
+                            byCategory: {
+                                ackAvgH: number | null;
+                                ackMedianH: number | null;
+                                ackOverdue: number;
+                                category: string;
+                                categoryName: string;
+                                filed: number;
+                                handleAvgH: number | null;
+                                handleMedianH: number | null;
+                                openAtYearEnd: number;
+                                rejected: number;
+                                resolved: number;
+                                resolveOverdue: number;
+                                stillOpen: number;
+                            }[];
+                            byOutcome: {
+                                count: number;
+                                /** @enum {string} */
+                                outcome: "resolved" | "rejected" | "open";
+                                outcomeName: string;
+                            }[];
+                            totals: {
+                                ackAvgH: number | null;
+                                ackMedianH: number | null;
+                                ackOverdue: number;
+                                filed: number;
+                                handleAvgH: number | null;
+                                handleMedianH: number | null;
+                                openAtYearEnd: number;
+                                rejected: number;
+                                resolved: number;
+                                resolveOverdue: number;
+                                stillOpen: number;
+                            };
+                            year: number;
+                        };
+                        "text/csv": {
+                            asOf: string;
+                            byBranch: {
+                                ackAvgH: number | null;
+                                ackMedianH: number | null;
+                                ackOverdue: number;
+                                branchCode: string;
+                                branchId: string | null;
+                                branchName: string;
+                                filed: number;
+                                handleAvgH: number | null;
+                                handleMedianH: number | null;
+                                openAtYearEnd: number;
+                                rejected: number;
+                                resolved: number;
+                                resolveOverdue: number;
+                                stillOpen: number;
+                            }[];
+                            byCategory: {
+                                ackAvgH: number | null;
+                                ackMedianH: number | null;
+                                ackOverdue: number;
+                                category: string;
+                                categoryName: string;
+                                filed: number;
+                                handleAvgH: number | null;
+                                handleMedianH: number | null;
+                                openAtYearEnd: number;
+                                rejected: number;
+                                resolved: number;
+                                resolveOverdue: number;
+                                stillOpen: number;
+                            }[];
+                            byOutcome: {
+                                count: number;
+                                /** @enum {string} */
+                                outcome: "resolved" | "rejected" | "open";
+                                outcomeName: string;
+                            }[];
+                            totals: {
+                                ackAvgH: number | null;
+                                ackMedianH: number | null;
+                                ackOverdue: number;
+                                filed: number;
+                                handleAvgH: number | null;
+                                handleMedianH: number | null;
+                                openAtYearEnd: number;
+                                rejected: number;
+                                resolved: number;
+                                resolveOverdue: number;
+                                stillOpen: number;
+                            };
+                            year: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                        "text/csv": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                        "text/csv": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                        "text/csv": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/compliance/archive": {
         parameters: {
             query?: never;
@@ -7341,6 +9217,146 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/conversations/{id}/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark a broker–client conversation resolved (a broker with write access); the client gets a satisfaction survey
+         * @description At most one survey per conversation in 7 days and per conversation offset: `surveyId` is null when none was sent this time.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            conversationId?: string;
+                            /** Format: date-time */
+                            resolvedAt?: string;
+                            surveyId?: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/deliveries": {
         parameters: {
             query?: never;
@@ -7486,6 +9502,1399 @@ export interface paths {
                 };
                 /** @description Default Response */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/followups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Follow-ups I see: assigned to me; a manager its teams’; a branch head its branch’s; service desk its branch’s independent ones; compliance and admin all */
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    /** @description 1: assigned to me; team: of the teams I lead; branch: of my branch */
+                    mine?: "1" | "team" | "branch";
+                    state?: "open" | "overdue" | "done" | "cancelled";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            followups?: {
+                                assigneeId?: string | null;
+                                assigneeName?: string | null;
+                                branchId?: string | null;
+                                brokerId?: string | null;
+                                brokerName?: string | null;
+                                checklist?: {
+                                    /** @description 已告知投诉渠道 complaint channel told */
+                                    complaintChannelTold?: boolean;
+                                    /** @description 身份已确认 identity confirmed */
+                                    identityConfirmed?: boolean;
+                                    /** @description 未承诺收益 no promise of returns */
+                                    noReturnPromise?: boolean;
+                                    /** @description 已说明风险等级与产品 risk level and products explained */
+                                    riskExplained?: boolean;
+                                } | null;
+                                clientId?: string;
+                                clientName?: string;
+                                /** Format: date-time */
+                                createdAt?: string;
+                                /** Format: date-time */
+                                doneAt?: string | null;
+                                doneBy?: string | null;
+                                doneByName?: string | null;
+                                /** Format: date-time */
+                                dueAt?: string;
+                                /** Format: date-time */
+                                escalatedAt?: string | null;
+                                id?: string;
+                                /** @description must be done by staff other than the client’s broker */
+                                independent?: boolean;
+                                notes?: string | null;
+                                /** @enum {string|null} */
+                                outcome?: "reached" | "unreachable" | "declined" | null;
+                                overdue?: boolean;
+                                reason?: string;
+                                ruleCode?: string | null;
+                                ruleId?: string | null;
+                                /** @enum {string} */
+                                state?: "open" | "done" | "cancelled";
+                                teamId?: string | null;
+                            }[];
+                            /** Format: date-time */
+                            now?: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Schedule a follow-up by hand (manager of the client’s broker’s team, branch head, admin)
+         * @description Without assigneeId it goes to independent staff (service desk of the branch, else branch head, else team manager; never the broker). Assigned to the client’s broker it is not independent. dueAt in the future, at most 366 days ahead.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        assigneeId?: string;
+                        /** Format: uuid */
+                        clientId: string;
+                        /** Format: date-time */
+                        dueAt: string;
+                        /** @default  */
+                        reason?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            followup?: {
+                                assigneeId?: string | null;
+                                assigneeName?: string | null;
+                                branchId?: string | null;
+                                brokerId?: string | null;
+                                brokerName?: string | null;
+                                checklist?: {
+                                    /** @description 已告知投诉渠道 complaint channel told */
+                                    complaintChannelTold?: boolean;
+                                    /** @description 身份已确认 identity confirmed */
+                                    identityConfirmed?: boolean;
+                                    /** @description 未承诺收益 no promise of returns */
+                                    noReturnPromise?: boolean;
+                                    /** @description 已说明风险等级与产品 risk level and products explained */
+                                    riskExplained?: boolean;
+                                } | null;
+                                clientId?: string;
+                                clientName?: string;
+                                /** Format: date-time */
+                                createdAt?: string;
+                                /** Format: date-time */
+                                doneAt?: string | null;
+                                doneBy?: string | null;
+                                doneByName?: string | null;
+                                /** Format: date-time */
+                                dueAt?: string;
+                                /** Format: date-time */
+                                escalatedAt?: string | null;
+                                id?: string;
+                                /** @description must be done by staff other than the client’s broker */
+                                independent?: boolean;
+                                notes?: string | null;
+                                /** @enum {string|null} */
+                                outcome?: "reached" | "unreachable" | "declined" | null;
+                                overdue?: boolean;
+                                reason?: string;
+                                ruleCode?: string | null;
+                                ruleId?: string | null;
+                                /** @enum {string} */
+                                state?: "open" | "done" | "cancelled";
+                                teamId?: string | null;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/followups/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One follow-up (QIAO_FOLLOWUP_NOT_FOUND when I do not see it) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            followup?: {
+                                assigneeId?: string | null;
+                                assigneeName?: string | null;
+                                branchId?: string | null;
+                                brokerId?: string | null;
+                                brokerName?: string | null;
+                                checklist?: {
+                                    /** @description 已告知投诉渠道 complaint channel told */
+                                    complaintChannelTold?: boolean;
+                                    /** @description 身份已确认 identity confirmed */
+                                    identityConfirmed?: boolean;
+                                    /** @description 未承诺收益 no promise of returns */
+                                    noReturnPromise?: boolean;
+                                    /** @description 已说明风险等级与产品 risk level and products explained */
+                                    riskExplained?: boolean;
+                                } | null;
+                                clientId?: string;
+                                clientName?: string;
+                                /** Format: date-time */
+                                createdAt?: string;
+                                /** Format: date-time */
+                                doneAt?: string | null;
+                                doneBy?: string | null;
+                                doneByName?: string | null;
+                                /** Format: date-time */
+                                dueAt?: string;
+                                /** Format: date-time */
+                                escalatedAt?: string | null;
+                                id?: string;
+                                /** @description must be done by staff other than the client’s broker */
+                                independent?: boolean;
+                                notes?: string | null;
+                                /** @enum {string|null} */
+                                outcome?: "reached" | "unreachable" | "declined" | null;
+                                overdue?: boolean;
+                                reason?: string;
+                                ruleCode?: string | null;
+                                ruleId?: string | null;
+                                /** @enum {string} */
+                                state?: "open" | "done" | "cancelled";
+                                teamId?: string | null;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/followups/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel an open follow-up with a reason (the team’s manager, the branch head, admin) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        reason: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            followup?: {
+                                assigneeId?: string | null;
+                                assigneeName?: string | null;
+                                branchId?: string | null;
+                                brokerId?: string | null;
+                                brokerName?: string | null;
+                                checklist?: {
+                                    /** @description 已告知投诉渠道 complaint channel told */
+                                    complaintChannelTold?: boolean;
+                                    /** @description 身份已确认 identity confirmed */
+                                    identityConfirmed?: boolean;
+                                    /** @description 未承诺收益 no promise of returns */
+                                    noReturnPromise?: boolean;
+                                    /** @description 已说明风险等级与产品 risk level and products explained */
+                                    riskExplained?: boolean;
+                                } | null;
+                                clientId?: string;
+                                clientName?: string;
+                                /** Format: date-time */
+                                createdAt?: string;
+                                /** Format: date-time */
+                                doneAt?: string | null;
+                                doneBy?: string | null;
+                                doneByName?: string | null;
+                                /** Format: date-time */
+                                dueAt?: string;
+                                /** Format: date-time */
+                                escalatedAt?: string | null;
+                                id?: string;
+                                /** @description must be done by staff other than the client’s broker */
+                                independent?: boolean;
+                                notes?: string | null;
+                                /** @enum {string|null} */
+                                outcome?: "reached" | "unreachable" | "declined" | null;
+                                overdue?: boolean;
+                                reason?: string;
+                                ruleCode?: string | null;
+                                ruleId?: string | null;
+                                /** @enum {string} */
+                                state?: "open" | "done" | "cancelled";
+                                teamId?: string | null;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/followups/{id}/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record a follow-up: outcome, notes and the content checklist (the assignee, or independent staff of the branch taking it over)
+         * @description reached needs every checklist item (QIAO_FOLLOWUP_CHECKLIST_INCOMPLETE); the client’s own broker on an independent one: QIAO_FOLLOWUP_NOT_INDEPENDENT; done or cancelled: QIAO_FOLLOWUP_CLOSED; not visible: QIAO_FOLLOWUP_NOT_FOUND. Archived (retention client-followups).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        checklist: {
+                            /** @description 已告知投诉渠道 complaint channel told */
+                            complaintChannelTold: boolean;
+                            /** @description 身份已确认 identity confirmed */
+                            identityConfirmed: boolean;
+                            /** @description 未承诺收益 no promise of returns */
+                            noReturnPromise: boolean;
+                            /** @description 已说明风险等级与产品 risk level and products explained */
+                            riskExplained: boolean;
+                        };
+                        /** @default  */
+                        notes?: string;
+                        /** @enum {string} */
+                        outcome: "reached" | "unreachable" | "declined";
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            followup?: {
+                                assigneeId?: string | null;
+                                assigneeName?: string | null;
+                                branchId?: string | null;
+                                brokerId?: string | null;
+                                brokerName?: string | null;
+                                checklist?: {
+                                    /** @description 已告知投诉渠道 complaint channel told */
+                                    complaintChannelTold?: boolean;
+                                    /** @description 身份已确认 identity confirmed */
+                                    identityConfirmed?: boolean;
+                                    /** @description 未承诺收益 no promise of returns */
+                                    noReturnPromise?: boolean;
+                                    /** @description 已说明风险等级与产品 risk level and products explained */
+                                    riskExplained?: boolean;
+                                } | null;
+                                clientId?: string;
+                                clientName?: string;
+                                /** Format: date-time */
+                                createdAt?: string;
+                                /** Format: date-time */
+                                doneAt?: string | null;
+                                doneBy?: string | null;
+                                doneByName?: string | null;
+                                /** Format: date-time */
+                                dueAt?: string;
+                                /** Format: date-time */
+                                escalatedAt?: string | null;
+                                id?: string;
+                                /** @description must be done by staff other than the client’s broker */
+                                independent?: boolean;
+                                notes?: string | null;
+                                /** @enum {string|null} */
+                                outcome?: "reached" | "unreachable" | "declined" | null;
+                                overdue?: boolean;
+                                reason?: string;
+                                ruleCode?: string | null;
+                                ruleId?: string | null;
+                                /** @enum {string} */
+                                state?: "open" | "done" | "cancelled";
+                                teamId?: string | null;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/followups/coverage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Coverage report of a year (default: this year, Asia/Shanghai) per branch and rule (compliance, admin; branch heads their branch) */
+        get: {
+            parameters: {
+                query?: {
+                    year?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            branches?: {
+                                annualSample?: {
+                                    active?: boolean;
+                                    done?: number;
+                                    existingClients?: number;
+                                    percent?: number;
+                                    required?: number;
+                                    scheduled?: number;
+                                };
+                                branchCode?: string;
+                                branchId?: string;
+                                branchName?: string;
+                                checklistShare?: number | null;
+                                completed?: number;
+                                /** @description independent follow-ups done by the client’s own broker (must be 0) */
+                                doneByOwnBroker?: number;
+                                fullChecklist?: number;
+                                newAccounts?: {
+                                    active?: boolean;
+                                    inWindow?: number;
+                                    late?: number;
+                                    missing?: number;
+                                    opened?: number;
+                                    pending?: number;
+                                    withinDays?: number;
+                                };
+                                periodic?: {
+                                    active?: boolean;
+                                    code?: string;
+                                    done?: number;
+                                    due?: number;
+                                    everyDays?: number;
+                                    overdue?: number;
+                                    ruleId?: string;
+                                    tier?: string;
+                                }[];
+                            }[];
+                            /** Format: date-time */
+                            generatedAt?: string;
+                            year?: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/followups/coverage.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The coverage report as CSV (UTF-8 with BOM), one row per branch and rule */
+        get: {
+            parameters: {
+                query?: {
+                    year?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description CSV */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": string;
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/followups/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Follow-up rules of my firm (the built-in regulator floor is created on first use) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            rules?: {
+                                active?: boolean;
+                                builtin?: boolean;
+                                code?: string;
+                                id?: string;
+                                independent?: boolean;
+                                /** @enum {string} */
+                                kind?: "new_account" | "annual_sample" | "periodic";
+                                /** @description new_account {withinDays}; annual_sample {percent}; periodic {tier, everyDays} */
+                                params?: {
+                                    [key: string]: unknown;
+                                };
+                                /** Format: date-time */
+                                updatedAt?: string;
+                                updatedBy?: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Add a periodic follow-up rule for a client tier (admin, compliance; one per tier) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        everyDays: number;
+                        independent?: boolean;
+                        tier: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            rule?: {
+                                active?: boolean;
+                                builtin?: boolean;
+                                code?: string;
+                                id?: string;
+                                independent?: boolean;
+                                /** @enum {string} */
+                                kind?: "new_account" | "annual_sample" | "periodic";
+                                /** @description new_account {withinDays}; annual_sample {percent}; periodic {tier, everyDays} */
+                                params?: {
+                                    [key: string]: unknown;
+                                };
+                                /** Format: date-time */
+                                updatedAt?: string;
+                                updatedBy?: string | null;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/followups/rules/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change a follow-up rule (admin, compliance): params (merged, then checked), active, independent; archived
+         * @description Bad values (days 1–366, percent 1–100, an unknown tier, unknown keys): QIAO_FOLLOWUP_RULE_INVALID.
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        active?: boolean;
+                        independent?: boolean;
+                        params?: {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            rule?: {
+                                active?: boolean;
+                                builtin?: boolean;
+                                code?: string;
+                                id?: string;
+                                independent?: boolean;
+                                /** @enum {string} */
+                                kind?: "new_account" | "annual_sample" | "periodic";
+                                /** @description new_account {withinDays}; annual_sample {percent}; periodic {tier, everyDays} */
+                                params?: {
+                                    [key: string]: unknown;
+                                };
+                                /** Format: date-time */
+                                updatedAt?: string;
+                                updatedBy?: string | null;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/followups/schedulable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Clients I may schedule follow-ups for (managers: clients of their teams; branch heads: of their branch; admin: all, first 500) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            clients?: {
+                                brokerId?: string | null;
+                                brokerName?: string | null;
+                                displayName?: string;
+                                id?: string;
+                                tier?: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -9392,6 +12801,843 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/reminders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My work reminders: open (pending and fired, soonest first), done (done and dismissed, latest first) or all; with the counts of open ones */
+        get: {
+            parameters: {
+                query?: {
+                    state?: "open" | "done" | "all";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            counts: {
+                                /** @description Fired and not done or dismissed (the navigation badge) */
+                                fired: number;
+                                pending: number;
+                            };
+                            reminders: {
+                                client?: {
+                                    displayName?: string;
+                                    id?: string;
+                                } | null;
+                                complaintId?: string | null;
+                                conversationId?: string | null;
+                                createdAt: string;
+                                doneAt?: string | null;
+                                dueAt: string;
+                                /** @description risk_expiry, risk_expiry_today: the day the client's risk assessment stops being valid (YYYY-MM-DD) */
+                                expiresOn?: string | null;
+                                firedAt?: string | null;
+                                followupId?: string | null;
+                                id: string;
+                                /** @enum {string} */
+                                kind: "manual" | "risk_expiry" | "risk_expiry_today" | "client_waiting" | "task_due" | "followup_due" | "followup_overdue" | "complaint_overdue";
+                                /** @description The inbox message of its last firing */
+                                messageId?: string | null;
+                                note: string;
+                                snoozeCount: number;
+                                /** @enum {string} */
+                                state: "pending" | "fired" | "done" | "dismissed";
+                                task?: {
+                                    id?: string;
+                                    title?: string;
+                                } | null;
+                                title: string;
+                                updatedAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Set a work reminder (工作提醒) for myself, optionally about one of my clients or a conversation I take part in
+         * @description Staff only. `dueAt` must be in the future and at most 366 days ahead (QIAO_REMINDER_IN_PAST). `clientId` must be a client you serve (a broker: any assignment; a manager: a client of a broker of your team) and `conversationId` a conversation you may write in; both given, the conversation must be with that client (QIAO_REMINDER_TARGET_INVALID). When due, the reminder sweep publishes it to `inbox.<you>` (kind `reminder`) once, and delivers it by email/push per your preferences. Send an `Idempotency-Key`: the same key with the same body returns the first reminder (200); with a different body 409 QIAO_IDEMPOTENCY_MISMATCH.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    "idempotency-key"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        clientId?: string;
+                        /** Format: uuid */
+                        conversationId?: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 with offset, in the future (at most 366 days ahead)
+                         */
+                        dueAt: string;
+                        note?: string;
+                        title: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            duplicate?: boolean;
+                            reminder?: {
+                                client?: {
+                                    displayName?: string;
+                                    id?: string;
+                                } | null;
+                                complaintId?: string | null;
+                                conversationId?: string | null;
+                                createdAt: string;
+                                doneAt?: string | null;
+                                dueAt: string;
+                                /** @description risk_expiry, risk_expiry_today: the day the client's risk assessment stops being valid (YYYY-MM-DD) */
+                                expiresOn?: string | null;
+                                firedAt?: string | null;
+                                followupId?: string | null;
+                                id: string;
+                                /** @enum {string} */
+                                kind: "manual" | "risk_expiry" | "risk_expiry_today" | "client_waiting" | "task_due" | "followup_due" | "followup_overdue" | "complaint_overdue";
+                                /** @description The inbox message of its last firing */
+                                messageId?: string | null;
+                                note: string;
+                                snoozeCount: number;
+                                /** @enum {string} */
+                                state: "pending" | "fired" | "done" | "dismissed";
+                                task?: {
+                                    id?: string;
+                                    title?: string;
+                                } | null;
+                                title: string;
+                                updatedAt: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            duplicate?: boolean;
+                            reminder?: {
+                                client?: {
+                                    displayName?: string;
+                                    id?: string;
+                                } | null;
+                                complaintId?: string | null;
+                                conversationId?: string | null;
+                                createdAt: string;
+                                doneAt?: string | null;
+                                dueAt: string;
+                                /** @description risk_expiry, risk_expiry_today: the day the client's risk assessment stops being valid (YYYY-MM-DD) */
+                                expiresOn?: string | null;
+                                firedAt?: string | null;
+                                followupId?: string | null;
+                                id: string;
+                                /** @enum {string} */
+                                kind: "manual" | "risk_expiry" | "risk_expiry_today" | "client_waiting" | "task_due" | "followup_due" | "followup_overdue" | "complaint_overdue";
+                                /** @description The inbox message of its last firing */
+                                messageId?: string | null;
+                                note: string;
+                                snoozeCount: number;
+                                /** @enum {string} */
+                                state: "pending" | "fired" | "done" | "dismissed";
+                                task?: {
+                                    id?: string;
+                                    title?: string;
+                                } | null;
+                                title: string;
+                                updatedAt: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description QIAO_IDEMPOTENCY_MISMATCH: this Idempotency-Key was already used with a different body; nothing was changed */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/reminders/{id}/dismiss": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Dismiss a reminder (repeating it on a dismissed reminder answers 200, changed: false) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            changed: boolean;
+                            reminder: {
+                                client?: {
+                                    displayName?: string;
+                                    id?: string;
+                                } | null;
+                                complaintId?: string | null;
+                                conversationId?: string | null;
+                                createdAt: string;
+                                doneAt?: string | null;
+                                dueAt: string;
+                                /** @description risk_expiry, risk_expiry_today: the day the client's risk assessment stops being valid (YYYY-MM-DD) */
+                                expiresOn?: string | null;
+                                firedAt?: string | null;
+                                followupId?: string | null;
+                                id: string;
+                                /** @enum {string} */
+                                kind: "manual" | "risk_expiry" | "risk_expiry_today" | "client_waiting" | "task_due" | "followup_due" | "followup_overdue" | "complaint_overdue";
+                                /** @description The inbox message of its last firing */
+                                messageId?: string | null;
+                                note: string;
+                                snoozeCount: number;
+                                /** @enum {string} */
+                                state: "pending" | "fired" | "done" | "dismissed";
+                                task?: {
+                                    id?: string;
+                                    title?: string;
+                                } | null;
+                                title: string;
+                                updatedAt: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description QIAO_REMINDER_NOT_FOUND: no such reminder of yours (someone else's answers the same) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description QIAO_REMINDER_CLOSED: the reminder is already done or dismissed */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/reminders/{id}/done": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark a reminder done (repeating it on a done reminder answers 200, changed: false) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            changed: boolean;
+                            reminder: {
+                                client?: {
+                                    displayName?: string;
+                                    id?: string;
+                                } | null;
+                                complaintId?: string | null;
+                                conversationId?: string | null;
+                                createdAt: string;
+                                doneAt?: string | null;
+                                dueAt: string;
+                                /** @description risk_expiry, risk_expiry_today: the day the client's risk assessment stops being valid (YYYY-MM-DD) */
+                                expiresOn?: string | null;
+                                firedAt?: string | null;
+                                followupId?: string | null;
+                                id: string;
+                                /** @enum {string} */
+                                kind: "manual" | "risk_expiry" | "risk_expiry_today" | "client_waiting" | "task_due" | "followup_due" | "followup_overdue" | "complaint_overdue";
+                                /** @description The inbox message of its last firing */
+                                messageId?: string | null;
+                                note: string;
+                                snoozeCount: number;
+                                /** @enum {string} */
+                                state: "pending" | "fired" | "done" | "dismissed";
+                                task?: {
+                                    id?: string;
+                                    title?: string;
+                                } | null;
+                                title: string;
+                                updatedAt: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description QIAO_REMINDER_NOT_FOUND: no such reminder of yours (someone else's answers the same) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description QIAO_REMINDER_CLOSED: the reminder is already done or dismissed */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/reminders/{id}/snooze": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Snooze a pending or fired reminder: until a time, or for some minutes; it fires again then */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        minutes?: number;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601 with offset, in the future (at most 366 days ahead)
+                         */
+                        until?: string;
+                    } & (unknown | unknown);
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            changed: boolean;
+                            reminder: {
+                                client?: {
+                                    displayName?: string;
+                                    id?: string;
+                                } | null;
+                                complaintId?: string | null;
+                                conversationId?: string | null;
+                                createdAt: string;
+                                doneAt?: string | null;
+                                dueAt: string;
+                                /** @description risk_expiry, risk_expiry_today: the day the client's risk assessment stops being valid (YYYY-MM-DD) */
+                                expiresOn?: string | null;
+                                firedAt?: string | null;
+                                followupId?: string | null;
+                                id: string;
+                                /** @enum {string} */
+                                kind: "manual" | "risk_expiry" | "risk_expiry_today" | "client_waiting" | "task_due" | "followup_due" | "followup_overdue" | "complaint_overdue";
+                                /** @description The inbox message of its last firing */
+                                messageId?: string | null;
+                                note: string;
+                                snoozeCount: number;
+                                /** @enum {string} */
+                                state: "pending" | "fired" | "done" | "dismissed";
+                                task?: {
+                                    id?: string;
+                                    title?: string;
+                                } | null;
+                                title: string;
+                                updatedAt: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description QIAO_REMINDER_NOT_FOUND: no such reminder of yours (someone else's answers the same) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description QIAO_REMINDER_CLOSED: the reminder is already done or dismissed */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/research/audience": {
         parameters: {
             query?: never;
@@ -9774,6 +14020,515 @@ export interface paths {
                 };
                 /** @description Default Response */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/service/quality": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Service quality (服务质量): per broker, team and branch of a scope, and per day / week / month of a period
+         * @description First-response p50/p90 (trading or all hours, `period.hours` says which) and answers, waiting clients, coverage of the book, recommendations, tasks, follow-ups, complaints and satisfaction, computed from the stored rows (docs/service.md). Brokers: their own figures; managers: the teams they lead and the branch they head; admin and compliance: the firm. Else QIAO_SERVICE_SCOPE_FORBIDDEN; a bad period: QIAO_SERVICE_RANGE_INVALID.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description day, week or month (default day); at most 366 days in all */
+                    bucket?: string;
+                    /** @description first day, YYYY-MM-DD (Asia/Shanghai); default: 29 days before `to` */
+                    from?: string;
+                    /** @description trading (default) or all: the hours first-response times are counted in */
+                    hours?: string;
+                    /** @description the broker, team or branch (not for firm; a broker may leave it out for its own figures) */
+                    id?: string;
+                    /** @description default: the caller’s default scope (GET /api/service/scopes) */
+                    scope?: "broker" | "team" | "branch" | "firm";
+                    /** @description last day, YYYY-MM-DD; default: today */
+                    to?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            branches: {
+                                /** @description client waits answered (first responses) in the period */
+                                answered: number;
+                                /** @description clients whose primary broker it is */
+                                book: number;
+                                brokers: number;
+                                /** @description complaints about the broker filed in the period */
+                                complaints: number;
+                                /** @description of those, contacted by the broker side in the last 30 days */
+                                contacted: number;
+                                /** @description contacted / book, percent with 1 decimal */
+                                coverage: number | null;
+                                /** @description follow-ups of the broker's clients due in the period and done */
+                                followupsDone: number;
+                                /** @description follow-ups due in the period, still open and past due */
+                                followupsOverdue: number;
+                                id: string | null;
+                                name: string | null;
+                                oldestWaiting: {
+                                    clientId: string;
+                                    displayName: string;
+                                    /** Format: date-time */
+                                    since: string;
+                                } | null;
+                                /** @description first-response time p50, seconds, in the hours shown (upper edge of its bin; null without answers) */
+                                p50: number | null;
+                                /** @description first-response time p90, seconds, likewise */
+                                p90: number | null;
+                                /** @description recommendations held for compliance approval */
+                                recsHeld: number;
+                                /** @description recommendations refused by the suitability rules */
+                                recsRefused: number;
+                                /** @description recommendations delivered (or being delivered) to clients */
+                                recsSent: number;
+                                /** @description their average score (1–5, 2 decimals) */
+                                surveyAvg: number | null;
+                                /** @description satisfaction surveys answered in the period */
+                                surveys: number;
+                                /** @description task assignments due in the period and done by their due time */
+                                tasksOnTime: number;
+                                /** @description task assignments due in the period whose due time passed before they were done */
+                                tasksOverdue: number;
+                                /** @description clients now waiting for a first answer in the broker's conversations */
+                                waiting: number;
+                            }[];
+                            brokers: {
+                                active: boolean;
+                                /** @description client waits answered (first responses) in the period */
+                                answered: number;
+                                /** @description clients whose primary broker it is */
+                                book: number;
+                                branchId: string | null;
+                                branchName: string | null;
+                                /** @description complaints about the broker filed in the period */
+                                complaints: number;
+                                /** @description of those, contacted by the broker side in the last 30 days */
+                                contacted: number;
+                                /** @description contacted / book, percent with 1 decimal */
+                                coverage: number | null;
+                                /** @description follow-ups of the broker's clients due in the period and done */
+                                followupsDone: number;
+                                /** @description follow-ups due in the period, still open and past due */
+                                followupsOverdue: number;
+                                id: string;
+                                name: string;
+                                oldestWaiting: {
+                                    clientId: string;
+                                    displayName: string;
+                                    /** Format: date-time */
+                                    since: string;
+                                } | null;
+                                /** @description first-response time p50, seconds, in the hours shown (upper edge of its bin; null without answers) */
+                                p50: number | null;
+                                /** @description first-response time p90, seconds, likewise */
+                                p90: number | null;
+                                /** @description recommendations held for compliance approval */
+                                recsHeld: number;
+                                /** @description recommendations refused by the suitability rules */
+                                recsRefused: number;
+                                /** @description recommendations delivered (or being delivered) to clients */
+                                recsSent: number;
+                                /** @description their average score (1–5, 2 decimals) */
+                                surveyAvg: number | null;
+                                /** @description satisfaction surveys answered in the period */
+                                surveys: number;
+                                /** @description task assignments due in the period and done by their due time */
+                                tasksOnTime: number;
+                                /** @description task assignments due in the period whose due time passed before they were done */
+                                tasksOverdue: number;
+                                teamId: string | null;
+                                teamName: string | null;
+                                /** @description clients now waiting for a first answer in the broker's conversations */
+                                waiting: number;
+                            }[];
+                            /** Format: date-time */
+                            generatedAt: string;
+                            period: {
+                                /** @enum {string} */
+                                bucket: "day" | "week" | "month";
+                                /** Format: date */
+                                from: string;
+                                /**
+                                 * @description which hours the first-response times count: trading sessions only, or all hours
+                                 * @enum {string}
+                                 */
+                                hours: "trading" | "all";
+                                /** Format: date */
+                                to: string;
+                            };
+                            scope: {
+                                id: string;
+                                /** @enum {string} */
+                                kind: "broker" | "team" | "branch" | "firm";
+                                name: string;
+                            };
+                            series: {
+                                /** @description client waits answered (first responses) in the period */
+                                answered: number;
+                                /**
+                                 * Format: date
+                                 * @description first day of the bucket
+                                 */
+                                bucket: string;
+                                /** @description complaints about the broker filed in the period */
+                                complaints: number;
+                                /** @description follow-ups of the broker's clients due in the period and done */
+                                followupsDone: number;
+                                /** @description follow-ups due in the period, still open and past due */
+                                followupsOverdue: number;
+                                /** @description first-response time p50, seconds, in the hours shown (upper edge of its bin; null without answers) */
+                                p50: number | null;
+                                /** @description first-response time p90, seconds, likewise */
+                                p90: number | null;
+                                /** @description recommendations held for compliance approval */
+                                recsHeld: number;
+                                /** @description recommendations refused by the suitability rules */
+                                recsRefused: number;
+                                /** @description recommendations delivered (or being delivered) to clients */
+                                recsSent: number;
+                                /** @description their average score (1–5, 2 decimals) */
+                                surveyAvg: number | null;
+                                /** @description satisfaction surveys answered in the period */
+                                surveys: number;
+                                /** @description task assignments due in the period and done by their due time */
+                                tasksOnTime: number;
+                                /** @description task assignments due in the period whose due time passed before they were done */
+                                tasksOverdue: number;
+                            }[];
+                            teams: {
+                                /** @description client waits answered (first responses) in the period */
+                                answered: number;
+                                /** @description clients whose primary broker it is */
+                                book: number;
+                                brokers: number;
+                                /** @description complaints about the broker filed in the period */
+                                complaints: number;
+                                /** @description of those, contacted by the broker side in the last 30 days */
+                                contacted: number;
+                                /** @description contacted / book, percent with 1 decimal */
+                                coverage: number | null;
+                                /** @description follow-ups of the broker's clients due in the period and done */
+                                followupsDone: number;
+                                /** @description follow-ups due in the period, still open and past due */
+                                followupsOverdue: number;
+                                id: string | null;
+                                name: string | null;
+                                oldestWaiting: {
+                                    clientId: string;
+                                    displayName: string;
+                                    /** Format: date-time */
+                                    since: string;
+                                } | null;
+                                /** @description first-response time p50, seconds, in the hours shown (upper edge of its bin; null without answers) */
+                                p50: number | null;
+                                /** @description first-response time p90, seconds, likewise */
+                                p90: number | null;
+                                /** @description recommendations held for compliance approval */
+                                recsHeld: number;
+                                /** @description recommendations refused by the suitability rules */
+                                recsRefused: number;
+                                /** @description recommendations delivered (or being delivered) to clients */
+                                recsSent: number;
+                                /** @description their average score (1–5, 2 decimals) */
+                                surveyAvg: number | null;
+                                /** @description satisfaction surveys answered in the period */
+                                surveys: number;
+                                /** @description task assignments due in the period and done by their due time */
+                                tasksOnTime: number;
+                                /** @description task assignments due in the period whose due time passed before they were done */
+                                tasksOverdue: number;
+                                /** @description clients now waiting for a first answer in the broker's conversations */
+                                waiting: number;
+                            }[];
+                            total: {
+                                /** @description client waits answered (first responses) in the period */
+                                answered: number;
+                                /** @description clients whose primary broker it is */
+                                book: number;
+                                brokers: number;
+                                /** @description complaints about the broker filed in the period */
+                                complaints: number;
+                                /** @description of those, contacted by the broker side in the last 30 days */
+                                contacted: number;
+                                /** @description contacted / book, percent with 1 decimal */
+                                coverage: number | null;
+                                /** @description follow-ups of the broker's clients due in the period and done */
+                                followupsDone: number;
+                                /** @description follow-ups due in the period, still open and past due */
+                                followupsOverdue: number;
+                                id: string | null;
+                                name: string | null;
+                                oldestWaiting: {
+                                    clientId: string;
+                                    displayName: string;
+                                    /** Format: date-time */
+                                    since: string;
+                                } | null;
+                                /** @description first-response time p50, seconds, in the hours shown (upper edge of its bin; null without answers) */
+                                p50: number | null;
+                                /** @description first-response time p90, seconds, likewise */
+                                p90: number | null;
+                                /** @description recommendations held for compliance approval */
+                                recsHeld: number;
+                                /** @description recommendations refused by the suitability rules */
+                                recsRefused: number;
+                                /** @description recommendations delivered (or being delivered) to clients */
+                                recsSent: number;
+                                /** @description their average score (1–5, 2 decimals) */
+                                surveyAvg: number | null;
+                                /** @description satisfaction surveys answered in the period */
+                                surveys: number;
+                                /** @description task assignments due in the period and done by their due time */
+                                tasksOnTime: number;
+                                /** @description task assignments due in the period whose due time passed before they were done */
+                                tasksOverdue: number;
+                                /** @description clients now waiting for a first answer in the broker's conversations */
+                                waiting: number;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/service/quality.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The same service-quality report as CSV (UTF-8 with BOM; one row per total, branch, team, broker and bucket)
+         * @description Columns: 级别 Level | 名称 Name | 团队 Team | 营业部 Branch | 期间 Period | 时段 Hours | 已回复 Answered | 首次响应中位数(秒) First response p50 (s) | 首次响应90分位(秒) First response p90 (s) | 建议已发送 Recommendations sent | 适当性拒绝 Refused by suitability | 待合规审批 Held for approval | 任务按时完成 Tasks on time | 任务逾期 Tasks overdue | 回访完成 Follow-ups done | 回访逾期 Follow-ups overdue | 投诉 Complaints | 满意度调查 Surveys answered | 平均评分 Average score | 等待中客户 Waiting clients | 最久等待客户 Oldest waiting client | 等待起始 Waiting since | 客户数 Book | 30天内已联系 Contacted in 30 days | 覆盖率% Coverage %. Same query, checks and codes as GET /api/service/quality.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description day, week or month (default day); at most 366 days in all */
+                    bucket?: string;
+                    /** @description first day, YYYY-MM-DD (Asia/Shanghai); default: 29 days before `to` */
+                    from?: string;
+                    /** @description trading (default) or all: the hours first-response times are counted in */
+                    hours?: string;
+                    /** @description the broker, team or branch (not for firm; a broker may leave it out for its own figures) */
+                    id?: string;
+                    /** @description default: the caller’s default scope (GET /api/service/scopes) */
+                    scope?: "broker" | "team" | "branch" | "firm";
+                    /** @description last day, YYYY-MM-DD; default: today */
+                    to?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description CSV text */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": string;
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/service/scopes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The service-quality scopes the caller may view (own figures, teams, branches, the firm) and the one it opens with */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            branches: {
+                                code: string;
+                                id: string;
+                                name: string;
+                            }[];
+                            default: {
+                                id: string;
+                                /** @enum {string} */
+                                scope: "broker" | "team" | "branch" | "firm";
+                            } | null;
+                            firm: {
+                                id: string;
+                                name: string;
+                            } | null;
+                            self: {
+                                displayName: string;
+                                id: string;
+                            } | null;
+                            teams: {
+                                branchId: string;
+                                code: string;
+                                id: string;
+                                name: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -10243,6 +14998,226 @@ export interface paths {
                 };
             };
         };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/surveys/{id}/answer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Answer a survey once: score 1–5 and an optional comment (the client it was sent to)
+         * @description Someone else: QIAO_SURVEY_FORBIDDEN; unknown: QIAO_SURVEY_NOT_FOUND; a second answer: QIAO_SURVEY_ANSWERED.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @default  */
+                        comment?: string;
+                        score: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            survey?: {
+                                /** Format: date-time */
+                                answeredAt?: string | null;
+                                brokerId?: string;
+                                brokerName?: string;
+                                comment?: string | null;
+                                conversationId?: string;
+                                id?: string;
+                                score?: number | null;
+                                /** Format: date-time */
+                                sentAt?: string;
+                                /** @enum {string} */
+                                trigger?: "quiet" | "resolved";
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/surveys/mine": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My satisfaction surveys, newest first: pending (answeredAt null) and answered (clients) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            surveys?: {
+                                /** Format: date-time */
+                                answeredAt?: string | null;
+                                brokerId?: string;
+                                brokerName?: string;
+                                comment?: string | null;
+                                conversationId?: string;
+                                id?: string;
+                                score?: number | null;
+                                /** Format: date-time */
+                                sentAt?: string;
+                                /** @enum {string} */
+                                trigger?: "quiet" | "resolved";
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;

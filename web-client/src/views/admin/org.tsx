@@ -159,6 +159,49 @@ function TeamRow(props: { team: Team; branch: Branch; index: OrgIndex; managers:
   );
 }
 
+/** The branch head (营业部负责人): one of the branch's active managers; overdue complaints escalate to them. */
+function BranchHead(props: { branch: Branch; managers: AdminUser[]; edit: boolean; changed(): void }) {
+  const { branch: b } = props;
+  const a = useAction();
+  const candidates = props.managers.filter((m) => m.branchId === b.id);
+  const head = props.managers.find((m) => m.id === b.headId);
+  return (
+    <div class="adm-form adm-form--row" data-testid="branch-head">
+      {props.edit ? (
+        <Field label={t('adm_branchHead')}>
+          <select
+            aria-label={t('adm_branchHeadOf', { name: b.name })}
+            data-testid="branch-head-select"
+            value={b.headId ?? ''}
+            disabled={a.busy}
+            onChange={(e) => {
+              const headId = e.currentTarget.value || null;
+              void a.run(async () => {
+                await call(api.PATCH('/api/admin/branches/{branchId}', { params: { path: { branchId: b.id } }, body: { headId } }));
+                notify(t('adm_saved'));
+                props.changed();
+              });
+            }}
+          >
+            <option value="">{t('adm_noHead')}</option>
+            {candidates.map((m) => (
+              <option key={m.id} value={m.id}>
+                {`${m.displayName} (${m.login})`}
+              </option>
+            ))}
+            {head && !candidates.includes(head) ? <option value={head.id}>{head.displayName}</option> : null}
+          </select>
+        </Field>
+      ) : (
+        <p>
+          {t('adm_branchHead')}: <span data-testid="branch-head-name">{head?.displayName ?? b.headId ?? '—'}</span>
+        </p>
+      )}
+      <ErrorText error={a.error} testid="branch-head-error" />
+    </div>
+  );
+}
+
 function BranchPanel(props: { branch: Branch; index: OrgIndex; managers: AdminUser[]; canEdit: boolean; changed(): void }) {
   const { branch: b } = props;
   const a = useAction();
@@ -202,6 +245,7 @@ function BranchPanel(props: { branch: Branch; index: OrgIndex; managers: AdminUs
       }
     >
       <div data-branch-id={b.id} data-code={b.code} data-testid="branch-body" class="adm-pad">
+        <BranchHead branch={b} managers={props.managers} edit={edit} changed={props.changed} />
         <ErrorText error={a.error} testid="branch-error" />
         {b.teams.length ? (
           <div class="adm-scroll">

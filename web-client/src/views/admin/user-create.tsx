@@ -22,11 +22,12 @@ interface Form {
   riskLevel: ClientRisk | '';
   riskAssessedOn: string;
   professionalInvestor: boolean;
+  serviceDesk: boolean;
   email: string;
   password: string;
 }
 
-const EMPTY: Form = { login: '', displayName: '', role: 'broker', teamId: '', branchId: '', tier: 'general', riskLevel: '', riskAssessedOn: '', professionalInvestor: false, email: '', password: '' };
+const EMPTY: Form = { login: '', displayName: '', role: 'broker', teamId: '', branchId: '', tier: 'general', riskLevel: '', riskAssessedOn: '', professionalInvestor: false, serviceDesk: false, email: '', password: '' };
 
 export function UserCreate(props: { index: OrgIndex; created(): void }) {
   const [f, setF] = useState<Form>(EMPTY);
@@ -40,6 +41,7 @@ export function UserCreate(props: { index: OrgIndex; created(): void }) {
     if (f.email.trim()) body.email = f.email.trim();
     if (needsTeam) body.teamId = f.teamId || null;
     else if (f.branchId) body.branchId = f.branchId;
+    if (!client && f.serviceDesk) body.serviceDesk = true;
     if (client) {
       body.tier = f.tier;
       body.professionalInvestor = f.professionalInvestor;
@@ -91,7 +93,12 @@ export function UserCreate(props: { index: OrgIndex; created(): void }) {
             {t('adm_professional')}
           </label>
         </>
-      ) : null}
+      ) : (
+        <label class="adm-check" title={t('adm_serviceDeskHint')}>
+          <input type="checkbox" data-testid="user-new-service-desk" checked={f.serviceDesk} onChange={(e) => edit({ serviceDesk: e.currentTarget.checked })} />
+          {t('adm_serviceDesk')}
+        </label>
+      )}
       <Field label={t('adm_email')}>
         <input type="email" data-testid="user-new-email" autoComplete="off" maxLength={254} value={f.email} onInput={(e) => edit({ email: e.currentTarget.value })} />
       </Field>

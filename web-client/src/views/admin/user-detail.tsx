@@ -71,6 +71,7 @@ function RoleForm(props: { u: AdminUser; index: OrgIndex; saved(u: AdminUser): v
   const [role, setRole] = useState<Role>(u.role);
   const [teamId, setTeamId] = useState(u.teamId ?? '');
   const [branchId, setBranchId] = useState(u.branchId ?? '');
+  const [serviceDesk, setServiceDesk] = useState(u.serviceDesk);
   const a = useAction();
   const client = u.role === 'client';
   const needsTeam = TEAM_ROLES.includes(role);
@@ -78,6 +79,7 @@ function RoleForm(props: { u: AdminUser; index: OrgIndex; saved(u: AdminUser): v
     e.preventDefault();
     const body: Body<'/api/admin/users/{userId}', 'patch'> = {};
     if (role !== u.role) body.role = role;
+    if (serviceDesk !== u.serviceDesk) body.serviceDesk = serviceDesk;
     if (needsTeam) {
       if (teamId !== (u.teamId ?? '') || role !== u.role) body.teamId = teamId || null;
     } else {
@@ -105,6 +107,12 @@ function RoleForm(props: { u: AdminUser; index: OrgIndex; saved(u: AdminUser): v
         <Field label={t('adm_branch')}>
           <BranchSelect index={props.index} openOnly testid="user-edit-branch" none={t('adm_none')} value={branchId} onChange={setBranchId} />
         </Field>
+      )}
+      {client ? null : (
+        <label class="adm-check" title={t('adm_serviceDeskHint')}>
+          <input type="checkbox" data-testid="user-edit-service-desk" checked={serviceDesk} onChange={(e) => setServiceDesk(e.currentTarget.checked)} />
+          {t('adm_serviceDesk')}
+        </label>
       )}
       <Button type="submit" variant="primary" testid="user-role-save" disabled={a.busy}>
         {t('adm_save')}
@@ -192,7 +200,7 @@ export function UserDetailView(props: { params: Record<string, string> }) {
       <ErrorText error={u.error} testid="user-error" />
       {!d && u.loading ? <Loading /> : null}
       {d ? (
-        <div key={`${d.id}:${d.role}:${d.teamId}:${d.branchId}:${d.active}`} data-testid="user-detail" data-user-id={d.id} data-active={String(d.active)} data-role={d.role}>
+        <div key={`${d.id}:${d.role}:${d.teamId}:${d.branchId}:${d.active}:${d.serviceDesk}`} data-testid="user-detail" data-user-id={d.id} data-active={String(d.active)} data-role={d.role}>
           <Panel title={t('adm_summary')}>
             <dl class="adm-dl adm-pad">
               <dt>{t('adm_role')}</dt>
@@ -203,6 +211,12 @@ export function UserDetailView(props: { params: Record<string, string> }) {
               <dd data-testid="user-detail-state">
                 {d.active ? t('adm_active') : t('adm_disabledSince', { at: formatDateTime(d.disabledAt) })}
               </dd>
+              {d.role !== 'client' ? (
+                <>
+                  <dt>{t('adm_serviceDesk')}</dt>
+                  <dd data-testid="user-detail-service-desk">{d.serviceDesk ? t('adm_yes') : t('adm_no')}</dd>
+                </>
+              ) : null}
               {d.role === 'client' ? (
                 <>
                   <dt>{t('adm_clientRisk')}</dt>

@@ -7,6 +7,7 @@ import { Link } from '../../app/router.tsx';
 import { t, tOr } from '../../i18n/i18n.ts';
 import { show } from '../../lib/publication.ts';
 import { Button, RiskBadge, Tickers, Time } from '../../ui/ui.tsx';
+import { SurveyForm } from '../followups/survey-form.tsx';
 import type { InboxItem } from './inbox-store.ts';
 
 export type Entry = Required<Pick<InboxItem, 'messageId' | 'state'>> & InboxItem & { live?: boolean };
@@ -87,7 +88,13 @@ export function InboxDetail(props: { e: Entry; channelTitle: string; busy: boole
         </div>
       ) : null}
       <Tickers tickers={s.tickers} />
+      {pub?.kind === 'survey' && typeof pl.surveyId === 'string' ? <SurveyForm surveyId={pl.surveyId} brokerName={typeof pl.brokerName === 'string' ? pl.brokerName : ''} /> : null}
       <div class="inbox-detail__actions">
+        {pub?.kind === 'complaint' && typeof pl.complaintId === 'string' ? (
+          <Link href={`/complaints/mine/${encodeURIComponent(pl.complaintId)}`} data-testid="inbox-to-complaint">
+            {t('cmp_openComplaint')}
+          </Link>
+        ) : null}
         {pub?.kind === 'recommendation' ? (
           <Link href={`/recommendations/${encodeURIComponent(e.messageId)}`} data-testid="inbox-to-recommendation">
             {t('openRecommendation')}

@@ -6,6 +6,7 @@ import { useEffect, useRef } from 'preact/hooks';
 import { user } from '../../../app/session.ts';
 import { t } from '../../../i18n/i18n.ts';
 import { Button, Empty, ErrorText, Loading } from '../../../ui/ui.tsx';
+import { ResolveButton } from '../../followups/resolve-button.tsx';
 import { Composer } from './composer.tsx';
 import { PresenceDot, convName } from './conv-parts.tsx';
 import { conversations } from './conversations-store.ts';
@@ -45,6 +46,7 @@ export function ChatThread(props: { id: string }) {
         <span class="conv-thread__typing" aria-live="polite">
           {th.typing ? <span data-testid="conv-typing">{t('conv_typing')}</span> : null}
         </span>
+        {me?.role === 'broker' && canWrite && c.type === 'broker_client' ? <ResolveButton conversationId={c.id} /> : null}
       </div>
       <ErrorText error={th.error} testid="conv-error" />
       {th.hasOlder ? (

@@ -1,0 +1,1 @@
+ALTER TABLE "followups" ADD COLUMN "independent" boolean DEFAULT false NOT NULL;
