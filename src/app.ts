@@ -120,6 +120,11 @@ export interface BuildOptions {
   queue?: JobQueue;
   /** Where embedded workers write .eml files without SMTP (default <dataDir>/outbox; a temp folder with inMemoryDb). */
   outboxDir?: string;
+  /**
+   * Where embedded workers write SMS .json files without SMPP. Default <dataDir>/sms-outbox; with
+   * inMemoryDb, `<outboxDir>/sms` (a test's own folder), so a test hub never writes under dataDir.
+   */
+  smsOutboxDir?: string;
   /** Share one alert-rule sync between apps (tests acting as several nodes); otherwise by config. */
   alertSync?: AlertSync;
 }
@@ -484,7 +489,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
         queue,
         presence,
         outboxDir: opts.outboxDir ?? tmpOutbox,
-        smsOutboxDir: tmpOutbox ? join(tmpOutbox, 'sms') : undefined,
+        // An in-memory hub is a test's: its SMS stay beside its .eml files, not in the real <dataDir>.
+        smsOutboxDir: opts.smsOutboxDir ?? (opts.inMemoryDb ? join((opts.outboxDir ?? tmpOutbox)!, 'sms') : undefined),
       })
     : null;
 
