@@ -237,6 +237,27 @@ describe.skipIf(!(pgUp && redisUp))('SMS delivery end to end (Postgres + Redis +
     expect((await row(id, 'inbox'))?.status).toBe('delivered');
   });
 
+  it('SMS is off by default: a normal notice to a client with a phone is suppressed by preference; turning SMS off for the category stops critical ones too', async () => {
+    const c = await newClient(nextPhone());
+    const prefs = (await t.request('GET', '/api/preferences', { token: c.token })).body;
+    for (const [category, d] of Object.entries(prefs.defaults as Record<string, { sms: boolean }>)) expect(d.sms, category).toBe(false);
+    expect(prefs.effective.inbox.transports.sms).toBe(false);
+    const submitsBefore = smsc.submits;
+    const normal = await notice(c.id, { title: '系统升级通知', body: '本周六 22:00 至 24:00 系统升级。' });
+    expect(await until(async () => smsRow(normal), 'the SMS row')).toMatchObject({ status: 'suppressed', reason: 'preference' });
+
+    // Critical inbox notices go by SMS although it is off by default (the family's criticalSms)…
+    const critical = await notice(c.id, { title: '账户安全提醒', body: '您的密码已被修改。', topic: 'security' });
+    expect((await settledSms(critical, ['delivered', 'failed'], 'critical SMS')).status).toBe('delivered');
+    // …unless the client turned SMS off for the category explicitly.
+    await setPrefs(c.token, { inbox: { transports: { sms: false } } });
+    const off = await notice(c.id, { title: '账户安全提醒', body: '您的密码已被修改。', topic: 'security' });
+    expect(await until(async () => smsRow(off), 'the SMS row')).toMatchObject({ status: 'suppressed', reason: 'preference' });
+    expect((await row(off, 'inbox'))?.status).toBe('delivered');
+    await sleep(300);
+    expect(smsc.submits - submitsBefore).toBe(1);
+  });
+
   it('a client without a phone: the SMS row is suppressed no-phone at fanout; nothing is queued', async () => {
     const c = await newClient(null);
     expect(c.phone).toBeNull();
