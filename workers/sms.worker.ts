@@ -12,8 +12,8 @@
  * - Sent rows keep the SMSC message ids; delivery receipts move sent → delivered, or → failed
  *   'undelivered' (DeliveriesRepo.applyReceipt).
  * - Daily cap (QIAO_SMS_DAILY_CAP per user per Asia/Shanghai day): a gate between claim and send
- *   suppresses rows past the cap ('daily-cap'). Rows are ranked by when they were claimed or sent,
- *   so concurrent workers agree on which rows are over the cap.
+ *   suppresses rows past the cap ('daily-cap'). Rows are ranked sent first, then by when they were
+ *   claimed (DeliveriesRepo.smsOverDailyCap), so concurrent workers agree on which rows are over.
  */
 import { classify } from '../src/domain/routing.ts';
 import type { SmsConfig } from '../src/config/config.ts';

@@ -233,9 +233,15 @@ export class DeliveriesRepo {
 
   /**
    * Of the claimed SMS rows `ids`, those past the user's `cap` for the day starting `since`: all of
-   * the users' SMS rows sent since then or claimed since then are ranked by when (then by id), and
-   * rows ranked past the cap are returned. Every worker ranks the same way, so two processes
-   * checking at once agree on which rows are over.
+   * the users' SMS rows sent since then or claimed since then are ranked — sent rows first, then
+   * rows being sent by when they were claimed (then by id) — and rows ranked past the cap are
+   * returned. Every worker ranks the same way, so two processes checking at once agree on which rows
+   * are over.
+   *
+   * Why sent rows come first rather than by `sent_at`: a row only ever moves forward in this order
+   * (sending → sent). Ranking sent rows by `sent_at` moved them *behind* rows claimed while they were
+   * in flight, so a row checked later could find itself within the cap although every row ahead of it
+   * had already passed: one SMS too many (seen in test/integration/sms-delivery.pg-redis.test.ts).
    */
   async smsOverDailyCap(ids: string[], cap: number, since: Date): Promise<Set<string>> {
     const valid = ids.filter((id) => UUID.test(id));
@@ -243,7 +249,7 @@ export class DeliveriesRepo {
     const res = await this.db.execute(sql`
       with mine as (select id, user_id from ${deliveries} where id = any(${`{${valid.join(',')}}`}::uuid[])),
       ranked as (
-        select d.id, row_number() over (partition by d.user_id order by coalesce(d.sent_at, d.updated_at), d.id) as rn
+        select d.id, row_number() over (partition by d.user_id order by (d.sent_at is null), d.updated_at, d.id) as rn
         from ${deliveries} d
         where d.transport = 'sms' and d.user_id in (select user_id from mine)
           and (d.sent_at >= ${since.toISOString()}::timestamptz or (d.status = 'sending' and d.updated_at >= ${since.toISOString()}::timestamptz))

@@ -11,6 +11,7 @@ import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localParts } from '../../src/domain/zoned-time.ts';
 import { QUEUES } from '../../src/queue/jobs.ts';
+import { DeliveriesRepo } from '../../src/store/deliveries-repo.ts';
 import { deliveries, users } from '../../src/store/schema/index.ts';
 import { smsTextFor } from '../../workers/sms.worker.ts';
 import { segmentCount } from '../../workers/transports/sms-encoding.ts';
@@ -189,17 +190,17 @@ describe.skipIf(!(pgUp && redisUp))('SMS delivery end to end (Postgres + Redis +
     expect(failed.sentAt).not.toBeNull();
   });
 
-  it(`the daily cap (${DAILY_CAP} per Asia/Shanghai day): of ${DAILY_CAP + 2} critical notices at once, the ones over the cap are suppressed 'daily-cap' and never reach the SMSC`, async () => {
+  it(`the daily cap (${DAILY_CAP} per Asia/Shanghai day): of ${DAILY_CAP + 5} critical notices at once, the ones over the cap are suppressed 'daily-cap' and never reach the SMSC`, async () => {
     const c = await newClient(nextPhone());
     const submitsBefore = smsc.submits;
-    const ids = await Promise.all(Array.from({ length: DAILY_CAP + 2 }, (_, i) => notice(c.id, { title: `风险提示 ${i + 1}`, body: '您的持仓触及预警线。', severity: 'critical' })));
+    const ids = await Promise.all(Array.from({ length: DAILY_CAP + 5 }, (_, i) => notice(c.id, { title: `风险提示 ${i + 1}`, body: '您的持仓触及预警线。', severity: 'critical' })));
     const rows = await until(async () => {
       const rs = await Promise.all(ids.map((id) => smsRow(id)));
       return rs.every((r) => r && ['delivered', 'suppressed', 'failed'].includes(r.status)) ? rs : undefined;
     }, 'every SMS row settled');
     const capped = rows.filter((r) => r.status === 'suppressed');
     expect(rows.filter((r) => r.status === 'delivered')).toHaveLength(DAILY_CAP);
-    expect(capped).toHaveLength(2);
+    expect(capped).toHaveLength(5);
     for (const r of capped) {
       expect(r.reason).toBe('daily-cap');
       expect(r.lastError).toMatch(/Asia\/Shanghai/);
@@ -214,6 +215,22 @@ describe.skipIf(!(pgUp && redisUp))('SMS delivery end to end (Postgres + Redis +
     const late = await notice(c.id, { title: '风险提示 晚', body: '您的持仓触及平仓线。', severity: 'critical' });
     expect(await settledSms(late, ['suppressed', 'delivered'], 'the late row')).toMatchObject({ status: 'suppressed', reason: 'daily-cap' });
     expect(toSmsc(c.phone!)).toHaveLength(DAILY_CAP);
+  });
+
+  it('the cap ranking is stable: a row sent after a later one was claimed still counts ahead of it (no SMS over the cap)', async () => {
+    const c = await newClient(nextPhone());
+    const repo = new DeliveriesRepo(db());
+    const ago = (s: number) => new Date(Date.now() - s * 1000);
+    // r1–r3 claimed first and passed the gate; r4 claimed a second later; r1 accepted by the SMSC after that.
+    const rows = await db()
+      .insert(deliveries)
+      .values([3, 3, 3, 2].map((s) => ({ messageId: randomUUID(), userId: c.id, transport: 'sms' as const, status: 'sending' as const, attempts: 1, updatedAt: ago(s) })))
+      .returning({ id: deliveries.id });
+    const [r1, r2, , r4] = rows.map((r) => r.id);
+    await db().update(deliveries).set({ status: 'sent', sentAt: ago(1), updatedAt: ago(1) }).where(eq(deliveries.id, r1));
+    const since = ago(3600);
+    expect([...(await repo.smsOverDailyCap([r4], DAILY_CAP, since))]).toEqual([r4]);
+    expect([...(await repo.smsOverDailyCap([r2], DAILY_CAP, since))]).toEqual([]);
   });
 
   it(`a text longer than ${MAX_SEGMENTS} segments fails with QIAO_SMS_TOO_LONG and is dead-lettered; nothing reaches the SMSC; the inbox copy is there`, async () => {
