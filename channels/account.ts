@@ -63,11 +63,11 @@ export const account: ChannelFamily<'account'> = {
   recipients: { kind: 'owner' },
   delivery: {
     preferenceCategory: true,
-    // Fills are frequent: live and inbox by default, push for what the client cannot miss (critical
-    // kinds push whatever this says unless push is turned off). When the 'sms' transport joins
-    // TRANSPORTS this record must name it (compile error until it does): sms: false here, and the
-    // SMS transport sends ACCOUNT_CRITICAL_KINDS (critical routing) regardless.
-    defaultTransports: { web: true, inbox: true, email: false, push: true },
+    // Fills are frequent: live and inbox by default, push for what the client cannot miss. SMS costs
+    // money and is off by default; the critical kinds (ACCOUNT_CRITICAL_KINDS: margin call, forced
+    // liquidation) go by SMS and push whatever this says, unless the client turned SMS off here.
+    defaultTransports: { web: true, inbox: true, email: false, push: true, sms: false },
+    criticalSms: true,
     categoryByKind: {},
     pushUrgency: 'normal',
   },

@@ -91,6 +91,7 @@ import { PositionsRepo } from './account/positions.ts';
 import { parseHolidays } from './domain/trading-sessions.ts';
 import accountIngestRoutes from './routes/account-ingest.routes.ts';
 import accountEventsRoutes from './routes/account-events.routes.ts';
+import serviceRoutes from './routes/service.routes.ts';
 import { ComplaintsService } from './service/complaints.ts';
 import { ComplaintEscalationSweep } from './service/complaint-escalation.ts';
 import complaintRoutes from './routes/complaints.routes.ts';
@@ -126,6 +127,11 @@ export interface BuildOptions {
   queue?: JobQueue;
   /** Where embedded workers write .eml files without SMTP (default <dataDir>/outbox; a temp folder with inMemoryDb). */
   outboxDir?: string;
+  /**
+   * Where embedded workers write SMS .json files without SMPP. Default <dataDir>/sms-outbox; with
+   * inMemoryDb, `<outboxDir>/sms` (a test's own folder), so a test hub never writes under dataDir.
+   */
+  smsOutboxDir?: string;
   /** Share one alert-rule sync between apps (tests acting as several nodes); otherwise by config. */
   alertSync?: AlertSync;
 }
@@ -273,7 +279,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   });
   await sessions.start();
   const presence = await openPresence(config);
-  const conversations = new ConversationsRepo(db.db);
+  // Response episodes count the wait in trading hours too (the exchanges' holiday calendar).
+  const conversations = new ConversationsRepo(db.db, new Set(config.delivery.marketHolidays));
   const live = new ConversationLive({ bus, registry, presence, conversations, access: users, logger: app.log });
   await live.start();
   publisher.onPublished((p, pub, family) => live.onPublished(p, pub, family));
@@ -455,6 +462,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(async (scope) => importRoutes(scope, deps));
   await app.register(async (scope) => clientListRoutes(scope, deps));
   // <service-routes> (issue 11)
+  await app.register(async (scope) => serviceRoutes(scope, deps));
   await app.register(async (scope) => complaintRoutes(scope, { ...deps, complaints: complaintsSvc }));
   await app.register(async (scope) => followupRoutes(scope, deps));
   await app.register(async (scope) => surveyRoutes(scope, deps));
@@ -503,6 +511,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
         queue,
         presence,
         outboxDir: opts.outboxDir ?? tmpOutbox,
+        // An in-memory hub is a test's: its SMS stay beside its .eml files, not in the real <dataDir>.
+        smsOutboxDir: opts.smsOutboxDir ?? (opts.inMemoryDb ? join((opts.outboxDir ?? tmpOutbox)!, 'sms') : undefined),
       })
     : null;
 

@@ -86,6 +86,21 @@ const EnvSchema = z
     QIAO_DELIVERY_LEASE_MS: intFrom(60_000, 100), // ms a worker's claim on a delivery row lasts before another may take it over
     /** A send whose worker died mid-way: 'resend' (at-least-once: may arrive twice) or 'dead-letter' (never twice: flagged for an admin to replay). */
     QIAO_EMAIL_ON_CRASH: z.enum(['resend', 'dead-letter']).default('resend'),
+    /** SMS centre over SMPP 3.4: smpp://system_id:password@host:port[?system_type=…] (ssmpp:// for TLS); unset → JSON files in <QIAO_DATA_DIR>/sms-outbox. docs/sms.md. */
+    QIAO_SMPP_URL: z.string().regex(/^s?smpp:\/\/[^\s:@/]+:[^\s@/]*@[^\s@/]+(\/|\/?\?\S*)?$/, 'smpp://system_id:password@host:port URL').optional(),
+    /** Sender address the SMSC assigned (the firm's 106… short code). */
+    QIAO_SMPP_SOURCE_ADDR: z.string().regex(/^[0-9A-Za-z]{1,20}$/).default('10690000'),
+    QIAO_SMPP_WINDOW: intFrom(10, 1), // submit_sm awaiting a response, as the SMSC allows
+    QIAO_SMPP_RATE: intFrom(100, 0), // submit_sm per second, as the SMSC allows (0: no limit)
+    QIAO_SMPP_ENQUIRE_LINK_MS: intFrom(30_000, 100), // ms between keep-alive enquire_link
+    QIAO_SMPP_RESPONSE_TIMEOUT_MS: intFrom(10_000, 50), // ms to wait for a response (or a bind) before giving the job back to retry
+    QIAO_SMPP_REBIND_MIN_MS: intFrom(1000, 10), // ms before the first rebind after a lost connection (doubles)
+    QIAO_SMPP_REBIND_MAX_MS: intFrom(60_000, 10), // ms at most between rebinds
+    QIAO_SMS_MAX_SEGMENTS: intFrom(5, 1), // concatenated segments per SMS (67 Chinese characters each); longer → QIAO_SMS_TOO_LONG
+    QIAO_SMS_DAILY_CAP: intFrom(20, 1), // SMS per user per Asia/Shanghai day; more are suppressed 'daily-cap'
+    QIAO_SMS_CONCURRENCY: intFrom(64, 1), // SMS jobs in flight per worker process
+    QIAO_SMS_ATTEMPTS: intFrom(8, 1), // tries per SMS before it is dead-lettered
+    QIAO_SMS_BACKOFF_MS: intFrom(2000, 1), // ms before the first retry (doubles each try)
     QIAO_QUEUE_LOCK_MS: intFrom(30_000, 100), // ms a BullMQ worker holds a job lock (renewed while alive; bounds crash recovery)
     QIAO_SWEEP_INTERVAL_MS: intFrom(30_000, 100), // ms between sweeps: held items now due, digests, repair
     QIAO_ESCALATION_PUSH_AFTER_S: intFrom(600, 0), // seconds unread before a must-acknowledge message is pushed
@@ -161,6 +176,8 @@ export interface Config {
   exportMaxRecords: number;
   /** Fanout and delivery workers (email, digests, escalation). */
   delivery: DeliveryConfig;
+  /** SMS over SMPP (docs/sms.md). */
+  sms: SmsConfig;
   /** Broker service: reminders, follow-ups, surveys, complaint deadlines (docs/service.md). */
   service: ServiceConfig;
   vapidSubject: string;
@@ -188,6 +205,22 @@ export interface SecurityConfig {
   totpKey?: string;
   /** Roles that must enrol TOTP before using anything but their account (QIAO_TOTP_REQUIRED_ROLES). */
   totpRequiredRoles: string[];
+}
+
+export interface SmsConfig {
+  smppUrl?: string;
+  sourceAddr: string;
+  window: number;
+  ratePerS: number;
+  enquireLinkMs: number;
+  responseTimeoutMs: number;
+  rebindMinMs: number;
+  rebindMaxMs: number;
+  maxSegments: number;
+  dailyCap: number;
+  concurrency: number;
+  attempts: number;
+  backoffMs: number;
 }
 
 export interface DeliveryConfig {
@@ -311,6 +344,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       escalationEmailAfterS: e.QIAO_ESCALATION_EMAIL_AFTER_S,
       marketHolidays: e.QIAO_MARKET_HOLIDAYS.split(',').map((d) => d.trim()).filter(Boolean),
       fanoutBatch: e.QIAO_FANOUT_BATCH,
+    },
+    sms: {
+      smppUrl: e.QIAO_SMPP_URL,
+      sourceAddr: e.QIAO_SMPP_SOURCE_ADDR,
+      window: e.QIAO_SMPP_WINDOW,
+      ratePerS: e.QIAO_SMPP_RATE,
+      enquireLinkMs: e.QIAO_SMPP_ENQUIRE_LINK_MS,
+      responseTimeoutMs: e.QIAO_SMPP_RESPONSE_TIMEOUT_MS,
+      rebindMinMs: e.QIAO_SMPP_REBIND_MIN_MS,
+      rebindMaxMs: Math.max(e.QIAO_SMPP_REBIND_MAX_MS, e.QIAO_SMPP_REBIND_MIN_MS),
+      maxSegments: e.QIAO_SMS_MAX_SEGMENTS,
+      dailyCap: e.QIAO_SMS_DAILY_CAP,
+      concurrency: e.QIAO_SMS_CONCURRENCY,
+      attempts: e.QIAO_SMS_ATTEMPTS,
+      backoffMs: e.QIAO_SMS_BACKOFF_MS,
     },
     service: {
       sweepMs: e.QIAO_SERVICE_SWEEP_MS,

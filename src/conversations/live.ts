@@ -9,8 +9,10 @@
  * - The conversation side of each message is committed with it, whatever path publishes it (the
  *   publisher's `onCommit('conv', …)` hook, registered in app.ts): stored unread counters, the sender's
  *   read position and the first-response wait (ConversationsRepo.recordMessage).
- * - Per-user pushes (`sys.user`): unread counts after each message and read, and presence changes of
- *   the other side, delivered to every connection of the user on whichever node it is.
+ * - Per-user pushes (`sys.user`): unread counts after each message and read, presence changes of
+ *   the other side, and `waiting` (a client started waiting or was answered) to the broker, its manager
+ *   and its branch head for the service view, delivered to every connection of the user on whichever
+ *   node it is.
  * - Socket commands: `typing` (relayed to the conversation's live subscribers as a signal, throttled,
  *   never stored), `presence` (online/away) and `receipt` (delivered/read offsets).
  * - Presence: set on connect, refreshed before its TTL, removed on disconnect; changes are pushed to
@@ -30,7 +32,7 @@ import type { ChannelSignal } from '../hub/hub.ts';
 import type { Presence, PresenceState } from '../presence/presence.ts';
 import type { AssignmentChange } from '../store/assignments-repo.ts';
 import type { ConversationsRepo } from '../store/conversations-repo.ts';
-import { convChannel, isUuid } from '../store/conversations-repo.ts';
+import { convChannel, isUuid, type WaitingChange } from '../store/conversations-repo.ts';
 
 export const ACCESS_SIGNAL_CHANNEL = 'sys.access';
 export const USER_SIGNAL_CHANNEL = 'sys.user';
@@ -211,11 +213,29 @@ export class ConversationLive {
     );
   }
 
-  /** After each new conversation message (committed with its counters by the publisher's `conv` hook): everyone's count is pushed. */
+  /**
+   * After each new conversation message (committed with its counters by the publisher's `conv` hook):
+   * everyone's count is pushed; when it started or ended a client's wait, the service view's watchers
+   * are told too.
+   */
   onPublished(p: Principal, pub: Publication, family: string): void {
     if (family !== 'conv') return;
     const conversationId = pub.channel.slice('conv.'.length);
     void this.pushUnread(conversationId, p.id).catch((err) => this.d.logger.warn({ err, channel: pub.channel }, 'unread push failed'));
+    const waiting = this.d.conversations.waitingChange(pub);
+    if (waiting) void this.pushWaiting(waiting, p.id).catch((err) => this.d.logger.warn({ err, channel: pub.channel }, 'waiting push failed'));
+  }
+
+  /**
+   * A client started waiting for an answer, or was answered (committed): a `waiting` signal to the
+   * people whose service view shows that broker's waiting clients — the broker, its team's manager and
+   * its branch head — so the view fetches the stored figures again without a reload. Live only: a
+   * watcher who is offline reads the same figures when it next opens the view.
+   */
+  async pushWaiting(w: WaitingChange, from: string): Promise<void> {
+    const to = await this.d.conversations.serviceWatchers(w.brokerId);
+    const channel = convChannel(w.conversationId);
+    await this.pushToUsers(to.map((id) => ({ to: id, push: { t: 'signal', channel, kind: 'waiting', from, data: w } })));
   }
 
   // -------------------------------------------------------------------------------------------

@@ -33,6 +33,9 @@ import {
 } from '../domain/conversation-access.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { Publication } from '../bus/bus.ts';
+import { RESPONSE_BINS, responseBin } from '../domain/response-bins.ts';
+import { MARKET_TZ, tradingSecondsBetween, type Holidays } from '../domain/trading-sessions.ts';
+import { localParts, ymd } from '../domain/zoned-time.ts';
 import { QiaoError } from '../errors/codes.ts';
 import type { Executor } from './archive-repo.ts';
 import { rows, type Db } from './db.ts';
@@ -247,8 +250,39 @@ export interface TeamBrokerOverview {
   oldestWaiting: { clientId: string; displayName: string; since: string } | null;
 }
 
+/** A change of a broker–client conversation's first-response wait made by one message (see `waitingChange`). */
+export interface WaitingChange {
+  conversationId: string;
+  brokerId: string;
+  clientId: string;
+  /** When the client started waiting; null: the broker side just answered. */
+  waitingSince: string | null;
+}
+
+/** `{0,…,1,…,0}`: a histogram of the response bins with one wait in bin `bin`. */
+function oneWaitLiteral(bin: number): string {
+  const h = new Array<number>(RESPONSE_BINS).fill(0);
+  h[bin] = 1;
+  return `{${h.join(',')}}`;
+}
+
 export class ConversationsRepo {
-  constructor(private readonly db: Db) {}
+  /** Waiting changes of publications committed by `recordMessage`, for the live side (src/conversations/live.ts). */
+  private readonly waitingChanges = new WeakMap<Publication, WaitingChange>();
+
+  /** `holidays`: exchange holidays, for the trading-hours seconds of response episodes. */
+  constructor(
+    private readonly db: Db,
+    private readonly holidays: Holidays = new Set(),
+  ) {}
+
+  /**
+   * Whether this committed publication started or ended a client's wait (set by `recordMessage` in its
+   * transaction): the live side tells the people who watch the broker's service figures.
+   */
+  waitingChange(pub: Publication): WaitingChange | undefined {
+    return this.waitingChanges.get(pub);
+  }
 
   /** The conversation and the viewer's facts; null when it does not exist (or the id is malformed). */
   async facts(conversationId: string, viewerId: string): Promise<(ConversationFacts & { row: ConversationRow }) | null> {
@@ -345,6 +379,17 @@ export class ConversationsRepo {
       sql`select id, role, team_id, active, display_name from users where id in (${sql.join(valid.map((v) => sql`${v}`), sql`, `)})`,
     );
     return r.map((x) => ({ id: String(x.id), role: String(x.role), teamId: (x.team_id as string | null) ?? null, active: x.active === true || x.active === 't', displayName: String(x.display_name) }));
+  }
+
+  /** Who watches a broker's service figures live: the broker, its team's manager and its branch head (src/conversations/live.ts). */
+  async serviceWatchers(brokerId: string): Promise<string[]> {
+    if (!isUuid(brokerId)) return [];
+    const [r] = await rows<Record<string, unknown>>(
+      this.db,
+      sql`select u.id::text as broker, t.manager_id::text as manager, b.head_id::text as head from users u
+          left join teams t on t.id = u.team_id left join branches b on b.id = u.branch_id where u.id = ${brokerId}`,
+    );
+    return r ? [...new Set([r.broker, r.manager, r.head].filter(isUuid))] : [];
   }
 
   /** The manager leading a team, if any. */
@@ -723,7 +768,9 @@ export class ConversationsRepo {
    * the message row; the channel row lock is held, so this message is the channel's top and no other
    * message of the channel commits meanwhile). Index-bounded statements only:
    * - chat: one more unread for every other reader with a counter; the first-response wait starts
-   *   (client) or ends (anyone else);
+   *   (client) or ends (anyone else), and a wait that ends is a response episode (with its day and month
+   *   rollups; one more statement, only then); the last chat times, and the client's chat reopens a
+   *   conversation marked resolved;
    * - chat.recall: one less for every reader other than the original's sender whose read offset is
    *   below the original, unless it was recalled already (a concurrent recall that passed the check
    *   too: refused here, QIAO_MESSAGE_RECALLED, so nothing is counted twice);
@@ -738,10 +785,6 @@ export class ConversationsRepo {
     if (pub.kind === 'chat') {
       effects.push(sql`update conversation_reads set unread = unread + 1
         where conversation_id = ${conversationId} and user_id::text <> ${sender} and unread is not null`);
-      const wait = sql`case when c.client_id::text = ${sender} then coalesce(c.waiting_since, m.created_at) else null end`;
-      effects.push(sql`update conversations c set waiting_since = ${wait}
-        from messages m where m.channel = ${pub.channel} and m."offset" = ${pub.offset}
-          and c.id = ${conversationId} and c.type = 'broker_client' and c.waiting_known and c.waiting_since is distinct from ${wait}`);
     } else if (pub.kind === 'chat.recall') {
       const ref = (pub.payload as { ref?: unknown } | null)?.ref;
       if (isUuid(ref)) {
@@ -768,11 +811,61 @@ export class ConversationsRepo {
           read_offset = greatest(conversation_reads.read_offset, excluded.read_offset),
           unread = 0, updated_at = now()`);
     }
-    if (!effects.length) return;
+    // A chat moves the conversation's own columns; the update returns the wait as it was before it
+    // (`o`: the row as the statement found it), so an answer knows how long the client waited.
+    const byClient = sql`c.client_id::text = ${sender}`;
+    const conversationUpdate =
+      pub.kind === 'chat'
+        ? sql`update conversations c set
+              last_chat_at = m.created_at,
+              waiting_since = case when c.type = 'broker_client' and c.waiting_known
+                then (case when ${byClient} then coalesce(c.waiting_since, m.created_at) else null end) else c.waiting_since end,
+              last_staff_chat_at = case when c.type = 'broker_client' and not ${byClient} then m.created_at else c.last_staff_chat_at end,
+              resolved_at = case when ${byClient} then null else c.resolved_at end
+            from messages m, conversations o
+            where m.channel = ${pub.channel} and m."offset" = ${pub.offset} and c.id = ${conversationId} and o.id = c.id
+            returning c.type, c.broker_id, c.client_id, o.waiting_known, o.waiting_since as was_waiting, c.waiting_since as waiting, m.created_at as at`
+        : null;
+    if (!effects.length && !conversationUpdate) return;
     // One round trip: the statements touch different rows (the sender's row is excluded from the
     // others'), so they run as data-modifying CTEs of one statement.
-    const last = effects.pop()!;
-    await tx.execute(effects.length ? sql`with ${sql.join(effects.map((e, i) => sql`${sql.raw(`e${i}`)} as (${e} returning 1)`), sql`, `)} ${last}` : last);
+    const last = conversationUpdate ?? effects.pop()!;
+    const r = await rows<Record<string, unknown>>(
+      tx,
+      effects.length ? sql`with ${sql.join(effects.map((e, i) => sql`${sql.raw(`e${i}`)} as (${e} returning 1)`), sql`, `)} ${last}` : last,
+    );
+    const c = conversationUpdate ? r[0] : undefined;
+    if (!c || c.type !== 'broker_client' || !(c.waiting_known === true || c.waiting_known === 't') || !c.broker_id || !c.client_id) return;
+    const was = isoOrNull(c.was_waiting);
+    const now = isoOrNull(c.waiting);
+    if (was === now) return;
+    const change = { conversationId, brokerId: String(c.broker_id), clientId: String(c.client_id), waitingSince: now };
+    this.waitingChanges.set(pub, change);
+    if (was && !now && isUuid(sender)) await this.recordEpisode(tx, change, sender, new Date(was), new Date(iso(c.at)));
+  }
+
+  /**
+   * A wait answered: the response episode (broker and its team and branch as they are now, the answer
+   * time), counted into the broker's day and month rollups (src/domain/response-bins.ts). One statement.
+   */
+  private async recordEpisode(tx: Executor, w: WaitingChange, answeredBy: string, since: Date, at: Date): Promise<void> {
+    const allSeconds = Math.max(0, Math.floor((at.getTime() - since.getTime()) / 1000));
+    const tradingSeconds = tradingSecondsBetween(since, at, this.holidays);
+    const p = localParts(at, MARKET_TZ);
+    const day = ymd(p.year, p.month, p.day);
+    const month = ymd(p.year, p.month, 1);
+    const tb = responseBin(tradingSeconds);
+    const ab = responseBin(allSeconds);
+    await tx.execute(sql`with e as (
+        insert into response_episodes (conversation_id, broker_id, client_id, answered_by, team_id, branch_id, waiting_since, answered_at, all_seconds, trading_seconds)
+        select ${w.conversationId}::uuid, u.id, ${w.clientId}::uuid, ${answeredBy}::uuid, u.team_id, u.branch_id, ${since.toISOString()}::timestamptz, ${at.toISOString()}::timestamptz, ${allSeconds}::int, ${tradingSeconds}::int
+        from users u where u.id = ${w.brokerId}
+      )
+      insert into response_rollups as r (grain, day, broker_id, answered, trading_hist, all_hist)
+      values ('day', ${day}::date, ${w.brokerId}::uuid, 1, ${oneWaitLiteral(tb)}::int[], ${oneWaitLiteral(ab)}::int[]),
+             ('month', ${month}::date, ${w.brokerId}::uuid, 1, ${oneWaitLiteral(tb)}::int[], ${oneWaitLiteral(ab)}::int[])
+      on conflict (grain, broker_id, day) do update set answered = r.answered + 1,
+        trading_hist[${tb + 1}::int] = r.trading_hist[${tb + 1}::int] + 1, all_hist[${ab + 1}::int] = r.all_hist[${ab + 1}::int] + 1`);
   }
 
   /** Channels of every broker_client conversation of a client (access changes with its assignment). */

@@ -5,7 +5,7 @@
  * Each with its events and archive records, as the service writes them (deadlines at the defaults:
  * 24 hours to acknowledge, 15 days to resolve).
  */
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, isNull } from 'drizzle-orm';
 import { ArchiveRepo, type ArchiveInput } from './archive-repo.ts';
 import type { Db } from './db.ts';
 import { branches, complaintEvents, complaints, conversations, users } from './schema/index.ts';
@@ -27,6 +27,9 @@ export async function seedServiceComplaints(db: Db, now = new Date()): Promise<v
     .from(conversations)
     .where(and(eq(conversations.clientId, client1.id), eq(conversations.brokerId, broker1.id), eq(conversations.type, 'broker_client')))
     .limit(1);
+  // The branch head receives escalations; the history seed names manager1, this only fills a gap.
+  const [manager1] = await db.select({ id: users.id }).from(users).where(eq(users.login, 'manager1'));
+  if (manager1 && !sh.headId) await db.update(branches).set({ headId: manager1.id }).where(and(eq(branches.id, sh.id), isNull(branches.headId)));
   const archive = new ArchiveRepo(db);
 
   type Step = { action: 'filed' | 'acknowledged' | 'resolved'; actor: string; at: Date; note?: string; visible: boolean };

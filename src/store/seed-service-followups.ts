@@ -6,7 +6,7 @@
  *   unreachable, the rest open; one follow-up manager1 scheduled for broker1 that is overdue (the
  *   first sweep escalates it to manager1);
  * - answered surveys with scores and comments for broker1 (and broker3 when the history part added
- *   it), and one pending survey for client1 in its inbox (answerable from the inbox item).
+ *   it), and one pending survey for client1 in its inbox (read, not answered: answerable from the item).
  * Demo history: its notices are written as already relayed (no live push, no fanout).
  */
 import { randomUUID } from 'node:crypto';
@@ -18,9 +18,8 @@ import { SURVEY_PRINCIPAL } from '../service/surveys.ts';
 import { ArchiveRepo, type ArchiveInput } from './archive-repo.ts';
 import { ConversationsRepo } from './conversations-repo.ts';
 import { rows, type Db } from './db.ts';
-import { InboxRepo } from './inbox-repo.ts';
 import { MessagesRepo } from './messages-repo.ts';
-import { followups, surveys } from './schema/index.ts';
+import { followups, inboxItems, surveys } from './schema/index.ts';
 
 const DAY = 86_400_000;
 const FULL = { identityConfirmed: true, riskExplained: true, noReturnPromise: true, complaintChannelTold: true };
@@ -165,5 +164,6 @@ async function seedSurveys(db: Db, now: Date, u: Map<string, { id: string; team_
     },
   });
   await messages.relayed([{ channel: pub.channel, offset: pub.offset }]);
-  await new InboxRepo(db).add([{ userId: c1.id, messageId: pub.id, channel: pub.channel }]);
+  // Already seen (read) but not answered: the demo's unread counts stay those of the other parts.
+  await db.insert(inboxItems).values({ userId: c1.id, messageId: pub.id, channel: pub.channel, state: 'read' }).onConflictDoNothing();
 }

@@ -72,6 +72,15 @@ describe.skipIf(!hasChromium)('complaints in Chromium', () => {
     await mine.locator('[data-testid="complaint-event"][data-action="resolved"]').waitFor();
     expect(await mine.locator('[data-testid="complaint-event"][data-action="note"]').count()).toBe(0);
 
+    // The notices are in the client's inbox and lead back to the complaint.
+    await c.click('[data-testid="nav-inbox"]');
+    const notice = c.locator('[data-testid="inbox-row"][data-kind="complaint"]').first();
+    await notice.waitFor();
+    await notice.locator('[data-testid="inbox-open"]').click();
+    await c.click('[data-testid="inbox-to-complaint"]');
+    await c.waitForURL(new RegExp(`/complaints/mine/${id}$`));
+    await mine.locator('[data-testid="complaint-reply"]').waitFor();
+
     // The broker it is about: not in the queue, and refused by the server.
     const broker = await suite.open('broker1', '/complaints/queue');
     const b = broker.page;
@@ -101,7 +110,7 @@ describe.skipIf(!hasChromium)('complaints in Chromium', () => {
     expect(csvBytes.toString('utf8')).toContain('投诉数');
     const [xlsx] = await Promise.all([p.waitForEvent('download'), p.click('[data-testid="complaint-report-xlsx"]')]);
     const wb = new ExcelJS.Workbook();
-    await wb.xlsx.load(readFileSync((await xlsx.path())!));
+    await wb.xlsx.readFile((await xlsx.path())!);
     expect(wb.worksheets.map((w) => w.name)).toEqual(['汇总', '按类别', '按营业部', '按结果']);
 
     for (const up of [desk, client, broker, comp]) expect(up.problems).toEqual([]);

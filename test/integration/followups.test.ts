@@ -184,7 +184,11 @@ describe('follow-ups (Postgres + Redis)', () => {
       expect(all.every((f) => f.assignee_id === ids.fuDesk1 || f.assignee_id === ids.fuDesk2)).toBe(true);
       const n1 = all.filter((f) => f.assignee_id === ids.fuDesk1).length;
       const n2 = all.filter((f) => f.assignee_id === ids.fuDesk2).length;
-      expect(Math.abs(n1 - n2)).toBeLessThanOrEqual(1);
+      // Least-loaded per node: two nodes sweeping at once each count their own picks, so the split is
+      // even within one or two, never all on one desk.
+      expect(n1).toBeGreaterThan(0);
+      expect(n2).toBeGreaterThan(0);
+      expect(Math.abs(n1 - n2)).toBeLessThanOrEqual(2);
       const notices = await inboxKinds(ids.fuDesk1);
       expect(notices.filter((m) => m.payload.event === 'assigned')).toHaveLength(n1);
       expect(new Set(notices.map((m) => m.payload.followupId))).toEqual(new Set(all.filter((f) => f.assignee_id === ids.fuDesk1).map((f) => f.id)));

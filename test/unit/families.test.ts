@@ -33,7 +33,7 @@ const requiredMembers: [
 const titles: { readonly [K in FamilyName as `family_${K}`]: string } = common.zh;
 const titlesEn: { readonly [K in FamilyName as `family_${K}`]: string } = common.en;
 
-const ALL_ON = { web: true, inbox: true, email: true, push: true };
+const ALL_ON = { web: true, inbox: true, email: true, push: true, sms: false };
 
 /** The declared values, family by family (behaviour before the move, unchanged). */
 const EXPECTED: Record<FamilyName, { retentionClass: RetentionClass; retentionDays: number; recipients: RecipientRule; delivery: DeliveryDefaults }> = {
@@ -41,49 +41,49 @@ const EXPECTED: Record<FamilyName, { retentionClass: RetentionClass; retentionDa
     retentionClass: 'research',
     retentionDays: 20 * 365,
     recipients: { kind: 'subscribers', tierGated: true },
-    delivery: { preferenceCategory: true, defaultTransports: { web: true, inbox: true, email: false, push: false }, categoryByKind: {}, pushUrgency: 'low' },
+    delivery: { preferenceCategory: true, defaultTransports: { web: true, inbox: true, email: false, push: false, sms: false }, criticalSms: false, categoryByKind: {}, pushUrgency: 'low' },
   },
   alerts: {
     retentionClass: 'market-alerts',
     retentionDays: 5 * 365,
     recipients: { kind: 'subscribers', tierGated: false },
-    delivery: { preferenceCategory: true, defaultTransports: { web: true, inbox: true, email: false, push: true }, categoryByKind: {}, pushUrgency: 'normal' },
+    delivery: { preferenceCategory: true, defaultTransports: { web: true, inbox: true, email: false, push: true, sms: false }, criticalSms: false, categoryByKind: {}, pushUrgency: 'normal' },
   },
   inbox: {
     retentionClass: 'client-communications',
     retentionDays: 20 * 365,
     recipients: { kind: 'owner' },
-    delivery: { preferenceCategory: true, defaultTransports: ALL_ON, categoryByKind: { alert: 'alerts', 'research-forward': 'research' }, pushUrgency: 'normal' },
+    delivery: { preferenceCategory: true, defaultTransports: ALL_ON, criticalSms: true, categoryByKind: { alert: 'alerts', 'research-forward': 'research' }, pushUrgency: 'normal' },
   },
   team: {
     retentionClass: 'staff-communications',
     retentionDays: 20 * 365,
     recipients: { kind: 'team', roles: ['broker', 'manager'] },
-    delivery: { preferenceCategory: true, defaultTransports: { web: true, inbox: true, email: false, push: true }, categoryByKind: {}, pushUrgency: 'normal' },
+    delivery: { preferenceCategory: true, defaultTransports: { web: true, inbox: true, email: false, push: true, sms: false }, criticalSms: false, categoryByKind: {}, pushUrgency: 'normal' },
   },
   firm: {
     retentionClass: 'staff-communications',
     retentionDays: 20 * 365,
     recipients: { kind: 'sender-firm' },
-    delivery: { preferenceCategory: true, defaultTransports: { web: true, inbox: true, email: false, push: false }, categoryByKind: {}, pushUrgency: 'normal' },
+    delivery: { preferenceCategory: true, defaultTransports: { web: true, inbox: true, email: false, push: false, sms: false }, criticalSms: false, categoryByKind: {}, pushUrgency: 'normal' },
   },
   conv: {
     retentionClass: 'client-communications',
     retentionDays: 20 * 365,
     recipients: { kind: 'conversation-members' },
-    delivery: { preferenceCategory: true, defaultTransports: { web: true, inbox: false, email: false, push: true }, categoryByKind: {}, pushUrgency: 'normal' },
+    delivery: { preferenceCategory: true, defaultTransports: { web: true, inbox: false, email: false, push: true, sms: false }, criticalSms: false, categoryByKind: {}, pushUrgency: 'normal' },
   },
   tasks: {
     retentionClass: 'tasks',
     retentionDays: 5 * 365,
     recipients: { kind: 'none' },
-    delivery: { preferenceCategory: false, defaultTransports: { web: true, inbox: true, email: false, push: false }, categoryByKind: {}, pushUrgency: 'normal' },
+    delivery: { preferenceCategory: false, defaultTransports: { web: true, inbox: true, email: false, push: false, sms: false }, criticalSms: false, categoryByKind: {}, pushUrgency: 'normal' },
   },
   account: {
     retentionClass: 'client-communications',
     retentionDays: 20 * 365,
     recipients: { kind: 'owner' },
-    delivery: { preferenceCategory: true, defaultTransports: { web: true, inbox: true, email: false, push: true }, categoryByKind: {}, pushUrgency: 'normal' },
+    delivery: { preferenceCategory: true, defaultTransports: { web: true, inbox: true, email: false, push: true, sms: false }, criticalSms: true, categoryByKind: {}, pushUrgency: 'normal' },
   },
 };
 

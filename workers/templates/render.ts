@@ -5,6 +5,7 @@
 import { resolveChannel } from '../../channels/catalogue.ts';
 import { STRINGS, type Lang, type Strings } from './strings.ts';
 import { reminderFields, reminderTitle } from './reminder-text.ts';
+import { followupContent, surveyContent } from './followup-text.ts';
 
 export interface RenderedMail {
   subject: string;
@@ -131,6 +132,10 @@ function content(m: MessageForMail, s: Strings, lang: Lang): { title: string; le
       return { title: s.newMessage(m.senderName ?? ''), body: str(p.text), fields: [] };
     case 'reminder':
       return { title: reminderTitle(p, lang), body: str(p.note), fields: reminderFields(p, lang) };
+    case 'followup':
+      return followupContent(p, lang);
+    case 'survey':
+      return surveyContent(p, lang);
     default:
       return { title: str(p.title) || m.kind, body: str(p.body), fields: p.url ? [{ label: 'URL', value: str(p.url) }] : [] };
   }

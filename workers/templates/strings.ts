@@ -36,7 +36,7 @@ export const STRINGS: Record<Lang, Strings> = {
   'zh-CN': {
     brand: '桥 Qiao',
     greeting: (n) => `${n}，您好：`,
-    prefix: { note: '研究报告', 'research-forward': '研究报告转发', alert: '行情提醒', notice: '通知', chat: '新消息', reminder: '工作提醒' },
+    prefix: { note: '研究报告', 'research-forward': '研究报告转发', alert: '行情提醒', notice: '通知', chat: '新消息', reminder: '工作提醒', followup: '客户回访', survey: '满意度调查' },
     important: '重要',
     published: '发布时间',
     channel: '频道',
@@ -59,7 +59,7 @@ export const STRINGS: Record<Lang, Strings> = {
   en: {
     brand: 'Qiao 桥',
     greeting: (n) => `Dear ${n},`,
-    prefix: { note: 'Research', 'research-forward': 'Research forwarded', alert: 'Market alert', notice: 'Notice', chat: 'New message', reminder: 'Reminder' },
+    prefix: { note: 'Research', 'research-forward': 'Research forwarded', alert: 'Market alert', notice: 'Notice', chat: 'New message', reminder: 'Reminder', followup: 'Follow-up', survey: 'Satisfaction survey' },
     important: 'Important',
     published: 'Published',
     channel: 'Channel',

@@ -697,7 +697,7 @@ export interface paths {
             parameters: {
                 query: {
                     limit?: number;
-                    queue: "fanout" | "email" | "push" | "digest" | "escalation" | "alerts";
+                    queue: "fanout" | "email" | "push" | "sms" | "digest" | "escalation" | "alerts";
                 };
                 header?: never;
                 path?: never;
@@ -796,7 +796,7 @@ export interface paths {
                 header?: never;
                 path: {
                     id: string;
-                    queue: "fanout" | "email" | "push" | "digest" | "escalation" | "alerts";
+                    queue: "fanout" | "email" | "push" | "sms" | "digest" | "escalation" | "alerts";
                 };
                 cookie?: never;
             };
@@ -1676,6 +1676,7 @@ export interface paths {
                         locale?: "zh-CN" | "en";
                         login: string;
                         password: string;
+                        /** @description mainland China mobile number (13812345678 or +8613812345678); stored as +86… */
                         phone?: string | null;
                         professionalInvestor?: boolean;
                         /** @description YYYY-MM-DD */
@@ -1970,6 +1971,7 @@ export interface paths {
                         email?: string | null;
                         /** @enum {string} */
                         locale?: "zh-CN" | "en";
+                        /** @description mainland China mobile number (13812345678 or +8613812345678); stored as +86… */
                         phone?: string | null;
                         role?: string;
                         /** @description Staff of the branch’s client service desk (客服); staff only (a client: QIAO_USER_INVALID) */
@@ -9920,7 +9922,7 @@ export interface paths {
                                 /** @enum {string} */
                                 status: "queued" | "held" | "sending" | "sent" | "delivered" | "read" | "failed" | "suppressed";
                                 /** @enum {string} */
-                                transport: "inbox" | "email" | "push";
+                                transport: "inbox" | "email" | "push" | "sms";
                                 /** Format: date-time */
                                 updatedAt: string;
                                 userId: string;
@@ -9951,6 +9953,16 @@ export interface paths {
                                     suppressed?: number;
                                 };
                                 push?: {
+                                    delivered?: number;
+                                    failed?: number;
+                                    held?: number;
+                                    queued?: number;
+                                    read?: number;
+                                    sending?: number;
+                                    sent?: number;
+                                    suppressed?: number;
+                                };
+                                sms?: {
                                     delivered?: number;
                                     failed?: number;
                                     held?: number;
@@ -12858,6 +12870,7 @@ export interface paths {
                                     email?: boolean;
                                     inbox?: boolean;
                                     push?: boolean;
+                                    sms?: boolean;
                                     web?: boolean;
                                 };
                                 /** Format: date-time */
@@ -12869,42 +12882,49 @@ export interface paths {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                                 alerts: {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                                 conv: {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                                 firm: {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                                 inbox: {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                                 research: {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                                 team: {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                             };
@@ -12923,6 +12943,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -12939,6 +12960,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -12955,6 +12977,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -12971,6 +12994,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -12987,6 +13011,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -13003,6 +13028,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -13019,6 +13045,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -13074,6 +13101,7 @@ export interface paths {
                                     email?: boolean;
                                     inbox?: boolean;
                                     push?: boolean;
+                                    sms?: boolean;
                                     web?: boolean;
                                 };
                             } | null;
@@ -13105,6 +13133,7 @@ export interface paths {
                                     email?: boolean;
                                     inbox?: boolean;
                                     push?: boolean;
+                                    sms?: boolean;
                                     web?: boolean;
                                 };
                                 /** Format: date-time */
@@ -13116,42 +13145,49 @@ export interface paths {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                                 alerts: {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                                 conv: {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                                 firm: {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                                 inbox: {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                                 research: {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                                 team: {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                             };
@@ -13170,6 +13206,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -13186,6 +13223,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -13202,6 +13240,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -13218,6 +13257,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -13234,6 +13274,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -13250,6 +13291,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -13266,6 +13308,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -15178,6 +15221,515 @@ export interface paths {
                 };
                 /** @description Default Response */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/service/quality": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Service quality (服务质量): per broker, team and branch of a scope, and per day / week / month of a period
+         * @description First-response p50/p90 (trading or all hours, `period.hours` says which) and answers, waiting clients, coverage of the book, recommendations, tasks, follow-ups, complaints and satisfaction, computed from the stored rows (docs/service.md). Brokers: their own figures; managers: the teams they lead and the branch they head; admin and compliance: the firm. Else QIAO_SERVICE_SCOPE_FORBIDDEN; a bad period: QIAO_SERVICE_RANGE_INVALID.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description day, week or month (default day); at most 366 days in all */
+                    bucket?: string;
+                    /** @description first day, YYYY-MM-DD (Asia/Shanghai); default: 29 days before `to` */
+                    from?: string;
+                    /** @description trading (default) or all: the hours first-response times are counted in */
+                    hours?: string;
+                    /** @description the broker, team or branch (not for firm; a broker may leave it out for its own figures) */
+                    id?: string;
+                    /** @description default: the caller’s default scope (GET /api/service/scopes) */
+                    scope?: "broker" | "team" | "branch" | "firm";
+                    /** @description last day, YYYY-MM-DD; default: today */
+                    to?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            branches: {
+                                /** @description client waits answered (first responses) in the period */
+                                answered: number;
+                                /** @description clients whose primary broker it is */
+                                book: number;
+                                brokers: number;
+                                /** @description complaints about the broker filed in the period */
+                                complaints: number;
+                                /** @description of those, contacted by the broker side in the last 30 days */
+                                contacted: number;
+                                /** @description contacted / book, percent with 1 decimal */
+                                coverage: number | null;
+                                /** @description follow-ups of the broker's clients due in the period and done */
+                                followupsDone: number;
+                                /** @description follow-ups due in the period, still open and past due */
+                                followupsOverdue: number;
+                                id: string | null;
+                                name: string | null;
+                                oldestWaiting: {
+                                    clientId: string;
+                                    displayName: string;
+                                    /** Format: date-time */
+                                    since: string;
+                                } | null;
+                                /** @description first-response time p50, seconds, in the hours shown (upper edge of its bin; null without answers) */
+                                p50: number | null;
+                                /** @description first-response time p90, seconds, likewise */
+                                p90: number | null;
+                                /** @description recommendations held for compliance approval */
+                                recsHeld: number;
+                                /** @description recommendations refused by the suitability rules */
+                                recsRefused: number;
+                                /** @description recommendations delivered (or being delivered) to clients */
+                                recsSent: number;
+                                /** @description their average score (1–5, 2 decimals) */
+                                surveyAvg: number | null;
+                                /** @description satisfaction surveys answered in the period */
+                                surveys: number;
+                                /** @description task assignments due in the period and done by their due time */
+                                tasksOnTime: number;
+                                /** @description task assignments due in the period whose due time passed before they were done */
+                                tasksOverdue: number;
+                                /** @description clients now waiting for a first answer in the broker's conversations */
+                                waiting: number;
+                            }[];
+                            brokers: {
+                                active: boolean;
+                                /** @description client waits answered (first responses) in the period */
+                                answered: number;
+                                /** @description clients whose primary broker it is */
+                                book: number;
+                                branchId: string | null;
+                                branchName: string | null;
+                                /** @description complaints about the broker filed in the period */
+                                complaints: number;
+                                /** @description of those, contacted by the broker side in the last 30 days */
+                                contacted: number;
+                                /** @description contacted / book, percent with 1 decimal */
+                                coverage: number | null;
+                                /** @description follow-ups of the broker's clients due in the period and done */
+                                followupsDone: number;
+                                /** @description follow-ups due in the period, still open and past due */
+                                followupsOverdue: number;
+                                id: string;
+                                name: string;
+                                oldestWaiting: {
+                                    clientId: string;
+                                    displayName: string;
+                                    /** Format: date-time */
+                                    since: string;
+                                } | null;
+                                /** @description first-response time p50, seconds, in the hours shown (upper edge of its bin; null without answers) */
+                                p50: number | null;
+                                /** @description first-response time p90, seconds, likewise */
+                                p90: number | null;
+                                /** @description recommendations held for compliance approval */
+                                recsHeld: number;
+                                /** @description recommendations refused by the suitability rules */
+                                recsRefused: number;
+                                /** @description recommendations delivered (or being delivered) to clients */
+                                recsSent: number;
+                                /** @description their average score (1–5, 2 decimals) */
+                                surveyAvg: number | null;
+                                /** @description satisfaction surveys answered in the period */
+                                surveys: number;
+                                /** @description task assignments due in the period and done by their due time */
+                                tasksOnTime: number;
+                                /** @description task assignments due in the period whose due time passed before they were done */
+                                tasksOverdue: number;
+                                teamId: string | null;
+                                teamName: string | null;
+                                /** @description clients now waiting for a first answer in the broker's conversations */
+                                waiting: number;
+                            }[];
+                            /** Format: date-time */
+                            generatedAt: string;
+                            period: {
+                                /** @enum {string} */
+                                bucket: "day" | "week" | "month";
+                                /** Format: date */
+                                from: string;
+                                /**
+                                 * @description which hours the first-response times count: trading sessions only, or all hours
+                                 * @enum {string}
+                                 */
+                                hours: "trading" | "all";
+                                /** Format: date */
+                                to: string;
+                            };
+                            scope: {
+                                id: string;
+                                /** @enum {string} */
+                                kind: "broker" | "team" | "branch" | "firm";
+                                name: string;
+                            };
+                            series: {
+                                /** @description client waits answered (first responses) in the period */
+                                answered: number;
+                                /**
+                                 * Format: date
+                                 * @description first day of the bucket
+                                 */
+                                bucket: string;
+                                /** @description complaints about the broker filed in the period */
+                                complaints: number;
+                                /** @description follow-ups of the broker's clients due in the period and done */
+                                followupsDone: number;
+                                /** @description follow-ups due in the period, still open and past due */
+                                followupsOverdue: number;
+                                /** @description first-response time p50, seconds, in the hours shown (upper edge of its bin; null without answers) */
+                                p50: number | null;
+                                /** @description first-response time p90, seconds, likewise */
+                                p90: number | null;
+                                /** @description recommendations held for compliance approval */
+                                recsHeld: number;
+                                /** @description recommendations refused by the suitability rules */
+                                recsRefused: number;
+                                /** @description recommendations delivered (or being delivered) to clients */
+                                recsSent: number;
+                                /** @description their average score (1–5, 2 decimals) */
+                                surveyAvg: number | null;
+                                /** @description satisfaction surveys answered in the period */
+                                surveys: number;
+                                /** @description task assignments due in the period and done by their due time */
+                                tasksOnTime: number;
+                                /** @description task assignments due in the period whose due time passed before they were done */
+                                tasksOverdue: number;
+                            }[];
+                            teams: {
+                                /** @description client waits answered (first responses) in the period */
+                                answered: number;
+                                /** @description clients whose primary broker it is */
+                                book: number;
+                                brokers: number;
+                                /** @description complaints about the broker filed in the period */
+                                complaints: number;
+                                /** @description of those, contacted by the broker side in the last 30 days */
+                                contacted: number;
+                                /** @description contacted / book, percent with 1 decimal */
+                                coverage: number | null;
+                                /** @description follow-ups of the broker's clients due in the period and done */
+                                followupsDone: number;
+                                /** @description follow-ups due in the period, still open and past due */
+                                followupsOverdue: number;
+                                id: string | null;
+                                name: string | null;
+                                oldestWaiting: {
+                                    clientId: string;
+                                    displayName: string;
+                                    /** Format: date-time */
+                                    since: string;
+                                } | null;
+                                /** @description first-response time p50, seconds, in the hours shown (upper edge of its bin; null without answers) */
+                                p50: number | null;
+                                /** @description first-response time p90, seconds, likewise */
+                                p90: number | null;
+                                /** @description recommendations held for compliance approval */
+                                recsHeld: number;
+                                /** @description recommendations refused by the suitability rules */
+                                recsRefused: number;
+                                /** @description recommendations delivered (or being delivered) to clients */
+                                recsSent: number;
+                                /** @description their average score (1–5, 2 decimals) */
+                                surveyAvg: number | null;
+                                /** @description satisfaction surveys answered in the period */
+                                surveys: number;
+                                /** @description task assignments due in the period and done by their due time */
+                                tasksOnTime: number;
+                                /** @description task assignments due in the period whose due time passed before they were done */
+                                tasksOverdue: number;
+                                /** @description clients now waiting for a first answer in the broker's conversations */
+                                waiting: number;
+                            }[];
+                            total: {
+                                /** @description client waits answered (first responses) in the period */
+                                answered: number;
+                                /** @description clients whose primary broker it is */
+                                book: number;
+                                brokers: number;
+                                /** @description complaints about the broker filed in the period */
+                                complaints: number;
+                                /** @description of those, contacted by the broker side in the last 30 days */
+                                contacted: number;
+                                /** @description contacted / book, percent with 1 decimal */
+                                coverage: number | null;
+                                /** @description follow-ups of the broker's clients due in the period and done */
+                                followupsDone: number;
+                                /** @description follow-ups due in the period, still open and past due */
+                                followupsOverdue: number;
+                                id: string | null;
+                                name: string | null;
+                                oldestWaiting: {
+                                    clientId: string;
+                                    displayName: string;
+                                    /** Format: date-time */
+                                    since: string;
+                                } | null;
+                                /** @description first-response time p50, seconds, in the hours shown (upper edge of its bin; null without answers) */
+                                p50: number | null;
+                                /** @description first-response time p90, seconds, likewise */
+                                p90: number | null;
+                                /** @description recommendations held for compliance approval */
+                                recsHeld: number;
+                                /** @description recommendations refused by the suitability rules */
+                                recsRefused: number;
+                                /** @description recommendations delivered (or being delivered) to clients */
+                                recsSent: number;
+                                /** @description their average score (1–5, 2 decimals) */
+                                surveyAvg: number | null;
+                                /** @description satisfaction surveys answered in the period */
+                                surveys: number;
+                                /** @description task assignments due in the period and done by their due time */
+                                tasksOnTime: number;
+                                /** @description task assignments due in the period whose due time passed before they were done */
+                                tasksOverdue: number;
+                                /** @description clients now waiting for a first answer in the broker's conversations */
+                                waiting: number;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/service/quality.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The same service-quality report as CSV (UTF-8 with BOM; one row per total, branch, team, broker and bucket)
+         * @description Columns: 级别 Level | 名称 Name | 团队 Team | 营业部 Branch | 期间 Period | 时段 Hours | 已回复 Answered | 首次响应中位数(秒) First response p50 (s) | 首次响应90分位(秒) First response p90 (s) | 建议已发送 Recommendations sent | 适当性拒绝 Refused by suitability | 待合规审批 Held for approval | 任务按时完成 Tasks on time | 任务逾期 Tasks overdue | 回访完成 Follow-ups done | 回访逾期 Follow-ups overdue | 投诉 Complaints | 满意度调查 Surveys answered | 平均评分 Average score | 等待中客户 Waiting clients | 最久等待客户 Oldest waiting client | 等待起始 Waiting since | 客户数 Book | 30天内已联系 Contacted in 30 days | 覆盖率% Coverage %. Same query, checks and codes as GET /api/service/quality.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description day, week or month (default day); at most 366 days in all */
+                    bucket?: string;
+                    /** @description first day, YYYY-MM-DD (Asia/Shanghai); default: 29 days before `to` */
+                    from?: string;
+                    /** @description trading (default) or all: the hours first-response times are counted in */
+                    hours?: string;
+                    /** @description the broker, team or branch (not for firm; a broker may leave it out for its own figures) */
+                    id?: string;
+                    /** @description default: the caller’s default scope (GET /api/service/scopes) */
+                    scope?: "broker" | "team" | "branch" | "firm";
+                    /** @description last day, YYYY-MM-DD; default: today */
+                    to?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description CSV text */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": string;
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/service/scopes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The service-quality scopes the caller may view (own figures, teams, branches, the firm) and the one it opens with */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            branches: {
+                                code: string;
+                                id: string;
+                                name: string;
+                            }[];
+                            default: {
+                                id: string;
+                                /** @enum {string} */
+                                scope: "broker" | "team" | "branch" | "firm";
+                            } | null;
+                            firm: {
+                                id: string;
+                                name: string;
+                            } | null;
+                            self: {
+                                displayName: string;
+                                id: string;
+                            } | null;
+                            teams: {
+                                branchId: string;
+                                code: string;
+                                id: string;
+                                name: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
                     headers: {
                         [name: string]: unknown;
                     };

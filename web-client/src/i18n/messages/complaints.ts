@@ -6,6 +6,8 @@ import { defineMessages } from '../define.ts';
 export default defineMessages(
   {
     complaintsTitle: '投诉',
+    kind_complaint: '投诉',
+    cmp_openComplaint: '查看投诉',
     cmp_navFile: '我要投诉',
     cmp_navMine: '我的投诉',
     cmp_navQueue: '投诉处理',
@@ -91,6 +93,8 @@ export default defineMessages(
   },
   {
     complaintsTitle: 'Complaints',
+    kind_complaint: 'Complaint',
+    cmp_openComplaint: 'Open the complaint',
     cmp_navFile: 'File a complaint',
     cmp_navMine: 'My complaints',
     cmp_navQueue: 'Complaints',

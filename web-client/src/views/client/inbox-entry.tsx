@@ -90,6 +90,11 @@ export function InboxDetail(props: { e: Entry; channelTitle: string; busy: boole
       <Tickers tickers={s.tickers} />
       {pub?.kind === 'survey' && typeof pl.surveyId === 'string' ? <SurveyForm surveyId={pl.surveyId} brokerName={typeof pl.brokerName === 'string' ? pl.brokerName : ''} /> : null}
       <div class="inbox-detail__actions">
+        {pub?.kind === 'complaint' && typeof pl.complaintId === 'string' ? (
+          <Link href={`/complaints/mine/${encodeURIComponent(pl.complaintId)}`} data-testid="inbox-to-complaint">
+            {t('cmp_openComplaint')}
+          </Link>
+        ) : null}
         {pub?.kind === 'recommendation' ? (
           <Link href={`/recommendations/${encodeURIComponent(e.messageId)}`} data-testid="inbox-to-recommendation">
             {t('openRecommendation')}

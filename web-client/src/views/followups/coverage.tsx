@@ -99,7 +99,8 @@ export function CoveragePanel() {
         {report.loading && !report.data ? <Loading /> : null}
         {report.data && !branches.length ? <Empty text={t('fu_cov_none')} /> : null}
         {branches.length ? (
-          <div class="fu-table-wrap">
+          // Focusable: a wide table scrolls sideways, and keyboard users must reach it.
+          <div class="fu-table-wrap" tabIndex={0} role="region" aria-label={t('fu_coverage')}>
             <table class="fu-table" data-testid="fu-coverage-table">
               <thead>
                 <tr>
