@@ -112,7 +112,7 @@ const CLOCKS = ['2026-11-27T10:00:00+08:00', '2026-11-27T12:10:00+08:00', '2026-
 
 function routingOnly(subs: Subscriber[], rounds: number) {
   const ch = resolveChannel('research.quant');
-  const recipients: RecipientRow[] = subs.map((s) => ({ id: s.id, role: 'client', tier: s.tier, email: s.email, locale: s.locale, timeZone: s.timeZone, subscriptionPrefs: s.subscription }));
+  const recipients: RecipientRow[] = subs.map((s) => ({ id: s.id, role: 'client', tier: s.tier, email: s.email, phone: null, locale: s.locale, timeZone: s.timeZone, subscriptionPrefs: s.subscription }));
   const layers = new Map(subs.filter((s) => s.category).map((s) => [s.id, { category: s.category! }]));
   const withPush = new Set(subs.filter((s) => s.push).map((s) => s.id));
   const plan = (now: Date) =>

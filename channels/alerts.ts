@@ -33,7 +33,8 @@ export const alerts: ChannelFamily<'alerts'> = {
   recipients: { kind: 'subscribers', tierGated: false },
   delivery: {
     preferenceCategory: true,
-    defaultTransports: { web: true, inbox: true, email: false, push: true },
+    defaultTransports: { web: true, inbox: true, email: false, push: true, sms: false },
+    criticalSms: false,
     categoryByKind: {},
     pushUrgency: 'normal',
   },

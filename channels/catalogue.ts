@@ -4,6 +4,7 @@
  */
 import type { Principal } from '../src/auth/principal.ts';
 import { QiaoError } from '../src/errors/codes.ts';
+import { account } from './account.ts';
 import { alerts } from './alerts.ts';
 import { conversation } from './conversation.ts';
 import type { AccessContext, ChannelFamily, ParsedChannel, RecipientRule, Title } from './family.ts';
@@ -18,7 +19,7 @@ import { team } from './team.ts';
  * the type below makes the compiler list whatever the new family is missing (every decision is a
  * required member of ChannelFamily) and refuse a key that is not the family's own name.
  */
-const REGISTRY = { research, alerts, inbox, team, firm, conv: conversation, tasks } as const;
+const REGISTRY = { research, alerts, inbox, team, firm, conv: conversation, tasks, account } as const;
 
 /** The name of every family in the catalogue (`research`, `alerts`, …, `conv`, `tasks`). */
 export type FamilyName = keyof typeof REGISTRY;

@@ -43,7 +43,8 @@ export const conversation: ChannelFamily<'conv'> = {
   delivery: {
     preferenceCategory: true,
     // Chat has its own unread counts (conversation_reads); the inbox would only duplicate them.
-    defaultTransports: { web: true, inbox: false, email: false, push: true },
+    defaultTransports: { web: true, inbox: false, email: false, push: true, sms: false },
+    criticalSms: false,
     categoryByKind: {},
     pushUrgency: 'normal',
   },

@@ -70,6 +70,12 @@ export interface DeliveryDefaults {
   /** Transports used when the user has set nothing for the category (the weakest preference layer). */
   readonly defaultTransports: Readonly<Record<Transport, boolean>>;
   /**
+   * Critical messages of this family (margin calls, security notices: `classify` in
+   * src/domain/routing.ts) go by SMS even when `defaultTransports.sms` is false, unless the user
+   * turned SMS off for the category explicitly. True only where an SMS is worth its cost.
+   */
+  readonly criticalSms: boolean;
+  /**
    * Message kinds that count in another family's preference category (e.g. an inbox `alert` follows
    * the 'alerts' preferences). Each target must be a family name (test/unit/families.test.ts checks).
    */

@@ -28,7 +28,8 @@ export const firm: ChannelFamily<'firm'> = {
   recipients: { kind: 'sender-firm' },
   delivery: {
     preferenceCategory: true,
-    defaultTransports: { web: true, inbox: true, email: false, push: false },
+    defaultTransports: { web: true, inbox: true, email: false, push: false, sms: false },
+    criticalSms: false,
     categoryByKind: {},
     pushUrgency: 'normal',
   },

@@ -49,7 +49,8 @@ export const inbox: ChannelFamily<'inbox'> = {
   recipients: { kind: 'owner' },
   delivery: {
     preferenceCategory: true,
-    defaultTransports: { web: true, inbox: true, email: true, push: true },
+    defaultTransports: { web: true, inbox: true, email: true, push: true, sms: false },
+    criticalSms: true,
     categoryByKind: { alert: 'alerts', 'research-forward': 'research' },
     pushUrgency: 'normal',
   },

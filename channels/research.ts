@@ -68,7 +68,8 @@ export const research: ChannelFamily<'research'> = {
   recipients: { kind: 'subscribers', tierGated: true },
   delivery: {
     preferenceCategory: true,
-    defaultTransports: { web: true, inbox: true, email: false, push: false },
+    defaultTransports: { web: true, inbox: true, email: false, push: false, sms: false },
+    criticalSms: false,
     categoryByKind: {},
     pushUrgency: 'low',
   },

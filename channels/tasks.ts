@@ -40,7 +40,8 @@ export const tasks: ChannelFamily<'tasks'> = {
   delivery: {
     preferenceCategory: false,
     // Live only (recipients 'none'), so these never apply today; they are the general defaults.
-    defaultTransports: { web: true, inbox: true, email: false, push: false },
+    defaultTransports: { web: true, inbox: true, email: false, push: false, sms: false },
+    criticalSms: false,
     categoryByKind: {},
     pushUrgency: 'normal',
   },

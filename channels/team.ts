@@ -35,7 +35,8 @@ export const team: ChannelFamily<'team'> = {
   recipients: { kind: 'team', roles: ['broker', 'manager'] },
   delivery: {
     preferenceCategory: true,
-    defaultTransports: { web: true, inbox: true, email: false, push: true },
+    defaultTransports: { web: true, inbox: true, email: false, push: true, sms: false },
+    criticalSms: false,
     categoryByKind: {},
     pushUrgency: 'normal',
   },

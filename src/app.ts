@@ -84,6 +84,13 @@ import conversationRoutes from './routes/conversations.routes.ts';
 import { AssignmentsRepo } from './store/assignments-repo.ts';
 import { ConversationsRepo } from './store/conversations-repo.ts';
 import { SweepRunner, type ServiceSweep } from './service/sweeps.ts';
+import { AccountEventsService } from './account/account-events.ts';
+import { AccountFeed } from './account/account-feed.ts';
+import { CorporateActionsService } from './account/corporate-actions.ts';
+import { PositionsRepo } from './account/positions.ts';
+import { parseHolidays } from './domain/trading-sessions.ts';
+import accountIngestRoutes from './routes/account-ingest.routes.ts';
+import accountEventsRoutes from './routes/account-events.routes.ts';
 import serviceRoutes from './routes/service.routes.ts';
 import { ComplaintsService } from './service/complaints.ts';
 import { ComplaintEscalationSweep } from './service/complaint-escalation.ts';
@@ -120,6 +127,11 @@ export interface BuildOptions {
   queue?: JobQueue;
   /** Where embedded workers write .eml files without SMTP (default <dataDir>/outbox; a temp folder with inMemoryDb). */
   outboxDir?: string;
+  /**
+   * Where embedded workers write SMS .json files without SMPP. Default <dataDir>/sms-outbox; with
+   * inMemoryDb, `<outboxDir>/sms` (a test's own folder), so a test hub never writes under dataDir.
+   */
+  smsOutboxDir?: string;
   /** Share one alert-rule sync between apps (tests acting as several nodes); otherwise by config. */
   alertSync?: AlertSync;
 }
@@ -182,6 +194,16 @@ function rateLimitKey(req: FastifyRequest): string {
     }
   }
   return `ip:${req.ip}`;
+}
+
+/** Account events, positions and corporate actions, and the brokers' live badges (the reminder sweep runs with the service sweeps). */
+function buildAccount(config: Config, db: DbHandle['db'], publisher: Publisher, messages: MessagesRepo, bus: Bus, logger: AppDeps['logger']): AppDeps['account'] {
+  const positions = new PositionsRepo(db);
+  const events = new AccountEventsService({ db, publisher, positions, securities: SECURITIES });
+  const actions = new CorporateActionsService({ db, publisher, positions, securities: SECURITIES, holidays: parseHolidays(config.delivery.marketHolidays.join(',')) });
+  const feed = new AccountFeed({ db, messages, bus, logger });
+  publisher.onPublished((_p, pub, family) => feed.onPublished(pub, family));
+  return { events, positions, actions, feed };
 }
 
 export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
@@ -271,6 +293,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   publisher.setApprovalGate(approvalsSvc);
   const advisory = { recommendations, approvals: approvalsSvc, tasks: new TasksService({ db: db.db, publisher, archive, messages, logger: app.log, dlp }) };
   const alertRules = new AlertRulesRepo(db.db);
+  const account = buildAccount(config, db.db, publisher, messages, bus, app.log);
   const alerting = await startAlertEngine(config, { store: alertRules, notify: publisherNotify(publisher), logger: app.log }, opts.alertSync);
   const deps: AppDeps = {
     config,
@@ -307,6 +330,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     alertRules,
     alerts: alerting.engine,
     securities: SECURITIES,
+    account,
   };
   app.decorate('qiao', deps);
 
@@ -325,6 +349,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     new FollowupSweep({ db: db.db, publisher, archive, logger: app.log, rules: followupRules, followups: followupsSvc }),
     deps.surveys.sweep(),
     new ReminderSweep({ db: db.db, publisher, archive, logger: app.log, waitingReminderMin: config.service.waitingReminderMin }),
+    account.actions.sweep(),
   ];
   const sweeper = new SweepRunner({ intervalMs: config.service.sweepMs, logger: app.log, sweeps: serviceSweeps });
   deps.sweeper = sweeper;
@@ -415,6 +440,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(async (scope) => channelRoutes(scope, deps));
   await app.register(async (scope) => subscriptionRoutes(scope, deps));
   await app.register(async (scope) => ingestRoutes(scope, deps));
+  await app.register(async (scope) => accountIngestRoutes(scope, deps));
+  await app.register(async (scope) => accountEventsRoutes(scope, deps));
   await app.register(async (scope) => pushRoutes(scope, deps));
   await app.register(async (scope) => alertRuleRoutes(scope, deps));
   await app.register(async (scope) => securitiesRoutes(scope, deps));
@@ -484,12 +511,15 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
         queue,
         presence,
         outboxDir: opts.outboxDir ?? tmpOutbox,
+        // An in-memory hub is a test's: its SMS stay beside its .eml files, not in the real <dataDir>.
+        smsOutboxDir: opts.smsOutboxDir ?? (opts.inMemoryDb ? join((opts.outboxDir ?? tmpOutbox)!, 'sms') : undefined),
       })
     : null;
 
   app.addHook('onReady', async () => sweeper.start());
   app.addHook('onClose', async () => {
     await sweeper.close().catch(() => {});
+    account.feed.close();
     // First: firings still being published need the queue, bus and database.
     await alerting.close().catch((err) => app.log.warn({ err }, 'closing the alert engine failed'));
     await workers?.close().catch((err) => app.log.warn({ err }, 'closing workers failed'));

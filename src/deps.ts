@@ -33,6 +33,10 @@ import type { AlertRulesRepo } from './store/alert-rules-repo.ts';
 import type { PushRepo } from './store/push-repo.ts';
 import type { SecuritiesDirectory } from './domain/securities.ts';
 import type { SweepRunner } from './service/sweeps.ts';
+import type { AccountEventsService } from './account/account-events.ts';
+import type { AccountFeed } from './account/account-feed.ts';
+import type { CorporateActionsService } from './account/corporate-actions.ts';
+import type { PositionsRepo } from './account/positions.ts';
 import type { ComplaintsService } from './service/complaints.ts';
 import type { FollowupCoverage } from './service/followup-coverage.ts';
 import type { FollowupRules } from './service/followup-rules.ts';
@@ -81,6 +85,8 @@ export interface AppDeps {
   alerts: AlertEngine;
   /** The securities directory (static, src/domain/securities.ts). */
   securities: SecuritiesDirectory;
+  /** Account events, positions and corporate actions (src/account/; docs/account-events.md). */
+  account: { events: AccountEventsService; positions: PositionsRepo; actions: CorporateActionsService; feed: AccountFeed };
   /** Broker service sweeps of this node (reminders, follow-ups, surveys, complaint deadlines); tests call `runOnce`. */
   sweeper?: SweepRunner;
   // <service-deps> (issue 11): each part adds its service here.

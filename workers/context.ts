@@ -1,9 +1,13 @@
 /**
  * What every delivery worker is given: repositories over one database handle, the job queue, the
- * mail transport, a clock (tests shift it) and the market holiday calendar. Built once per process.
+ * mail and SMS transports, a clock (tests shift it) and the market holiday calendar. Built once per process.
  */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../src/config/config.ts';
+import type { SentTransport } from '../src/domain/routing.ts';
+import type { DeliveryWorker } from './delivery.worker.ts';
 import type { Holidays } from '../src/domain/trading-sessions.ts';
 import type { Presence } from '../src/presence/presence.ts';
 import type { JobQueue } from '../src/queue/queue.ts';
@@ -16,6 +20,7 @@ import type { MailTransport } from './transports/email-transport.ts';
 import type { Agent as HttpsAgent } from 'node:https';
 import { pushWorker, type PushWorker } from './push.worker.ts';
 import type { PushTransport } from './transports/push-transport.ts';
+import { OutboxSmsTransport, type SmsTransport } from './transports/sms-transport.ts';
 
 export interface WorkerDeps {
   config: Config;
@@ -34,6 +39,10 @@ export interface WorkerDeps {
   push?: PushTransport;
   /** https.Agent for the default push transport (tests: one trusting a self-signed certificate). */
   pushAgent?: HttpsAgent;
+  /** Default: SMPP when QIAO_SMPP_URL is set, else JSON files in <QIAO_DATA_DIR>/sms-outbox. */
+  sms?: SmsTransport;
+  /** Where SMS files go without SMPP; default <QIAO_DATA_DIR>/sms-outbox. */
+  smsOutboxDir?: string;
 }
 
 export interface WorkerContext {
@@ -41,6 +50,7 @@ export interface WorkerContext {
   logger: FastifyBaseLogger;
   queue: JobQueue;
   mail: MailTransport;
+  sms: SmsTransport;
   presence?: Presence;
   now: () => Date;
   holidays: Holidays;
@@ -53,6 +63,8 @@ export interface WorkerContext {
   displayName(userId: string): Promise<string | undefined>;
   /** The web push worker (handler, concurrency, close). */
   push: PushWorker;
+  /** The delivery worker of each transport (workers/delivery-transports.ts); set by startWorkers. */
+  transports: Record<SentTransport, DeliveryWorker>;
 }
 
 /** A small LRU over an async loader; misses are not cached (a message may not be committed yet). */
@@ -74,13 +86,15 @@ function cached<V>(max: number, load: (k: string) => Promise<V | undefined>): (k
   };
 }
 
-export function createContext(deps: WorkerDeps, mail: MailTransport): WorkerContext {
+/** `sms` default: an outbox in the OS temp folder (only the bench of fanout decisions omits it). */
+export function createContext(deps: WorkerDeps, mail: MailTransport, sms?: SmsTransport): WorkerContext {
   const recipients = new RecipientsRepo(deps.db);
   return {
     config: deps.config,
     logger: deps.logger,
     queue: deps.queue,
     mail,
+    sms: sms ?? new OutboxSmsTransport(deps.smsOutboxDir ?? join(tmpdir(), 'qiao-sms-outbox'), deps.config.sms.maxSegments),
     push: pushWorker(deps),
     presence: deps.presence,
     now: deps.now ?? (() => new Date()),
@@ -91,6 +105,7 @@ export function createContext(deps: WorkerDeps, mail: MailTransport): WorkerCont
     recipients,
     message: cached(256, (id) => recipients.message(id)),
     displayName: cached(4096, async (id) => (await recipients.displayNames([id])).get(id)),
+    transports: undefined as unknown as Record<SentTransport, DeliveryWorker>,
   };
 }
 

@@ -30,7 +30,7 @@ import { UnrecoverableJobError, type Job, type JobHandler } from '../src/queue/q
 import type { NewDelivery } from '../src/store/deliveries-repo.ts';
 import type { RecipientRow } from '../src/store/recipients-repo.ts';
 import { sleep, type WorkerContext } from './context.ts';
-import { enqueueDeliveries } from './enqueue.ts';
+import { WORKER_TRANSPORTS, enqueueDeliveries } from './enqueue.ts';
 
 /** A subscription's own prefs (PUT /api/subscriptions: muted, transports, digest) as a layer. */
 function subscriptionLayer(p: unknown): PrefsLayer | undefined {
@@ -99,7 +99,7 @@ export function planPage(p: PageInput): PagePlan {
     }
     const l = p.layers.get(u.id);
     const prefs = resolvePrefs(p.category, { global: l?.global, category: l?.category, subscription: subscriptionLayer(u.subscriptionPrefs) }, u.timeZone);
-    const d = decide(p.msg, { prefs, online: p.presence?.get(u.id) === 'online', hasEmail: Boolean(u.email), hasPushSubscription: p.withPush.has(u.id) }, p.now, { holidays: p.holidays });
+    const d = decide(p.msg, { prefs, online: p.presence?.get(u.id) === 'online', hasEmail: Boolean(u.email), hasPushSubscription: p.withPush.has(u.id), hasPhone: Boolean(u.phone) }, p.now, { holidays: p.holidays });
     for (const t of TRACKED_TRANSPORTS) plan.rows.push(toRow(p.messageId, u.id, t, d[t]));
     if (d.inbox.action === 'send') {
       plan.inboxItems.push({ userId: u.id, messageId: p.messageId, channel: p.channel.name });
@@ -156,7 +156,7 @@ export async function runFanout(ctx: WorkerContext, messageId: string, attempt =
     await ctx.deliveries.insertMany(plan.rows);
     // Enqueue from what is stored, not from this plan: after a crash between insert and enqueue the
     // rows exist already, and a re-run must still enqueue them.
-    const queued = await ctx.deliveries.queued(messageId, ids, ['email', 'push']);
+    const queued = await ctx.deliveries.queued(messageId, ids, [...WORKER_TRANSPORTS]);
     stats.jobs += await enqueueDeliveries(ctx, queued);
     for (let i = 0; i < plan.ackUsers.length; i += 500) {
       await Promise.all(

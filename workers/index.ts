@@ -7,16 +7,24 @@
  *   digest      qiao-digest      periodic sweep: held items now due, digests, repair
  *   escalation  qiao-escalation  unread must-acknowledge messages → push, then email
  *   push        qiao-push        one job per web-push delivery row (workers/push.worker.ts)
+ *   sms         qiao-sms         one job per SMS delivery row (workers/sms.worker.ts)
+ *
+ * email, push and sms are the delivery transports of workers/delivery-transports.ts, all on the one
+ * delivery worker (workers/delivery.worker.ts).
  */
 import { join } from 'node:path';
-import { QUEUES, type DigestJob } from '../src/queue/jobs.ts';
+import { DELIVERY_QUEUES, QUEUES, type DigestJob } from '../src/queue/jobs.ts';
+import type { SentTransport } from '../src/domain/routing.ts';
 import type { JobHandler, WorkerHandle } from '../src/queue/queue.ts';
 import { createContext, type WorkerContext, type WorkerDeps } from './context.ts';
 import { digestHandler, runSweep, type SweepStats } from './digest.worker.ts';
-import { emailHandler } from './email.worker.ts';
+import { DELIVERY_TRANSPORTS } from './delivery-transports.ts';
+import type { DeliveryWorker } from './delivery.worker.ts';
+import { recordReceipts } from './sms.worker.ts';
 import { escalationHandler } from './escalation.worker.ts';
 import { fanoutHandler } from './fanout.worker.ts';
 import { createMailTransport } from './transports/email-transport.ts';
+import { createSmsTransport } from './transports/sms-transport.ts';
 
 export type { WorkerDeps } from './context.ts';
 
@@ -26,13 +34,21 @@ interface WorkerSpec {
   concurrency: (ctx: WorkerContext) => number;
 }
 
+/** One worker spec per delivery transport, from the transport table. */
+const deliverySpec = (t: SentTransport): WorkerSpec => ({
+  queue: DELIVERY_QUEUES[t],
+  handler: (ctx) => ctx.transports[t].handler,
+  concurrency: (ctx) => DELIVERY_TRANSPORTS[t].concurrency(ctx),
+});
+
 const HANDLERS = {
   fanout: { queue: QUEUES.fanout, handler: fanoutHandler, concurrency: () => 2 },
-  email: { queue: QUEUES.email, handler: emailHandler, concurrency: (ctx) => ctx.config.delivery.emailConcurrency },
+  email: deliverySpec('email'),
   digest: { queue: QUEUES.digest, handler: digestHandler, concurrency: () => 1 },
   escalation: { queue: QUEUES.escalation, handler: escalationHandler, concurrency: () => 8 },
-  push: { queue: QUEUES.push, handler: (ctx) => ctx.push.handler, concurrency: (ctx) => ctx.push.concurrency },
-} satisfies Record<string, WorkerSpec>;
+  push: deliverySpec('push'),
+  sms: deliverySpec('sms'),
+} satisfies Record<string, WorkerSpec> & Record<SentTransport, WorkerSpec>;
 
 export type WorkerName = keyof typeof HANDLERS;
 export const WORKER_NAMES = Object.keys(HANDLERS) as WorkerName[];
@@ -58,7 +74,15 @@ export function startWorkers(deps: WorkerDeps, opts: StartOptions = {}): Workers
   const ownMail = !deps.mail;
   const mail = deps.mail ?? createMailTransport({ ...d, outboxDir: deps.outboxDir ?? join(deps.config.dataDir, 'outbox') });
   if (ownMail && mail.kind === 'outbox') deps.logger.info({ dir: deps.outboxDir ?? join(deps.config.dataDir, 'outbox') }, 'no QIAO_SMTP_URL: email is written as .eml files');
-  const ctx = createContext(deps, mail);
+  const ownSms = !deps.sms;
+  const smsOutboxDir = deps.smsOutboxDir ?? join(deps.config.dataDir, 'sms-outbox');
+  const sms = deps.sms ?? createSmsTransport({ ...deps.config.sms, outboxDir: smsOutboxDir }, deps.logger);
+  if (ownSms && sms.kind === 'outbox') deps.logger.info({ dir: smsOutboxDir }, 'no QIAO_SMPP_URL: SMS is written as .json files');
+  const base = createContext(deps, mail, sms);
+  const ctx: WorkerContext = Object.assign(base, {
+    transports: Object.fromEntries(Object.entries(DELIVERY_TRANSPORTS).map(([t, e]) => [t, e.worker(base)])) as Record<SentTransport, DeliveryWorker>,
+  });
+  recordReceipts(sms, ctx.deliveries, deps.logger);
   const queues = opts.queues ?? WORKER_NAMES;
   const handles: WorkerHandle[] = queues.map((name) => {
     const spec: WorkerSpec = HANDLERS[name];
@@ -90,6 +114,7 @@ export function startWorkers(deps: WorkerDeps, opts: StartOptions = {}): Workers
         await Promise.all(handles.map((h) => h.close()));
         if (ownMail) await mail.close();
         await ctx.push.close();
+        if (ownSms) await sms.close();
       })();
       return closing;
     },

@@ -1,17 +1,15 @@
 /**
- * Web push: one job per push delivery row (`{deliveryId}`, job id `push-<deliveryId>`), sent to every
- * browser the recipient subscribed (push_subscriptions, per user and device).
+ * Web push as a DeliveryTransport: one job per push delivery row (`{deliveryId}`, job id
+ * `push-<deliveryId>`), sent to every browser the recipient subscribed (push_subscriptions, per user
+ * and device). The row's claim, lease, retry and settle are the shared delivery worker's
+ * (workers/delivery.worker.ts); this file renders and sends.
  *
- * 1. Claim the row (queued|failed → sending, attempts + 1) with a conditional UPDATE
- *    (DeliveriesRepo.claim), so a retried, replayed or stalled-and-rerun job never sends twice.
- *    A settled row (sent, suppressed, held…) is left alone; one under another worker's live lease is
- *    waited for, as the email worker does.
- * 2. Build the notification ({title, body, url, tag}, shown by web-client/sw.js) and the push headers:
+ * 1. Build the notification ({title, body, url, tag}, shown by web-client/sw.js) and the push headers:
  *    TTL per kind (price alerts 300 s: a stale quote is worse than none), Urgency (critical and price
  *    alerts → high, research → low), Topic `alert-<symbol>` for price alerts so the push service
  *    replaces a not-yet-delivered older alert for that symbol with the newer one (and `tag` makes the
  *    browser replace the one on screen).
- * 3. Outcome over the user's devices:
+ * 2. Outcome over the user's devices:
  *    - any device accepted → sent (devices that failed are logged; retrying would re-send to the
  *      devices that already have it);
  *    - 404/410 → that subscription is deleted; if no device is left → suppressed 'no-subscription';
@@ -28,13 +26,14 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../src/config/config.ts';
 import { familyNamed } from '../channels/catalogue.ts';
 import { categoryOf, classify } from '../src/domain/routing.ts';
-import type { PushJob } from '../src/queue/jobs.ts';
-import { DEFAULT_ATTEMPTS, UnrecoverableJobError, type Job, type JobHandler } from '../src/queue/queue.ts';
+import { DEFAULT_ATTEMPTS, type JobHandler } from '../src/queue/queue.ts';
 import type { Db } from '../src/store/db.ts';
-import { DeliveriesRepo, TERMINAL, type DeliveryContext, type DeliveryRow } from '../src/store/deliveries-repo.ts';
+import { DeliveriesRepo } from '../src/store/deliveries-repo.ts';
 import { PushRepo, type PushSubscriptionRow } from '../src/store/push-repo.ts';
 import { RecipientsRepo } from '../src/store/recipients-repo.ts';
+import { deliveryWorker, type DeliveryWorker } from './delivery.worker.ts';
 import { STRINGS, langOf } from './templates/strings.ts';
+import type { DeliveryTransport, SendOutcome } from './transports/delivery-transport.ts';
 import { reminderBody, reminderTitle } from './templates/reminder-text.ts';
 import { WebPushTransport, pushTopic, type PushOptions, type PushOutcome, type PushTransport } from './transports/push-transport.ts';
 
@@ -117,6 +116,90 @@ export function pushMessageFor(m: { messageId: string; channel: string; kind: st
   };
 }
 
+/** Where a user's browsers are (PushRepo in the worker; a plain list in the contract test). */
+export interface PushDirectory {
+  listForUser(userId: string): Promise<PushSubscriptionRow[]>;
+  /** Subscriptions the push service says are gone (404/410). */
+  removeById(ids: string[]): Promise<unknown>;
+  /** For operators: when a device last accepted a push. */
+  markSuccess(ids: string[]): Promise<unknown>;
+}
+
+export interface PushDeliveryOptions {
+  directory: PushDirectory;
+  /** Resolved on first use (the default transport needs the VAPID keys from the store). */
+  transport: () => Promise<PushTransport>;
+  attempts: number;
+  logger: FastifyBaseLogger;
+  close?: () => Promise<void>;
+}
+
+export interface RenderedPush {
+  body: string;
+  options: PushOptions;
+}
+
+export function pushDelivery(o: PushDeliveryOptions): DeliveryTransport<RenderedPush> {
+  /** Subscription id → when this process last wrote its lastSuccessAt. */
+  const markedAt = new Map<string, number>();
+  const log = o.logger;
+  return {
+    name: 'push',
+    needs: 'push-subscriptions',
+    attempts: o.attempts,
+    // Same Topic and tag on a resend: the browser shows one notification.
+    onTakeover: 'resend',
+    wantsSenderName: (m) => m.kind === 'chat',
+    render(m, r) {
+      const msg = pushMessageFor({ messageId: m.id, channel: m.channel, kind: m.kind, payload: m.payload, locale: r.locale, senderName: m.senderName });
+      return { body: JSON.stringify(msg.payload), options: msg.options };
+    },
+    async send(id, r, c): Promise<SendOutcome> {
+      const subs = await o.directory.listForUser(r.userId);
+      if (!subs.length) return { result: 'suppressed', reason: 'no-subscription' };
+      const t = await o.transport();
+      const outcomes: PushOutcome[] = await Promise.all(subs.map((s) => t.send({ endpoint: s.endpoint, p256dh: s.p256dh, auth: s.auth }, c.body, c.options)));
+      const ok: string[] = [];
+      const gone: string[] = [];
+      const failures: string[] = [];
+      let transient = false;
+      outcomes.forEach((out, i) => {
+        if (out.result === 'ok') ok.push(subs[i].id);
+        else {
+          if (out.result === 'gone') gone.push(subs[i].id);
+          if (out.result === 'transient') transient = true;
+          failures.push(`${new URL(subs[i].endpoint).host}: ${out.result} ${out.detail}`);
+        }
+      });
+      if (gone.length) {
+        await o.directory.removeById(gone);
+        log.info({ deliveryId: id, userId: r.userId, removed: gone.length }, 'push subscriptions gone (404/410); deleted');
+      }
+      if (ok.length) {
+        // lastSuccessAt is for operators ("is this device still alive?"): minute precision is plenty,
+        // so a busy device costs one write a minute, not one per push.
+        const now = Date.now();
+        const stale = ok.filter((sid) => (markedAt.get(sid) ?? 0) < now - 60_000);
+        if (stale.length) {
+          for (const sid of stale) markedAt.set(sid, now);
+          if (markedAt.size > 50_000) markedAt.clear();
+          await o.directory.markSuccess(stale).catch((err) => log.warn({ err }, 'push: could not record lastSuccessAt'));
+        }
+        // Retrying would re-send to the devices that already have it.
+        if (failures.length) log.warn({ deliveryId: id, failures }, 'push sent to some devices only');
+        return { result: 'sent' };
+      }
+      const detail = failures.join('; ').slice(0, 1000);
+      if (gone.length === subs.length) return { result: 'suppressed', reason: 'no-subscription', detail };
+      if (transient) return { result: 'retryable', detail };
+      return { result: 'permanent', reason: 'rejected', detail, deadLetter: `push service refused: ${detail}` };
+    },
+    close: async () => {
+      await o.close?.();
+    },
+  };
+}
+
 export interface PushWorkerDeps {
   config: Config;
   logger: FastifyBaseLogger;
@@ -130,40 +213,17 @@ export interface PushWorkerDeps {
 }
 
 export interface PushWorker {
-  handler: JobHandler<PushJob>;
+  handler: JobHandler<{ deliveryId: string }>;
   /** Suggested worker concurrency (QIAO_PUSH_CONCURRENCY). */
   concurrency: number;
+  worker: DeliveryWorker;
   close(): Promise<void>;
 }
 
-// Not imported from context.ts, which imports this module.
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-function settled(row: DeliveryRow | undefined): boolean {
-  return Boolean(row && (TERMINAL.has(row.status) || row.status === 'held'));
-}
-
-async function retrying<T>(what: () => Promise<T>, tries = 3): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await what();
-    } catch (e) {
-      if (i >= tries) throw e;
-      await sleep(200 * 4 ** (i - 1));
-    }
-  }
-}
-
+/** The push transport on the shared delivery worker, standalone (the bench uses it without a context). */
 export function pushWorker(deps: PushWorkerDeps): PushWorker {
-  const deliveries = new DeliveriesRepo(deps.db);
   const repo = new PushRepo(deps.db);
   const recipients = new RecipientsRepo(deps.db);
-  /** Subscription id → when this process last wrote its lastSuccessAt. */
-  const markedAt = new Map<string, number>();
-  const leaseMs = deps.config.delivery.leaseMs;
-  const attempts = deps.attempts ?? DEFAULT_ATTEMPTS;
-  const log = deps.logger;
   let transport: Promise<PushTransport> | null = deps.push ? Promise.resolve(deps.push) : null;
   const getTransport = () => {
     transport ??= repo.vapidKeys().then(
@@ -174,91 +234,21 @@ export function pushWorker(deps: PushWorkerDeps): PushWorker {
     });
     return transport;
   };
-
-  const handler = async (job: Job<PushJob>): Promise<void> => {
-    const id = job.data?.deliveryId;
-    if (typeof id !== 'string' || !UUID_RE.test(id)) throw new UnrecoverableJobError('push job has no valid deliveryId');
-
-    let claim = await deliveries.claim(id, leaseMs);
-    if (!claim.claimed) {
-      if (!claim.row) throw new UnrecoverableJobError(`delivery ${id} does not exist`);
-      if (claim.row.transport !== 'push') throw new UnrecoverableJobError(`delivery ${id} is a ${claim.row.transport} delivery, not push`);
-      if (settled(claim.row)) return;
-      await sleep((await deliveries.leaseRemainingMs(id, leaseMs)) + 50);
-      claim = await deliveries.claim(id, leaseMs);
-      if (!claim.claimed) {
-        if (settled(claim.row)) return;
-        throw new Error(`delivery ${id} is being sent by another worker`);
-      }
-    }
-
-    // The claimed row names the user: read the message context and the devices in parallel.
-    const [cx, subs]: [DeliveryContext | undefined, PushSubscriptionRow[]] = await Promise.all([deliveries.context(id), repo.listForUser(claim.row.userId)]);
-    if (!cx) {
-      await deliveries.markFailed(id, 'missing', 'message or recipient no longer exists');
-      throw new UnrecoverableJobError(`delivery ${id}: message or recipient no longer exists`);
-    }
-    if (!subs.length) {
-      await repo.suppressDelivery(id, 'no-subscription');
-      return;
-    }
-
-    const senderName = cx.kind === 'chat' ? (await recipients.displayNames([cx.senderId])).get(cx.senderId) : undefined;
-    const msg = pushMessageFor({ messageId: cx.messageId, channel: cx.channel, kind: cx.kind, payload: cx.payload, locale: cx.locale, senderName });
-    const body = JSON.stringify(msg.payload);
-    const t = await getTransport();
-    const outcomes: PushOutcome[] = await Promise.all(subs.map((s) => t.send({ endpoint: s.endpoint, p256dh: s.p256dh, auth: s.auth }, body, msg.options)));
-
-    const ok: string[] = [];
-    const gone: string[] = [];
-    const failures: string[] = [];
-    let transient = false;
-    outcomes.forEach((o, i) => {
-      if (o.result === 'ok') ok.push(subs[i].id);
-      else {
-        if (o.result === 'gone') gone.push(subs[i].id);
-        if (o.result === 'transient') transient = true;
-        failures.push(`${new URL(subs[i].endpoint).host}: ${o.result} ${o.detail}`);
-      }
-    });
-    if (gone.length) {
-      await repo.removeById(gone);
-      log.info({ deliveryId: id, userId: cx.userId, removed: gone.length }, 'push subscriptions gone (404/410); deleted');
-    }
-    if (ok.length) {
-      // lastSuccessAt is for operators ("is this device still alive?"): minute precision is plenty,
-      // so a busy device costs one write a minute, not one per push.
-      const now = Date.now();
-      const stale = ok.filter((sid) => (markedAt.get(sid) ?? 0) < now - 60_000);
-      if (stale.length) {
-        for (const sid of stale) markedAt.set(sid, now);
-        if (markedAt.size > 50_000) markedAt.clear();
-        await repo.markSuccess(stale).catch((err) => log.warn({ err }, 'push: could not record lastSuccessAt'));
-      }
-      if (failures.length) log.warn({ deliveryId: id, failures }, 'push sent to some devices only');
-      await retrying(() => deliveries.markSent(id));
-      return;
-    }
-    const detail = failures.join('; ').slice(0, 1000);
-    if (gone.length === subs.length) {
-      await repo.suppressDelivery(id, 'no-subscription', detail);
-      return;
-    }
-    if (transient) {
-      if (job.attempt >= attempts) await deliveries.markFailed(id, 'retries-exhausted', detail);
-      else await deliveries.release(id, detail);
-      log.warn({ deliveryId: id, attempt: job.attempt, failures }, 'push failed; will retry');
-      throw new Error(`push failed: ${detail}`);
-    }
-    await deliveries.markFailed(id, 'rejected', detail);
-    throw new UnrecoverableJobError(`push service refused: ${detail}`);
-  };
-
-  return {
-    handler,
-    concurrency: deps.config.pushConcurrency,
+  const t = pushDelivery({
+    directory: repo,
+    transport: getTransport,
+    attempts: deps.attempts ?? DEFAULT_ATTEMPTS,
+    logger: deps.logger,
     async close() {
       if (transport && !deps.push) await (await transport.catch(() => null))?.close();
     },
-  };
+  });
+  const worker = deliveryWorker(t, {
+    logger: deps.logger,
+    deliveries: new DeliveriesRepo(deps.db),
+    leaseMs: deps.config.delivery.leaseMs,
+    message: (id) => recipients.message(id),
+    displayName: async (id) => (await recipients.displayNames([id])).get(id),
+  });
+  return { handler: worker.handler, concurrency: deps.config.pushConcurrency, worker, close: () => worker.close() };
 }

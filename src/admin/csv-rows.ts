@@ -4,6 +4,7 @@
  * (Chinese or English names), and the checks of each row on its own. client-import.ts adds the checks
  * against the other rows and the database, and writes.
  */
+import { parseCnMobile } from '../domain/phone.ts';
 import { parse } from 'csv-parse/sync';
 import iconv from 'iconv-lite';
 import { passwordWeaknesses } from '../auth/password-policy.ts';
@@ -207,10 +208,9 @@ export function parseDate(v: string): string | null {
 }
 
 /** A mainland China mobile number, with or without +86 / 86 and separators → +86 and 11 digits. */
+/** The one phone rule (src/domain/phone.ts); brackets are allowed here as spreadsheets write them. */
 export function parsePhone(v: string): string | null {
-  const s = v.replace(/[\s()-]/g, '');
-  const m = /^(?:\+?86|0086)?(1[3-9]\d{9})$/.exec(s);
-  return m ? `+86${m[1]}` : null;
+  return parseCnMobile(v.replace(/[()]/g, ''));
 }
 
 /** Checks of one row on its own (no database). */

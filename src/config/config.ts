@@ -34,6 +34,14 @@ const EnvSchema = z
     QIAO_TOKEN_TTL_S: intFrom(8 * 3600, 1), // seconds
     /** API key of the market-data feed for /api/ingest/*. */
     QIAO_FEED_API_KEY: z.string().min(16).optional(),
+    /**
+     * Account-event sources and their API keys (docs/account-events.md): `name:key` pairs, comma-separated;
+     * a source may appear twice during key rotation. Unset: demo keys outside production, none in production.
+     */
+    QIAO_INGEST_SOURCES: z
+      .string()
+      .regex(/^\s*[a-z][a-z0-9-]{1,31}:[A-Za-z0-9._~+/=-]{16,256}\s*(,\s*[a-z][a-z0-9-]{1,31}:[A-Za-z0-9._~+/=-]{16,256}\s*)*$/, 'comma-separated source:key pairs (source: a–z, 0–9, "-"; key: at least 16 characters)')
+      .optional(),
     QIAO_MAX_PAYLOAD_BYTES: intFrom(64 * 1024, 256), // bytes, per publication / frame / REST body
     QIAO_MAX_SUBSCRIPTIONS: intFrom(256, 1), // per connection
     QIAO_RATE_LIMIT_PER_S: intFrom(50, 1), // commands per second per connection (token bucket refill)
@@ -78,6 +86,21 @@ const EnvSchema = z
     QIAO_DELIVERY_LEASE_MS: intFrom(60_000, 100), // ms a worker's claim on a delivery row lasts before another may take it over
     /** A send whose worker died mid-way: 'resend' (at-least-once: may arrive twice) or 'dead-letter' (never twice: flagged for an admin to replay). */
     QIAO_EMAIL_ON_CRASH: z.enum(['resend', 'dead-letter']).default('resend'),
+    /** SMS centre over SMPP 3.4: smpp://system_id:password@host:port[?system_type=…] (ssmpp:// for TLS); unset → JSON files in <QIAO_DATA_DIR>/sms-outbox. docs/sms.md. */
+    QIAO_SMPP_URL: z.string().regex(/^s?smpp:\/\/[^\s:@/]+:[^\s@/]*@[^\s@/]+(\/|\/?\?\S*)?$/, 'smpp://system_id:password@host:port URL').optional(),
+    /** Sender address the SMSC assigned (the firm's 106… short code). */
+    QIAO_SMPP_SOURCE_ADDR: z.string().regex(/^[0-9A-Za-z]{1,20}$/).default('10690000'),
+    QIAO_SMPP_WINDOW: intFrom(10, 1), // submit_sm awaiting a response, as the SMSC allows
+    QIAO_SMPP_RATE: intFrom(100, 0), // submit_sm per second, as the SMSC allows (0: no limit)
+    QIAO_SMPP_ENQUIRE_LINK_MS: intFrom(30_000, 100), // ms between keep-alive enquire_link
+    QIAO_SMPP_RESPONSE_TIMEOUT_MS: intFrom(10_000, 50), // ms to wait for a response (or a bind) before giving the job back to retry
+    QIAO_SMPP_REBIND_MIN_MS: intFrom(1000, 10), // ms before the first rebind after a lost connection (doubles)
+    QIAO_SMPP_REBIND_MAX_MS: intFrom(60_000, 10), // ms at most between rebinds
+    QIAO_SMS_MAX_SEGMENTS: intFrom(5, 1), // concatenated segments per SMS (67 Chinese characters each); longer → QIAO_SMS_TOO_LONG
+    QIAO_SMS_DAILY_CAP: intFrom(20, 1), // SMS per user per Asia/Shanghai day; more are suppressed 'daily-cap'
+    QIAO_SMS_CONCURRENCY: intFrom(64, 1), // SMS jobs in flight per worker process
+    QIAO_SMS_ATTEMPTS: intFrom(8, 1), // tries per SMS before it is dead-lettered
+    QIAO_SMS_BACKOFF_MS: intFrom(2000, 1), // ms before the first retry (doubles each try)
     QIAO_QUEUE_LOCK_MS: intFrom(30_000, 100), // ms a BullMQ worker holds a job lock (renewed while alive; bounds crash recovery)
     QIAO_SWEEP_INTERVAL_MS: intFrom(30_000, 100), // ms between sweeps: held items now due, digests, repair
     QIAO_ESCALATION_PUSH_AFTER_S: intFrom(600, 0), // seconds unread before a must-acknowledge message is pushed
@@ -135,6 +158,8 @@ export interface Config {
   jwtSecretGenerated: boolean;
   tokenTtlS: number;
   feedApiKey: string;
+  /** Account-event sources (trading, back office) with their API keys; several keys per source during rotation. */
+  ingestSources: Array<{ source: string; key: string }>;
   maxPayloadBytes: number;
   maxSubscriptions: number;
   rateLimitPerS: number;
@@ -151,6 +176,8 @@ export interface Config {
   exportMaxRecords: number;
   /** Fanout and delivery workers (email, digests, escalation). */
   delivery: DeliveryConfig;
+  /** SMS over SMPP (docs/sms.md). */
+  sms: SmsConfig;
   /** Broker service: reminders, follow-ups, surveys, complaint deadlines (docs/service.md). */
   service: ServiceConfig;
   vapidSubject: string;
@@ -180,6 +207,22 @@ export interface SecurityConfig {
   totpRequiredRoles: string[];
 }
 
+export interface SmsConfig {
+  smppUrl?: string;
+  sourceAddr: string;
+  window: number;
+  ratePerS: number;
+  enquireLinkMs: number;
+  responseTimeoutMs: number;
+  rebindMinMs: number;
+  rebindMaxMs: number;
+  maxSegments: number;
+  dailyCap: number;
+  concurrency: number;
+  attempts: number;
+  backoffMs: number;
+}
+
 export interface DeliveryConfig {
   smtpUrl?: string;
   mailFrom: string;
@@ -204,6 +247,21 @@ export class ConfigError extends Error {
     super(message);
     this.name = 'ConfigError';
   }
+}
+
+/** Demo keys of the trading and back-office systems (never used in production). */
+export const DEMO_INGEST_SOURCES = 'trading:demo-trading-key-change-me,backoffice:demo-backoffice-key-change-me';
+
+function parseIngestSources(list: string): Array<{ source: string; key: string }> {
+  const out: Array<{ source: string; key: string }> = [];
+  for (const pair of list.split(',')) {
+    const t = pair.trim();
+    if (!t) continue;
+    const i = t.indexOf(':');
+    out.push({ source: t.slice(0, i), key: t.slice(i + 1) });
+  }
+  if (new Set(out.map((s) => s.key)).size !== out.length) throw new ConfigError('QIAO_INGEST_SOURCES: each key must be distinct (a key names its source)');
+  return out;
 }
 
 const KNOWN = new Set(Object.keys(EnvSchema.shape));
@@ -255,6 +313,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     jwtSecretGenerated: !e.QIAO_JWT_SECRET,
     tokenTtlS: e.QIAO_TOKEN_TTL_S,
     feedApiKey: e.QIAO_FEED_API_KEY ?? 'demo-feed-key-change-me',
+    ingestSources: parseIngestSources(e.QIAO_INGEST_SOURCES ?? (e.NODE_ENV === 'production' ? '' : DEMO_INGEST_SOURCES)),
     maxPayloadBytes: e.QIAO_MAX_PAYLOAD_BYTES,
     maxSubscriptions: e.QIAO_MAX_SUBSCRIPTIONS,
     rateLimitPerS: e.QIAO_RATE_LIMIT_PER_S,
@@ -285,6 +344,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       escalationEmailAfterS: e.QIAO_ESCALATION_EMAIL_AFTER_S,
       marketHolidays: e.QIAO_MARKET_HOLIDAYS.split(',').map((d) => d.trim()).filter(Boolean),
       fanoutBatch: e.QIAO_FANOUT_BATCH,
+    },
+    sms: {
+      smppUrl: e.QIAO_SMPP_URL,
+      sourceAddr: e.QIAO_SMPP_SOURCE_ADDR,
+      window: e.QIAO_SMPP_WINDOW,
+      ratePerS: e.QIAO_SMPP_RATE,
+      enquireLinkMs: e.QIAO_SMPP_ENQUIRE_LINK_MS,
+      responseTimeoutMs: e.QIAO_SMPP_RESPONSE_TIMEOUT_MS,
+      rebindMinMs: e.QIAO_SMPP_REBIND_MIN_MS,
+      rebindMaxMs: Math.max(e.QIAO_SMPP_REBIND_MAX_MS, e.QIAO_SMPP_REBIND_MIN_MS),
+      maxSegments: e.QIAO_SMS_MAX_SEGMENTS,
+      dailyCap: e.QIAO_SMS_DAILY_CAP,
+      concurrency: e.QIAO_SMS_CONCURRENCY,
+      attempts: e.QIAO_SMS_ATTEMPTS,
+      backoffMs: e.QIAO_SMS_BACKOFF_MS,
     },
     service: {
       sweepMs: e.QIAO_SERVICE_SWEEP_MS,

@@ -9,26 +9,30 @@
  *   completeness and not tracked as a delivery row.
  * - inbox: silent, so never held. Critical and must-acknowledge messages always land in the inbox;
  *   otherwise mute and the inbox preference apply.
- * - email and push interrupt, so they also honour digests, quiet hours and "trading hours only".
+ * - email, push and SMS interrupt, so they also honour digests, quiet hours and "trading hours only".
  *   Critical messages (security, margin/risk, compliance notices, severity 'critical') bypass mute,
  *   quiet hours, trading-hours holds and digests; the per-transport on/off preference still applies
  *   (turning a transport off is an explicit choice, and the inbox copy is always there).
- *   Push is suppressed while the user is online (the live socket already showed it) unless critical,
- *   and in digest mode (the digest email covers it).
+ *   Push and SMS are suppressed while the user is online (the live socket already showed it) unless
+ *   critical, and in digest mode (the digest email covers it). SMS is off by default; critical
+ *   messages of a family declaring `delivery.criticalSms` go by SMS unless the user turned it off.
  */
 import { FAMILIES, familyNamed } from '../../channels/catalogue.ts';
 import { isInSession, nextSessionOpen, type Holidays } from './trading-sessions.ts';
 import { localParts, nextLocalTime, parseHm } from './zoned-time.ts';
 
-export const TRANSPORTS = ['web', 'inbox', 'email', 'push'] as const;
+export const TRANSPORTS = ['web', 'inbox', 'email', 'push', 'sms'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
 /** Transports with a deliveries row (web is live-only and not tracked). */
-export const TRACKED_TRANSPORTS = ['inbox', 'email', 'push'] as const;
+export const TRACKED_TRANSPORTS = ['inbox', 'email', 'push', 'sms'] as const;
 export type TrackedTransport = (typeof TRACKED_TRANSPORTS)[number];
+/** Tracked transports a delivery worker sends (the inbox copy is written at fanout). */
+export type SentTransport = Exclude<TrackedTransport, 'inbox'>;
+export const SENT_TRANSPORTS: readonly SentTransport[] = TRACKED_TRANSPORTS.filter((t): t is SentTransport => t !== 'inbox');
 
 export type DigestMode = 'immediate' | 'hourly' | 'daily';
 export type HoldReason = 'quiet-hours' | 'trading-hours' | 'digest';
-export type SuppressReason = 'preference' | 'mute' | 'digest' | 'no-subscription' | 'no-email' | 'online' | 'offline';
+export type SuppressReason = 'preference' | 'mute' | 'digest' | 'no-subscription' | 'no-email' | 'no-phone' | 'online' | 'offline';
 
 export type Decision =
   | { action: 'send' }
@@ -58,6 +62,11 @@ export interface EffectivePrefs {
   /** Daily digest time, minutes after local midnight. */
   digestAt: number;
   tradingHoursOnly: boolean;
+  /**
+   * Critical messages go by SMS although `transports.sms` is off: the family says so
+   * (`delivery.criticalSms`) and no layer turned SMS off explicitly. Absent: false.
+   */
+  criticalSms?: boolean;
 }
 
 export const DEFAULT_TIME_ZONE = 'Asia/Shanghai';
@@ -104,7 +113,8 @@ export function resolvePrefs(
 ): EffectivePrefs {
   const { global: g, category: c, subscription: s } = layers;
   // The family's declared defaults; an unknown family throws QIAO_CHANNEL_UNKNOWN_FAMILY.
-  const transports = { ...familyNamed(family).delivery.defaultTransports };
+  const declared = familyNamed(family).delivery;
+  const transports = { ...declared.defaultTransports };
   pickTransports(transports, g);
   pickTransports(transports, c);
   pickTransports(transports, s);
@@ -114,8 +124,10 @@ export function resolvePrefs(
     const end = parseHm(l?.quietEnd);
     return start !== null && end !== null && start !== end ? { start, end } : null;
   };
+  const smsOffExplicitly = [g, c, s].some((l) => l?.transports?.sms === false);
   return {
     transports,
+    criticalSms: declared.criticalSms && !smsOffExplicitly,
     muted: first(s?.muted, c?.muted, g?.muted) ?? false,
     quiet: c && (c.quietStart || c.quietEnd) ? quietOf(c) : quietOf(g),
     timeZone: first(c?.timeZone, g?.timeZone) ?? userTimeZone,
@@ -139,6 +151,8 @@ export interface RoutingRecipient {
   online: boolean;
   hasEmail: boolean;
   hasPushSubscription: boolean;
+  /** Has a (validated) mobile number. */
+  hasPhone: boolean;
 }
 
 export interface RoutingOptions {
@@ -202,14 +216,22 @@ export function nextDigestAt(now: Date, prefs: EffectivePrefs, opts: RoutingOpti
   return earliestAllowed(due, prefs, opts).at;
 }
 
-function interruptive(t: 'email' | 'push', msg: RoutingMessage, r: RoutingRecipient, now: Date, opts: RoutingOptions): Decision {
+/** What each interruptive transport needs of the recipient, and the reason when it is missing. */
+const CONTACT: Record<'email' | 'push' | 'sms', { has: (r: RoutingRecipient) => boolean; missing: SuppressReason }> = {
+  email: { has: (r) => r.hasEmail, missing: 'no-email' },
+  push: { has: (r) => r.hasPushSubscription, missing: 'no-subscription' },
+  sms: { has: (r) => r.hasPhone, missing: 'no-phone' },
+};
+
+function interruptive(t: 'email' | 'push' | 'sms', msg: RoutingMessage, r: RoutingRecipient, now: Date, opts: RoutingOptions): Decision {
   const p = r.prefs;
   if (!msg.critical && p.muted) return { action: 'suppress', reason: 'mute' };
-  if (!p.transports[t]) return { action: 'suppress', reason: 'preference' };
-  if (t === 'email' && !r.hasEmail) return { action: 'suppress', reason: 'no-email' };
-  if (t === 'push' && !r.hasPushSubscription) return { action: 'suppress', reason: 'no-subscription' };
+  const on = p.transports[t] || (t === 'sms' && msg.critical && p.criticalSms === true);
+  if (!on) return { action: 'suppress', reason: 'preference' };
+  if (!CONTACT[t].has(r)) return { action: 'suppress', reason: CONTACT[t].missing };
   if (msg.critical) return { action: 'send' };
-  if (t === 'push' && r.online) return { action: 'suppress', reason: 'online' };
+  // Push and SMS are for someone away from the web client; the live socket already showed it.
+  if (t !== 'email' && r.online) return { action: 'suppress', reason: 'online' };
   if (p.digest !== 'immediate') {
     return t === 'email' ? { action: 'hold', until: nextDigestAt(now, p, opts), reason: 'digest' } : { action: 'suppress', reason: 'digest' };
   }
@@ -225,5 +247,11 @@ export function decide(msg: RoutingMessage, r: RoutingRecipient, now: Date, opts
   else if (p.muted) inbox = { action: 'suppress', reason: 'mute' };
   else if (!p.transports.inbox) inbox = { action: 'suppress', reason: 'preference' };
   else inbox = { action: 'send' };
-  return { web, inbox, email: interruptive('email', msg, r, now, opts), push: interruptive('push', msg, r, now, opts) };
+  return {
+    web,
+    inbox,
+    email: interruptive('email', msg, r, now, opts),
+    push: interruptive('push', msg, r, now, opts),
+    sms: interruptive('sms', msg, r, now, opts),
+  };
 }

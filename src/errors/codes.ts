@@ -145,6 +145,15 @@ export const ERRORS = {
   QIAO_COMPLAINT_TRANSITION_INVALID: { status: 409, wsClose: 4409, message: 'This step is not possible in the complaint\'s current status' },
   QIAO_COMPLAINT_REPORT_YEAR_INVALID: { status: 400, wsClose: 4400, message: 'The report year must be between 2000 and the current year' },
 
+  // --- account events, positions, corporate actions (docs/account-events.md) ---
+  QIAO_ACCOUNT_UNKNOWN: { status: 422, wsClose: 4422, message: 'No active client has this account number' },
+  QIAO_ACTION_DATES_INVALID: { status: 422, wsClose: 4422, message: 'The key dates of the corporate action are missing for its type or not in order' },
+  QIAO_CORPORATE_ACTION_NOT_FOUND: { status: 404, wsClose: 4404, message: 'Corporate action not found' },
+  // --- SMS and phone numbers (docs/sms.md) ---
+  QIAO_PHONE_INVALID: { status: 422, wsClose: 4422, message: 'Not a mainland China mobile number: 11 digits starting with 13–19, optionally with +86' },
+  QIAO_SMS_TOO_LONG: { status: 422, wsClose: 4422, message: 'The SMS text needs more segments than QIAO_SMS_MAX_SEGMENTS allows' },
+  QIAO_SMS_EMPTY: { status: 422, wsClose: 4422, message: 'The SMS text is empty' },
+
   // --- recovery ---
   QIAO_RECOVERY_GAP: { status: 410, wsClose: 4410, message: 'History no longer reaches the requested offset; some messages cannot be recovered' },
 

@@ -13,7 +13,7 @@ import { QiaoError, isQiaoError } from '../errors/codes.ts';
 import type { Metrics } from '../metrics.ts';
 import type { DlpService, ScreenOutcome } from '../compliance/dlp.ts';
 import type { AuditRepo } from '../store/audit-repo.ts';
-import type { AppendInput, MessagesRepo } from '../store/messages-repo.ts';
+import type { AppendInput, MessagesRepo, Tx } from '../store/messages-repo.ts';
 import type { Relay } from './relay.ts';
 
 export interface PublishRequest {
@@ -239,6 +239,61 @@ export class Publisher {
     } catch (e) {
       this.d.metrics.publishes.inc({ family, outcome: isQiaoError(e) ? e.code : 'error' });
       throw e;
+    } finally {
+      this.inFlight--;
+      if (this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  /**
+   * Several publications of a trusted service committed in one transaction (MessagesRepo.appendMany),
+   * with `after` writing the service's rows for all of them; then relayed concurrently (each channel
+   * still in offset order). All or nothing: a request that fails its checks fails the whole call
+   * before anything is written, so callers validate first. No idempotency keys.
+   */
+  async publishMany(p: Principal, reqs: PublishRequest[], after?: (tx: Tx, pubs: Publication[]) => Promise<void>): Promise<Publication[]> {
+    if (this.draining) throw new QiaoError('QIAO_DRAINING');
+    if (reqs.length === 0) return [];
+    const started = performance.now();
+    this.inFlight++;
+    try {
+      const inputs: AppendInput[] = [];
+      for (const req of reqs) {
+        if (req.idempotencyKey) throw new Error('publishMany takes no idempotency keys');
+        const r = await this.check(p, req, true);
+        const screened = await this.screen(p, req, r);
+        inputs.push({
+          channel: r.parsed.name,
+          family: r.family.family,
+          kind: req.kind as string,
+          senderId: p.id,
+          payload: req.payload,
+          subjects: r.parsed.parts.userId ? [r.parsed.parts.userId] : [],
+          conversationId: r.parsed.parts.conversationId,
+          inTx: this.inTxOf(r.family.family, req),
+          archiveNote: screened?.archiveNote,
+        });
+      }
+      const pubs = await this.d.messages.appendMany(inputs, after).catch((e) => {
+        if (isQiaoError(e)) throw e;
+        this.d.logger.error({ err: e, count: inputs.length }, 'batch publish failed');
+        throw new QiaoError('QIAO_UNAVAILABLE', 'Publications were not stored; nothing was written, retry');
+      });
+      await Promise.all(pubs.map((pub, i) => this.waitForRelay(pub, inputs[i].family)));
+      const seconds = (performance.now() - started) / 1000;
+      pubs.forEach((pub, i) => {
+        const family = inputs[i].family;
+        this.d.metrics.publishes.inc({ family, outcome: 'ok' });
+        this.d.metrics.publishLatency.observe({ family }, seconds);
+        for (const l of this.publishedListeners) {
+          try {
+            l(p, pub, family);
+          } catch (err) {
+            this.d.logger.error({ err, channel: pub.channel }, 'publish listener failed');
+          }
+        }
+      });
+      return pubs;
     } finally {
       this.inFlight--;
       if (this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();

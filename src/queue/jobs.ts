@@ -3,6 +3,7 @@
  * workers in workers/ consume them. Payloads carry ids, never secrets; workers read the rest from
  * the store, so a job replayed from the dead-letter list sees current data.
  */
+import type { SentTransport } from '../domain/routing.ts';
 
 export const QUEUES = {
   /** One job per publication: decide, per recipient, which transports to use. */
@@ -11,6 +12,8 @@ export const QUEUES = {
   email: 'qiao-email',
   /** One job per web-push delivery row. */
   push: 'qiao-push',
+  /** One job per SMS delivery row (workers/transports/sms-transport.ts). */
+  sms: 'qiao-sms',
   /** Periodic: send due digests and release items held for quiet hours / trading sessions. */
   digest: 'qiao-digest',
   /** Acknowledgement-driven escalation steps (unread after N minutes → push → email). */
@@ -29,14 +32,17 @@ export interface FanoutJob {
   kind: string;
 }
 
-export interface EmailJob {
+/** One job per delivery row of a sent transport (email, push, SMS): workers/delivery.worker.ts. */
+export interface DeliveryJob {
   /** The deliveries row this job fulfils (status moves queued → sent | failed). */
   deliveryId: string;
 }
+export type EmailJob = DeliveryJob;
+export type PushJob = DeliveryJob;
+export type SmsJob = DeliveryJob;
 
-export interface PushJob {
-  deliveryId: string;
-}
+/** The queue of each sent transport; a transport without one does not compile. */
+export const DELIVERY_QUEUES = { email: QUEUES.email, push: QUEUES.push, sms: QUEUES.sms } as const satisfies Record<SentTransport, QueueName>;
 
 export interface DigestJob {
   /** ISO time the sweep runs for (lets tests shift the clock). */
@@ -61,5 +67,8 @@ export const jobIds = {
   fanout: (messageId: string) => `fanout-${messageId}`,
   email: (deliveryId: string) => `email-${deliveryId}`,
   push: (deliveryId: string) => `push-${deliveryId}`,
+  sms: (deliveryId: string) => `sms-${deliveryId}`,
+  /** `<transport>-<deliveryId>`: the same ids as `email`, `push`, `sms` above. */
+  delivery: (transport: SentTransport, deliveryId: string) => `${transport}-${deliveryId}`,
   escalation: (messageId: string, userId: string, step: number) => `esc-${messageId}-${userId}-${step}`,
 };

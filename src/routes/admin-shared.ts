@@ -14,7 +14,8 @@ export const Name = { type: 'string', minLength: 1, maxLength: 100, pattern: '\\
 export const NullableDate = { type: ['string', 'null'], pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'YYYY-MM-DD' } as const;
 export const Tier = { type: 'string', enum: ['general', 'hnw', 'institutional'] } as const;
 export const Risk = { type: ['string', 'null'], enum: ['C1', 'C2', 'C3', 'C4', 'C5', null] } as const;
-export const Phone = { type: ['string', 'null'], pattern: '^\\+?[0-9 ()-]{5,32}$' } as const;
+/** Checked by the handler (src/domain/phone.ts), so a wrong number gets QIAO_PHONE_INVALID, not a schema error. */
+export const Phone = { type: ['string', 'null'], maxLength: 40, description: 'mainland China mobile number (13812345678 or +8613812345678); stored as +86…' } as const;
 export const Email = { type: ['string', 'null'], maxLength: 254, pattern: '^[^\\s@]+@[^\\s@]+$' } as const;
 
 export const BranchSchema = {

@@ -13,6 +13,12 @@ import { AdminRepo, adminUserView, clientProfile, type ClientProfilePatch, type 
 import { adminGuards, AdminUserSchema, Email, idParam, Name, NullableDate, Phone, ProfileSchema, Risk, Tier, Uuid } from './admin-shared.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
 import { errors } from './schemas.ts';
+import { normaliseCnMobile } from '../domain/phone.ts';
+
+/** A phone number is stored normalised (+86…) or refused with QIAO_PHONE_INVALID before anything is written. */
+function withPhone<T extends { phone?: string | null }>(body: T): T {
+  return typeof body.phone === 'string' && body.phone.trim() ? { ...body, phone: normaliseCnMobile(body.phone) } : body.phone === '' ? { ...body, phone: null } : body;
+}
 
 export default async function adminRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
   const repo = new AdminRepo(d.db.db, d.archive);
@@ -97,7 +103,7 @@ export default async function adminRoutes(app: FastifyInstance, d: AppDeps): Pro
     },
     async (req, reply) => {
       requireAdmin(req);
-      const body = req.body as NewUser;
+      const body = withPhone(req.body as NewUser);
       const u = await guarded(req, 'user.create', body.login, () => repo.createUser(req.principal, body));
       return reply.code(201).send(u);
     },
@@ -136,7 +142,7 @@ export default async function adminRoutes(app: FastifyInstance, d: AppDeps): Pro
     async (req) => {
       requireAdmin(req);
       const { userId } = req.params as { userId: string };
-      const { user, revoke } = await guarded(req, 'user.update', userId, () => repo.updateUser(req.principal, userId, req.body as UserPatch));
+      const { user, revoke } = await guarded(req, 'user.update', userId, () => repo.updateUser(req.principal, userId, withPhone(req.body as UserPatch)));
       await d.sessions.changed(userId, revoke ? 'revoked' : 'changed');
       return user;
     },

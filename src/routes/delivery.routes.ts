@@ -4,6 +4,7 @@
  *   sender, compliance and admin;
  * - GET /api/admin/dead-letters?queue=, POST /api/admin/dead-letters/:queue/:id/replay — admin only.
  */
+import { TRACKED_TRANSPORTS } from '../domain/routing.ts';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppDeps } from '../deps.ts';
 import { QiaoError } from '../errors/codes.ts';
@@ -31,7 +32,7 @@ const DeadLetter = {
 } as const;
 
 const STATUSES = ['queued', 'held', 'sending', 'sent', 'delivered', 'read', 'failed', 'suppressed'] as const;
-const TRACKED = ['inbox', 'email', 'push'] as const;
+const TRACKED = TRACKED_TRANSPORTS;
 
 /** One delivery row (DeliveriesRepo.listByMessage). */
 const DeliveryRowSchema = {

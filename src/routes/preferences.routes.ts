@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { AppDeps } from '../deps.ts';
-import { FAMILY_DEFAULTS, PREF_CATEGORIES, resolvePrefs, type DigestMode, type EffectivePrefs, type Transport } from '../domain/routing.ts';
+import { FAMILY_DEFAULTS, PREF_CATEGORIES, TRANSPORTS, resolvePrefs, type DigestMode, type EffectivePrefs, type Transport } from '../domain/routing.ts';
 import { HM_PATTERN, isValidTimeZone } from '../domain/zoned-time.ts';
 import { QiaoError } from '../errors/codes.ts';
 import { toLayer, type CategoryPrefs } from '../store/prefs-repo.ts';
@@ -19,7 +19,7 @@ const CategoryBody = {
   properties: {
     transports: {
       type: 'object',
-      properties: { web: { type: 'boolean' }, inbox: { type: 'boolean' }, email: { type: 'boolean' }, push: { type: 'boolean' } },
+      properties: Object.fromEntries(TRANSPORTS.map((t) => [t, { type: 'boolean' }])) as Record<Transport, { type: 'boolean' }>,
       additionalProperties: false,
     },
     quietStart: { ...hm, description: 'HH:MM in timeZone; with quietEnd. A window may cross midnight (22:00–07:00).' },
@@ -35,8 +35,8 @@ const CategoryBody = {
 
 const TransportsSet = {
   type: 'object',
-  properties: { web: { type: 'boolean' }, inbox: { type: 'boolean' }, email: { type: 'boolean' }, push: { type: 'boolean' } },
-  required: ['web', 'inbox', 'email', 'push'],
+  properties: Object.fromEntries(TRANSPORTS.map((t) => [t, { type: 'boolean' }])) as Record<Transport, { type: 'boolean' }>,
+  required: [...TRANSPORTS],
 } as const;
 
 /** A stored category row (src/store/prefs-repo.ts CategoryPrefs): complete, with the transports it sets. */

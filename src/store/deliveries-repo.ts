@@ -10,7 +10,7 @@
  * (quiet hours, digests) use the caller's clock, which tests may shift.
  */
 import { and, asc, eq, gt, inArray, lte, ne, or, sql } from 'drizzle-orm';
-import type { TrackedTransport } from '../domain/routing.ts';
+import { SENT_TRANSPORTS, type TrackedTransport } from '../domain/routing.ts';
 import type { Db } from './db.ts';
 import { deliveries, inboxItems, messages, users } from './schema/index.ts';
 
@@ -27,6 +27,7 @@ export interface DeliveryContext {
   status: DeliveryStatus;
   attempts: number;
   email: string | null;
+  phone: string | null;
   locale: string;
   displayName: string;
   timeZone: string;
@@ -41,6 +42,9 @@ export interface DeliveryContext {
  * `takeover`: the row was 'sending' under a claim whose lease ran out — its worker died (or stalled)
  * mid-send, so the server may or may not have accepted the message already.
  */
+/** What a batched claim returns per row: the row and its recipient, not the message. */
+export type ClaimedContext = Omit<DeliveryContext, 'channel' | 'kind' | 'payload' | 'senderId' | 'publishedAt'>;
+
 export type ClaimResult = { claimed: true; row: DeliveryRow; takeover: boolean } | { claimed: false; row: DeliveryRow | undefined };
 
 const CLAIMABLE: DeliveryStatus[] = ['queued', 'failed'];
@@ -118,14 +122,14 @@ export class DeliveriesRepo {
   }
 
   /**
-   * The email worker's fast path, for many rows in one statement: claims those that are queued or
+   * The delivery worker's fast path, for many rows in one statement: claims those that are queued or
    * failed (queued|failed → sending, attempts + 1) and returns them with their recipient's contact
    * data. Rows not returned were not claimable; the caller takes the single-row path for them
    * (takeovers, settled rows). Coalescing concurrent jobs into one round trip is what lets one worker
    * process send hundreds of emails a second.
    */
-  async claimManyWithContext(ids: string[], transport: TrackedTransport): Promise<Map<string, Omit<DeliveryContext, 'channel' | 'kind' | 'payload' | 'senderId' | 'publishedAt'>>> {
-    const out = new Map<string, Omit<DeliveryContext, 'channel' | 'kind' | 'payload' | 'senderId' | 'publishedAt'>>();
+  async claimManyWithContext(ids: string[], transport: TrackedTransport): Promise<Map<string, ClaimedContext>> {
+    const out = new Map<string, ClaimedContext>();
     const valid = ids.filter((id) => UUID.test(id));
     if (!valid.length) return out;
     const res = await this.db.execute(sql`
@@ -134,7 +138,7 @@ export class DeliveriesRepo {
         where id = any(${`{${valid.join(',')}}`}::uuid[]) and transport = ${transport} and status in ('queued', 'failed')
         returning id, message_id, user_id, transport, status, attempts
       )
-      select c.id, c.message_id, c.user_id, c.transport, c.status, c.attempts, u.email, u.locale, u.display_name, u.time_zone
+      select c.id, c.message_id, c.user_id, c.transport, c.status, c.attempts, u.email, u.phone, u.locale, u.display_name, u.time_zone
       from c join ${users} u on u.id = c.user_id`);
     for (const r of (res as unknown as { rows: Array<Record<string, unknown>> }).rows) {
       out.set(String(r.id), {
@@ -145,6 +149,7 @@ export class DeliveriesRepo {
         status: r.status as DeliveryStatus,
         attempts: Number(r.attempts),
         email: (r.email as string | null) ?? null,
+        phone: (r.phone as string | null) ?? null,
         locale: String(r.locale),
         displayName: String(r.display_name),
         timeZone: String(r.time_zone),
@@ -172,6 +177,7 @@ export class DeliveriesRepo {
         status: deliveries.status,
         attempts: deliveries.attempts,
         email: users.email,
+        phone: users.phone,
         locale: users.locale,
         displayName: users.displayName,
         timeZone: users.timeZone,
@@ -195,8 +201,69 @@ export class DeliveriesRepo {
     if (!list.length) return;
     await this.db
       .update(deliveries)
-      .set({ status: 'sent', lastError: null, updatedAt: sql`now()` })
+      .set({ status: 'sent', lastError: null, sentAt: sql`now()`, updatedAt: sql`now()` })
       .where(and(inArray(deliveries.id, list), eq(deliveries.status, 'sending')));
+  }
+
+  /** sending → sent, storing the far end's ids (SMSC message ids) that its receipts will name. */
+  async markSentWithProviderIds(rows: Array<{ id: string; providerIds: string[] }>): Promise<void> {
+    if (!rows.length) return;
+    // One statement for the batch: ids and a JSON array of id lists, joined by position.
+    await this.db.execute(sql`
+      update ${deliveries} d set status = 'sent', last_error = null, sent_at = now(), updated_at = now(),
+        provider_ids = array(select jsonb_array_elements_text(v.p))
+      from unnest(${pgArray(rows.map((r) => r.id))}::uuid[], ${pgArray(rows.map((r) => JSON.stringify(r.providerIds)))}::jsonb[]) as v(id, p)
+      where d.id = v.id and d.status = 'sending'`);
+  }
+
+  /**
+   * A delivery receipt for one of the far end's ids: sent → delivered, or sent|delivered → failed
+   * (one undelivered SMS segment fails the message). Returns the row id, or null when no row has
+   * that id (a receipt for something we no longer track) or the state does not move.
+   */
+  async applyReceipt(providerId: string, outcome: 'delivered' | 'failed', detail: string): Promise<string | null> {
+    const from: DeliveryStatus[] = outcome === 'delivered' ? ['sent'] : ['sent', 'delivered'];
+    const [r] = await this.db
+      .update(deliveries)
+      .set(outcome === 'delivered' ? { status: 'delivered', updatedAt: sql`now()` } : { status: 'failed', reason: 'undelivered', lastError: detail.slice(0, 1000), updatedAt: sql`now()` })
+      .where(and(sql`${deliveries.providerIds} @> array[${providerId}]::text[]`, inArray(deliveries.status, from)))
+      .returning({ id: deliveries.id });
+    return r?.id ?? null;
+  }
+
+  /**
+   * Of the claimed SMS rows `ids`, those past the user's `cap` for the day starting `since`: all of
+   * the users' SMS rows sent since then or claimed since then are ranked — sent rows first, then
+   * rows being sent by when they were claimed (then by id) — and rows ranked past the cap are
+   * returned. Every worker ranks the same way, so two processes checking at once agree on which rows
+   * are over.
+   *
+   * Why sent rows come first rather than by `sent_at`: a row only ever moves forward in this order
+   * (sending → sent). Ranking sent rows by `sent_at` moved them *behind* rows claimed while they were
+   * in flight, so a row checked later could find itself within the cap although every row ahead of it
+   * had already passed: one SMS too many (seen in test/integration/sms-delivery.pg-redis.test.ts).
+   */
+  async smsOverDailyCap(ids: string[], cap: number, since: Date): Promise<Set<string>> {
+    const valid = ids.filter((id) => UUID.test(id));
+    if (!valid.length) return new Set();
+    const res = await this.db.execute(sql`
+      with mine as (select id, user_id from ${deliveries} where id = any(${`{${valid.join(',')}}`}::uuid[])),
+      ranked as (
+        select d.id, row_number() over (partition by d.user_id order by (d.sent_at is null), d.updated_at, d.id) as rn
+        from ${deliveries} d
+        where d.transport = 'sms' and d.user_id in (select user_id from mine)
+          and (d.sent_at >= ${since.toISOString()}::timestamptz or (d.status = 'sending' and d.updated_at >= ${since.toISOString()}::timestamptz))
+      )
+      select r.id from ranked r join mine m on m.id = r.id where r.rn > ${cap}`);
+    return new Set((res as unknown as { rows: Array<{ id: string }> }).rows.map((r) => String(r.id)));
+  }
+
+  /** sending → suppressed: nothing to send to (no subscription left, daily cap). */
+  async markSuppressed(id: string, reason: string, detail?: string): Promise<void> {
+    await this.db
+      .update(deliveries)
+      .set({ status: 'suppressed', reason, lastError: detail?.slice(0, 1000) ?? null, updatedAt: sql`now()` })
+      .where(and(eq(deliveries.id, id), eq(deliveries.status, 'sending')));
   }
 
   /** sending → queued after a transient failure, so the retry can claim it at once. */
@@ -281,7 +348,7 @@ export class DeliveriesRepo {
       .from(deliveries)
       .where(
         and(
-          inArray(deliveries.transport, ['email', 'push']),
+          inArray(deliveries.transport, SENT_TRANSPORTS),
           or(
             and(eq(deliveries.status, 'queued'), leaseExpired(queuedAgeMs)),
             and(eq(deliveries.status, 'sending'), leaseExpired(leaseMs)),

@@ -164,6 +164,18 @@ export class MessagesRepo {
     }
   }
 
+  /**
+   * Commits `inputs` together in one transaction of their own (no idempotency keys: the caller's
+   * `after` writes carry its guard), then `after` runs with every publication, before the archive
+   * records are appended. All or nothing. For an ingest batch: one commit, one archive append, and
+   * the caller's rows written with one statement each instead of one per publication.
+   */
+  async appendMany(inputs: AppendInput[], after?: (tx: Tx, pubs: Publication[]) => Promise<void>): Promise<Publication[]> {
+    if (inputs.some((i) => i.idempotencyKey)) throw new Error('appendMany takes no idempotency keys');
+    if (inputs.length === 0) return [];
+    return this.commitBatch(inputs, after);
+  }
+
   private readonly pending: PendingAppend[] = [];
   private committing = false;
 
@@ -208,7 +220,7 @@ export class MessagesRepo {
    * rows; then the callers' domain writes run, in input order; the archive records are appended last,
    * together. Returns the publications in input order.
    */
-  private async commitBatch(inputs: AppendInput[]): Promise<Publication[]> {
+  private async commitBatch(inputs: AppendInput[], after?: (tx: Tx, pubs: Publication[]) => Promise<void>): Promise<Publication[]> {
     const batch = JSON.stringify(
       inputs.map((input, ord) => {
         const payloadJson = JSON.stringify(input.payload);
@@ -290,6 +302,7 @@ export class MessagesRepo {
           ...(extra ?? []),
         );
       }
+      if (after) await after(tx, out);
       // Archived last (the archive lock is held until commit): a message is stored and archived, or neither.
       await this.archive?.appendMany(records, tx);
       return out;

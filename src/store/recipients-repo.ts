@@ -18,6 +18,8 @@ export interface RecipientRow {
   role: string;
   tier: 'general' | 'hnw' | 'institutional' | null;
   email: string | null;
+  /** Validated +86 mobile number, or null. */
+  phone: string | null;
   locale: string;
   timeZone: string;
   subscriptionPrefs: unknown;
@@ -55,6 +57,7 @@ export class RecipientsRepo {
       role: users.role,
       tier: users.tier,
       email: users.email,
+      phone: users.phone,
       locale: users.locale,
       timeZone: users.timeZone,
       subscriptionPrefs: subscriptions.prefs,

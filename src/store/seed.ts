@@ -77,10 +77,10 @@ export async function seedDemo(db: Db): Promise<boolean> {
     const clients = await tx
       .insert(users)
       .values([
-        { ...base, login: 'client1', displayName: '刘女士', role: 'client', branchId: sh.id, tier: 'general', riskLevel: 'C3', riskAssessedOn: assessed, email: 'client1@qiao.example' },
-        { ...base, login: 'client2', displayName: '周先生', role: 'client', branchId: sh.id, tier: 'hnw', riskLevel: 'C4', riskAssessedOn: assessed, email: 'client2@qiao.example' },
-        { ...base, login: 'client3', displayName: '孙阿姨', role: 'client', branchId: sh.id, tier: 'general', riskLevel: 'C1', riskAssessedOn: assessed, email: 'client3@qiao.example' },
-        { ...base, login: 'inst1', displayName: '华夏资产管理有限公司', role: 'client', branchId: bj.id, tier: 'institutional', riskLevel: 'C5', riskAssessedOn: assessed, professionalInvestor: true, email: 'inst1@qiao.example' },
+        { ...base, login: 'client1', displayName: '刘女士', role: 'client', branchId: sh.id, tier: 'general', riskLevel: 'C3', riskAssessedOn: assessed, email: 'client1@qiao.example', accountNo: '310000000001' },
+        { ...base, login: 'client2', displayName: '周先生', role: 'client', branchId: sh.id, tier: 'hnw', riskLevel: 'C4', riskAssessedOn: assessed, email: 'client2@qiao.example', accountNo: '310000000002' },
+        { ...base, login: 'client3', displayName: '孙阿姨', role: 'client', branchId: sh.id, tier: 'general', riskLevel: 'C1', riskAssessedOn: assessed, email: 'client3@qiao.example', accountNo: '310000000003' },
+        { ...base, login: 'inst1', displayName: '华夏资产管理有限公司', role: 'client', branchId: bj.id, tier: 'institutional', riskLevel: 'C5', riskAssessedOn: assessed, professionalInvestor: true, email: 'inst1@qiao.example', accountNo: '110000000004' },
       ])
       .returning();
     const c = new Map(clients.map((u) => [u.login, u]));

@@ -5,7 +5,7 @@
  */
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditLog, archiveRecords, deliveries } from '../../src/store/schema/index.ts';
+import { auditLog, archiveRecords, deliveries, users } from '../../src/store/schema/index.ts';
 import { HISTORY_CLIENTS } from '../../src/store/seed-service-history.ts';
 import { SioTestClient, WsTestClient, eventually, startEmbeddedApp, type TestApp } from '../helpers/app.ts';
 
@@ -122,11 +122,21 @@ describe('accounts and firm administration', () => {
       expectError(await create({ tier: 'hnw' }), 422, 'QIAO_USER_INVALID');
       expectError(await create({ role: 'client', teamId: null }), 422, 'QIAO_USER_INVALID');
       expectError(await create({ login: 'x' }), 400, 'QIAO_BAD_REQUEST');
-      expectError(await create({ phone: 'call me' }), 400, 'QIAO_BAD_REQUEST');
+      // Phones are mainland mobile numbers (they receive SMS): anything else has its own code, and nothing is created.
+      expectError(await create({ phone: 'call me' }), 422, 'QIAO_PHONE_INVALID');
+      expectError(await create({ phone: '021-5555-0101' }), 422, 'QIAO_PHONE_INVALID');
+      expectError(await create({ phone: '+86 128 0000 0000' }), 422, 'QIAO_PHONE_INVALID');
+      expectError(await create({ phone: '1380000000' }), 422, 'QIAO_PHONE_INVALID');
+      // Foreign mobiles, landlines and letters: SMS goes to mainland mobiles only.
+      for (const phone of ['+1 650 253 0000', '+852 9123 4567', '010-62345678', '1380013800a', 'thirteen800', '+86 138 0013 80000']) {
+        expectError(await create({ phone }), 422, 'QIAO_PHONE_INVALID');
+      }
+      expect((await db().select().from(users).where(eq(users.login, 'broker.new'))).length).toBe(0);
 
+      // Nothing half-stored: the same login is still free.
       const ok = await create({ phone: '+86 138 0000 0000' });
       expect(ok.status).toBe(201);
-      expect(ok.body).toMatchObject({ login: 'broker.new', role: 'broker', teamId: teamA, phone: '+86 138 0000 0000', active: true });
+      expect(ok.body).toMatchObject({ login: 'broker.new', role: 'broker', teamId: teamA, phone: '+8613800000000', active: true });
       expect(JSON.stringify(ok.body)).not.toMatch(/scrypt|passwordHash|Granite/);
       const login = await t.request('POST', '/api/auth/login', { json: { login: 'broker.new', password: STRONG } });
       expect(login.status).toBe(200);
@@ -134,19 +144,29 @@ describe('accounts and firm administration', () => {
       expect(rec.body).toMatchObject({ before: null, after: { login: 'broker.new' } });
       expect(JSON.stringify(rec.body)).not.toContain(STRONG);
 
-      const client = await create({ login: 'client.new', role: 'client', teamId: null, tier: 'hnw', riskLevel: 'C2', riskAssessedOn: '2026-01-05' });
+      // Eleven digits as clients write them are stored in E.164 (what the SMS centre is sent).
+      const client = await create({ login: 'client.new', role: 'client', teamId: null, tier: 'hnw', riskLevel: 'C2', riskAssessedOn: '2026-01-05', phone: '13800138000' });
       expect(client.status).toBe(201);
-      expect(client.body).toMatchObject({ role: 'client', tier: 'hnw', riskLevel: 'C2', riskAssessedOn: '2026-01-05' });
+      expect(client.body).toMatchObject({ role: 'client', tier: 'hnw', riskLevel: 'C2', riskAssessedOn: '2026-01-05', phone: '+8613800138000' });
+      expect((await db().select({ phone: users.phone }).from(users).where(eq(users.id, client.body.id)))[0].phone).toBe('+8613800138000');
     });
 
     it('edit profile, team and role; closed team and client↔staff changes are refused; a role change ends the sessions', async () => {
       const u = await t.request('POST', '/api/admin/users', { token: tok('admin'), json: { login: 'staff.edit', password: STRONG, displayName: '编辑', role: 'research' } });
       const token = (await t.login('staff.edit', STRONG)).token;
       const edit = (json: unknown) => t.request('PATCH', `/api/admin/users/${u.body.id}`, { token: tok('admin'), json });
-      const e1 = await edit({ displayName: '研究员乙', phone: '021-5555-0101' });
-      expect(e1.body).toMatchObject({ displayName: '研究员乙', phone: '021-5555-0101' });
+      expectError(await edit({ displayName: '研究员乙', phone: '021-5555-0101' }), 422, 'QIAO_PHONE_INVALID');
+      const e1 = await edit({ displayName: '研究员乙', phone: '139-0101-0101' });
+      expect(e1.body).toMatchObject({ displayName: '研究员乙', phone: '+8613901010101' });
+      // A bad number refuses the whole PATCH: neither the number nor the name beside it is written.
+      for (const phone of ['+1 650 253 0000', '021-5555-0101', 'abcdefghijk']) {
+        expectError(await edit({ displayName: '不应写入', phone }), 422, 'QIAO_PHONE_INVALID');
+      }
+      expect((await t.request('GET', `/api/admin/users/${u.body.id}`, { token: tok('admin') })).body).toMatchObject({ displayName: '研究员乙', phone: '+8613901010101' });
+      expect((await edit({ phone: '13800138000' })).body.phone).toBe('+8613800138000');
+      expect((await edit({ phone: '+86 139 0101 0101' })).body.phone).toBe('+8613901010101');
       const [prof] = (await archived('user.profile')).filter((r) => (r.body as any).target === u.body.id);
-      expect(prof.body).toMatchObject({ before: { displayName: '编辑', phone: null }, after: { displayName: '研究员乙', phone: '021-5555-0101' } });
+      expect(prof.body).toMatchObject({ before: { displayName: '编辑', phone: null }, after: { displayName: '研究员乙', phone: '+8613901010101' } });
       // Profile edits keep the session; /api/me shows the new name.
       expect((await t.request('GET', '/api/me', { token })).body.displayName).toBe('研究员乙');
 

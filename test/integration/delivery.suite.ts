@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TRACKED_TRANSPORTS } from '../../src/domain/routing.ts';
 import { isInSession, nextSessionOpen } from '../../src/domain/trading-sessions.ts';
 import { localParts } from '../../src/domain/zoned-time.ts';
 import { QUEUES } from '../../src/queue/jobs.ts';
@@ -141,7 +142,8 @@ export function deliverySuite(label: string, start: (env: Record<string, string>
       expect(sink.about(a.id)).toHaveLength(1);
       const items = await db().select().from(inboxItems).where(eq(inboxItems.messageId, a.id));
       expect(items).toHaveLength(1);
-      expect(await rows(a.id)).toHaveLength(3);
+      // One row per tracked transport (inbox, email, push, sms) for the one recipient.
+      expect(await rows(a.id)).toHaveLength(TRACKED_TRANSPORTS.length);
     });
 
     it('re-checks entitlement at fanout: a client whose tier dropped gets nothing', async () => {
@@ -367,6 +369,24 @@ export function deliverySuite(label: string, start: (env: Record<string, string>
       expect(await row(read.id, 'client2', 'inbox')).toMatchObject({ status: 'read' });
       await setPrefs('client2', { inbox: null });
       await db().delete(pushSubscriptions).where(eq(pushSubscriptions.userId, u.client2.user.id));
+    });
+
+    it('preferences: SMS is off by default everywhere; sms in a category’s transports is stored and returned', async () => {
+      const before = (await t.request('GET', '/api/preferences', { token: tok('broker2') })).body;
+      for (const [category, e] of Object.entries(before.effective as Record<string, { transports: { sms: boolean } }>)) expect(e.transports.sms, category).toBe(false);
+      const put = await setPrefs('broker2', { alerts: { transports: { sms: true } } });
+      expect(put.effective.alerts.transports).toMatchObject({ sms: true, push: true });
+      const got = (await t.request('GET', '/api/preferences', { token: tok('broker2') })).body;
+      expect(got.categories.find((c: { category: string }) => c.category === 'alerts').transports).toEqual({ sms: true });
+      expect(got.effective.alerts.transports.sms).toBe(true);
+      // Only that category: the others keep SMS off.
+      expect(got.effective.research.transports.sms).toBe(false);
+      expect(got.effective.inbox.transports.sms).toBe(false);
+      const bad = await t.request('PUT', '/api/preferences', { token: tok('broker2'), json: { categories: { alerts: { transports: { sms: 'yes' } } } } });
+      expect(bad.status).toBe(400);
+      expect(bad.body.error.code).toBe('QIAO_BAD_REQUEST');
+      await setPrefs('broker2', { alerts: null });
+      expect((await t.request('GET', '/api/preferences', { token: tok('broker2') })).body.effective.alerts.transports.sms).toBe(false);
     });
 
     it('preferences: validated, stored per category, with the effective result', async () => {

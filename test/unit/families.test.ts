@@ -33,7 +33,7 @@ const requiredMembers: [
 const titles: { readonly [K in FamilyName as `family_${K}`]: string } = common.zh;
 const titlesEn: { readonly [K in FamilyName as `family_${K}`]: string } = common.en;
 
-const ALL_ON = { web: true, inbox: true, email: true, push: true };
+const ALL_ON = { web: true, inbox: true, email: true, push: true, sms: false };
 
 /** The declared values, family by family (behaviour before the move, unchanged). */
 const EXPECTED: Record<FamilyName, { retentionClass: RetentionClass; retentionDays: number; recipients: RecipientRule; delivery: DeliveryDefaults }> = {
@@ -41,51 +41,57 @@ const EXPECTED: Record<FamilyName, { retentionClass: RetentionClass; retentionDa
     retentionClass: 'research',
     retentionDays: 20 * 365,
     recipients: { kind: 'subscribers', tierGated: true },
-    delivery: { preferenceCategory: true, defaultTransports: { web: true, inbox: true, email: false, push: false }, categoryByKind: {}, pushUrgency: 'low' },
+    delivery: { preferenceCategory: true, defaultTransports: { web: true, inbox: true, email: false, push: false, sms: false }, criticalSms: false, categoryByKind: {}, pushUrgency: 'low' },
   },
   alerts: {
     retentionClass: 'market-alerts',
     retentionDays: 5 * 365,
     recipients: { kind: 'subscribers', tierGated: false },
-    delivery: { preferenceCategory: true, defaultTransports: { web: true, inbox: true, email: false, push: true }, categoryByKind: {}, pushUrgency: 'normal' },
+    delivery: { preferenceCategory: true, defaultTransports: { web: true, inbox: true, email: false, push: true, sms: false }, criticalSms: false, categoryByKind: {}, pushUrgency: 'normal' },
   },
   inbox: {
     retentionClass: 'client-communications',
     retentionDays: 20 * 365,
     recipients: { kind: 'owner' },
-    delivery: { preferenceCategory: true, defaultTransports: ALL_ON, categoryByKind: { alert: 'alerts', 'research-forward': 'research' }, pushUrgency: 'normal' },
+    delivery: { preferenceCategory: true, defaultTransports: ALL_ON, criticalSms: true, categoryByKind: { alert: 'alerts', 'research-forward': 'research' }, pushUrgency: 'normal' },
   },
   team: {
     retentionClass: 'staff-communications',
     retentionDays: 20 * 365,
     recipients: { kind: 'team', roles: ['broker', 'manager'] },
-    delivery: { preferenceCategory: true, defaultTransports: { web: true, inbox: true, email: false, push: true }, categoryByKind: {}, pushUrgency: 'normal' },
+    delivery: { preferenceCategory: true, defaultTransports: { web: true, inbox: true, email: false, push: true, sms: false }, criticalSms: false, categoryByKind: {}, pushUrgency: 'normal' },
   },
   firm: {
     retentionClass: 'staff-communications',
     retentionDays: 20 * 365,
     recipients: { kind: 'sender-firm' },
-    delivery: { preferenceCategory: true, defaultTransports: { web: true, inbox: true, email: false, push: false }, categoryByKind: {}, pushUrgency: 'normal' },
+    delivery: { preferenceCategory: true, defaultTransports: { web: true, inbox: true, email: false, push: false, sms: false }, criticalSms: false, categoryByKind: {}, pushUrgency: 'normal' },
   },
   conv: {
     retentionClass: 'client-communications',
     retentionDays: 20 * 365,
     recipients: { kind: 'conversation-members' },
-    delivery: { preferenceCategory: true, defaultTransports: { web: true, inbox: false, email: false, push: true }, categoryByKind: {}, pushUrgency: 'normal' },
+    delivery: { preferenceCategory: true, defaultTransports: { web: true, inbox: false, email: false, push: true, sms: false }, criticalSms: false, categoryByKind: {}, pushUrgency: 'normal' },
   },
   tasks: {
     retentionClass: 'tasks',
     retentionDays: 5 * 365,
     recipients: { kind: 'none' },
-    delivery: { preferenceCategory: false, defaultTransports: { web: true, inbox: true, email: false, push: false }, categoryByKind: {}, pushUrgency: 'normal' },
+    delivery: { preferenceCategory: false, defaultTransports: { web: true, inbox: true, email: false, push: false, sms: false }, criticalSms: false, categoryByKind: {}, pushUrgency: 'normal' },
+  },
+  account: {
+    retentionClass: 'client-communications',
+    retentionDays: 20 * 365,
+    recipients: { kind: 'owner' },
+    delivery: { preferenceCategory: true, defaultTransports: { web: true, inbox: true, email: false, push: true, sms: false }, criticalSms: true, categoryByKind: {}, pushUrgency: 'normal' },
   },
 };
 
 describe('channel families declare everything they decide', () => {
   it('the catalogue lists every family once, under its own name, in catalogue order', () => {
-    expect(asList.length).toBe(7);
+    expect(asList.length).toBe(8);
     expect(requiredMembers).toBeNull();
-    expect(FAMILY_NAMES).toEqual(['research', 'alerts', 'inbox', 'team', 'firm', 'conv', 'tasks']);
+    expect(FAMILY_NAMES).toEqual(['research', 'alerts', 'inbox', 'team', 'firm', 'conv', 'tasks', 'account']);
     expect(new Set(FAMILY_NAMES).size).toBe(FAMILY_NAMES.length);
     for (const n of FAMILY_NAMES) expect(familyNamed(n).family).toBe(n);
   });
@@ -108,8 +114,9 @@ describe('channel families declare everything they decide', () => {
       team: EXPECTED.team.delivery.defaultTransports,
       firm: EXPECTED.firm.delivery.defaultTransports,
       conv: EXPECTED.conv.delivery.defaultTransports,
+      account: EXPECTED.account.delivery.defaultTransports,
     });
-    expect(PREF_CATEGORIES).toEqual(['*', 'research', 'alerts', 'inbox', 'team', 'firm', 'conv']);
+    expect(PREF_CATEGORIES).toEqual(['*', 'research', 'alerts', 'inbox', 'team', 'firm', 'conv', 'account']);
     expect(categoryOf('inbox', 'alert')).toBe('alerts');
     expect(categoryOf('inbox', 'research-forward')).toBe('research');
     expect(categoryOf('inbox', 'notice')).toBe('inbox');

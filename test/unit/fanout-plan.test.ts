@@ -1,6 +1,7 @@
 /** Fanout planning (workers/fanout.worker.ts planPage): entitlement, sender, layers, rows — no I/O. */
 import { describe, expect, it } from 'vitest';
 import { resolveChannel } from '../../channels/catalogue.ts';
+import { TRACKED_TRANSPORTS } from '../../src/domain/routing.ts';
 import type { RecipientRow } from '../../src/store/recipients-repo.ts';
 import { planPage, type PageInput } from '../../workers/fanout.worker.ts';
 
@@ -8,7 +9,7 @@ const sh = (s: string) => new Date(s.replace(' ', 'T') + ':00+08:00');
 const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 
 function user(n: number, extra: Partial<RecipientRow> = {}): RecipientRow {
-  return { id: id(n), role: 'client', tier: 'general', email: `u${n}@x.example`, locale: 'zh-CN', timeZone: 'Asia/Shanghai', subscriptionPrefs: {}, ...extra };
+  return { id: id(n), role: 'client', tier: 'general', email: `u${n}@x.example`, phone: null, locale: 'zh-CN', timeZone: 'Asia/Shanghai', subscriptionPrefs: {}, ...extra };
 }
 
 function input(channel: string, recipients: RecipientRow[], extra: Partial<PageInput> = {}): PageInput {
@@ -30,7 +31,7 @@ function input(channel: string, recipients: RecipientRow[], extra: Partial<PageI
 describe('planPage', () => {
   it('writes one row per tracked transport and an inbox item per recipient', () => {
     const p = planPage(input('research.macro', [user(1), user(2)]));
-    expect(p.rows).toHaveLength(6);
+    expect(p.rows).toHaveLength(2 * TRACKED_TRANSPORTS.length);
     expect(p.inboxItems.map((i) => i.userId)).toEqual([id(1), id(2)]);
     expect(p.rows.filter((r) => r.transport === 'inbox').every((r) => r.status === 'delivered')).toBe(true);
     expect(p.rows.filter((r) => r.transport === 'email').every((r) => r.status === 'suppressed' && r.reason === 'preference')).toBe(true);

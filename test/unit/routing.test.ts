@@ -27,7 +27,7 @@ function prefs(family: string, category: PrefsLayer = {}, global: PrefsLayer = {
 }
 
 function recipient(p: EffectivePrefs, extra: Partial<RoutingRecipient> = {}): RoutingRecipient {
-  return { prefs: p, online: false, hasEmail: true, hasPushSubscription: true, ...extra };
+  return { prefs: p, online: false, hasEmail: true, hasPushSubscription: true, hasPhone: true, ...extra };
 }
 
 const allOn = { transports: { web: true, inbox: true, email: true, push: true } };
@@ -113,7 +113,7 @@ describe('preferences', () => {
       { transports: { push: true, email: false }, quietStart: '22:00', quietEnd: '07:00', muted: true },
       { transports: { inbox: false } },
     );
-    expect(p.transports).toEqual({ web: true, inbox: false, email: true, push: true });
+    expect(p.transports).toEqual({ web: true, inbox: false, email: true, push: true, sms: false });
     expect(p.digest).toBe('daily');
     expect(p.digestAt).toBe(18 * 60);
     expect(p.quiet).toEqual({ start: 22 * 60, end: 7 * 60 });

@@ -8,3 +8,4 @@ export * from './compliance.ts';
 export * from './delivery.ts';
 export * from './totp.ts';
 export * from './service.ts';
+export * from './account.ts';

@@ -28,6 +28,8 @@ export const users = pgTable(
     timeZone: text('time_zone').notNull().default('Asia/Shanghai'),
     active: boolean('active').notNull().default(true),
     phone: text('phone'),
+    /** The client's account number (资金账号) at the trading and back-office systems: how their events name the client. */
+    accountNo: text('account_no').unique(),
     /** Staff of the branch's client service desk (客服): complaints and independent follow-ups go to them. */
     serviceDesk: boolean('service_desk').notNull().default(false),
     /**

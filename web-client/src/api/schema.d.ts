@@ -3,6 +3,79 @@
  * Do not edit: change the route schemas in src/routes and regenerate.
  */
 export interface paths {
+    "/api/account-events/unseen": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Unseen account events per client, for the broker's badges (live updates: `account-unseen` signals) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            clients: {
+                                clientId: string;
+                                seenOffset: number;
+                                topOffset: number;
+                                unseen: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/branches": {
         parameters: {
             query?: never;
@@ -624,7 +697,7 @@ export interface paths {
             parameters: {
                 query: {
                     limit?: number;
-                    queue: "fanout" | "email" | "push" | "digest" | "escalation" | "alerts";
+                    queue: "fanout" | "email" | "push" | "sms" | "digest" | "escalation" | "alerts";
                 };
                 header?: never;
                 path?: never;
@@ -723,7 +796,7 @@ export interface paths {
                 header?: never;
                 path: {
                     id: string;
-                    queue: "fanout" | "email" | "push" | "digest" | "escalation" | "alerts";
+                    queue: "fanout" | "email" | "push" | "sms" | "digest" | "escalation" | "alerts";
                 };
                 cookie?: never;
             };
@@ -1603,6 +1676,7 @@ export interface paths {
                         locale?: "zh-CN" | "en";
                         login: string;
                         password: string;
+                        /** @description mainland China mobile number (13812345678 or +8613812345678); stored as +86… */
                         phone?: string | null;
                         professionalInvestor?: boolean;
                         /** @description YYYY-MM-DD */
@@ -1897,6 +1971,7 @@ export interface paths {
                         email?: string | null;
                         /** @enum {string} */
                         locale?: "zh-CN" | "en";
+                        /** @description mainland China mobile number (13812345678 or +8613812345678); stored as +86… */
                         phone?: string | null;
                         role?: string;
                         /** @description Staff of the branch’s client service desk (客服); staff only (a client: QIAO_USER_INVALID) */
@@ -5365,6 +5440,334 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clients/{id}/account-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A client's account events, newest first (the client, their brokers, the primary broker's manager, compliance) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description offset of the oldest event of the previous page */
+                    before?: number;
+                    limit?: number;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            events: {
+                                channel: string;
+                                id: string;
+                                kind: string;
+                                offset: number;
+                                payload: unknown;
+                                sender: string;
+                                /** Format: date-time */
+                                time: string;
+                            }[];
+                            nextBefore: number | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clients/{id}/account-events/seen": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Marks the client's account events up to an offset as seen by me (clears the broker's badge) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        offset: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            clientId: string;
+                            seenOffset: number;
+                            topOffset: number;
+                            unseen: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/clients/{id}/positions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A client's positions (as of the last snapshot and today's fills), scoped like the account events */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            positions: {
+                                qty: number;
+                                symbol: string;
+                                /** Format: date-time */
+                                updatedAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -9355,6 +9758,126 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/corporate-actions/{id}/affected-clients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The clients a corporate action affects (holding its symbol now) that I look after */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            action: {
+                                /** Format: date-time */
+                                createdAt: string;
+                                dates: {
+                                    [key: string]: string;
+                                };
+                                eventId: string;
+                                /** Format: uuid */
+                                id: string;
+                                notified: number;
+                                source: string;
+                                symbol: string;
+                                title: string;
+                                type: string;
+                            };
+                            clients: {
+                                accountNo: string | null;
+                                displayName: string;
+                                id: string;
+                                qty: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/deliveries": {
         parameters: {
             query?: never;
@@ -9399,7 +9922,7 @@ export interface paths {
                                 /** @enum {string} */
                                 status: "queued" | "held" | "sending" | "sent" | "delivered" | "read" | "failed" | "suppressed";
                                 /** @enum {string} */
-                                transport: "inbox" | "email" | "push";
+                                transport: "inbox" | "email" | "push" | "sms";
                                 /** Format: date-time */
                                 updatedAt: string;
                                 userId: string;
@@ -9430,6 +9953,16 @@ export interface paths {
                                     suppressed?: number;
                                 };
                                 push?: {
+                                    delivered?: number;
+                                    failed?: number;
+                                    held?: number;
+                                    queued?: number;
+                                    read?: number;
+                                    sending?: number;
+                                    sent?: number;
+                                    suppressed?: number;
+                                };
+                                sms?: {
                                     delivered?: number;
                                     failed?: number;
                                     held?: number;
@@ -11234,6 +11767,302 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/ingest/account-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A trading or back-office system posts one account event (fill, rejection, margin call, funds…) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            /** @description An account event: id, type, accountNo, time, and the fields of its type (docs/account-events.md) */
+            requestBody: {
+                content: {
+                    "application/json": {
+                        accountNo: string;
+                        id: string;
+                        time: string;
+                        /** @enum {string} */
+                        type: "order.filled" | "order.partly-filled" | "order.rejected" | "order.cancelled" | "margin-call" | "liquidation-warning" | "funds.in" | "funds.out";
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            channel: string;
+                            duplicate: boolean;
+                            eventId: string;
+                            /** @description message id */
+                            id: string;
+                            offset: number;
+                            /** @enum {integer} */
+                            status: 200 | 201;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            channel: string;
+                            duplicate: boolean;
+                            eventId: string;
+                            /** @description message id */
+                            id: string;
+                            offset: number;
+                            /** @enum {integer} */
+                            status: 200 | 201;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ingest/account-events/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A batch of account events, each answered on its own, in the order sent */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        events: Record<string, never>[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            results: {
+                                channel?: string;
+                                duplicate?: boolean;
+                                error?: {
+                                    code: string;
+                                    details?: unknown;
+                                    message: string;
+                                };
+                                eventId: string;
+                                /** @description message id */
+                                id?: string;
+                                offset?: number;
+                                status: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/ingest/alerts": {
         parameters: {
             query?: never;
@@ -11323,6 +12152,199 @@ export interface paths {
                 };
                 /** @description Default Response */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ingest/corporate-actions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The back office posts a corporate action (rights issue, IPO, warrant exercise, dividend, suspension…) with its key dates */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        dates: Record<string, never>;
+                        id: string;
+                        symbol: string;
+                        type: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            action: {
+                                /** Format: date-time */
+                                createdAt: string;
+                                dates: {
+                                    [key: string]: string;
+                                };
+                                eventId: string;
+                                /** Format: uuid */
+                                id: string;
+                                notified: number;
+                                source: string;
+                                symbol: string;
+                                title: string;
+                                type: string;
+                            };
+                            duplicate: boolean;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            action: {
+                                /** Format: date-time */
+                                createdAt: string;
+                                dates: {
+                                    [key: string]: string;
+                                };
+                                eventId: string;
+                                /** Format: uuid */
+                                id: string;
+                                notified: number;
+                                source: string;
+                                symbol: string;
+                                title: string;
+                                type: string;
+                            };
+                            duplicate: boolean;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -11473,6 +12495,149 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/ingest/positions/{accountNo}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** The back office posts a client's daily positions snapshot; it replaces the client's positions atomically */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    accountNo: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        asOf: string;
+                        positions: {
+                            qty: number;
+                            symbol: string;
+                        }[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            accountNo: string;
+                            clientId: string;
+                            positions: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: unknown;
+                                message: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -11691,7 +12856,7 @@ export interface paths {
                         "application/json": {
                             categories: {
                                 /** @enum {string} */
-                                category: "*" | "research" | "alerts" | "inbox" | "team" | "firm" | "conv";
+                                category: "*" | "research" | "alerts" | "inbox" | "team" | "firm" | "conv" | "account";
                                 /** @enum {string} */
                                 digest: "immediate" | "hourly" | "daily";
                                 digestAt: string | null;
@@ -11705,6 +12870,7 @@ export interface paths {
                                     email?: boolean;
                                     inbox?: boolean;
                                     push?: boolean;
+                                    sms?: boolean;
                                     web?: boolean;
                                 };
                                 /** Format: date-time */
@@ -11712,45 +12878,75 @@ export interface paths {
                             }[];
                             /** @description transports on by default per category */
                             defaults: {
+                                account: {
+                                    email: boolean;
+                                    inbox: boolean;
+                                    push: boolean;
+                                    sms: boolean;
+                                    web: boolean;
+                                };
                                 alerts: {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                                 conv: {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                                 firm: {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                                 inbox: {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                                 research: {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                                 team: {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                             };
                             /** @description per category (channel family): defaults ← "*" row ← category row */
                             effective: {
+                                account: {
+                                    /** @enum {string} */
+                                    digest: "immediate" | "hourly" | "daily";
+                                    digestAt: string;
+                                    muted: boolean;
+                                    quietEnd: string | null;
+                                    quietStart: string | null;
+                                    timeZone: string;
+                                    tradingHoursOnly: boolean;
+                                    transports: {
+                                        email: boolean;
+                                        inbox: boolean;
+                                        push: boolean;
+                                        sms: boolean;
+                                        web: boolean;
+                                    };
+                                };
                                 alerts: {
                                     /** @enum {string} */
                                     digest: "immediate" | "hourly" | "daily";
@@ -11764,6 +12960,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -11780,6 +12977,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -11796,6 +12994,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -11812,6 +13011,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -11828,6 +13028,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -11844,6 +13045,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -11899,6 +13101,7 @@ export interface paths {
                                     email?: boolean;
                                     inbox?: boolean;
                                     push?: boolean;
+                                    sms?: boolean;
                                     web?: boolean;
                                 };
                             } | null;
@@ -11916,7 +13119,7 @@ export interface paths {
                         "application/json": {
                             categories: {
                                 /** @enum {string} */
-                                category: "*" | "research" | "alerts" | "inbox" | "team" | "firm" | "conv";
+                                category: "*" | "research" | "alerts" | "inbox" | "team" | "firm" | "conv" | "account";
                                 /** @enum {string} */
                                 digest: "immediate" | "hourly" | "daily";
                                 digestAt: string | null;
@@ -11930,6 +13133,7 @@ export interface paths {
                                     email?: boolean;
                                     inbox?: boolean;
                                     push?: boolean;
+                                    sms?: boolean;
                                     web?: boolean;
                                 };
                                 /** Format: date-time */
@@ -11937,45 +13141,75 @@ export interface paths {
                             }[];
                             /** @description transports on by default per category */
                             defaults: {
+                                account: {
+                                    email: boolean;
+                                    inbox: boolean;
+                                    push: boolean;
+                                    sms: boolean;
+                                    web: boolean;
+                                };
                                 alerts: {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                                 conv: {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                                 firm: {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                                 inbox: {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                                 research: {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                                 team: {
                                     email: boolean;
                                     inbox: boolean;
                                     push: boolean;
+                                    sms: boolean;
                                     web: boolean;
                                 };
                             };
                             /** @description per category (channel family): defaults ← "*" row ← category row */
                             effective: {
+                                account: {
+                                    /** @enum {string} */
+                                    digest: "immediate" | "hourly" | "daily";
+                                    digestAt: string;
+                                    muted: boolean;
+                                    quietEnd: string | null;
+                                    quietStart: string | null;
+                                    timeZone: string;
+                                    tradingHoursOnly: boolean;
+                                    transports: {
+                                        email: boolean;
+                                        inbox: boolean;
+                                        push: boolean;
+                                        sms: boolean;
+                                        web: boolean;
+                                    };
+                                };
                                 alerts: {
                                     /** @enum {string} */
                                     digest: "immediate" | "hourly" | "daily";
@@ -11989,6 +13223,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -12005,6 +13240,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -12021,6 +13257,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -12037,6 +13274,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -12053,6 +13291,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };
@@ -12069,6 +13308,7 @@ export interface paths {
                                         email: boolean;
                                         inbox: boolean;
                                         push: boolean;
+                                        sms: boolean;
                                         web: boolean;
                                     };
                                 };

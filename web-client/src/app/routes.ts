@@ -13,12 +13,13 @@ import { ROUTES as SERVICE } from '../views/service/routes.ts';
 import { ROUTES as REMINDERS } from '../views/reminders/routes.ts';
 import { ROUTES as FOLLOWUPS } from '../views/followups/routes.ts';
 import { ROUTES as COMPLAINTS } from '../views/complaints/routes.ts';
+import { ROUTES as ACCOUNT_EVENTS } from '../views/account-events/routes.ts';
 import type { RouteDef } from './route-def.ts';
 import { match, type Params } from './router.tsx';
 
 export { ACCOUNT_SECURITY };
 
-export const ROUTES: readonly RouteDef[] = [...CLIENT, ...STAFF, ...SERVICE, ...REMINDERS, ...FOLLOWUPS, ...COMPLAINTS, ...OVERSIGHT, ...ADMIN, ...ACCOUNT, ...COMMON];
+export const ROUTES: readonly RouteDef[] = [...CLIENT, ...ACCOUNT_EVENTS, ...STAFF, ...SERVICE, ...REMINDERS, ...FOLLOWUPS, ...COMPLAINTS, ...OVERSIGHT, ...ADMIN, ...ACCOUNT, ...COMMON];
 
 export const HOME: Record<Role, string> = {
   client: '/inbox',

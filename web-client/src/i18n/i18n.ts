@@ -17,10 +17,11 @@ import service from './messages/service.ts';
 import reminders from './messages/reminders.ts';
 import followups from './messages/followups.ts';
 import complaints from './messages/complaints.ts';
+import accountEvents from './messages/account-events.ts';
 
 export type Lang = 'zh-CN' | 'en';
 
-const AREAS = [common, client, staff, oversight, admin, account, service, reminders, followups, complaints] as const;
+const AREAS = [common, client, staff, oversight, admin, account, service, reminders, followups, complaints, accountEvents] as const;
 type AreaKeys<A> = A extends { zh: Readonly<Record<infer K, string>> } ? K : never;
 export type MsgKey = AreaKeys<(typeof AREAS)[number]>;
 

@@ -20,26 +20,28 @@ type PutCategories = Body<'/api/preferences', 'put'>['categories'];
 type Category = keyof PutCategories;
 type Family = keyof Prefs['effective'];
 type Digest = 'immediate' | 'hourly' | 'daily';
-type Tracked = 'inbox' | 'email' | 'push';
+type Tracked = 'inbox' | 'email' | 'push' | 'sms';
 
 interface CatForm {
   inbox: boolean;
   email: boolean;
   push: boolean;
+  /** Off by default; critical notices of some categories come by SMS unless it is turned off here. */
+  sms: boolean;
   digest: Digest;
   muted: boolean;
   tradingHoursOnly: boolean;
 }
 
 /** Personal first: what a client gets most. */
-const ORDER = ['inbox', 'alerts', 'research', 'firm', 'team', 'conv'];
-const TRACKED: readonly Tracked[] = ['inbox', 'email', 'push'];
+const ORDER = ['inbox', 'account', 'alerts', 'research', 'firm', 'team', 'conv'];
+const TRACKED: readonly Tracked[] = ['inbox', 'email', 'push', 'sms'];
 const HM = /^([01]\d|2[0-3]):[0-5]\d$/;
 
 function formOf(p: Prefs): { cats: Record<string, CatForm>; quietStart: string; quietEnd: string } {
   const cats: Record<string, CatForm> = {};
   for (const [c, e] of Object.entries(p.effective)) {
-    cats[c] = { inbox: e.transports.inbox, email: e.transports.email, push: e.transports.push, digest: e.digest, muted: e.muted, tradingHoursOnly: e.tradingHoursOnly };
+    cats[c] = { inbox: e.transports.inbox, email: e.transports.email, push: e.transports.push, sms: e.transports.sms, digest: e.digest, muted: e.muted, tradingHoursOnly: e.tradingHoursOnly };
   }
   const star = p.categories.find((r) => r.category === '*');
   return { cats, quietStart: star?.quietStart ?? '', quietEnd: star?.quietEnd ?? '' };
@@ -48,7 +50,7 @@ function formOf(p: Prefs): { cats: Record<string, CatForm>; quietStart: string; 
 /** A complete row for PUT: the stored row's other fields, with this form's choices. */
 function rowBody(row: Row | undefined, web: boolean, f: CatForm) {
   return {
-    transports: { ...(row?.transports ?? {}), web, inbox: f.inbox, email: f.email, push: f.push },
+    transports: { ...(row?.transports ?? {}), web, inbox: f.inbox, email: f.email, push: f.push, sms: f.sms },
     digest: f.digest,
     muted: f.muted,
     tradingHoursOnly: f.tradingHoursOnly,
@@ -142,9 +144,11 @@ export function NotificationSettingsView() {
                 <thead>
                   <tr>
                     <th scope="col">{t('prefsCategory')}</th>
-                    <th scope="col">{t('tr_inbox')}</th>
-                    <th scope="col">{t('tr_email')}</th>
-                    <th scope="col">{t('tr_push')}</th>
+                    {TRACKED.map((tr) => (
+                      <th key={tr} scope="col">
+                        {t(`tr_${tr}`)}
+                      </th>
+                    ))}
                     <th scope="col">{t('prefsDigest')}</th>
                     <th scope="col">{t('tradingHoursOnly')}</th>
                     <th scope="col">{t('prefsMute')}</th>

@@ -5,12 +5,13 @@
  */
 import { useState } from 'preact/hooks';
 import { api, call } from '../../../api/api.ts';
-import { navigate } from '../../../app/router.tsx';
+import { Link, navigate } from '../../../app/router.tsx';
 import { showError } from '../../../app/session.ts';
 import { t, tOr } from '../../../i18n/i18n.ts';
 import { formatDuration } from '../../../lib/time.ts';
 import { CountBadge, Empty, ErrorText, Loading } from '../../../ui/ui.tsx';
 import { useLoad } from '../../../ui/use-load.ts';
+import { unseenByClient } from '../../account-events/unseen-store.ts';
 import { PresenceDot, previewText } from './conv-parts.tsx';
 import { conversations, convsVersion, presenceOf, refreshConversations } from './conversations-store.ts';
 import type { WorkRow } from './types.ts';
@@ -26,6 +27,7 @@ export function Workstation(props: { openId: string | undefined }) {
   if (!ws.data.clients.length) return <Empty text={t('conv_noClients')} testid="conv-ws-empty" />;
   const unreadOf = new Map(conversations.value.map((c) => [c.id, c.unread]));
   const presence = presenceOf.value;
+  const unseen = unseenByClient.value;
 
   const open = async (w: WorkRow) => {
     if (w.conversationId) return navigate(`/conversations/${encodeURIComponent(w.conversationId)}`);
@@ -77,6 +79,19 @@ export function Workstation(props: { openId: string | undefined }) {
                 </span>
               ) : null}
             </button>
+            <Link
+              href={`/clients/${encodeURIComponent(w.client.id)}/account-events`}
+              class="conv-item__acct"
+              data-testid="acct-ws-link"
+              data-client={w.client.id}
+              data-unseen={String(unseen.get(w.client.id)?.unseen ?? 0)}
+              title={t('acctUnseen')}
+            >
+              {/* The visible text is part of the link's name (WCAG 2.5.3); the client's name is for screen readers. */}
+              <span class="sr-only">{w.client.displayName} </span>
+              {t('acctOpenFeed')}
+              <CountBadge n={unseen.get(w.client.id)?.unseen} testid="acct-unseen" />
+            </Link>
           </li>
         );
       })}

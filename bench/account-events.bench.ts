@@ -1,0 +1,212 @@
+/**
+ * Account-event latency bench (issue 12): ingest → client socket through the real PostgreSQL + Redis
+ * path, with the hub in services mode.
+ *
+ *   npm run bench:account                                   # 2,000 clients, 2,000 events/s, 20 s
+ *   npx tsx bench/account-events.bench.ts --clients 2000 --rate 2000 --seconds 20 --batch 100 --warmup 3
+ *
+ * What it does: creates a throw-away database and Redis key prefix; starts one hub (`src/main.ts start`,
+ * services mode; it migrates and seeds the demo firm); inserts N clients with account numbers in SQL;
+ * connects N socket.io clients (websocket transport, tokens minted with the hub's key) each subscribed
+ * to its own `account.<id>`; then posts order fills to POST /api/ingest/account-events/batch in batches
+ * every (batch / rate) seconds, open loop, round-robin over the clients. Each event's `time` is the wall
+ * time its request was sent; latency = receipt at the client's socket − that time (same clock, one
+ * machine). Prints p50/p90/p99/max, the achieved ingest and delivery rates and losses. The delivery
+ * workers (fanout: inbox rows, push) run in separate processes in services mode and are not started:
+ * the bench measures the live path (commit → relay → Redis bus → socket).
+ */
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { io as ioConnect, type Socket } from 'socket.io-client';
+import { createTokenService } from '../src/auth/token.ts';
+import { cheapPasswordHash } from './lib/publish-seed.ts';
+import { freePort, installCleanup, startNodeServer } from './lib/proc.ts';
+import { ADMIN_DB, admin } from './lib/pg-admin.ts';
+
+const args = process.argv.slice(2);
+const opt = (name: string, def: number) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
+const CLIENTS = opt('clients', 2000);
+const RATE = opt('rate', 2000);
+const SECONDS = opt('seconds', 20);
+const BATCH = opt('batch', 100);
+const WARMUP = opt('warmup', 3);
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const KEY = `bench-trading-${randomBytes(8).toString('hex')}`;
+const SECRET = randomBytes(32).toString('hex');
+const log = (m: string) => process.stderr.write(`[bench:account] ${m}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function pct(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+async function main(): Promise<void> {
+  installCleanup();
+  const dbName = `qiao_bench_acct_${randomBytes(4).toString('hex')}`;
+  const prefix = `qiao_bench_acct_${randomBytes(4).toString('hex')}:`;
+  await admin((c) => c.query(`create database ${dbName}`));
+  const dbUrl = new URL(ADMIN_DB);
+  dbUrl.pathname = `/${dbName}`;
+  const port = await freePort();
+  let hub: Awaited<ReturnType<typeof startNodeServer>> | undefined;
+  const sockets: Socket[] = [];
+  try {
+    log(`starting the hub on ${port} (services mode, database ${dbName})`);
+    hub = await startNodeServer({
+      script: 'src/main.ts',
+      args: ['start'],
+      cpu: `0-${Math.max(0, os.cpus().length - 1)}`,
+      logFile: 'inherit',
+      port,
+      readyTimeoutMs: 180_000,
+      env: {
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        DATABASE_URL: dbUrl.toString(),
+        REDIS_URL,
+        QIAO_REDIS_PREFIX: prefix,
+        QIAO_JWT_SECRET: SECRET,
+        QIAO_INGEST_SOURCES: `trading:${KEY}`,
+        QIAO_TOTP_REQUIRED_ROLES: '',
+        QIAO_HTTP_RATE_LIMIT_MAX: '100000000',
+        QIAO_LOG_LEVEL: 'warn',
+        QIAO_EMBEDDED_WORKERS: 'false',
+      },
+    });
+    const base = `http://127.0.0.1:${port}`;
+    for (let i = 0; i < 600; i++) {
+      if ((await fetch(`${base}/health/ready`).catch(() => null))?.ok) break;
+      await sleep(250);
+    }
+
+    // ---- Clients, in SQL (one statement).
+    const db = new pg.Client({ connectionString: dbUrl.toString() });
+    await db.connect();
+    const { rows: firm } = await db.query(`select id from firms limit 1`);
+    const hash = cheapPasswordHash('qiao-bench-2026');
+    const { rows: clients } = await db.query<{ id: string; account_no: string }>(
+      `insert into users (firm_id, login, password_hash, display_name, role, tier, risk_level, account_no)
+       select $1, 'bench-acct-' || g, $2, '基准客户' || g, 'client', 'general', 'C3', 'B' || lpad(g::text, 10, '0')
+       from generate_series(1, $3::int) g returning id, account_no`,
+      [firm[0].id, hash, CLIENTS],
+    );
+    await db.end();
+    log(`${clients.length} clients inserted`);
+
+    // ---- Sockets, each subscribed to its own account channel.
+    const tokens = createTokenService(SECRET, 3600);
+    const sent = new Map<string, number>();
+    const latencies: number[] = [];
+    let received = 0;
+    let measuring = false;
+    for (let i = 0; i < clients.length; i += 100) {
+      await Promise.all(
+        clients.slice(i, i + 100).map(async (c) => {
+          const { token } = await tokens.issue({ id: c.id, role: 'client', displayName: 'bench', firmId: firm[0].id, tier: 'general', sv: 1 });
+          const s = ioConnect(base, { path: '/socket.io/', transports: ['websocket'], auth: { token }, reconnection: false, forceNew: true });
+          sockets.push(s);
+          s.on('push', (p: unknown) => {
+            const now = Date.now();
+            for (const one of (Array.isArray(p) ? p : [p]) as Array<{ t: string; payload?: { time?: string; eventId?: string } }>) {
+              if (one.t !== 'msg' || !one.payload?.time) continue;
+              received++;
+              if (measuring && one.payload.eventId?.startsWith('m-')) latencies.push(now - Date.parse(one.payload.time));
+            }
+          });
+          await new Promise<void>((resolve, reject) => {
+            s.once('connect', () => resolve());
+            s.once('connect_error', reject);
+          });
+          const r = (await s.timeout(10_000).emitWithAck('cmd', { op: 'subscribe', channel: `account.${c.id}`, id: 1 })) as { ok: boolean };
+          if (!r.ok) throw new Error(`subscribe refused: ${JSON.stringify(r)}`);
+        }),
+      );
+    }
+    log(`${sockets.length} sockets connected and subscribed`);
+
+    // ---- Load: open loop, one batch every BATCH/RATE seconds.
+    const intervalMs = (BATCH / RATE) * 1000;
+    let next = 0;
+    let posted = 0;
+    let refused = 0;
+    let postedMeasured = 0;
+    const inflight = new Set<Promise<void>>();
+    const post = (phase: 'w' | 'm') => {
+      const at = new Date().toISOString();
+      const events = [];
+      for (let k = 0; k < BATCH; k++) {
+        const c = clients[next++ % clients.length];
+        events.push({ id: `${phase}-${next}`, type: 'order.filled', accountNo: c.account_no, time: at, orderId: `O${next}`, symbol: '600519.SH', side: 'buy', qty: 100, filledQty: 100, price: 1700 });
+      }
+      posted += BATCH;
+      if (phase === 'm') postedMeasured += BATCH;
+      const p = fetch(`${base}/api/ingest/account-events/batch`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': KEY }, body: JSON.stringify({ events }) })
+        .then(async (r) => {
+          const b = (await r.json()) as { results?: Array<{ status: number }> };
+          refused += r.ok ? (b.results ?? []).filter((x) => x.status >= 300).length : BATCH;
+        })
+        .catch(() => {
+          refused += BATCH;
+        })
+        .finally(() => inflight.delete(p));
+      inflight.add(p);
+    };
+    const run = async (phase: 'w' | 'm', seconds: number) => {
+      const start = performance.now();
+      let n = 0;
+      while (performance.now() - start < seconds * 1000) {
+        post(phase);
+        n++;
+        const wait = start + n * intervalMs - performance.now();
+        if (wait > 0) await sleep(wait);
+      }
+      return (performance.now() - start) / 1000;
+    };
+    log(`warm-up ${WARMUP} s at ${RATE}/s`);
+    await run('w', WARMUP);
+    await Promise.all(inflight);
+    await sleep(500);
+    measuring = true;
+    const receivedBefore = received;
+    log(`measuring ${SECONDS} s at ${RATE}/s in batches of ${BATCH}`);
+    const t0 = performance.now();
+    const elapsed = await run('m', SECONDS);
+    await Promise.all(inflight);
+    const ingestDone = (performance.now() - t0) / 1000;
+    for (let i = 0; i < 100 && latencies.length < postedMeasured - refused; i++) await sleep(100);
+    measuring = false;
+    const got = received - receivedBefore;
+    latencies.sort((a, b) => a - b);
+    const f = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '–');
+    const out = [
+      `| clients | offered/s | posted | refused | received | achieved ingest/s | p50 ms | p90 ms | p99 ms | max ms |`,
+      `|---|---|---|---|---|---|---|---|---|---|`,
+      `| ${clients.length} | ${RATE} | ${postedMeasured} | ${refused} | ${latencies.length} | ${f(postedMeasured / ingestDone)} | ${f(pct(latencies, 50))} | ${f(pct(latencies, 90))} | ${f(pct(latencies, 99))} | ${f(latencies[latencies.length - 1])} |`,
+    ];
+    process.stdout.write(out.join('\n') + '\n');
+    log(`send window ${elapsed.toFixed(2)} s, all answered after ${ingestDone.toFixed(2)} s; socket messages in window ${got}; target p99 ≤ 50 ms: ${pct(latencies, 99) <= 50 ? 'met' : 'NOT met'}`);
+    if (latencies.length < postedMeasured - refused) log(`LOST: ${postedMeasured - refused - latencies.length} events not received`);
+  } finally {
+    for (const s of sockets) s.disconnect();
+    await hub?.stop();
+    await admin((c) => c.query(`drop database if exists ${dbName} with (force)`)).catch(() => {});
+    const r = new Redis(REDIS_URL);
+    const keys = await r.keys(`${prefix}*`);
+    for (let i = 0; i < keys.length; i += 500) await r.del(...keys.slice(i, i + 500));
+    r.disconnect();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,191 @@
+/**
+ * The one delivery worker every transport (email, web push, SMS) runs on: one job per delivery row
+ * (`{deliveryId}`, job id `<transport>-<deliveryId>`). The transport (workers/transports/
+ * delivery-transport.ts) renders and sends; this file owns the row:
+ *
+ * 1. Claim (queued|failed → sending, attempts + 1) with a conditional UPDATE, so a retried, replayed
+ *    or stalled-and-rerun job never sends twice. Concurrent jobs share one claim statement per
+ *    event-loop turn (Coalescer + DeliveriesRepo.claimManyWithContext): that is what lets one process
+ *    send hundreds a second. Rows the batch could not take go the single-row way: a settled row
+ *    (sent, suppressed, held…) is left alone; one under another worker's live lease is waited for;
+ *    one whose lease ran out is a takeover, and the transport's `onTakeover` decides ('resend', or
+ *    'dead-letter': failed 'unknown-outcome' for an admin; QIAO_EMAIL_ON_CRASH for email).
+ * 2. An optional gate (SMS: the per-user daily cap) may suppress the claimed row.
+ * 3. Render (a QiaoError from render fails the row with its code; nothing is sent) and send.
+ * 4. Settle by outcome: sent (with the far end's ids, for receipts) | suppressed | permanent → failed
+ *    + UnrecoverableJobError (dead letter at once) | retryable → back to queued and rethrow (the
+ *    queue retries with backoff), failed 'retries-exhausted' on the last attempt.
+ *
+ * Exactly-once vs at-least-once (docs/operations.md): a second send can only happen if a worker dies
+ * after the far end accepted and before `sent` is committed; hence `sent` is written with retries.
+ */
+import type { FastifyBaseLogger } from 'fastify';
+import { isQiaoError } from '../src/errors/codes.ts';
+import { UnrecoverableJobError, type Job, type JobHandler } from '../src/queue/queue.ts';
+import { TERMINAL, type ClaimedContext, type DeliveriesRepo, type DeliveryRow } from '../src/store/deliveries-repo.ts';
+import type { MessageRow } from '../src/store/recipients-repo.ts';
+import { Coalescer } from './coalesce.ts';
+import type { DeliveryTransport, Recipient, SendOutcome } from './transports/delivery-transport.ts';
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Nothing left to do for this row (sent, suppressed, …) or the sweep owns it (held). */
+function settled(row: DeliveryRow | undefined): boolean {
+  return Boolean(row && (TERMINAL.has(row.status) || row.status === 'held'));
+}
+
+async function retrying<T>(what: () => Promise<T>, tries = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await what();
+    } catch (e) {
+      if (i >= tries) throw e;
+      await sleep(200 * 4 ** (i - 1));
+    }
+  }
+}
+
+/** A check between claim and send; a reason suppresses the row (SMS daily cap). Batched by the worker. */
+export type DeliveryGate = (rows: Array<{ id: string; userId: string }>) => Promise<Map<string, { reason: string; detail: string }>>;
+
+export interface DeliveryWorkerDeps {
+  logger: FastifyBaseLogger;
+  deliveries: DeliveriesRepo;
+  /** QIAO_DELIVERY_LEASE_MS. */
+  leaseMs: number;
+  message(id: string): Promise<MessageRow | undefined>;
+  displayName(userId: string): Promise<string | undefined>;
+  gate?: DeliveryGate;
+}
+
+export type OutcomeName = 'sent' | 'suppressed' | 'failed' | 'retried' | 'skipped';
+
+export interface DeliveryWorker {
+  readonly transport: DeliveryTransport;
+  handler: JobHandler<{ deliveryId: string }>;
+  /** Jobs by how they ended in this process (tests, benches, logs). */
+  readonly counts: Record<OutcomeName, number>;
+  close(): Promise<void>;
+}
+
+export function deliveryWorker(t: DeliveryTransport, deps: DeliveryWorkerDeps): DeliveryWorker {
+  const { deliveries, leaseMs, logger: log } = deps;
+  const counts: Record<OutcomeName, number> = { sent: 0, suppressed: 0, failed: 0, retried: 0, skipped: 0 };
+  const claims = new Coalescer((ids: string[]) => deliveries.claimManyWithContext(ids, t.name));
+  const sent = new Coalescer(async (ids: string[]) => {
+    await deliveries.markSent(ids);
+  });
+  const sentWithIds = new Coalescer(async (rows: Array<{ id: string; providerIds: string[] }>) => {
+    await deliveries.markSentWithProviderIds(rows);
+  });
+  const gate =
+    deps.gate &&
+    new Coalescer(async (rows: Array<{ id: string; userId: string }>) => {
+      const shut = await deps.gate!(rows);
+      return new Map(rows.filter((r) => shut.has(r.id)).map((r) => [r, shut.get(r.id)!]));
+    });
+
+  /** The single-row path: rows the batch could not claim (settled, another worker's, a takeover). */
+  async function claimSlow(id: string): Promise<{ takeover: boolean } | null> {
+    let claim = await deliveries.claim(id, leaseMs);
+    if (!claim.claimed) {
+      if (!claim.row) throw new UnrecoverableJobError(`delivery ${id} does not exist`);
+      if (claim.row.transport !== t.name) throw new UnrecoverableJobError(`delivery ${id} is a ${claim.row.transport} delivery, not ${t.name}`);
+      if (settled(claim.row)) return null;
+      // 'sending' under someone else's live lease (a job re-run after its worker stalled): wait it
+      // out — we hold the job meanwhile — then try once more.
+      await sleep((await deliveries.leaseRemainingMs(id, leaseMs)) + 50);
+      claim = await deliveries.claim(id, leaseMs);
+      if (!claim.claimed) {
+        if (settled(claim.row)) return null;
+        throw new Error(`delivery ${id} is being sent by another worker`);
+      }
+    }
+    if (claim.row.transport !== t.name) {
+      await deliveries.release(id, `claimed by the ${t.name} worker by mistake`);
+      throw new UnrecoverableJobError(`delivery ${id} is a ${claim.row.transport} delivery, not ${t.name}`);
+    }
+    return { takeover: claim.takeover };
+  }
+
+  async function fail(id: string, reason: string, detail: string, what: string): Promise<never> {
+    await deliveries.markFailed(id, reason, detail);
+    counts.failed++;
+    throw new UnrecoverableJobError(what);
+  }
+
+  async function settle(job: Job<{ deliveryId: string }>, id: string, o: SendOutcome): Promise<void> {
+    switch (o.result) {
+      case 'sent':
+        // The message is out: insist on recording it, since a lost 'sent' is what could cause a resend.
+        await retrying(() => (o.providerIds?.length ? sentWithIds.get({ id, providerIds: o.providerIds }) : sent.get(id)));
+        counts.sent++;
+        return;
+      case 'suppressed':
+        await deliveries.markSuppressed(id, o.reason, o.detail);
+        counts.suppressed++;
+        return;
+      case 'permanent':
+        return fail(id, o.reason, o.detail, o.deadLetter ?? o.detail);
+      case 'retryable':
+        if (job.attempt >= t.attempts) await deliveries.markFailed(id, 'retries-exhausted', o.detail);
+        else await deliveries.release(id, o.detail);
+        counts.retried++;
+        log.warn({ deliveryId: id, transport: t.name, attempt: job.attempt, err: o.detail }, 'send failed; will retry');
+        throw new Error(`${t.name} send failed: ${o.detail}`);
+    }
+  }
+
+  const handler = async (job: Job<{ deliveryId: string }>): Promise<void> => {
+    const id = job.data?.deliveryId;
+    if (typeof id !== 'string' || !UUID_RE.test(id)) throw new UnrecoverableJobError(`${t.name} job has no valid deliveryId`);
+
+    let cx: ClaimedContext | undefined = await claims.get(id);
+    if (!cx) {
+      const slow = await claimSlow(id);
+      if (!slow) {
+        counts.skipped++;
+        return;
+      }
+      if (slow.takeover) {
+        // The previous worker died mid-send: the far end may already have this message.
+        log.warn({ deliveryId: id, transport: t.name, policy: t.onTakeover }, 'taking over a delivery whose worker died mid-send');
+        if (t.onTakeover === 'dead-letter') {
+          const why = 'outcome unknown: the worker sending it died; replay to send it (it may arrive twice)';
+          return fail(id, 'unknown-outcome', why, why);
+        }
+      }
+      cx = await deliveries.context(id);
+    }
+    const msg = cx && (await deps.message(cx.messageId));
+    if (!cx || !msg) return fail(id, 'missing', 'message or recipient no longer exists', `delivery ${id}: message or recipient no longer exists`);
+
+    if (gate) {
+      const shut = await gate.get({ id, userId: cx.userId });
+      if (shut) {
+        await deliveries.markSuppressed(id, shut.reason, shut.detail);
+        counts.suppressed++;
+        return;
+      }
+    }
+
+    const r: Recipient = { userId: cx.userId, locale: cx.locale, displayName: cx.displayName, timeZone: cx.timeZone, email: cx.email, phone: cx.phone };
+    const senderName = t.wantsSenderName(msg) ? await deps.displayName(msg.senderId) : undefined;
+    let content: unknown;
+    try {
+      content = t.render({ id: msg.id, channel: msg.channel, kind: msg.kind, payload: msg.payload, senderId: msg.senderId, senderName, publishedAt: msg.createdAt }, r);
+    } catch (e) {
+      if (!isQiaoError(e)) throw e;
+      return fail(id, e.code, e.message, `${e.code}: ${e.message}`);
+    }
+    await settle(job, id, await t.send(id, r, content));
+  };
+
+  return {
+    transport: t,
+    handler,
+    counts,
+    close: () => t.close(),
+  };
+}
