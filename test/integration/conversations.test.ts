@@ -75,7 +75,7 @@ describe('conversations and assignment (embedded hub)', () => {
       )
       .returning();
     await db.insert(brokerClients).values(clients.map((c) => ({ brokerId: b1.id, clientId: c.id, relation: 'primary' as const })));
-    const logins = ['client1', 'client2', 'client3', 'client4', 'client5', 'broker1', 'broker2', 'broker9', 'manager1', 'manager2', 'manager3', 'compliance1', 'admin', 'research1'];
+    const logins = ['client1', 'client2', 'client3', 'client4', 'client5', 'client28', 'broker1', 'broker3', 'broker2', 'broker9', 'manager1', 'manager2', 'manager3', 'compliance1', 'admin', 'research1'];
     for (const l of logins) u[l] = await t.login(l);
     seeded = (await list('client1')).find((c) => c.type === 'broker_client')!.id;
   });
@@ -127,15 +127,16 @@ describe('conversations and assignment (embedded hub)', () => {
 
   describe('opening conversations', () => {
     it('is idempotent per pair, also when opened concurrently and from either side', async () => {
-      const results = await Promise.all(Array.from({ length: 5 }, () => open('broker1', { type: 'broker_client', clientId: id('client2') })));
+      // client28 (broker3's newest demo client) has no conversation yet; the demo seed opens client2's.
+      const results = await Promise.all(Array.from({ length: 5 }, () => open('broker3', { type: 'broker_client', clientId: id('client28') })));
       const ids = new Set(results.map((r) => r.body.conversation.id));
       expect(ids.size).toBe(1);
       expect(results.map((r) => r.status).sort()).toEqual([200, 200, 200, 200, 201]);
       expect(results.filter((r) => r.body.created)).toHaveLength(1);
-      const fromClient = await open('client2', { type: 'broker_client' });
+      const fromClient = await open('client28', { type: 'broker_client' });
       expect(fromClient.status).toBe(200);
       expect(fromClient.body.conversation.id).toBe([...ids][0]);
-      expect(fromClient.body.conversation.peer).toMatchObject({ id: id('broker1'), role: 'broker' });
+      expect(fromClient.body.conversation.peer).toMatchObject({ id: id('broker3'), role: 'broker' });
       const seed = await open('client1', { type: 'broker_client' });
       expect(seed.status).toBe(200);
       expect(seed.body.conversation.id).toBe(seeded);
