@@ -190,15 +190,19 @@ export function archiveContract(name: string, factory: () => Promise<ArchiveFixt
 
     it('searches by person (and their conversations), keyword with % and _ taken literally, and dates; exports what it finds', async () => {
       await seedDemo(db());
-      const [client] = await db().select().from(users).where(eq(users.login, 'client2'));
       const [broker] = await db().select().from(users).where(eq(users.login, 'broker1'));
+      // A client of its own: the demo's clients have archived history of their own.
+      const [client] = await db()
+        .insert(users)
+        .values({ firmId: broker.firmId, login: 'archive-person', passwordHash: broker.passwordHash, displayName: '档案测试客户', role: 'client', tier: 'general' })
+        .returning();
       const [conv] = await db().insert(conversations).values({ type: 'broker_client', brokerId: broker.id, clientId: client.id }).onConflictDoNothing().returning();
       const convId = conv?.id ?? (await db().select().from(conversations).where(eq(conversations.clientId, client.id)))[0].id;
       const inConv = await archive.append(rec({ actorId: broker.id, subjects: [broker.id], conversationId: convId, text: '费率 0.5%_优惠 说明' }));
       const aboutClient = await archive.append(rec({ actorId: broker.id, subjects: [broker.id, client.id], text: '风险测评提醒' }));
       await archive.append(rec({ text: '无关 05x_优惠' }));
 
-      const byPerson = await searchArchive(db(), await resolveFilter(db(), { person: 'client2' }), { limit: 10 });
+      const byPerson = await searchArchive(db(), await resolveFilter(db(), { person: 'archive-person' }), { limit: 10 });
       expect(byPerson.records.map((r) => r.seq)).toEqual([aboutClient.seq, inConv.seq]);
       const literal = await searchArchive(db(), await resolveFilter(db(), { q: '0.5%_优惠' }), { limit: 10 });
       expect(literal.records.map((r) => r.seq)).toEqual([inConv.seq]);
@@ -208,7 +212,7 @@ export function archiveContract(name: string, factory: () => Promise<ArchiveFixt
       const page = await searchArchive(db(), await resolveFilter(db(), { person: client.id }), { limit: 1 });
       expect(page.nextCursor).toBe(aboutClient.seq);
 
-      const bundle = await buildExport(db(), await resolveFilter(db(), { person: 'client2' }), { id: 'tester' }, { maxRecords: 10 });
+      const bundle = await buildExport(db(), await resolveFilter(db(), { person: 'archive-person' }), { id: 'tester' }, { maxRecords: 10 });
       expect(bundle.manifest).toMatchObject({ recordCount: 2, firstSeq: inConv.seq, lastSeq: aboutClient.seq });
       const lines = bundle.files[0].content.trimEnd().split('\n').map((l) => JSON.parse(l));
       for (const l of lines) expect(recordHash(l.prevHash, { ...l, recordedAt: new Date(l.recordedAt), retainUntil: new Date(l.retainUntil) })).toBe(l.hash);
