@@ -118,7 +118,6 @@ async function seedSurveys(db: Db, now: Date, u: Map<string, { id: string; team_
   const b1 = u.get('broker1')!;
   for (const [login, score, comment, daysAgo] of [
     ['client2', 5, '王经理回复很及时，讲解清楚。', 6],
-    ['client3', 4, '很耐心，就是下午有时联系不上。', 12],
   ] as const) {
     const c = u.get(login);
     if (c) answered.push({ broker: b1.id, client: c.id, score, comment, daysAgo });

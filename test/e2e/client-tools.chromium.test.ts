@@ -107,7 +107,7 @@ describe.skipIf(!hasChromium)('client watchlist, price alerts and settings in Ch
   }, 60_000);
 
   it('notification settings: email for a category and quiet hours survive a reload; English is complete', async () => {
-    const { page, problems, close } = await suite.open('client2', '/settings/notifications');
+    const { page, problems, close } = await suite.open('client27', '/settings/notifications');
     await page.waitForSelector('[data-testid="prefs-form"]');
     expect(await page.textContent('[data-testid="nav-settings"]')).toBe('通知设置');
     expect(await page.isChecked('[data-testid="pref-research-email"]')).toBe(false);
@@ -125,7 +125,7 @@ describe.skipIf(!hasChromium)('client watchlist, price alerts and settings in Ch
     await page.click('[data-testid="prefs-save"]');
     await page.waitForSelector('[data-testid="prefs-saved"]');
     expect(await page.textContent('[data-testid="prefs-saved"]')).toBe('通知设置已保存');
-    const got = (await suite.web.rest('client2', 'GET', '/api/preferences')).body;
+    const got = (await suite.web.rest('client27', 'GET', '/api/preferences')).body;
     expect(got.effective.research).toMatchObject({ transports: { email: true }, digest: 'daily', quietStart: '22:00', quietEnd: '07:30' });
     expect(got.effective.alerts).toMatchObject({ quietStart: '22:00', quietEnd: '07:30' });
     await expectAccessible(page, 'notification settings');

@@ -4,7 +4,7 @@
  * return (fast-json-stringify drops properties a response schema does not name).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAMILY_DEFAULTS } from '../../src/domain/routing.ts';
+import { FAMILY_DEFAULTS, TRACKED_TRANSPORTS } from '../../src/domain/routing.ts';
 import { eventually, note, startEmbeddedApp, type TestApp } from '../helpers/app.ts';
 
 describe('response schemas (embedded)', () => {
@@ -74,7 +74,7 @@ describe('response schemas (embedded)', () => {
     ]);
     expect(Object.keys(b.effective).sort()).toEqual(Object.keys(FAMILY_DEFAULTS).sort());
     expect(b.effective.research).toEqual({
-      transports: { web: true, inbox: true, email: true, push: false },
+      transports: { web: true, inbox: true, email: true, push: false, sms: false },
       muted: false,
       quietStart: '22:00',
       quietEnd: '07:00',
@@ -91,11 +91,11 @@ describe('response schemas (embedded)', () => {
     const pub = await t.request('POST', '/api/channels/research.strategy/publications', { token: tok.research1, json: { kind: 'note', payload: note('策略周报') } });
     expect(pub.status, pub.text).toBe(201);
     const deliveriesOf = () => t.request('GET', `/api/deliveries?messageId=${pub.body.id}`, { token: tok.compliance1 });
-    await eventually(async () => (await deliveriesOf()).body.deliveries?.length === 3, 15_000);
+    await eventually(async () => (await deliveriesOf()).body.deliveries?.length === TRACKED_TRANSPORTS.length, 15_000);
     const r = await deliveriesOf();
     expect(r.body).toMatchObject({ messageId: pub.body.id, channel: 'research.strategy', nextAfter: null });
     expect(r.body.summary.inbox).toEqual({ delivered: 1 });
-    expect(Object.values(r.body.summary).reduce((n: number, s) => n + Object.values(s as Record<string, number>).reduce((a, c) => a + c, 0), 0)).toBe(3);
+    expect(Object.values(r.body.summary).reduce((n: number, s) => n + Object.values(s as Record<string, number>).reduce((a, c) => a + c, 0), 0)).toBe(TRACKED_TRANSPORTS.length);
     const inbox = r.body.deliveries.find((x: { transport: string }) => x.transport === 'inbox');
     expect(inbox).toEqual({
       id: expect.any(String),
