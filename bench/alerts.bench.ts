@@ -42,6 +42,7 @@ import { seedDemo } from '../src/store/seed.ts';
 import { deleteRedisPrefix } from '../test/helpers/app.ts';
 import { createTestDatabase } from '../test/helpers/pg.ts';
 import { REPO_ROOT, freePort, installCleanup, readCpuSeconds, spawnNode, stopChild, waitForTcp } from './lib/proc.ts';
+import { prng } from '../src/domain/prng.ts';
 
 type Phase = 'index' | 'paced' | 'max';
 interface Options {
@@ -94,17 +95,6 @@ function parseArgs(argv: string[]): Options {
 
 const log = (s: string) => process.stderr.write(s + '\n');
 
-/** Deterministic PRNG (mulberry32) so runs are comparable. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gauss(rnd: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());

@@ -33,6 +33,7 @@ import { createContext } from '../workers/context.ts';
 import { planPage, runFanout } from '../workers/fanout.worker.ts';
 import { OutboxMailTransport } from '../workers/transports/email-transport.ts';
 import { REPO_ROOT } from './lib/proc.ts';
+import { prng } from '../src/domain/prng.ts';
 
 interface Options {
   subs: number;
@@ -58,15 +59,6 @@ function parseArgs(argv: string[]): Options {
 
 const log = (s: string) => process.stderr.write(s + '\n');
 
-/** Deterministic PRNG (mulberry32), so every run routes the same population. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Subscriber {
   id: string;
@@ -80,7 +72,7 @@ interface Subscriber {
 }
 
 function population(n: number): Subscriber[] {
-  const r = rng(2026);
+  const r = prng(2026);
   return Array.from({ length: n }, (_, i) => {
     const london = r() < 0.1;
     const cat: PrefsLayer = {};

@@ -17,6 +17,7 @@ import { ArchiveRepo } from './archive-repo.ts';
 import { ConversationsRepo, convChannel } from './conversations-repo.ts';
 import { rows, type Db } from './db.ts';
 import { MessagesRepo, type AppendInput } from './messages-repo.ts';
+import { prng } from '../domain/prng.ts';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -45,17 +46,6 @@ const NUDGES = ['在吗？', '麻烦尽快回复一下，谢谢。', '另外想�
 const THANKS = ['好的，明白了，谢谢！', '收到，辛苦了。', '好的，我再考虑一下。'];
 const CLOSINGS = ['不客气，有问题随时联系我。', '好的，有新情况我第一时间告诉您。', '应该的，祝您投资顺利！'];
 
-/** Small deterministic PRNG (mulberry32): the same demo on every first start. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Line {
   sender: string;

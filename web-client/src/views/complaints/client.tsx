@@ -11,7 +11,7 @@ import { t } from '../../i18n/i18n.ts';
 import { Button, ErrorText, Field, ListState, Page, Panel } from '../../ui/ui.tsx';
 import { useAction } from '../../ui/use-action.ts';
 import { useLoad } from '../../ui/use-load.ts';
-import { CATEGORIES, Deadlines, StatusBadge, Timeline, categoryLabel, useComplaintNotices, type Category } from './parts.tsx';
+import { CATEGORIES, Deadlines, Reply, StatusBadge, Timeline, categoryLabel, useComplaintNotices, type Category } from './parts.tsx';
 
 export function FileComplaintView() {
   const [category, setCategory] = useState<Category>('service');
@@ -98,12 +98,7 @@ export function MyComplaintsView(props: { params: Record<string, string> }) {
                 </div>
                 <p class="cmp-text">{c.text}</p>
                 <Deadlines c={c} />
-                {c.reply ? (
-                  <div class="cmp-reply" data-testid="complaint-reply">
-                    <strong>{t('cmp_reply')}</strong>
-                    <p>{c.reply}</p>
-                  </div>
-                ) : null}
+                <Reply c={c} />
                 {c.id === selected ? <ClientHistory id={c.id} tick={tick} /> : <Link href={`/complaints/mine/${c.id}`} data-testid="complaint-open">{t('cmp_timeline')}</Link>}
               </li>
             ))}

@@ -31,6 +31,17 @@ export function StatusBadge(props: { c: Pick<ComplaintItem, 'status' | 'overdue'
   );
 }
 
+/** The reply the client sees, once the complaint is resolved or rejected. */
+export function Reply(props: { c: ComplaintItem }) {
+  const { c } = props;
+  return c.reply ? (
+    <div class="cmp-reply" data-testid="complaint-reply">
+      <strong>{t('cmp_reply')}</strong>
+      <p>{c.reply}</p>
+    </div>
+  ) : null;
+}
+
 export function Deadlines(props: { c: ComplaintItem }) {
   const { c } = props;
   return (

@@ -12,7 +12,7 @@ import { t } from '../../i18n/i18n.ts';
 import { Button, Empty, ErrorText, Field, ListState, Page, Panel, Time } from '../../ui/ui.tsx';
 import { useAction } from '../../ui/use-action.ts';
 import { useLoad } from '../../ui/use-load.ts';
-import { Deadlines, StatusBadge, Timeline, categoryLabel, useComplaintNotices, type ComplaintDetail } from './parts.tsx';
+import { Deadlines, Reply, StatusBadge, Timeline, categoryLabel, useComplaintNotices, type ComplaintDetail } from './parts.tsx';
 import { ReportPanel } from './report.tsx';
 
 type Filter = 'active' | 'overdue' | 'all';
@@ -98,12 +98,7 @@ function Detail(props: { id: string; tick: number; changed(): void }) {
             {c.text}
           </p>
           <Deadlines c={c} />
-          {c.reply ? (
-            <div class="cmp-reply" data-testid="complaint-reply">
-              <strong>{t('cmp_reply')}</strong>
-              <p>{c.reply}</p>
-            </div>
-          ) : null}
+          <Reply c={c} />
           <Actions c={c} saved={saved} />
           <h3 class="cmp-h3">{t('cmp_timeline')}</h3>
           <Timeline events={c.events} />
