@@ -25,6 +25,7 @@ const redisUp = await gateService('Redis', TEST_REDIS_URL, redisAvailable);
 
 const STRONG = 'Granite-Harbour-73!';
 const DAILY_CAP = 3;
+const TRADING_KEY = 'sms-test-trading-key-0123456789';
 const MAX_SEGMENTS = 2;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -72,6 +73,7 @@ describe.skipIf(!(pgUp && redisUp))('SMS delivery end to end (Postgres + Redis +
       QIAO_SMS_ATTEMPTS: '3',
       // Sweeps run when a test asks (with a shifted clock), never on a timer mid-test.
       QIAO_SWEEP_INTERVAL_MS: '600000',
+      QIAO_INGEST_SOURCES: `trading:${TRADING_KEY}`,
     });
     admin = (await t.login('admin')).token;
   }, 60_000);
@@ -121,6 +123,25 @@ describe.skipIf(!(pgUp && redisUp))('SMS delivery end to end (Postgres + Redis +
     await t.app.qiao.queue.add(QUEUES.digest, 'sweep', { at: at.toISOString() }, { jobId: `test-sweep-${randomUUID()}`, attempts: 1 });
     await until(async () => (await t.app.qiao.queue.pendingCount(QUEUES.digest)) === 0, 'the sweep');
   };
+
+  it('a margin call ingested from the trading system reaches an offline client by SMS inside quiet hours (account family, critical kind)', async () => {
+    const c = await newClient(nextPhone());
+    const accountNo = `31${String(Date.now()).slice(-10)}`;
+    await db().update(users).set({ accountNo }).where(eq(users.id, c.id));
+    await setPrefs(c.token, { '*': quietAroundNow() });
+    const event = { id: `mc-${randomUUID()}`, type: 'margin-call', accountNo, time: new Date().toISOString(), amount: 50000, deadline: new Date(Date.now() + 86_400_000).toISOString() };
+    const r = await t.request('POST', '/api/ingest/account-events', { json: event, headers: { 'x-api-key': TRADING_KEY } });
+    expect(r.status, r.text).toBeLessThan(300);
+    const got = await smsc.waitFor(c.phone!);
+    expect(got.text).toMatch(/保证金/);
+    expect(toSmsc(c.phone!)).toHaveLength(1);
+    // An ordinary fill in the same quiet hours sends no SMS (SMS is off by default for the family).
+    const fill = { id: `fill-${randomUUID()}`, type: 'order.filled', accountNo, time: new Date().toISOString(), orderId: 'O-1', symbol: '600519.SH', side: 'buy', qty: 100, filledQty: 100, price: 1500 };
+    const f = await t.request('POST', '/api/ingest/account-events', { json: fill, headers: { 'x-api-key': TRADING_KEY } });
+    expect(f.status, f.text).toBeLessThan(300);
+    await sleep(1500);
+    expect(toSmsc(c.phone!)).toHaveLength(1);
+  });
 
   it('a critical notice to an offline client inside quiet hours goes by SMS: UCS-2 segments reassemble to the Chinese text; the receipt marks it delivered', async () => {
     const c = await newClient(nextPhone());
