@@ -36,7 +36,7 @@ describe.skipIf(!hasChromium)('team view in Chromium', () => {
     const row = rows.filter({ has: page.locator('[data-testid="team-broker"]', { hasText: '王经纪' }) });
     expect(await row.locator('[data-testid="team-broker"]').textContent()).toBe('王经纪');
     expect(await row.locator('[data-testid="team-clients"]').textContent()).toBe('3');
-    expect(await row.locator('[data-testid="team-open"]').textContent()).toBe('3');
+    expect(await row.locator('[data-testid="team-open"]').textContent()).toBe('2');
     expect(await row.locator('[data-testid="team-waiting"]').textContent()).toBe('2');
     expect(await row.locator('[data-testid="team-backlog"]').textContent()).toBe('2');
     const link = row.locator('[data-testid="team-oldest-link"]');
