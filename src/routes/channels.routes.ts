@@ -5,7 +5,7 @@ import type { AppDeps } from '../deps.ts';
 import { QiaoError } from '../errors/codes.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
 import { ChannelNameParam } from './channel-name.ts';
-import { PendingPublishSchema, PublicationSchema, PublishedSchema, TitleSchema, errors } from './schemas.ts';
+import { PendingPublishSchema, PublicationSchema, PublishedSchema, TitleSchema, errors, IdempotencyKeyHeaders } from './schemas.ts';
 
 const ChannelEntrySchema = {
   type: 'object',
@@ -96,7 +96,7 @@ export default async function channelRoutes(app: FastifyInstance, d: AppDeps): P
           'and is delivered when a compliance user approves it (`POST /api/approvals/:id/approve`).',
         security: bearerSecurity,
         params: ChannelNameParam,
-        headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 128 } } },
+        headers: IdempotencyKeyHeaders,
         body: {
           type: 'object',
           properties: { kind: { type: 'string', minLength: 1, maxLength: 32 }, payload: {} },

@@ -10,7 +10,7 @@ import { assertReportYear, complaintReport, reportCsv, reportXlsx } from '../ser
 import { COMPLAINT_CATEGORIES, COMPLAINT_STATUSES } from '../service/complaint-views.ts';
 import type { ComplaintsService } from '../service/complaints.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
-import { ErrorResponse, errors } from './schemas.ts';
+import { ErrorResponse, errors, IdempotencyKeyHeaders } from './schemas.ts';
 import { emptyBodyIsObject } from './tasks.routes.ts';
 
 const UUID = { type: 'string', format: 'uuid' } as const;
@@ -127,7 +127,7 @@ export default async function complaintRoutes(app: FastifyInstance, d: AppDeps &
           'conversationId: one of the client’s own broker conversations (else QIAO_COMPLAINT_CONVERSATION_INVALID); the complaint is about that conversation’s broker, else the client’s primary broker. ' +
           'Send an Idempotency-Key: a retry with the same body returns the same complaint (200); with a different body QIAO_IDEMPOTENCY_MISMATCH.',
         security: bearerSecurity,
-        headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 128 } } },
+        headers: IdempotencyKeyHeaders,
         body: {
           type: 'object',
           properties: { category: { type: 'string', enum: [...COMPLAINT_CATEGORIES] }, text: Text2000, conversationId: { type: 'string', maxLength: 64 } },

@@ -13,7 +13,7 @@ import { QiaoError } from '../errors/codes.ts';
 import type { PresenceState } from '../presence/presence.ts';
 import { convChannel, type ConversationSummary } from '../store/conversations-repo.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
-import { PublicationSchema, errors } from './schemas.ts';
+import { PublicationSchema, errors, IdempotencyKeyHeaders } from './schemas.ts';
 
 const Uuid = { type: 'string', pattern: `^${UUID_RE}$` } as const;
 const IdParam = { type: 'object', properties: { id: Uuid }, required: ['id'], additionalProperties: false } as const;
@@ -292,7 +292,7 @@ export default async function conversationRoutes(app: FastifyInstance, d: AppDep
           'The original stays in history and the archive. Send an `Idempotency-Key` header to make retries safe.',
         security: bearerSecurity,
         params: IdParam,
-        headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 128 } } },
+        headers: IdempotencyKeyHeaders,
         body: {
           type: 'object',
           properties: { kind: { type: 'string', enum: ['chat', 'chat.edit', 'chat.recall'], default: 'chat' }, payload: { type: 'object' } },

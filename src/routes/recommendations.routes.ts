@@ -4,7 +4,7 @@ import type { AppDeps } from '../deps.ts';
 import { QiaoError, type ErrorCode } from '../errors/codes.ts';
 import type { RecommendationBatch } from '../advisory/recommendations.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
-import { ErrorResponse, errors } from './schemas.ts';
+import { ErrorResponse, errors, IdempotencyKeyHeaders } from './schemas.ts';
 
 const UUID = { type: 'string', format: 'uuid' } as const;
 
@@ -133,7 +133,7 @@ export default async function recommendationRoutes(app: FastifyInstance, d: AppD
           'the same key with a different body (clients, security, product, rationale, research note) is refused with 409 QIAO_IDEMPOTENCY_MISMATCH and changes nothing.',
         ].join(' '),
         security: bearerSecurity,
-        headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 128 } } },
+        headers: IdempotencyKeyHeaders,
         body: {
           type: 'object',
           properties: {

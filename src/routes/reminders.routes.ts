@@ -4,7 +4,7 @@ import type { AppDeps } from '../deps.ts';
 import type { ReminderFilter } from '../service/reminders.ts';
 import { MAX_REMINDER_DAYS } from '../service/reminders.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
-import { ErrorResponse, errors } from './schemas.ts';
+import { ErrorResponse, errors, IdempotencyKeyHeaders } from './schemas.ts';
 import { emptyBodyIsObject } from './tasks.routes.ts';
 
 const UUID = { type: 'string', format: 'uuid' } as const;
@@ -67,7 +67,7 @@ export default async function reminderRoutes(app: FastifyInstance, d: AppDeps): 
           '`inbox.<you>` (kind `reminder`) once, and delivers it by email/push per your preferences. Send an `Idempotency-Key`: the same key ' +
           'with the same body returns the first reminder (200); with a different body 409 QIAO_IDEMPOTENCY_MISMATCH.',
         security: bearerSecurity,
-        headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 128 } } },
+        headers: IdempotencyKeyHeaders,
         body: {
           type: 'object',
           properties: {

@@ -31,6 +31,9 @@ export const ChannelParam = {
   required: ['channel'],
 } as const;
 
+/** The Idempotency-Key header a create or publish route accepts (a retry with the same key returns the first result). */
+export const IdempotencyKeyHeaders = { type: 'object', properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 128 } } } as const;
+
 export const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, ErrorResponse]));
 
 /** A 204 answer: no body. */

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TaskAction } from '../advisory/tasks.ts';
 import type { AppDeps } from '../deps.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
-import { ErrorResponse, errors } from './schemas.ts';
+import { ErrorResponse, errors, IdempotencyKeyHeaders } from './schemas.ts';
 
 const UUID = { type: 'string', format: 'uuid' } as const;
 
@@ -95,7 +95,7 @@ export default async function taskRoutes(app: FastifyInstance, d: AppDeps): Prom
           'Send an `Idempotency-Key` header: a retried create with the same body returns the same task (200) and sends only missing notifications; ' +
           'the same key with a different body (title, detail, due time, teams, brokers) is refused with 409 QIAO_IDEMPOTENCY_MISMATCH and creates nothing.',
         security: bearerSecurity,
-        headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 128 } } },
+        headers: IdempotencyKeyHeaders,
         body: {
           type: 'object',
           properties: {
