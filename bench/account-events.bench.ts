@@ -63,6 +63,8 @@ async function main(): Promise<void> {
       args: ['start'],
       cpu: `0-${Math.max(0, os.cpus().length - 1)}`,
       logFile: 'inherit',
+      // BENCH_HUB_PROF=dir: CPU profile of the hub (written on its clean SIGTERM exit).
+      nodeArgs: process.env.BENCH_HUB_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_HUB_PROF}`] : [],
       port,
       readyTimeoutMs: 180_000,
       env: {
@@ -194,7 +196,7 @@ async function main(): Promise<void> {
     if (latencies.length < postedMeasured - refused) log(`LOST: ${postedMeasured - refused - latencies.length} events not received`);
   } finally {
     for (const s of sockets) s.disconnect();
-    await hub?.stop();
+    await hub?.stop(process.env.BENCH_HUB_PROF ? 20_000 : undefined);
     await admin((c) => c.query(`drop database if exists ${dbName} with (force)`)).catch(() => {});
     const r = new Redis(REDIS_URL);
     const keys = await r.keys(`${prefix}*`);

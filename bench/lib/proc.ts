@@ -195,7 +195,7 @@ export async function startNodeServer(
     throw e;
   }
   if (cp.pid === undefined) throw new Error('spawn failed: no pid');
-  return { pid: cp.pid, port: opts.port, stop: () => stopChild(cp), info: opts.info };
+  return { pid: cp.pid, port: opts.port, stop: (graceMs?: number) => stopChild(cp, graceMs), info: opts.info };
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -37,8 +37,8 @@ export interface ServerHandle {
   /** Pid of the server process itself (not a wrapper such as `npx`/`tsx` CLI): its VmRSS is measured. */
   pid: number;
   port: number;
-  /** Stop the server and everything it spawned; must resolve even if the process is already gone. */
-  stop(): Promise<void>;
+  /** Stop the server and everything it spawned (SIGKILL after `graceMs`); must resolve even if the process is already gone. */
+  stop(graceMs?: number): Promise<void>;
   /** JSON-serialisable data handed to the load generator as `LoadContext.info` (e.g. JWTs). */
   info?: Record<string, unknown>;
 }

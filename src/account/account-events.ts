@@ -9,7 +9,7 @@
  * An unknown account number is QIAO_ACCOUNT_UNKNOWN, an unknown symbol QIAO_SECURITY_NOT_FOUND: checked
  * before anything is written.
  */
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { ORDER_STATUSES } from '../../channels/account-payloads.ts';
 import { accountChannel } from '../../channels/account.ts';
@@ -257,7 +257,13 @@ export class AccountEventsService {
           sourcePrincipal(source),
           fresh.map((f) => ({ channel: accountChannel(f.clientId), kind: f.kind, payload: f.payload })),
           async (tx, ps) => {
-            await tx.insert(accountIngestEvents).values(fresh.map((f, k) => ({ source, eventId: f.ev.id, body: f.body, clientId: f.clientId, messageId: ps[k].id, channel: ps[k].channel, offset: ps[k].offset })));
+            // One JSON parameter rather than a multi-row insert from the query builder (cheaper to build).
+            const idem = fresh.map((f, k) => ({ event_id: f.ev.id, body: f.body, client_id: f.clientId, message_id: ps[k].id, channel: ps[k].channel, offset: ps[k].offset }));
+            await tx.execute(
+              sql`insert into account_ingest_events (source, event_id, body, client_id, message_id, channel, "offset")
+                  select ${source}, event_id, body, client_id, message_id, channel, "offset"
+                  from jsonb_to_recordset(${JSON.stringify(idem)}::jsonb) as t(event_id text, body jsonb, client_id uuid, message_id uuid, channel text, "offset" bigint)`,
+            );
             const fills = fresh.flatMap((f) =>
               f.ev.type === 'order.filled' || f.ev.type === 'order.partly-filled' ? [{ clientId: f.clientId, symbol: f.ev.symbol, side: f.ev.side, qty: f.ev.filledQty!, at: new Date(f.ev.time) }] : [],
             );

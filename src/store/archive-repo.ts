@@ -137,7 +137,15 @@ export class ArchiveRepo {
       prevHash = hash;
       return row;
     });
-    await tx.insert(archiveRecords).values(rows);
+    // One JSON parameter for the whole batch: building a multi-row insert through the query builder
+    // cost more CPU than the hashing (issue 12 profile); jsonb_to_recordset reads back exactly what was
+    // hashed (ISO timestamps with milliseconds, text arrays, jsonb bodies).
+    await tx.execute(
+      sql`insert into archive_records (seq, recorded_at, kind, actor_id, subjects, conversation_id, channel, retention_class, retain_until, body, text, prev_hash, hash)
+          select seq, "recordedAt", kind, "actorId", subjects, "conversationId", channel, "retentionClass", "retainUntil", body, text, "prevHash", hash
+          from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as t(seq bigint, "recordedAt" timestamptz, kind text, "actorId" text, subjects text[], "conversationId" uuid, channel text, "retentionClass" text, "retainUntil" timestamptz, body jsonb, text text, "prevHash" text, hash text)
+          order by seq`,
+    );
     return rows.map((r) => ({ seq: r.seq, hash: r.hash }));
   }
 }

@@ -98,7 +98,6 @@ interface RawMessageRow {
   offset: number | string;
   kind: string;
   sender_id: string;
-  payload: unknown;
   created_at: Date | string;
 }
 
@@ -221,9 +220,10 @@ export class MessagesRepo {
    * together. Returns the publications in input order.
    */
   private async commitBatch(inputs: AppendInput[], after?: (tx: Tx, pubs: Publication[]) => Promise<void>): Promise<Publication[]> {
+    const payloadJsons: string[] = new Array(inputs.length);
     const batch = JSON.stringify(
       inputs.map((input, ord) => {
-        const payloadJson = JSON.stringify(input.payload);
+        const payloadJson = (payloadJsons[ord] = JSON.stringify(input.payload ?? null));
         return {
           ord,
           // Time-ordered (UUIDv7): new ids go to the right edge of the primary-key index instead of a
@@ -260,13 +260,13 @@ export class MessagesRepo {
             ), m as (
               insert into messages (id, channel, "offset", kind, sender_id, payload, size_bytes, idempotency_key, created_at)
               select id, channel, "offset", kind, sender_id, payload, size_bytes, idempotency_key, coalesce(created_at, now()) from numbered order by channel, "offset"
-              returning id, channel, "offset", kind, sender_id, payload, created_at
+              returning id, channel, "offset", kind, sender_id, created_at
             ), o as (
               -- The relay's work items: committed with the messages, so no commit is ever left unrelayed.
               insert into publish_outbox (channel, "offset", message_id, family)
               select m.channel, m."offset", m.id, n.family from m join numbered n on n.id = m.id
             )
-            select n.ord, m.id::text as id, m.channel, m."offset"::float8 as "offset", m.kind, m.sender_id, m.payload, m.created_at
+            select n.ord, m.id::text as id, m.channel, m."offset"::float8 as "offset", m.kind, m.sender_id, m.created_at
             from m join numbered n on n.id = m.id`,
       );
       const out: Publication[] = new Array(inputs.length);
@@ -278,7 +278,8 @@ export class MessagesRepo {
           offset: Number(row.offset),
           kind: row.kind,
           sender: row.sender_id,
-          payload: typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload,
+          // The stored JSON value, without sending it back from Postgres (jsonb may order keys differently).
+          payload: JSON.parse(payloadJsons[Number(row.ord)]),
           time: createdAt.toISOString(),
         };
       }
