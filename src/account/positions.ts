@@ -4,8 +4,9 @@
  * there is no short selling in a cash account, so a sell beyond the holding also ends at 0). "Who
  * holds X" is an index lookup on `positions_symbol_idx`, never a scan.
  */
-import { and, asc, eq, gt, inArray, lte, or, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, lte, or, sql, type SQL } from 'drizzle-orm';
 import { rows, type Db } from '../store/db.ts';
+import { pgArray } from '../store/deliveries-repo.ts';
 import type { Tx } from '../store/messages-repo.ts';
 import { positions } from '../store/schema/index.ts';
 
@@ -78,9 +79,8 @@ export class PositionsRepo {
       if (v.q > 0) (v.existed ? set : add).push({ clientId: f.clientId, symbol: f.symbol, qty: v.q, updatedAt: v.at });
       else if (v.existed) gone.push({ clientId: f.clientId, symbol: f.symbol });
     }
-    const target = [positions.clientId, positions.symbol];
-    if (set.length) await tx.insert(positions).values(set).onConflictDoUpdate({ target, set: { qty: sql`excluded.qty`, updatedAt: sql`excluded.updated_at` } });
-    if (add.length) await tx.insert(positions).values(add).onConflictDoUpdate({ target, set: { qty: sql`${positions.qty} + excluded.qty`, updatedAt: sql`excluded.updated_at` } });
+    if (set.length) await upsertPositions(tx, set, sql`excluded.qty`);
+    if (add.length) await upsertPositions(tx, add, sql`positions.qty + excluded.qty`);
     if (gone.length) {
       await tx.delete(positions).where(or(...gone.map((g) => and(eq(positions.clientId, g.clientId), eq(positions.symbol, g.symbol)))));
     }
@@ -111,4 +111,17 @@ export class PositionsRepo {
       .where(and(eq(positions.symbol, symbol), inArray(positions.clientId, clientIds)));
     return new Set(r.map((x) => x.clientId));
   }
+}
+
+/**
+ * Upserts positions with array parameters (one statement text whatever the count, nothing per row for
+ * the query builder to assemble); `qty` is the conflict's new quantity.
+ */
+async function upsertPositions(tx: Tx, rows: ReadonlyArray<{ clientId: string; symbol: string; qty: number; updatedAt: Date }>, qty: SQL): Promise<void> {
+  await tx.execute(
+    sql`insert into positions (client_id, symbol, qty, updated_at)
+        select * from unnest(${pgArray(rows.map((r) => r.clientId))}::uuid[], ${pgArray(rows.map((r) => r.symbol))}::text[],
+          ${`{${rows.map((r) => r.qty).join(',')}}`}::bigint[], ${pgArray(rows.map((r) => r.updatedAt.toISOString()))}::timestamptz[])
+        on conflict (client_id, symbol) do update set qty = ${qty}, updated_at = excluded.updated_at`,
+  );
 }

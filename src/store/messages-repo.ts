@@ -16,6 +16,7 @@ import { isUnavailableError } from '../errors/codes.ts';
 import { retentionForFamily } from '../domain/retention.ts';
 import type { ArchiveInput, ArchiveRepo } from './archive-repo.ts';
 import { rows, type Db } from './db.ts';
+import { pgArray } from './deliveries-repo.ts';
 import { channels, messages, publishOutbox } from './schema/index.ts';
 
 /** A transaction of the store (what `db.transaction` hands its callback). */
@@ -365,11 +366,12 @@ export class MessagesRepo {
   /** Removes finished relay work (the bus and the queue have these publications). */
   async relayed(keys: Array<{ channel: string; offset: number }>): Promise<void> {
     if (keys.length === 0) return;
-    const list = sql.join(
-      keys.map((k) => sql`(${k.channel}, ${k.offset}::bigint)`),
-      sql`, `,
+    // Two array parameters: one statement text (so one prepared statement) whatever the number of keys,
+    // and nothing per key for the query builder to assemble.
+    await this.db.execute(
+      sql`delete from publish_outbox where (channel, "offset") in (
+            select * from unnest(${pgArray(keys.map((k) => k.channel))}::text[], ${`{${keys.map((k) => k.offset).join(',')}}`}::bigint[]))`,
     );
-    await this.db.execute(sql`delete from publish_outbox where (channel, "offset") in (${list})`);
   }
 
   /** Newest-first page of a channel's stored history; `before` is an exclusive offset bound. */
