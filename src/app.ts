@@ -105,6 +105,7 @@ import surveyRoutes from './routes/surveys.routes.ts';
 import { RemindersService } from './service/reminders.ts';
 import { ReminderSweep } from './service/reminder-sweep.ts';
 import reminderRoutes from './routes/reminders.routes.ts';
+import asyncApiRoutes from './routes/asyncapi.routes.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -448,6 +449,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(async (scope) => researchRoutes(scope, deps));
   await app.register(async (scope) => teamRoutes(scope, deps));
   await app.register(async (scope) => healthRoutes(scope, deps));
+  await app.register(asyncApiRoutes);
   await app.register(async (scope) => recommendationRoutes(scope, deps));
   await app.register(async (scope) => approvalRoutes(scope, deps));
   await app.register(async (scope) => taskRoutes(scope, deps));
@@ -539,7 +541,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   return app;
 }
 
-const isOpsPath = (url: string) => /^\/(metrics|docs)(\/|\?|$)/.test(url);
+const isOpsPath = (url: string) => /^\/(metrics|docs|asyncapi\.json)(\/|\?|$)/.test(url);
 
 /** Whether an address is loopback (127.0.0.0/8, ::1, or IPv4-mapped loopback). */
 export function isLoopback(addr: string | undefined): boolean {

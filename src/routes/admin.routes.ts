@@ -116,7 +116,7 @@ export default async function adminRoutes(app: FastifyInstance, d: AppDeps): Pro
         tags: ['admin'],
         summary: 'Edit a user: profile (name, email, phone, locale, time zone), role, team or branch, service-desk (客服) flag',
         description:
-          'A role change ends the user’s sessions (tokens refused with QIAO_SESSION_REVOKED, sockets closed 4406); a team move keeps them and re-authorises live subscriptions. ' +
+          'A role change ends the user’s sessions (tokens refused with QIAO_SESSION_REVOKED, sockets closed 4606); a team move keeps them and re-authorises live subscriptions. ' +
           'Client ↔ staff role changes are refused (QIAO_ROLE_INVALID).',
         security: bearerSecurity,
         params: idParam('userId'),
@@ -159,7 +159,7 @@ export default async function adminRoutes(app: FastifyInstance, d: AppDeps): Pro
           tags: ['admin'],
           summary: active
             ? 'Re-enable a disabled user (tokens from before the disable stay invalid)'
-            : 'Disable a user at once on every node: tokens refused (QIAO_ACCOUNT_DISABLED), sockets closed (4407); records stay',
+            : 'Disable a user at once on every node: tokens refused (QIAO_ACCOUNT_DISABLED), sockets closed (4607); records stay',
           security: bearerSecurity,
           params: idParam('userId'),
           response: { 200: AdminUserSchema, ...errors(400, 401, 403, 404, 409) },
