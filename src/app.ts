@@ -106,6 +106,8 @@ import { RemindersService } from './service/reminders.ts';
 import { ReminderSweep } from './service/reminder-sweep.ts';
 import reminderRoutes from './routes/reminders.routes.ts';
 import asyncApiRoutes from './routes/asyncapi.routes.ts';
+import { registerSharedSchemas } from './routes/schemas.ts';
+import { addCommonErrors } from './routes/common-responses.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -405,9 +407,14 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     errorResponseBuilder: () => new QiaoError('QIAO_RATE_LIMITED'),
   });
 
+  // Shared shapes (the error, Publication…) as components, named by their $id.
+  registerSharedSchemas(app);
+  // Before swagger and the routes: the errors any route can give join each route's responses.
+  app.addHook('onRoute', addCommonErrors);
   await app.register(swagger, {
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     openapi: {
-      info: { title: 'Qiao (桥) hub API', version: '0.1.0', description: 'REST API of the Qiao messaging hub. Socket protocol: docs/protocol.md. Error codes: ' + Object.keys(ERRORS).join(', ') },
+      info: { title: 'Qiao (桥) hub API', version: '0.1.0', description: 'REST API of the Qiao messaging hub. Socket protocol: docs/protocol.md and /asyncapi.json. Errors: the QiaoError component (its `code` lists the catalogue, src/errors/codes.ts).' },
       components: {
         securitySchemes: {
           bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },

@@ -16,7 +16,7 @@ import { SYMBOL_RE } from '../../channels/family.ts';
 import { MAX_ACCOUNT_EVENTS_PER_BATCH } from '../account/account-events.ts';
 import type { AppDeps } from '../deps.ts';
 import { QiaoError } from '../errors/codes.ts';
-import { ErrorResponse, errors } from './schemas.ts';
+import { ErrorBodyRef, errors } from './schemas.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -130,7 +130,7 @@ export default async function accountIngestRoutes(app: FastifyInstance, d: AppDe
                 type: 'array',
                 items: {
                   type: 'object',
-                  properties: { ...Accepted.properties, status: { type: 'integer' }, error: ErrorResponse.properties.error },
+                  properties: { ...Accepted.properties, status: { type: 'integer' }, error: ErrorBodyRef },
                   required: ['eventId', 'status'],
                 },
               },

@@ -17,7 +17,7 @@ import { QiaoError, type ErrorCode } from '../errors/codes.ts';
 import { AdminRepo } from '../store/admin-repo.ts';
 import { toPrincipal, toPublicUser, type UserRow } from '../store/users-repo.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
-import { PublicUserSchema, errors } from './schemas.ts';
+import { PublicUserDef, PublicUserSchema, errors } from './schemas.ts';
 
 // A real hash of a random password, so unknown logins cost the same time as wrong passwords.
 const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
@@ -38,11 +38,11 @@ const TokenAnswer = {
 export const MeSchema = {
   type: 'object',
   properties: {
-    ...PublicUserSchema.properties,
+    ...PublicUserDef.properties,
     totpEnrolled: { type: 'boolean', description: 'an authenticator (TOTP) is enrolled' },
     totpRequired: { type: 'boolean', description: 'the role must enrol TOTP (QIAO_TOTP_REQUIRED_ROLES); until it has, only account endpoints answer' },
   },
-  required: [...PublicUserSchema.required, 'totpEnrolled', 'totpRequired'],
+  required: [...PublicUserDef.required, 'totpEnrolled', 'totpRequired'],
 } as const;
 const SessionAnswer = {
   type: 'object',

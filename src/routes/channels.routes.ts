@@ -5,7 +5,7 @@ import type { AppDeps } from '../deps.ts';
 import { QiaoError } from '../errors/codes.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
 import { ChannelNameParam } from './channel-name.ts';
-import { PendingPublishSchema, PublicationSchema, PublishedSchema, TitleSchema, errors, IdempotencyKeyHeaders } from './schemas.ts';
+import { PendingPublishSchema, PublicationPageSchema, PublishedSchema, TitleSchema, errors, IdempotencyKeyHeaders } from './schemas.ts';
 
 const ChannelEntrySchema = {
   type: 'object',
@@ -63,13 +63,7 @@ export default async function channelRoutes(app: FastifyInstance, d: AppDeps): P
           additionalProperties: false,
         },
         response: {
-          200: {
-            type: 'object',
-            properties: {
-              publications: { type: 'array', items: PublicationSchema },
-              nextBefore: { type: ['integer', 'null'] },
-            },
-          },
+          200: PublicationPageSchema,
           ...errors(400, 401, 403, 404),
         },
       },

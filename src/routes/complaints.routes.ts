@@ -10,7 +10,7 @@ import { assertReportYear, complaintReport, reportCsv, reportXlsx } from '../ser
 import { COMPLAINT_CATEGORIES, COMPLAINT_STATUSES } from '../service/complaint-views.ts';
 import type { ComplaintsService } from '../service/complaints.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
-import { ErrorResponse, errors, IdempotencyKeyHeaders } from './schemas.ts';
+import { errorWith, errors, errorsAsJson, IdempotencyKeyHeaders } from './schemas.ts';
 import { emptyBodyIsObject } from './tasks.routes.ts';
 
 const UUID = { type: 'string', format: 'uuid' } as const;
@@ -187,7 +187,7 @@ export default async function complaintRoutes(app: FastifyInstance, d: AppDeps &
           required: ['year'],
           additionalProperties: false,
         },
-        response: { 200: ReportSchema, ...errors(400, 401, 403) },
+        response: { 200: ReportSchema, ...errorsAsJson(400, 401, 403) },
       },
     },
     async (req, reply) => {
@@ -258,7 +258,7 @@ export default async function complaintRoutes(app: FastifyInstance, d: AppDeps &
           security: bearerSecurity,
           params: IdParam,
           body,
-          response: { 200: DetailSchema, ...errors(400, 401, 403, 404, 422, 503), 409: { ...ErrorResponse, description: 'QIAO_COMPLAINT_TRANSITION_INVALID' } },
+          response: { 200: DetailSchema, ...errors(400, 401, 403, 404, 422, 503), 409: errorWith('QIAO_COMPLAINT_TRANSITION_INVALID') },
         },
       },
       async (req) => run(req.principal, (req.params as { id: string }).id, req.body as Record<string, string | undefined>),

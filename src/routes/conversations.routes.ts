@@ -13,7 +13,7 @@ import { QiaoError } from '../errors/codes.ts';
 import type { PresenceState } from '../presence/presence.ts';
 import { convChannel, type ConversationSummary } from '../store/conversations-repo.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
-import { PublicationSchema, errors, IdempotencyKeyHeaders } from './schemas.ts';
+import { PublicationPageSchema, errors, IdempotencyKeyHeaders } from './schemas.ts';
 
 const Uuid = { type: 'string', pattern: `^${UUID_RE}$` } as const;
 const IdParam = { type: 'object', properties: { id: Uuid }, required: ['id'], additionalProperties: false } as const;
@@ -266,7 +266,7 @@ export default async function conversationRoutes(app: FastifyInstance, d: AppDep
           additionalProperties: false,
         },
         response: {
-          200: { type: 'object', properties: { publications: { type: 'array', items: PublicationSchema }, nextBefore: { type: ['integer', 'null'] } } },
+          200: PublicationPageSchema,
           ...errors(400, 401, 403, 404),
         },
       },

@@ -12,7 +12,7 @@ import { shanghaiYear } from '../service/followup-sweep.ts';
 import type { Checklist, Outcome } from '../service/followups.ts';
 import { rows } from '../store/db.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
-import { errors } from './schemas.ts';
+import { errors, errorsAsJson } from './schemas.ts';
 import { emptyBodyIsObject } from './tasks.routes.ts';
 
 const UUID = { type: 'string', format: 'uuid' } as const;
@@ -304,7 +304,7 @@ export default async function followupRoutes(app: FastifyInstance, d: AppDeps): 
         security: bearerSecurity,
         querystring: YearQuery,
         produces: ['text/csv'],
-        response: { 200: { type: 'string', description: 'CSV' }, ...errors(400, 401, 403) },
+        response: { 200: { type: 'string', description: 'CSV' }, ...errorsAsJson(400, 401, 403) },
       },
     },
     async (req, reply) => {

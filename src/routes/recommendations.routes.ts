@@ -4,12 +4,12 @@ import type { AppDeps } from '../deps.ts';
 import { QiaoError, type ErrorCode } from '../errors/codes.ts';
 import type { RecommendationBatch } from '../advisory/recommendations.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
-import { ErrorResponse, errors, IdempotencyKeyHeaders } from './schemas.ts';
+import { errorWith, errors, IdempotencyKeyHeaders } from './schemas.ts';
 
 const UUID = { type: 'string', format: 'uuid' } as const;
 
 /** 409: the Idempotency-Key was already used for a different request. */
-const IdempotencyMismatch = { ...ErrorResponse, description: 'QIAO_IDEMPOTENCY_MISMATCH: this Idempotency-Key was already used with a different body; nothing was changed' } as const;
+const IdempotencyMismatch = errorWith('QIAO_IDEMPOTENCY_MISMATCH: this Idempotency-Key was already used with a different body; nothing was changed');
 
 const ClientResultSchema = {
   type: 'object',

@@ -4,7 +4,7 @@ import type { AppDeps } from '../deps.ts';
 import type { ReminderFilter } from '../service/reminders.ts';
 import { MAX_REMINDER_DAYS } from '../service/reminders.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
-import { ErrorResponse, errors, IdempotencyKeyHeaders } from './schemas.ts';
+import { errorWith, errors, IdempotencyKeyHeaders } from './schemas.ts';
 import { emptyBodyIsObject } from './tasks.routes.ts';
 
 const UUID = { type: 'string', format: 'uuid' } as const;
@@ -47,8 +47,8 @@ const CountsSchema = {
 const ChangeSchema = { type: 'object', required: ['changed', 'reminder'], properties: { changed: { type: 'boolean' }, reminder: ReminderSchema } } as const;
 const IdParam = { type: 'object', properties: { id: UUID }, required: ['id'] } as const;
 
-const NotFound = { ...ErrorResponse, description: 'QIAO_REMINDER_NOT_FOUND: no such reminder of yours (someone else\'s answers the same)' } as const;
-const Closed = { ...ErrorResponse, description: 'QIAO_REMINDER_CLOSED: the reminder is already done or dismissed' } as const;
+const NotFound = errorWith('QIAO_REMINDER_NOT_FOUND: no such reminder of yours (someone else\'s answers the same)');
+const Closed = errorWith('QIAO_REMINDER_CLOSED: the reminder is already done or dismissed');
 
 export default async function reminderRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
   app.addHook('preHandler', authenticate(d.tokens));
@@ -84,7 +84,7 @@ export default async function reminderRoutes(app: FastifyInstance, d: AppDeps): 
           201: { type: 'object', properties: { reminder: ReminderSchema, duplicate: { type: 'boolean' } } },
           200: { type: 'object', properties: { reminder: ReminderSchema, duplicate: { type: 'boolean' } } },
           ...errors(400, 401, 403, 413, 422, 503),
-          409: { ...ErrorResponse, description: 'QIAO_IDEMPOTENCY_MISMATCH: this Idempotency-Key was already used with a different body; nothing was changed' },
+          409: errorWith('QIAO_IDEMPOTENCY_MISMATCH: this Idempotency-Key was already used with a different body; nothing was changed'),
         },
       },
     },

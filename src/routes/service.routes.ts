@@ -12,7 +12,7 @@ import { QUALITY_CSV_HEADER, qualityCsv } from '../service/quality-csv.ts';
 import { QualityScopes, SCOPES, type ScopeKind } from '../service/quality-scope.ts';
 import { BUCKETS, HOURS, MAX_PERIOD_DAYS, QualityService, parsePeriod, type QualityReport } from '../service/quality.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
-import { errors } from './schemas.ts';
+import { errors, errorsAsJson } from './schemas.ts';
 
 const Int = { type: 'integer' } as const;
 const NInt = { type: ['integer', 'null'] } as const;
@@ -199,7 +199,7 @@ export default async function serviceRoutes(app: FastifyInstance, d: AppDeps): P
         security: bearerSecurity,
         produces: ['text/csv'],
         querystring: QualityQuery,
-        response: { 200: { type: 'string', description: 'CSV text' }, ...errors(400, 401, 403) },
+        response: { 200: { type: 'string', description: 'CSV text' }, ...errorsAsJson(400, 401, 403) },
       },
     },
     async (req, reply) => {

@@ -3,12 +3,12 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TaskAction } from '../advisory/tasks.ts';
 import type { AppDeps } from '../deps.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
-import { ErrorResponse, errors, IdempotencyKeyHeaders } from './schemas.ts';
+import { errorWith, errors, IdempotencyKeyHeaders } from './schemas.ts';
 
 const UUID = { type: 'string', format: 'uuid' } as const;
 
 /** 409: the Idempotency-Key was already used for a different request. */
-const IdempotencyMismatch = { ...ErrorResponse, description: 'QIAO_IDEMPOTENCY_MISMATCH: this Idempotency-Key was already used with a different body; nothing was changed' } as const;
+const IdempotencyMismatch = errorWith('QIAO_IDEMPOTENCY_MISMATCH: this Idempotency-Key was already used with a different body; nothing was changed');
 
 const STATE = { type: 'string', enum: ['delivered', 'read', 'accepted', 'done'] } as const;
 
