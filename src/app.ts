@@ -105,6 +105,9 @@ import surveyRoutes from './routes/surveys.routes.ts';
 import { RemindersService } from './service/reminders.ts';
 import { ReminderSweep } from './service/reminder-sweep.ts';
 import reminderRoutes from './routes/reminders.routes.ts';
+import asyncApiRoutes from './routes/asyncapi.routes.ts';
+import { registerSharedSchemas } from './routes/schemas.ts';
+import { addCommonErrors } from './routes/common-responses.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -404,9 +407,14 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     errorResponseBuilder: () => new QiaoError('QIAO_RATE_LIMITED'),
   });
 
+  // Shared shapes (the error, Publication…) as components, named by their $id.
+  registerSharedSchemas(app);
+  // Before swagger and the routes: the errors any route can give join each route's responses.
+  app.addHook('onRoute', addCommonErrors);
   await app.register(swagger, {
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     openapi: {
-      info: { title: 'Qiao (桥) hub API', version: '0.1.0', description: 'REST API of the Qiao messaging hub. Socket protocol: docs/protocol.md. Error codes: ' + Object.keys(ERRORS).join(', ') },
+      info: { title: 'Qiao (桥) hub API', version: '0.1.0', description: 'REST API of the Qiao messaging hub. Socket protocol: docs/protocol.md and /asyncapi.json. Errors: the QiaoError component (its `code` lists the catalogue, src/errors/codes.ts).' },
       components: {
         securitySchemes: {
           bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
@@ -448,6 +456,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(async (scope) => researchRoutes(scope, deps));
   await app.register(async (scope) => teamRoutes(scope, deps));
   await app.register(async (scope) => healthRoutes(scope, deps));
+  await app.register(asyncApiRoutes);
   await app.register(async (scope) => recommendationRoutes(scope, deps));
   await app.register(async (scope) => approvalRoutes(scope, deps));
   await app.register(async (scope) => taskRoutes(scope, deps));
@@ -539,7 +548,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   return app;
 }
 
-const isOpsPath = (url: string) => /^\/(metrics|docs)(\/|\?|$)/.test(url);
+const isOpsPath = (url: string) => /^\/(metrics|docs|asyncapi\.json)(\/|\?|$)/.test(url);
 
 /** Whether an address is loopback (127.0.0.0/8, ::1, or IPv4-mapped loopback). */
 export function isLoopback(addr: string | undefined): boolean {
