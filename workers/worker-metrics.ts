@@ -6,7 +6,7 @@
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { SentTransport } from '../src/domain/routing.ts';
-import { UnrecoverableJobError, type JobHandler, type JobQueue } from '../src/queue/queue.ts';
+import { UnrecoverableJobError, type JobHandler, type JobQueue, type QueueStats } from '../src/queue/queue.ts';
 import type { DeliveryWorker, OutcomeName } from './delivery.worker.ts';
 
 export interface WorkerMetrics {
@@ -59,33 +59,42 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
     registers,
   });
 
+  // One read of the queues per scrape, shared by the three gauges (each collects on its own, in parallel).
+  let snapshot: { at: number; stats: Promise<Array<readonly [string, QueueStats | null]>> } | null = null;
+  const queueStats = () => {
+    if (!watched?.queue.stats) return Promise.resolve([]);
+    if (!snapshot || Date.now() - snapshot.at > 500) {
+      const { queue, names } = watched;
+      snapshot = { at: Date.now(), stats: Promise.all(names.map(async (n) => [n, await queue.stats!(n).catch(() => null)] as const)) };
+    }
+    return snapshot.stats;
+  };
   const depth: Gauge<'queue' | 'state'> = new Gauge({
     name: 'qiao_queue_jobs',
     help: 'Jobs in a queue by state (waiting, active, delayed, failed = dead letters kept), all processes together',
     labelNames: ['queue', 'state'],
     registers,
     collect: async () => {
-      if (!watched?.queue.stats) return;
-      const all = await Promise.all(watched.names.map(async (n) => [n, await watched!.queue.stats!(n).catch(() => null)] as const));
-      for (const [n, s] of all) {
-        if (!s) continue;
-        for (const [state, v] of Object.entries(s.counts)) depth.set({ queue: n, state }, v);
-        oldest.set({ queue: n }, s.oldestWaitingAgeS);
-        if (s.finished) for (const [state, v] of Object.entries(s.finished)) finished.set({ queue: n, state }, v);
-      }
+      for (const [n, s] of await queueStats()) if (s) for (const [state, v] of Object.entries(s.counts)) depth.set({ queue: n, state }, v);
     },
   });
-  const oldest = new Gauge({
+  const oldest: Gauge<'queue'> = new Gauge({
     name: 'qiao_queue_oldest_waiting_age_seconds',
     help: 'Seconds since the oldest waiting job of a queue was added (0: none waiting)',
     labelNames: ['queue'],
     registers,
+    collect: async () => {
+      for (const [n, s] of await queueStats()) if (s) oldest.set({ queue: n }, s.oldestWaitingAgeS);
+    },
   });
-  const finished = new Gauge({
+  const finished: Gauge<'queue' | 'state'> = new Gauge({
     name: 'qiao_queue_finished_jobs',
     help: "Jobs finished (completed, failed) in a queue by all workers, from BullMQ's own metrics (Queue.getMetrics)",
     labelNames: ['queue', 'state'],
     registers,
+    collect: async () => {
+      for (const [n, s] of await queueStats()) if (s?.finished) for (const [state, v] of Object.entries(s.finished)) finished.set({ queue: n, state }, v);
+    },
   });
 
   return {
