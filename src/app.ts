@@ -106,6 +106,7 @@ import surveyRoutes from './routes/surveys.routes.ts';
 import { RemindersService } from './service/reminders.ts';
 import { ReminderSweep } from './service/reminder-sweep.ts';
 import reminderRoutes from './routes/reminders.routes.ts';
+import queueDashboardRoutes from './routes/queue-dashboard.routes.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -468,6 +469,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(async (scope) => followupRoutes(scope, deps));
   await app.register(async (scope) => surveyRoutes(scope, deps));
   await app.register(async (scope) => reminderRoutes(scope, deps));
+  // Operations (issue 13): the admins' queue dashboard (services mode).
+  await app.register(async (scope) => queueDashboardRoutes(scope, deps));
   await app.register(webRoutes, {});
   app.setNotFoundHandler(async () => {
     throw new QiaoError('QIAO_NOT_FOUND');
