@@ -17,7 +17,7 @@
  * `npm start` pays for it once. `--force` rebuilds.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Plugin } from 'esbuild';
@@ -76,9 +76,8 @@ export async function buildServer(opts: { force?: boolean } = {}): Promise<Serve
     if (prev?.key === key) return { built: false, ms: performance.now() - t0 };
   }
   const { build } = await import('esbuild');
-  await rm(SERVER_DIST, { recursive: true, force: true });
   await mkdir(SERVER_DIST, { recursive: true });
-  await build({
+  const r = await build({
     entryPoints: { main: join(ROOT, 'src/main.ts') },
     outdir: SERVER_DIST,
     bundle: true,
@@ -92,10 +91,19 @@ export async function buildServer(opts: { force?: boolean } = {}): Promise<Serve
     legalComments: 'none',
     charset: 'utf8',
     logLevel: 'warning',
+    write: false,
     plugins: [sourceUrls(SERVER_DIST)],
   });
-  await writeFile(join(SERVER_DIST, 'package.json'), JSON.stringify({ type: 'module' }) + '\n');
-  await writeFile(stampFile, JSON.stringify({ key, builtAt: new Date().toISOString() }, null, 2));
+  // Each file replaced atomically (write, then rename): several `npm start` at once on one checkout (the
+  // README's local cluster) each build, and none may start from a half-written dist/main.js.
+  const put = async (path: string, contents: string | Uint8Array) => {
+    const tmp = `${path}.${process.pid}.tmp`;
+    await writeFile(tmp, contents);
+    await rename(tmp, path);
+  };
+  for (const f of r.outputFiles) await put(f.path, f.contents);
+  await put(join(SERVER_DIST, 'package.json'), JSON.stringify({ type: 'module' }) + '\n');
+  await put(stampFile, JSON.stringify({ key, builtAt: new Date().toISOString() }, null, 2));
   return { built: true, ms: performance.now() - t0 };
 }
 
