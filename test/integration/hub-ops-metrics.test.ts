@@ -4,12 +4,13 @@
  * in-process workers' series on the same registry.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_FEED_KEY, metricValue, startEmbeddedApp, type TestApp } from '../helpers/app.ts';
+import { TEST_FEED_KEY, eventually, metricValue, startEmbeddedApp, type TestApp } from '../helpers/app.ts';
 
 describe('hub metrics: alert firings, DLP blocks, embedded workers', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startEmbeddedApp();
+    // Escalation steps at once, so the must-acknowledge notice below escalates during the test.
+    t = await startEmbeddedApp({ QIAO_ESCALATION_PUSH_AFTER_S: '0', QIAO_ESCALATION_EMAIL_AFTER_S: '0' });
   }, 60_000);
   afterAll(async () => t?.close());
 
@@ -44,5 +45,21 @@ describe('hub metrics: alert firings, DLP blocks, embedded workers', () => {
     expect(metricValue(after, 'qiao_dlp_blocks_total')).toBe(1);
     // The embedded workers report on the hub's registry: the alert's fanout job was processed here.
     expect(metricValue(after, 'qiao_jobs_processed_total', { queue: 'qiao-fanout' })).toBeGreaterThanOrEqual(1);
+  });
+
+  it('counts the escalation steps of an unread must-acknowledge notice (embedded workers)', async () => {
+    const admin = await t.login('admin');
+    const c3 = await t.login('client3');
+    const before = metricValue(await scrape(), 'qiao_escalations_total');
+    const r = await t.request('POST', `/api/channels/inbox.${c3.user.id}/publications`, { token: admin.token, json: { kind: 'notice', payload: { title: '请确认新版客户协议', requireAck: true } } });
+    expect(r.status, r.text).toBe(201);
+    const text = await eventually(async () => {
+      const m = await scrape();
+      return metricValue(m, 'qiao_escalations_total') - before >= 2 ? m : undefined;
+    }, 15_000);
+    // Step 0 is push, step 1 email: one each, whatever their outcome for this client.
+    expect(metricValue(text, 'qiao_escalations_total', { transport: 'push' })).toBe(1);
+    expect(metricValue(text, 'qiao_escalations_total', { transport: 'email' })).toBe(1);
+    expect(text).toMatch(/^qiao_escalations_total\{transport="push",outcome="(escalated|no-subscription|already-covered)"/m);
   });
 });
