@@ -55,7 +55,7 @@ describe('hub metrics: alert firings, DLP blocks, embedded workers', () => {
     expect(r.status, r.text).toBe(201);
     const text = await eventually(async () => {
       const m = await scrape();
-      return metricValue(m, 'qiao_escalations_total') - before >= 2 ? m : undefined;
+      return metricValue(m, 'qiao_escalations_total') - before >= 2 ? m : '';
     }, 15_000);
     // Step 0 is push, step 1 email: one each, whatever their outcome for this client.
     expect(metricValue(text, 'qiao_escalations_total', { transport: 'push' })).toBe(1);
