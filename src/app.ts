@@ -32,6 +32,7 @@ import { Hub } from './hub/hub.ts';
 import { Publisher } from './hub/publisher.ts';
 import { Relay } from './hub/relay.ts';
 import { createMetrics } from './metrics.ts';
+import { createWorkerMetrics } from '../workers/worker-metrics.ts';
 import authRoutes from './routes/auth.routes.ts';
 import channelRoutes from './routes/channels.routes.ts';
 import healthRoutes from './routes/health.routes.ts';
@@ -108,6 +109,7 @@ import reminderRoutes from './routes/reminders.routes.ts';
 import asyncApiRoutes from './routes/asyncapi.routes.ts';
 import { registerSharedSchemas } from './routes/schemas.ts';
 import { addCommonErrors } from './routes/common-responses.ts';
+import queueDashboardRoutes from './routes/queue-dashboard.routes.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -261,7 +263,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const metrics = createMetrics(config.nodeId);
   const users = new UsersRepo(db.db);
   const archive = new ArchiveRepo(db.db);
-  const dlp = new DlpService(db.db, archive, { logger: app.log });
+  const dlp = new DlpService(db.db, archive, { logger: app.log, onBlock: () => metrics.dlpBlocks.inc() });
   const messages = new MessagesRepo(db.db, archive);
   const audit = new AuditRepo(db.db);
   const hub = new Hub({ bus, messages, metrics, logger: app.log });
@@ -297,7 +299,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const advisory = { recommendations, approvals: approvalsSvc, tasks: new TasksService({ db: db.db, publisher, archive, messages, logger: app.log, dlp }) };
   const alertRules = new AlertRulesRepo(db.db);
   const account = buildAccount(config, db.db, publisher, messages, bus, app.log);
-  const alerting = await startAlertEngine(config, { store: alertRules, notify: publisherNotify(publisher), logger: app.log }, opts.alertSync);
+  const alerting = await startAlertEngine(config, { store: alertRules, notify: publisherNotify(publisher), logger: app.log, onNotified: () => metrics.alertFirings.inc() }, opts.alertSync);
   const deps: AppDeps = {
     config,
     logger: app.log,
@@ -476,6 +478,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(async (scope) => followupRoutes(scope, deps));
   await app.register(async (scope) => surveyRoutes(scope, deps));
   await app.register(async (scope) => reminderRoutes(scope, deps));
+  // Operations (issue 13): the admins' queue dashboard (services mode).
+  await app.register(async (scope) => queueDashboardRoutes(scope, deps));
   await app.register(webRoutes, {});
   app.setNotFoundHandler(async () => {
     throw new QiaoError('QIAO_NOT_FOUND');
@@ -522,6 +526,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
         outboxDir: opts.outboxDir ?? tmpOutbox,
         // An in-memory hub is a test's: its SMS stay beside its .eml files, not in the real <dataDir>.
         smsOutboxDir: opts.smsOutboxDir ?? (opts.inMemoryDb ? join((opts.outboxDir ?? tmpOutbox)!, 'sms') : undefined),
+        // Workers inside the hub report on the hub's /metrics.
+        metrics: createWorkerMetrics(metrics.registry),
       })
     : null;
 

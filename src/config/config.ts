@@ -132,6 +132,11 @@ const EnvSchema = z
       .string()
       .regex(/^\s*((client|broker|manager|research|compliance|admin)\s*(,\s*(client|broker|manager|research|compliance|admin)\s*)*)?$/, 'comma-separated roles (client, broker, manager, research, compliance, admin) or empty')
       .default('admin,compliance'),
+    // --- operations (issue 13; docs/operations.md) ---
+    QIAO_SHUTDOWN_TIMEOUT_MS: intFrom(30_000, 100), // ms a process may take to close on SIGTERM/SIGINT (hub drain included) before it is forced to exit 1
+    /** Port of a worker process's /health/* and /metrics (0: none). Several workers on one host each need their own. */
+    QIAO_WORKER_METRICS_PORT: intFrom(9464, 0),
+    QIAO_QUEUE_DASHBOARD_COOKIE_S: intFrom(900, 10), // seconds the admin queue-dashboard cookie lasts
   })
   .strict();
 
@@ -189,6 +194,15 @@ export interface Config {
   alertResyncS: number;
   /** Account security: session cache, REST and login throttling (docs/accounts.md). */
   security: SecurityConfig;
+  /** Shutdown, worker health/metrics and the queue dashboard (docs/operations.md). */
+  ops: OpsConfig;
+}
+
+export interface OpsConfig {
+  shutdownTimeoutMs: number;
+  /** 0: the worker process serves no health/metrics port. */
+  workerMetricsPort: number;
+  dashboardCookieS: number;
 }
 
 export interface SecurityConfig {
@@ -386,6 +400,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       opsToken: e.QIAO_OPS_TOKEN,
       totpKey: e.QIAO_TOTP_KEY,
       totpRequiredRoles: e.QIAO_TOTP_REQUIRED_ROLES.split(',').map((r) => r.trim()).filter(Boolean),
+    },
+    ops: {
+      shutdownTimeoutMs: e.QIAO_SHUTDOWN_TIMEOUT_MS,
+      workerMetricsPort: e.QIAO_WORKER_METRICS_PORT,
+      dashboardCookieS: e.QIAO_QUEUE_DASHBOARD_COOKIE_S,
     },
   };
 }

@@ -112,6 +112,8 @@ export const ERRORS = {
   QIAO_USER_INVALID: { status: 422, wsClose: 4822, message: 'User fields do not fit the role (clients need a tier; staff have none; brokers and managers belong to a team)' },
   QIAO_NOT_A_CLIENT: { status: 422, wsClose: 4822, message: 'Client profiles exist only for users with the client role' },
   QIAO_OPS_FORBIDDEN: { status: 403, wsClose: 4703, message: 'Operations endpoints are not open to this address (QIAO_OPS_ALLOW)' },
+  QIAO_QUEUE_DASHBOARD_UNAVAILABLE: { status: 404, wsClose: 4804, message: 'The queue dashboard exists in services mode only (BullMQ on Redis); embedded mode has an in-process queue' },
+  QIAO_QUEUE_DASHBOARD_FORBIDDEN: { status: 403, wsClose: 4703, message: 'The queue dashboard is for administrators' },
 
   // --- bulk client import (CSV; docs/accounts.md "Bulk import") ---
   QIAO_CSV_ENCODING: { status: 422, wsClose: 4822, message: 'The file is neither UTF-8 nor GB18030/GBK text; save it as "CSV UTF-8" (or GBK CSV) and try again' },

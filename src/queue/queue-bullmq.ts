@@ -2,7 +2,7 @@
  * BullMQ job queue on Redis for production: several API nodes enqueue, several worker processes
  * consume. Failed jobs are kept (removeOnFail: false) and are the dead-letter list.
  */
-import { Queue, UnrecoverableError, Worker, type Job as BullJob } from 'bullmq';
+import { MetricsTime, Queue, UnrecoverableError, Worker, type Job as BullJob } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
   DEFAULT_ATTEMPTS,
@@ -12,6 +12,7 @@ import {
   type JobHandler,
   type JobOptions,
   type JobQueue,
+  type QueueStats,
   type WorkerHandle,
 } from './queue.ts';
 
@@ -40,6 +41,11 @@ export class BullQueue implements JobQueue {
     this.connection = new Redis(opts.url, { maxRetriesPerRequest: null, lazyConnect: false });
     this.connection.on('error', () => {});
     this.prefix = `${opts.prefix ?? 'qiao:'}bull`;
+  }
+
+  /** The BullMQ queue of `name` (the admin queue dashboard reads it). */
+  bullQueue(name: string): Queue {
+    return this.queue(name);
   }
 
   private queue(name: string): Queue {
@@ -72,7 +78,7 @@ export class BullQueue implements JobQueue {
       queue,
       async (job: BullJob) => {
         try {
-          await handler({ id: job.id ?? '', name: job.name, data: job.data as T, attempt: job.attemptsMade + 1 });
+          await handler({ id: job.id ?? '', name: job.name, data: job.data as T, attempt: job.attemptsMade + 1, attempts: job.opts.attempts ?? 1 });
         } catch (e) {
           if (e instanceof UnrecoverableJobError || (e as Error)?.name === 'UnrecoverableJobError') {
             throw new UnrecoverableError((e as Error).message);
@@ -87,6 +93,8 @@ export class BullQueue implements JobQueue {
         lockDuration: this.opts.lockDurationMs ?? 30_000,
         stalledInterval: Math.max(1000, Math.floor((this.opts.lockDurationMs ?? 30_000) / 2)),
         maxStalledCount: 5,
+        // BullMQ's own per-minute counts of finished jobs (Queue.getMetrics), read by `stats`.
+        metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
       },
     );
     w.on('error', () => {});
@@ -126,6 +134,23 @@ export class BullQueue implements JobQueue {
   async pendingCount(queue: string): Promise<number> {
     const c = await this.queue(queue).getJobCounts('waiting', 'active', 'delayed', 'prioritized');
     return Object.values(c).reduce((a, b) => a + b, 0);
+  }
+
+  async stats(queue: string): Promise<QueueStats> {
+    const q = this.queue(queue);
+    // getWaiting is oldest-first: the first is the one that has waited longest.
+    const [c, oldest, completed, failed] = await Promise.all([
+      q.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed'),
+      q.getWaiting(0, 0),
+      q.getMetrics('completed', 0, 0),
+      q.getMetrics('failed', 0, 0),
+    ]);
+    const first = oldest[0];
+    return {
+      counts: { waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), active: c.active ?? 0, delayed: c.delayed ?? 0, failed: c.failed ?? 0 },
+      oldestWaitingAgeS: first ? Math.max(0, (Date.now() - first.timestamp) / 1000) : 0,
+      finished: { completed: completed.meta.count, failed: failed.meta.count },
+    };
   }
 
   async close(): Promise<void> {

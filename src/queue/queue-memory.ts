@@ -96,7 +96,7 @@ export class MemoryQueue implements JobQueue {
     job.attempt++;
     w.active++;
     try {
-      await w.handler({ id: job.id, name: job.name, data: job.data, attempt: job.attempt });
+      await w.handler({ id: job.id, name: job.name, data: job.data, attempt: job.attempt, attempts: job.attempts });
       this.jobs.delete(this.key(job.queue, job.id));
     } catch (e) {
       const err = e as Error;

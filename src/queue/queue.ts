@@ -38,6 +38,17 @@ export interface Job<T = unknown> {
   data: T;
   /** 1 on the first try. */
   attempt: number;
+  /** Tries this job is allowed in all (retry vs dead letter, for metrics); absent → unknown. */
+  attempts?: number;
+}
+
+/** A queue's depth (docs/operations.md, worker metrics): jobs by state and the oldest waiting one's age. */
+export interface QueueStats {
+  counts: { waiting: number; active: number; delayed: number; failed: number };
+  /** Seconds since the oldest waiting job was added (0 when none waits). */
+  oldestWaitingAgeS: number;
+  /** Jobs finished per the queue's own metrics (BullMQ Worker `metrics`), all workers together. */
+  finished?: { completed: number; failed: number };
 }
 
 export type JobHandler<T = unknown> = (job: Job<T>) => Promise<void>;
@@ -63,6 +74,8 @@ export interface JobQueue {
   replay(queue: string, id: string): Promise<boolean>;
   /** Jobs waiting, delayed or active (for drains and tests). */
   pendingCount(queue: string): Promise<number>;
+  /** Depth and age for metrics; optional (the in-process queue of embedded mode has none). */
+  stats?(queue: string): Promise<QueueStats>;
   close(): Promise<void>;
 }
 
