@@ -158,7 +158,10 @@ export async function runFanout(ctx: WorkerContext, messageId: string, attempt =
     // Jobs are enqueued from what is stored, not from this plan: after a crash between insert and
     // enqueue the rows exist already, and the re-run must still enqueue the queued ones.
     const [, queued] = await Promise.all([ctx.inbox.add(plan.inboxItems, { likelyNew: true }), ctx.deliveries.insertManyReturningQueued(plan.rows, WORKER_TRANSPORTS)]);
-    stats.jobs += await enqueueDeliveries(ctx, queued);
+    // Not `stats.jobs += await …`: that reads stats.jobs before the await and loses the counts of
+    // the pages that finish meanwhile.
+    const jobs = await enqueueDeliveries(ctx, queued);
+    stats.jobs += jobs;
     if (plan.ackUsers.length) {
       await ctx.queue.addBulk<EscalationJob>(
         QUEUES.escalation,

@@ -149,9 +149,7 @@ export function pushDelivery(o: PushDeliveryOptions): DeliveryTransport<Rendered
   const log = o.logger;
   // Concurrent sends share one subscriptions read and one lastSuccessAt write per event-loop turn.
   const dir = o.directory;
-  const lists = dir.listForUsers
-    ? new Coalescer((userIds: string[]) => dir.listForUsers!(userIds))
-    : undefined;
+  const lists = dir.listForUsers ? new Coalescer((userIds: string[]) => dir.listForUsers!(userIds)) : undefined;
   const listFor = async (userId: string) => (lists ? ((await lists.get(userId)) ?? []) : dir.listForUser(userId));
   const successes = new Coalescer(async (ids: string[]) => {
     await dir.markSuccess(ids);
