@@ -8,6 +8,7 @@ import {
   DEFAULT_BACKOFF_MS,
   UnrecoverableJobError,
   backoffDelay,
+  type BulkJob,
   type DeadLetter,
   type JobHandler,
   type JobOptions,
@@ -65,6 +66,12 @@ export class MemoryQueue implements JobQueue {
     this.jobs.set(k, job);
     this.schedule(job);
     return id;
+  }
+
+  async addBulk<T>(queue: string, jobs: Array<BulkJob<T>>): Promise<string[]> {
+    const ids: string[] = [];
+    for (const j of jobs) ids.push(await this.add(queue, j.name, j.data, j.opts));
+    return ids;
   }
 
   private schedule(job: MemJob): void {

@@ -67,8 +67,20 @@ export interface WorkerHandle {
   close(): Promise<void>;
 }
 
+/** One job of an `addBulk`. */
+export interface BulkJob<T = unknown> {
+  name: string;
+  data: T;
+  opts?: JobOptions;
+}
+
 export interface JobQueue {
   add<T>(queue: string, name: string, data: T, opts?: JobOptions): Promise<string>;
+  /**
+   * Many `add`s in one go (BullMQ: one pipelined round trip per chunk instead of one per job), with
+   * the same guarantees per job, deduplication by jobId included. Returns the ids in order.
+   */
+  addBulk<T>(queue: string, jobs: Array<BulkJob<T>>): Promise<string[]>;
   process<T>(queue: string, handler: JobHandler<T>, opts?: { concurrency?: number }): WorkerHandle;
   deadLetters(queue: string, limit?: number): Promise<DeadLetter[]>;
   replay(queue: string, id: string): Promise<boolean>;
