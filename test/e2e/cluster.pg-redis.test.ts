@@ -133,6 +133,13 @@ describe.skipIf(!clusterOk || !pgUp)('three hubs and two workers on a Redis Clus
     // The hub subscribed once per process (B and C): two subscriber connections on the shard channel.
     const [, count] = (await cluster.command(owner, 'PUBSUB', 'SHARDNUMSUB', live)) as [string, number];
     expect(count).toBe(2);
+    // The REST rate limiter counts in the cluster too (it fails open, so only its keys prove it works).
+    let rateKeys = 0;
+    for (const port of await cluster.masters()) {
+      const [, keys] = (await cluster.command(port, 'SCAN', '0', 'MATCH', `${prefix}rl:*`, 'COUNT', '10000')) as [string, string[]];
+      rateKeys += keys.length;
+    }
+    expect(rateKeys, 'rate-limit keys on the cluster').toBeGreaterThan(0);
   }, 60_000);
 
   async function mailToClient2(title: string, viaUrl: string): Promise<void> {
