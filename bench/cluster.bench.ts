@@ -13,7 +13,9 @@
  * publish latency p50/p99, delivery latency p50/p99 (receive time − the publication's `time`), and
  * Redis CPU per publication: INFO cpu (used_cpu_sys + used_cpu_user) summed over every Redis process of
  * the setup (all six cluster nodes, replicas included), after − before the window, ÷ publications. That
- * CPU includes everything the hubs do in Redis per note (bus script, fanout job, presence), not only pub/sub.
+ * CPU includes everything the hubs do in Redis per note (bus script, fanout job, presence), not only pub/sub;
+ * "net of idle" subtracts what the Redis processes burn idle with the hubs connected (measured for 3 s
+ * before publishing: cluster-bus gossip, cron, replication pings), which is larger on six servers.
  *
  * Part 2, pub/sub alone: one publisher and three subscriber connections (one per "hub"), 24 channels,
  * `--pubsub-messages` messages of 300 bytes with 200 in flight; Redis CPU per message over all nodes,
@@ -37,6 +39,7 @@ const f = (n: number | undefined, d = 1) => (n === undefined || !Number.isFinite
 
 const CHANNELS = ['research.macro', 'research.strategy', 'research.morning-brief', 'research.fixed-income'];
 const JWT_SECRET = 'bench-cluster-secret-0123456789abcdef0123';
+const IDLE_MS = 3000;
 
 interface Options {
   rate: number;
@@ -111,6 +114,9 @@ interface E2eResult {
   publish: LatencySummary;
   delivery: LatencySummary;
   redisCpuMsPerPublication: number;
+  /** The same, minus what the Redis processes burn idle with the hubs connected (cluster gossip, cron, health). */
+  redisCpuNetMsPerPublication: number;
+  redisIdleCpuPct: number;
 }
 
 async function endToEnd(kind: 'cluster' | 'single', o: Options): Promise<E2eResult> {
@@ -141,7 +147,12 @@ async function endToEnd(kind: 'cluster' | 'single', o: Options): Promise<E2eResu
       await c.connect();
       await c.subscribe(CHANNELS[i % CHANNELS.length]);
     }
-    log(`${kind}: ${o.subscribers} subscribers on ${CHANNELS.length} channels over 3 nodes; publishing ${o.rate}/s`);
+    // Idle baseline: Redis CPU with everything connected and subscribed, nothing published.
+    const idle0 = await redis.cpu();
+    const idleT0 = performance.now();
+    await sleep(IDLE_MS);
+    const idleRate = ((await redis.cpu()) - idle0) / ((performance.now() - idleT0) / 1000);
+    log(`${kind}: ${o.subscribers} subscribers on ${CHANNELS.length} channels over 3 nodes; idle Redis CPU ${f(idleRate * 100)}%; publishing ${o.rate}/s`);
 
     const publish = new LatencyHistogram();
     let published = 0;
@@ -194,6 +205,7 @@ async function endToEnd(kind: 'cluster' | 'single', o: Options): Promise<E2eResu
     measuring = false;
     const cpu1 = await redis.cpu();
     const windowS = (Date.now() - 1000 - tStart) / 1000;
+    const cpuWindowS = windowS + 1;
     return {
       setup: kind === 'cluster' ? '3 hubs, Redis Cluster 3+3 (sharded pub/sub)' : '3 hubs, one Redis (classic pub/sub)',
       offeredPerS: o.rate,
@@ -204,6 +216,8 @@ async function endToEnd(kind: 'cluster' | 'single', o: Options): Promise<E2eResu
       publish: publish.summary(),
       delivery: delivery.summary(),
       redisCpuMsPerPublication: ((cpu1 - cpu0) * 1000) / Math.max(1, published),
+      redisCpuNetMsPerPublication: ((cpu1 - cpu0 - idleRate * cpuWindowS) * 1000) / Math.max(1, published),
+      redisIdleCpuPct: idleRate * 100,
     };
   } finally {
     for (const c of clients) await c.disconnect().catch(() => {});
@@ -284,11 +298,11 @@ async function main(): Promise<void> {
 
   const out: string[] = [];
   out.push(`## Three hub nodes: Redis Cluster vs one Redis (${o.rate} notes/s offered, ${o.subscribers} subscribers, ${o.seconds} s)`, '');
-  out.push('| setup | notes published | refused | deliveries/s | publish p50 / p99 ms | delivery p50 / p99 ms | Redis CPU ms / publication |');
-  out.push('|---|---|---|---|---|---|---|');
+  out.push('| setup | notes published | refused | deliveries/s | publish p50 / p99 ms | delivery p50 / p99 ms | Redis CPU ms / publication | same, net of idle | Redis idle CPU % |');
+  out.push('|---|---|---|---|---|---|---|---|---|');
   for (const r of e2e) {
     out.push(
-      `| ${r.setup} | ${r.published} | ${r.refused} | ${f(r.deliveriesPerS, 0)} | ${f(r.publish.p50Ms)} / ${f(r.publish.p99Ms)} | ${f(r.delivery.p50Ms)} / ${f(r.delivery.p99Ms)} | ${f(r.redisCpuMsPerPublication, 3)} |`,
+      `| ${r.setup} | ${r.published} | ${r.refused} | ${f(r.deliveriesPerS, 0)} | ${f(r.publish.p50Ms)} / ${f(r.publish.p99Ms)} | ${f(r.delivery.p50Ms)} / ${f(r.delivery.p99Ms)} | ${f(r.redisCpuMsPerPublication, 3)} | ${f(r.redisCpuNetMsPerPublication, 3)} | ${f(r.redisIdleCpuPct, 1)} |`,
     );
   }
   out.push('', `## Pub/sub alone: 1 publisher, 3 subscribers, 24 channels, ${o.pubsubMessages} messages of 300 bytes`, '');
