@@ -3,13 +3,14 @@
  * (3 masters + 3 replicas, sharded pub/sub) and over one private Redis (classic pub/sub), in one run.
  *
  *   npm run bench:cluster
- *   npx tsx bench/cluster.bench.ts --rate 200 --seconds 10 --subscribers 60 --pubsub-messages 20000
+ *   npx tsx bench/cluster.bench.ts --rate 200 --seconds 10 --subscribers 60 --pubsub-messages 20000 --repeat 2
  *
  * Part 1, end to end: a throw-away PostgreSQL database per setup, three `src/main.ts start` nodes,
  * `--subscribers` raw-WebSocket clients spread over the nodes and over the research channels (each client
  * one channel), research notes by research1 over REST at `--rate` per second (open loop, at most
  * `--inflight` requests pending) round-robin over the nodes and channels, `--warmup` s unmeasured then
- * `--seconds` s measured. Reports deliveries/s (messages received by all clients in the window), REST
+ * `--seconds` s measured. Reports deliveries/s (deliveries of the notes published in the window ÷ the time
+ * from the window's start to the last of them), REST
  * publish latency p50/p99, delivery latency p50/p99 (receive time − the publication's `time`), and
  * Redis CPU per publication: INFO cpu (used_cpu_sys + used_cpu_user) summed over every Redis process of
  * the setup (all six cluster nodes, replicas included), after − before the window, ÷ publications. That
@@ -40,6 +41,7 @@ const f = (n: number | undefined, d = 1) => (n === undefined || !Number.isFinite
 const CHANNELS = ['research.macro', 'research.strategy', 'research.morning-brief', 'research.fixed-income'];
 const JWT_SECRET = 'bench-cluster-secret-0123456789abcdef0123';
 const IDLE_MS = 3000;
+const DRAIN_MS = 20_000;
 
 interface Options {
   rate: number;
@@ -48,10 +50,12 @@ interface Options {
   subscribers: number;
   inflight: number;
   pubsubMessages: number;
+  /** End-to-end runs per setup, alternating which goes first (machine drift hits both alike). */
+  repeat: number;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { rate: 200, seconds: 10, warmup: 2, subscribers: 60, inflight: 50, pubsubMessages: 20_000 };
+  const o: Options = { rate: 200, seconds: 10, warmup: 2, subscribers: 60, inflight: 50, pubsubMessages: 20_000, repeat: 1 };
   const keys: Record<string, keyof Options> = {
     '--rate': 'rate',
     '--seconds': 'seconds',
@@ -59,6 +63,7 @@ function parseArgs(argv: string[]): Options {
     '--subscribers': 'subscribers',
     '--inflight': 'inflight',
     '--pubsub-messages': 'pubsubMessages',
+    '--repeat': 'repeat',
   };
   for (let i = 0; i < argv.length; i += 2) {
     const k = keys[argv[i]];
@@ -110,6 +115,8 @@ interface E2eResult {
   published: number;
   refused: number;
   deliveries: number;
+  expectedDeliveries: number;
+  /** Deliveries of the measured notes ÷ (time from the window's start to the last of them). */
   deliveriesPerS: number;
   publish: LatencySummary;
   delivery: LatencySummary;
@@ -134,18 +141,28 @@ async function endToEnd(kind: 'cluster' | 'single', o: Options): Promise<E2eResu
     const client = await login(hubs[1].url, 'client1');
 
     let measuring = false;
+    // Deliveries are counted for the notes published in the measured window (by the number in their
+    // title), until all of them arrived or the drain timeout passed.
+    const measuredNotes = new Set<number>();
     let deliveries = 0;
+    let expected = 0;
+    let lastDeliveryAt = 0;
     const delivery = new LatencyHistogram();
-    const onRawMsg = (m: { time: string }) => {
-      if (!measuring) return;
+    const onRawMsg = (m: { time: string; payload: unknown }) => {
+      const note = Number(/^bench (\d+)$/.exec(String((m.payload as { title?: string })?.title))?.[1]);
+      if (!measuredNotes.has(note)) return;
       deliveries++;
+      lastDeliveryAt = Date.now();
       delivery.record(Date.now() - Date.parse(m.time));
     };
+    const subsPerChannel = new Map<string, number>();
     for (let i = 0; i < o.subscribers; i++) {
+      const ch = CHANNELS[i % CHANNELS.length];
+      subsPerChannel.set(ch, (subsPerChannel.get(ch) ?? 0) + 1);
       const c = new TestClient({ name: `s${i}`, token: client, urls: [hubs[i % 3].url], transport: 'ws', onRawMsg });
       clients.push(c);
       await c.connect();
-      await c.subscribe(CHANNELS[i % CHANNELS.length]);
+      await c.subscribe(ch);
     }
     // Idle baseline: Redis CPU with everything connected and subscribed, nothing published.
     const idle0 = await redis.cpu();
@@ -179,6 +196,8 @@ async function endToEnd(kind: 'cluster' | 'single', o: Options): Promise<E2eResu
         if (measured) {
           if (res.status === 201) {
             published++;
+            expected += subsPerChannel.get(ch) ?? 0;
+            measuredNotes.add(i);
             publish.record(performance.now() - s);
           } else refused++;
         }
@@ -201,17 +220,19 @@ async function endToEnd(kind: 'cluster' | 'single', o: Options): Promise<E2eResu
       pending.push(one(n, measuring));
     }
     await Promise.all(pending);
-    await sleep(1000); // let the last deliveries arrive
+    const drainEnd = Date.now() + DRAIN_MS;
+    while (deliveries < expected && Date.now() < drainEnd) await sleep(20);
     measuring = false;
     const cpu1 = await redis.cpu();
-    const windowS = (Date.now() - 1000 - tStart) / 1000;
-    const cpuWindowS = windowS + 1;
+    const cpuWindowS = (Date.now() - tStart) / 1000;
+    const windowS = (Math.max(lastDeliveryAt, tEnd) - tStart) / 1000;
     return {
       setup: kind === 'cluster' ? '3 hubs, Redis Cluster 3+3 (sharded pub/sub)' : '3 hubs, one Redis (classic pub/sub)',
       offeredPerS: o.rate,
       published,
       refused,
       deliveries,
+      expectedDeliveries: expected,
       deliveriesPerS: deliveries / windowS,
       publish: publish.summary(),
       delivery: delivery.summary(),
@@ -283,7 +304,10 @@ async function pubsubOnly(setup: RedisSetup, sharded: boolean, o: Options): Prom
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   const e2e: E2eResult[] = [];
-  for (const kind of ['cluster', 'single'] as const) e2e.push(await endToEnd(kind, o));
+  for (let r = 0; r < o.repeat; r++) {
+    const order = r % 2 === 0 ? (['cluster', 'single'] as const) : (['single', 'cluster'] as const);
+    for (const kind of order) e2e.push(await endToEnd(kind, o));
+  }
 
   const ps: PubSubResult[] = [];
   for (const kind of ['single', 'cluster'] as const) {
@@ -298,11 +322,11 @@ async function main(): Promise<void> {
 
   const out: string[] = [];
   out.push(`## Three hub nodes: Redis Cluster vs one Redis (${o.rate} notes/s offered, ${o.subscribers} subscribers, ${o.seconds} s)`, '');
-  out.push('| setup | notes published | refused | deliveries/s | publish p50 / p99 ms | delivery p50 / p99 ms | Redis CPU ms / publication | same, net of idle | Redis idle CPU % |');
-  out.push('|---|---|---|---|---|---|---|---|---|');
+  out.push('| setup | notes published | refused | delivered / expected | deliveries/s | publish p50 / p99 ms | delivery p50 / p99 ms | Redis CPU ms / publication | same, net of idle | Redis idle CPU % |');
+  out.push('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of e2e) {
     out.push(
-      `| ${r.setup} | ${r.published} | ${r.refused} | ${f(r.deliveriesPerS, 0)} | ${f(r.publish.p50Ms)} / ${f(r.publish.p99Ms)} | ${f(r.delivery.p50Ms)} / ${f(r.delivery.p99Ms)} | ${f(r.redisCpuMsPerPublication, 3)} | ${f(r.redisCpuNetMsPerPublication, 3)} | ${f(r.redisIdleCpuPct, 1)} |`,
+      `| ${r.setup} | ${r.published} | ${r.refused} | ${r.deliveries} / ${r.expectedDeliveries} | ${f(r.deliveriesPerS, 0)} | ${f(r.publish.p50Ms)} / ${f(r.publish.p99Ms)} | ${f(r.delivery.p50Ms)} / ${f(r.delivery.p99Ms)} | ${f(r.redisCpuMsPerPublication, 3)} | ${f(r.redisCpuNetMsPerPublication, 3)} | ${f(r.redisIdleCpuPct, 1)} |`,
     );
   }
   out.push('', `## Pub/sub alone: 1 publisher, 3 subscribers, 24 channels, ${o.pubsubMessages} messages of 300 bytes`, '');

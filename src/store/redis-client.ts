@@ -66,11 +66,6 @@ export function parseRedisUrl(url: string): RedisTarget {
   };
 }
 
-/** True when `url` names a Redis Cluster. */
-export function isClusterUrl(url: string): boolean {
-  return parseRedisUrl(url).kind === 'cluster';
-}
-
 export function isCluster(client: RedisClient): client is Cluster {
   return (client as Cluster).isCluster === true;
 }

@@ -139,8 +139,12 @@ export class RedisSubscriber {
     try {
       // SSUBSCRIBE of a channel already subscribed is a no-op on the server; ioredis re-sends the
       // channel on its own after a reset as well, which is fine.
-      const results = await Promise.allSettled([...this.channels].map((ch) => cluster.ssubscribe(ch)));
+      const wanted = [...this.channels];
+      const results = await Promise.allSettled(wanted.map((ch) => cluster.ssubscribe(ch)));
       ok = results.every((r) => r.status === 'fulfilled');
+      // A channel unsubscribed meanwhile must not stay subscribed on the server because of this retry.
+      const dropped = wanted.filter((ch) => !this.channels.has(ch));
+      await Promise.allSettled(dropped.map((ch) => cluster.sunsubscribe(ch)));
     } finally {
       this.resubscribing = false;
     }
