@@ -395,7 +395,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   // has its own key, is exempt), and the login limits (src/routes/auth.routes.ts). Redis-backed in
   // services mode so the limits hold across nodes; if Redis is unreachable requests pass (fail open).
   const rateRedis = config.redisUrl
-    ? new (await import('ioredis')).Redis(config.redisUrl, { connectionName: 'qiao-rate-limit', maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 })
+    ? (await import('./store/redis-client.ts')).createRedis(config.redisUrl, { connectionName: 'qiao-rate-limit', maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 })
     : null;
   rateRedis?.on('error', () => {});
   await app.register(rateLimit, {

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { parseRedisUrl } from '../store/redis-client.ts';
 
 const intFrom = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 const bool = (def: boolean) =>
@@ -19,8 +20,20 @@ const EnvSchema = z
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
     /** Postgres URL; absent → embedded PGlite under QIAO_DATA_DIR. */
     DATABASE_URL: z.string().url().optional(),
-    /** Redis URL; absent → in-process bus and queue. */
-    REDIS_URL: z.string().url().optional(),
+    /**
+     * Redis URL; absent → in-process bus and queue. `redis://host:port[/db]` for one server,
+     * `redis+cluster://host1:port1,host2:port2` for a Redis Cluster (seed nodes; docs/cluster.md).
+     */
+    REDIS_URL: z
+      .string()
+      .superRefine((v, ctx) => {
+        try {
+          parseRedisUrl(v);
+        } catch (e) {
+          ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        }
+      })
+      .optional(),
     /** Key prefix in Redis, so several deployments (or test runs) can share one server. */
     QIAO_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/).default('qiao:'),
     HOST: z.string().default('0.0.0.0'),

@@ -201,9 +201,13 @@ export function isQiaoError(e: unknown): e is QiaoError {
 
 /** Node socket errors that mean a backing service (Postgres, Redis) cannot be reached right now. */
 const UNREACHABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTCONN', 'ECONNABORTED']);
-/** Messages of node-postgres and ioredis when a connection is lost or never made. */
+/**
+ * Messages of node-postgres and ioredis when a connection is lost or never made, and of a Redis Cluster
+ * whose slot has no reachable master yet (failover in progress: CLUSTERDOWN, TRYAGAIN, ioredis giving up
+ * after its redirection retries, or no node reachable at all).
+ */
 const UNREACHABLE_MESSAGE =
-  /Connection terminated|Connection is closed|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed|Cannot use a pool after calling end|MaxRetriesPerRequest|Stream isn't writeable|Reached the max retries per request|Command timed out/i;
+  /Connection terminated|Connection is closed|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed|Cannot use a pool after calling end|MaxRetriesPerRequest|Stream isn't writeable|Reached the max retries per request|Command timed out|CLUSTERDOWN|TRYAGAIN|Too many Cluster redirections|None of startup nodes is available|Failed to refresh slots cache|Cluster is ended/i;
 
 /**
  * Whether `e` says a backing service went away (as opposed to a bug): Postgres connection errors

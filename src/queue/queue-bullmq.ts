@@ -1,9 +1,15 @@
 /**
  * BullMQ job queue on Redis for production: several API nodes enqueue, several worker processes
  * consume. Failed jobs are kept (removeOnFail: false) and are the dead-letter list.
+ *
+ * Redis Cluster: BullMQ's scripts touch many keys of one queue at once, so all keys of a queue must be
+ * in one slot. As BullMQ's docs require, the prefix is a hash tag, one per queue
+ * (`{qiao:bull:email}`), so the queues spread over the masters instead of all sitting on one
+ * (`bullPrefix`). On a single Redis the layout is unchanged (`qiao:bull`), so queued jobs survive an
+ * upgrade.
  */
 import { MetricsTime, Queue, UnrecoverableError, Worker, type Job as BullJob } from 'bullmq';
-import { Redis } from 'ioredis';
+import { closeRedis, createRedis, duplicateRedis, isCluster, type RedisClient } from '../store/redis-client.ts';
 import {
   DEFAULT_ATTEMPTS,
   DEFAULT_BACKOFF_MS,
@@ -25,6 +31,15 @@ export interface BullQueueOptions {
   lockDurationMs?: number;
 }
 
+/**
+ * The BullMQ prefix of `queue`: `<redisPrefix>bull` on a single Redis, `{<redisPrefix>bull:<queue>}` on
+ * a cluster (a hash tag per queue). Anything else that opens these queues (dashboards, metrics) must
+ * use the same prefix.
+ */
+export function bullPrefix(redisPrefix: string, queue: string, cluster: boolean): string {
+  return cluster ? `{${redisPrefix}bull:${queue}}` : `${redisPrefix}bull`;
+}
+
 /** BullMQ job ids may not contain ':' (it separates key parts). */
 function safeId(id: string): string {
   return id.replaceAll(':', '_');
@@ -34,14 +49,21 @@ export class BullQueue implements JobQueue {
   private readonly queues = new Map<string, Queue>();
   private readonly workers = new Set<Worker>();
   private readonly workerHandles = new Set<WorkerHandle>();
-  private readonly connection: Redis;
-  private readonly prefix: string;
+  private readonly connection: RedisClient;
+  private readonly redisPrefix: string;
+  private readonly cluster: boolean;
 
   constructor(private readonly opts: BullQueueOptions) {
     // BullMQ requires maxRetriesPerRequest: null for blocking connections.
-    this.connection = new Redis(opts.url, { maxRetriesPerRequest: null, lazyConnect: false });
+    this.connection = createRedis(opts.url, { connectionName: 'qiao-queue', maxRetriesPerRequest: null, lazyConnect: false });
     this.connection.on('error', () => {});
-    this.prefix = `${opts.prefix ?? 'qiao:'}bull`;
+    this.redisPrefix = opts.prefix ?? 'qiao:';
+    this.cluster = isCluster(this.connection);
+  }
+
+  /** BullMQ prefix of `queue` (see `bullPrefix`). */
+  prefixOf(queue: string): string {
+    return bullPrefix(this.redisPrefix, queue, this.cluster);
   }
 
   /** The BullMQ queue of `name` (the admin queue dashboard reads it). */
@@ -52,7 +74,7 @@ export class BullQueue implements JobQueue {
   private queue(name: string): Queue {
     let q = this.queues.get(name);
     if (!q) {
-      q = new Queue(name, { connection: this.connection, prefix: this.prefix });
+      q = new Queue(name, { connection: this.connection, prefix: this.prefixOf(name) });
       q.on('error', () => {});
       this.queues.set(name, q);
     }
@@ -87,7 +109,7 @@ export class BullQueue implements JobQueue {
 
   process<T>(queue: string, handler: JobHandler<T>, opts: { concurrency?: number } = {}): WorkerHandle {
     // A worker blocks on its own connection; it is closed with the worker.
-    const conn = this.connection.duplicate();
+    const conn = duplicateRedis(this.connection);
     conn.on('error', () => {});
     const w = new Worker(
       queue,
@@ -103,7 +125,7 @@ export class BullQueue implements JobQueue {
       },
       {
         connection: conn,
-        prefix: this.prefix,
+        prefix: this.prefixOf(queue),
         concurrency: opts.concurrency ?? 1,
         lockDuration: this.opts.lockDurationMs ?? 30_000,
         stalledInterval: Math.max(1000, Math.floor((this.opts.lockDurationMs ?? 30_000) / 2)),
@@ -173,6 +195,6 @@ export class BullQueue implements JobQueue {
     this.workerHandles.clear();
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     this.queues.clear();
-    await this.connection.quit().catch(() => {});
+    await closeRedis(this.connection);
   }
 }
