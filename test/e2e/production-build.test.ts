@@ -31,6 +31,11 @@ describe('production build', () => {
     // Plain JavaScript: no TypeScript import specifiers are left for a loader to resolve.
     expect(readFileSync(join(REPO_ROOT, 'dist/main.js'), 'utf8')).not.toMatch(/from ["']\.{1,2}\/[^"']+\.ts["']/);
 
+    // The worker command runs from dist too (here it refuses embedded mode, as under tsx).
+    const worker = spawnSync(process.execPath, ['dist/main.js', 'worker'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 30_000, env: { PATH: process.env.PATH ?? '', QIAO_DATA_DIR: dataDir } });
+    expect(worker.status, worker.stderr).toBe(2);
+    expect(worker.stderr).toContain('the worker command needs DATABASE_URL and REDIS_URL');
+
     const port = await freePort();
     const env: NodeJS.ProcessEnv = {};
     for (const [k, v] of Object.entries(process.env)) if (!/^QIAO_/.test(k) && !['DATABASE_URL', 'REDIS_URL', 'PORT', 'HOST', 'NODE_ENV', 'NODE_OPTIONS'].includes(k)) env[k] = v;
@@ -42,7 +47,8 @@ describe('production build', () => {
     });
     node = new HubNode('prod', port, proc);
     let ready = false;
-    for (let i = 0; i < 300 && !ready && node.running; i++) {
+    // PGlite migrations and the demo seed take a while on a busy machine.
+    for (const end = Date.now() + 120_000; Date.now() < end && !ready && node.running; ) {
       ready = await node.health().then((h) => h.status === 200, () => false);
       if (!ready) await sleep(100);
     }
@@ -61,5 +67,5 @@ describe('production build', () => {
     node.kill('SIGTERM');
     const exit = await node.waitExit(15_000);
     expect(exit, node.output()).toEqual({ code: 0, signal: null });
-  }, 180_000);
+  }, 240_000);
 });
