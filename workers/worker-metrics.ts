@@ -49,7 +49,7 @@ export function createWorkerMetrics(registry: Registry): WorkerMetrics {
   };
   const followed = [
     following('qiao_notifications_sent_total', 'Email, web push and SMS accepted by the far end (SMTP server, push service, SMSC) in this process', 'sent'),
-    following('qiao_notifications_retried_total', 'Sends that failed in this process and went back to the queue to retry', 'retried'),
+    following('qiao_notifications_retried_total', 'Sends that failed with a retryable error in this process (the last attempt too, which is also in qiao_notifications_failed_total)', 'retried'),
     following('qiao_notifications_suppressed_total', 'Deliveries claimed but not sent on purpose (SMS daily cap…)', 'suppressed'),
   ];
   const notificationsFailed = new Counter({

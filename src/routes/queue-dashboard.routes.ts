@@ -25,6 +25,13 @@ import { authenticate, bearerSecurity, bearerToken } from './auth-hook.ts';
 export const DASHBOARD_PATH = '/admin/queues';
 export const DASHBOARD_COOKIE = 'qiao_queue_dashboard';
 const AUDIENCE = 'qiao-queue-dashboard';
+/**
+ * The dashboard page's own policy (like the web client's, src/routes/web.ts): helmet's default would
+ * upgrade its requests to https on a plain-http deployment. bull-board's UI uses inline styles and
+ * Google's fonts; scripts only from here.
+ */
+export const DASHBOARD_CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline' https://fonts.googleapis.com; font-src 'self' data: https://fonts.gstatic.com; img-src 'self' data:; base-uri 'self'; frame-ancestors 'none'";
 
 function refuse(reply: FastifyReply, code: ErrorCode): FastifyReply {
   const e = new QiaoError(code);
@@ -108,6 +115,10 @@ export default async function queueDashboardRoutes(app: FastifyInstance, d: AppD
     scope.addHook('onRequest', async (req, reply) => {
       const refusal = await who(req);
       if (refusal) return refuse(reply, refusal);
+    });
+    scope.addHook('onSend', async (_req, reply, payload) => {
+      if (String(reply.getHeader('content-type') ?? '').startsWith('text/html')) reply.header('content-security-policy', DASHBOARD_CSP);
+      return payload;
     });
     await scope.register(serverAdapter.registerPlugin(), { prefix: DASHBOARD_PATH });
   });

@@ -30,6 +30,8 @@ describe.skipIf(!(pgUp && redisUp))('queue dashboard, services mode', () => {
     expect(page.headers.get('content-type')).toContain('text/html');
     expect(page.text).toContain('<base href="/admin/queues/"');
     expect(page.text).toContain('Qiao 桥 queues');
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(page.headers.get('content-security-policy')).not.toContain('upgrade-insecure-requests');
 
     const api = await t.request('GET', '/admin/queues/api/queues', { token: admin });
     expect(api.status, api.text).toBe(200);
