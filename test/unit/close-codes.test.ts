@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CLOSE_CODES, CLOSE_RANGES, RECONNECT_RANGE, STOP_RANGE, closeAction, closeRange, expectedCloseScope } from '../../src/errors/close-codes.ts';
+import { CLOSE_CODES, CLOSE_RANGES, RECONNECT_RANGE, STOP_RANGE, closeAction, closeRange, errorCloseScope, expectedCloseScope } from '../../src/errors/close-codes.ts';
 import { ERRORS, type ErrorCode } from '../../src/errors/codes.ts';
 import { closeTableBlock, withCloseTable } from '../../src/docs/close-code-table.ts';
 
@@ -76,5 +76,15 @@ describe('close code ranges', () => {
     expect(withCloseTable(doc)).toBe(doc);
     const block = closeTableBlock();
     for (const [code, def] of entries) expect(block).toMatch(new RegExp(`\\| ${def.wsClose} \\|[^\\n]*\`${code}\``));
+  });
+});
+
+describe('errorCloseScope (the web client logs out on an auth stop)', () => {
+  it('names the scope of catalogue codes and nothing for unknown ones', () => {
+    expect(errorCloseScope('QIAO_TOKEN_EXPIRED')).toBe('auth');
+    expect(errorCloseScope('QIAO_ACCOUNT_DISABLED')).toBe('auth');
+    expect(errorCloseScope('QIAO_FORBIDDEN')).toBe('forbidden');
+    expect(errorCloseScope('QIAO_DRAINING')).toBe('node');
+    expect(errorCloseScope('QIAO_NOT_A_CODE')).toBeUndefined();
   });
 });
