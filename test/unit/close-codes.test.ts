@@ -71,6 +71,13 @@ describe('close code ranges', () => {
     for (const [code, def] of entries) expect(CLOSE_CODES[code]).toBe(def.wsClose);
   });
 
+  it("docs/protocol.md's hand-written rows (`| `CODE` | close |`) agree with the catalogue", () => {
+    const doc = readFileSync(new URL('../../docs/protocol.md', import.meta.url), 'utf8');
+    const rows = [...doc.matchAll(/^\| `(QIAO_[A-Z_]+)` \| (\d{4}) \|/gm)];
+    expect(rows.length).toBeGreaterThanOrEqual(9);
+    for (const [, code, close] of rows) expect(Number(close), code).toBe(ERRORS[code as ErrorCode].wsClose);
+  });
+
   it('docs/protocol.md carries the table generated from the catalogue (run `npm run gen:docs`)', () => {
     const doc = readFileSync(new URL('../../docs/protocol.md', import.meta.url), 'utf8');
     expect(withCloseTable(doc)).toBe(doc);
