@@ -66,6 +66,14 @@ describe('close code ranges', () => {
     }
   });
 
+  it('codes that had a close code of their own still do (a new number, same uniqueness)', () => {
+    const own: ErrorCode[] = ['QIAO_TOKEN_MALFORMED', 'QIAO_TOKEN_EXPIRED', 'QIAO_TOKEN_INVALID_SIGNATURE', 'QIAO_SESSION_REVOKED', 'QIAO_ACCOUNT_DISABLED', 'QIAO_SLOW_CONSUMER', 'QIAO_RECOVERY_GAP', 'QIAO_PAYLOAD_TOO_LARGE', 'QIAO_INTERNAL'];
+    for (const code of own) {
+      const sharing = entries.filter(([c, def]) => c !== code && def.wsClose === ERRORS[code].wsClose).map(([c]) => c);
+      expect(sharing, code).toEqual([]);
+    }
+  });
+
   it('CLOSE_CODES is the catalogue, entry for entry', () => {
     expect(Object.keys(CLOSE_CODES).sort()).toEqual(Object.keys(ERRORS).sort());
     for (const [code, def] of entries) expect(CLOSE_CODES[code]).toBe(def.wsClose);
