@@ -563,7 +563,7 @@ export function isLoopback(addr: string | undefined): boolean {
   return a === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a);
 }
 
-/** QIAO_OPS_ALLOW / QIAO_OPS_TOKEN: who may read /metrics and /docs. */
+/** QIAO_OPS_ALLOW / QIAO_OPS_TOKEN: who may read /metrics, /docs and /asyncapi.json. */
 export function opsAllowed(config: Config, addr: string | undefined, token: string | string[] | undefined): boolean {
   if (config.security.opsAllow === 'all') return true;
   const t = config.security.opsToken;

@@ -72,3 +72,9 @@ export function expectedCloseScope(code: ErrorCode | string, def: Pick<ErrorDef,
 export const CLOSE_CODES: Readonly<Record<ErrorCode, number>> = Object.fromEntries(
   Object.entries(ERRORS).map(([code, def]) => [code, def.wsClose]),
 ) as Record<ErrorCode, number>;
+
+/** The close scope of an error code of the catalogue (undefined for a code this build does not know). */
+export function errorCloseScope(code: string): CloseScope | undefined {
+  const def = (ERRORS as Record<string, ErrorDef | undefined>)[code];
+  return def ? closeRange(def.wsClose)?.scope : undefined;
+}

@@ -6,9 +6,10 @@
  * ends a socket. Errors that do not end a socket are sent as an error reply to the frame that caused
  * them; their `wsClose` is still listed for the cases where the transport has to close (e.g. during
  * the handshake). The close code's RANGE tells a client what to do (src/errors/close-codes.ts,
- * docs/protocol.md): 4000–4499 reconnect with backoff, 4500–4999 stop; the last two digits are the
- * HTTP status (4103 ~ 503, 4603 ~ 401 token expired, 4822 ~ 422). A new entry picks its close code by
- * that rule (test/unit/close-codes.test.ts checks every entry).
+ * docs/protocol.md): 4000–4499 reconnect with backoff, 4500–4999 stop. A new entry picks its close
+ * code from its status: 5xx → 4100/4103, 429 → 4229, 401 → 46xx (a new number only for a new reason a
+ * client must tell apart), 403 → 4703, other 4xx → 48 + the status's last two digits (422 → 4822);
+ * test/unit/close-codes.test.ts checks every entry, and `npm run gen:docs` updates the documents.
  */
 export interface ErrorDef {
   readonly status: number;

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CLOSE_CODES, CLOSE_RANGES, RECONNECT_RANGE, STOP_RANGE, closeAction, closeRange, expectedCloseScope } from '../../src/errors/close-codes.ts';
+import { CLOSE_CODES, CLOSE_RANGES, RECONNECT_RANGE, STOP_RANGE, closeAction, closeRange, errorCloseScope, expectedCloseScope } from '../../src/errors/close-codes.ts';
 import { ERRORS, type ErrorCode } from '../../src/errors/codes.ts';
 import { closeTableBlock, withCloseTable } from '../../src/docs/close-code-table.ts';
 
@@ -66,9 +66,24 @@ describe('close code ranges', () => {
     }
   });
 
+  it('codes that had a close code of their own still do (a new number, same uniqueness)', () => {
+    const own: ErrorCode[] = ['QIAO_TOKEN_MALFORMED', 'QIAO_TOKEN_EXPIRED', 'QIAO_TOKEN_INVALID_SIGNATURE', 'QIAO_SESSION_REVOKED', 'QIAO_ACCOUNT_DISABLED', 'QIAO_SLOW_CONSUMER', 'QIAO_RECOVERY_GAP', 'QIAO_PAYLOAD_TOO_LARGE', 'QIAO_INTERNAL'];
+    for (const code of own) {
+      const sharing = entries.filter(([c, def]) => c !== code && def.wsClose === ERRORS[code].wsClose).map(([c]) => c);
+      expect(sharing, code).toEqual([]);
+    }
+  });
+
   it('CLOSE_CODES is the catalogue, entry for entry', () => {
     expect(Object.keys(CLOSE_CODES).sort()).toEqual(Object.keys(ERRORS).sort());
     for (const [code, def] of entries) expect(CLOSE_CODES[code]).toBe(def.wsClose);
+  });
+
+  it("docs/protocol.md's hand-written rows (`| `CODE` | close |`) agree with the catalogue", () => {
+    const doc = readFileSync(new URL('../../docs/protocol.md', import.meta.url), 'utf8');
+    const rows = [...doc.matchAll(/^\| `(QIAO_[A-Z_]+)` \| (\d{4}) \|/gm)];
+    expect(rows.length).toBeGreaterThanOrEqual(9);
+    for (const [, code, close] of rows) expect(Number(close), code).toBe(ERRORS[code as ErrorCode].wsClose);
   });
 
   it('docs/protocol.md carries the table generated from the catalogue (run `npm run gen:docs`)', () => {
@@ -76,5 +91,15 @@ describe('close code ranges', () => {
     expect(withCloseTable(doc)).toBe(doc);
     const block = closeTableBlock();
     for (const [code, def] of entries) expect(block).toMatch(new RegExp(`\\| ${def.wsClose} \\|[^\\n]*\`${code}\``));
+  });
+});
+
+describe('errorCloseScope (the web client logs out on an auth stop)', () => {
+  it('names the scope of catalogue codes and nothing for unknown ones', () => {
+    expect(errorCloseScope('QIAO_TOKEN_EXPIRED')).toBe('auth');
+    expect(errorCloseScope('QIAO_ACCOUNT_DISABLED')).toBe('auth');
+    expect(errorCloseScope('QIAO_FORBIDDEN')).toBe('forbidden');
+    expect(errorCloseScope('QIAO_DRAINING')).toBe('node');
+    expect(errorCloseScope('QIAO_NOT_A_CODE')).toBeUndefined();
   });
 });
