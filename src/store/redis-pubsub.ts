@@ -116,7 +116,15 @@ export class RedisSubscriber {
     };
     cluster.on('-node', onLoss);
     cluster.on('-subscriber', onLoss);
+    // After a slot-map change ioredis rebuilds its shard subscribers and re-subscribes. A slot migration
+    // (resharding) makes Redis drop the shard subscriptions of the moved slots with no node lost, so a
+    // rebuild while channels are subscribed is treated as a possible gap too: re-confirm, then resync.
     cluster.on('subscribersReady', () => {
+      if (this.closed) return;
+      if (!this.lost && this.channels.size > 0) {
+        this.lost = true;
+        this.warn({ channels: this.channels.size }, 'shard subscribers were rebuilt after a slot-map change; re-confirming subscriptions');
+      }
       if (this.lost) this.scheduleResubscribe(0);
     });
   }

