@@ -9,7 +9,7 @@
  * An unknown account number is QIAO_ACCOUNT_UNKNOWN, an unknown symbol QIAO_SECURITY_NOT_FOUND: checked
  * before anything is written.
  */
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { ORDER_STATUSES } from '../../channels/account-payloads.ts';
 import { accountChannel } from '../../channels/account.ts';
@@ -20,6 +20,7 @@ import type { SecuritiesDirectory } from '../domain/securities.ts';
 import { QiaoError, isQiaoError, toQiaoError, type ErrorCode } from '../errors/codes.ts';
 import type { Publisher } from '../hub/publisher.ts';
 import type { Db } from '../store/db.ts';
+import { pgArray } from '../store/deliveries-repo.ts';
 import { accountIngestEvents, users } from '../store/schema/index.ts';
 import { fundsText, liquidationText, marginCallText, orderText } from './event-texts.ts';
 import type { PositionsRepo } from './positions.ts';
@@ -211,7 +212,8 @@ export class AccountEventsService {
     const ids = [...new Set(events.map((e) => str(e, 'id')).filter((x): x is string => x !== null))];
     const known = new Map<string, IngestRow>();
     if (ids.length) {
-      const found = await this.d.db.select().from(accountIngestEvents).where(and(eq(accountIngestEvents.source, source), inArray(accountIngestEvents.eventId, ids)));
+      // `= any(array)`: one statement text whatever the batch size (so one prepared statement).
+      const found = await this.d.db.select().from(accountIngestEvents).where(and(eq(accountIngestEvents.source, source), sql`${accountIngestEvents.eventId} = any(${pgArray(ids)}::text[])`));
       for (const r of found) known.set(r.eventId, r);
     }
     const accts = [...new Set(events.map((e) => str(e, 'accountNo')).filter((x): x is string => x !== null && !this.clients.has(x)))];
@@ -219,7 +221,7 @@ export class AccountEventsService {
       const found = await this.d.db
         .select({ id: users.id, accountNo: users.accountNo })
         .from(users)
-        .where(and(inArray(users.accountNo, accts), eq(users.role, 'client'), eq(users.active, true)));
+        .where(and(sql`${users.accountNo} = any(${pgArray(accts)}::text[])`, eq(users.role, 'client'), eq(users.active, true)));
       for (const u of found) if (u.accountNo) this.clients.set(u.accountNo, { id: u.id, at: Date.now() });
     }
     const fresh: Array<{ i: number; ev: AccountEvent; clientId: string; kind: string; payload: Record<string, unknown>; body: unknown }> = [];

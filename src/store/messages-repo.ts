@@ -84,9 +84,11 @@ export function rowToPublication(r: RowLike): Publication {
   };
 }
 
+/** Publications waiting for the next group commit: one `append`, or one `appendMany` with its writes. */
 interface PendingAppend {
-  input: AppendInput;
-  resolve: (pub: Publication) => void;
+  inputs: AppendInput[];
+  after?: (tx: Tx, pubs: Publication[]) => Promise<void>;
+  resolve: (pubs: Publication[]) => void;
   reject: (e: unknown) => void;
 }
 
@@ -101,8 +103,10 @@ interface RawMessageRow {
   created_at: Date | string;
 }
 
-/** Most publications committed in one transaction. */
-const MAX_BATCH = 64;
+/** Most publications a group commit takes (a larger `appendMany` still commits whole, alone)... */
+const MAX_BATCH = 500;
+/** ...and most entries (single publications run their own writes one after another in the transaction). */
+const MAX_ENTRIES = 64;
 
 function isUniqueViolation(e: unknown): boolean {
   const err = e as { code?: string; cause?: { code?: string } };
@@ -164,46 +168,61 @@ export class MessagesRepo {
   }
 
   /**
-   * Commits `inputs` together in one transaction of their own (no idempotency keys: the caller's
-   * `after` writes carry its guard), then `after` runs with every publication, before the archive
-   * records are appended. All or nothing. For an ingest batch: one commit, one archive append, and
-   * the caller's rows written with one statement each instead of one per publication.
+   * Commits `inputs` together, all or nothing (no idempotency keys: the caller's `after` writes carry
+   * its guard); `after` runs with every publication, before the archive records are appended. For an
+   * ingest batch: one archive append, and the caller's rows written with one statement each instead
+   * of one per publication. Takes part in the group commit like `append`: batches arriving while a
+   * commit runs share the next transaction (each batch's `after` runs in arrival order), so under load
+   * small batches cost one WAL flush and one hold of the archive lock between them, not one each.
    */
   async appendMany(inputs: AppendInput[], after?: (tx: Tx, pubs: Publication[]) => Promise<void>): Promise<Publication[]> {
     if (inputs.some((i) => i.idempotencyKey)) throw new Error('appendMany takes no idempotency keys');
     if (inputs.length === 0) return [];
-    return this.commitBatch(inputs, after);
+    return this.enqueueMany(inputs, after);
   }
 
   private readonly pending: PendingAppend[] = [];
   private committing = false;
 
-  private enqueue(input: AppendInput): Promise<Publication> {
+  private async enqueue(input: AppendInput): Promise<Publication> {
+    return (await this.enqueueMany([input]))[0];
+  }
+
+  private enqueueMany(inputs: AppendInput[], after?: PendingAppend['after']): Promise<Publication[]> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ input, resolve, reject });
+      this.pending.push({ inputs, after, resolve, reject });
       if (!this.committing) void this.commitPending();
     });
+  }
+
+  /** The next group: whole entries, up to MAX_ENTRIES and MAX_BATCH publications (at least one entry). */
+  private takeGroup(): PendingAppend[] {
+    let n = 0;
+    let k = 0;
+    while (k < this.pending.length && k < MAX_ENTRIES && (k === 0 || n + this.pending[k].inputs.length <= MAX_BATCH)) n += this.pending[k++].inputs.length;
+    return this.pending.splice(0, k);
   }
 
   private async commitPending(): Promise<void> {
     this.committing = true;
     try {
       while (this.pending.length > 0) {
-        const batch = this.pending.splice(0, MAX_BATCH);
+        const group = this.takeGroup();
         try {
-          const pubs = await this.commitBatch(batch.map((b) => b.input));
-          batch.forEach((b, i) => b.resolve(pubs[i]));
+          const pubs = await this.commitGroup(group);
+          let at = 0;
+          for (const g of group) g.resolve(pubs.slice(at, (at += g.inputs.length)));
         } catch (e) {
-          if (batch.length === 1 || isUnavailableError(e)) {
-            for (const b of batch) b.reject(e);
+          if (group.length === 1 || isUnavailableError(e)) {
+            for (const g of group) g.reject(e);
             continue;
           }
-          // Isolate the publication that failed the batch: each on its own now.
-          for (const b of batch) {
+          // Isolate the entry that failed the group: each on its own now.
+          for (const g of group) {
             try {
-              b.resolve((await this.commitBatch([b.input]))[0]);
+              g.resolve(await this.commitGroup([g]));
             } catch (err) {
-              b.reject(err);
+              g.reject(err);
             }
           }
         }
@@ -211,6 +230,24 @@ export class MessagesRepo {
     } finally {
       this.committing = false;
     }
+  }
+
+  /** One transaction for the group's publications; each entry's `after` sees its own publications. */
+  private commitGroup(group: PendingAppend[]): Promise<Publication[]> {
+    const inputs = group.length === 1 ? group[0].inputs : group.flatMap((g) => g.inputs);
+    const withAfter = group.some((g) => g.after);
+    return this.commitBatch(
+      inputs,
+      withAfter
+        ? async (tx, pubs) => {
+            let at = 0;
+            for (const g of group) {
+              const mine = pubs.slice(at, (at += g.inputs.length));
+              if (g.after) await g.after(tx, mine);
+            }
+          }
+        : undefined,
+    );
   }
 
   /**
