@@ -2,7 +2,7 @@
  * Fanout decisions/s: one research note to 10,000 subscribers with mixed preferences.
  *
  *   npm run bench:fanout-decisions
- *   npx tsx bench/fanout-decisions.bench.ts [--subs 10000] [--rounds 20] [--db pg|pglite|none] [--queue memory|bullmq] [--runs 3]
+ *   npx tsx bench/fanout-decisions.bench.ts [--subs 10000] [--rounds 20] [--db pg|pglite|none] [--queue memory|bullmq] [--runs 3] [--batch N]
  *   npx tsx bench/fanout-decisions.bench.ts --subs 100000 --queue bullmq     # the issue-13 target: ≤ 3 s
  *
  * 1. routing only: workers/fanout.worker.ts planPage (entitlement, preference layers, quiet hours,
@@ -50,6 +50,8 @@ interface Options {
   db: 'pg' | 'pglite' | 'none';
   queue: 'memory' | 'bullmq';
   runs: number;
+  /** QIAO_FANOUT_BATCH: recipients per page (default: the setting's default). */
+  batch?: number;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -62,6 +64,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--db') o.db = v() as Options['db'];
     else if (a === '--queue') o.queue = v() as Options['queue'];
     else if (a === '--runs') o.runs = Number(v());
+    else if (a === '--batch') o.batch = Number(v());
     else if (a === '--help') {
       process.stdout.write('see the header of bench/fanout-decisions.bench.ts\n');
       process.exit(0);
@@ -190,7 +193,7 @@ async function endToEnd(subs: Subscriber[], kind: 'pg' | 'pglite', o: Options) {
       if (pushers.length) await db.insert(pushSubscriptions).values(pushers.map((s) => ({ userId: s.id, endpoint: `https://push.example/${s.id}`, p256dh: 'k', auth: 'a' })));
     }
     if (kind === 'pg') await db.execute(sql`analyze`);
-    const config = loadConfig({ QIAO_LOG_LEVEL: 'silent', QIAO_SEED_DEMO: 'false' });
+    const config = loadConfig({ QIAO_LOG_LEVEL: 'silent', QIAO_SEED_DEMO: 'false', ...(o.batch ? { QIAO_FANOUT_BATCH: String(o.batch) } : {}) });
     const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
     const prefix = `qiao-bench-fanout-${randomBytes(4).toString('hex')}:`;
     const queue: JobQueue = o.queue === 'bullmq' ? new BullQueue({ url: redisUrl, prefix }) : new MemoryQueue();

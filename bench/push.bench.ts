@@ -252,6 +252,13 @@ async function workerPhase(o: Options, cert: string, subs: Array<{ endpoint: str
         if (++done === deliveryIds.length) resolve();
       }, { concurrency: o.concurrency });
     });
+    // Postgres transactions of the bench database per delivery (every autocommit statement is one).
+    const xacts = async () => {
+      await new Promise((r) => setTimeout(r, 1200)); // backends report their counters at most once a second
+      const res = await h.db.execute((await import('drizzle-orm')).sql`select xact_commit + xact_rollback as n from pg_stat_database where datname = current_database()`);
+      return Number((res as unknown as { rows: Array<{ n: string }> }).rows[0].n);
+    };
+    const xact0 = await xacts();
     const before = await rpc<Stats>(endpoint, { t: 'stats' }, 'stats');
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
@@ -262,6 +269,7 @@ async function workerPhase(o: Options, cert: string, subs: Array<{ endpoint: str
     await finished;
     const cpu = process.cpuUsage(cpu0);
     const after = await rpc<Stats>(endpoint, { t: 'stats' }, 'stats');
+    const pgTransactionsPerDelivery = ((await xacts()) - xact0 - 1) / deliveryIds.length;
     const statuses = await h.db.execute((await import('drizzle-orm')).sql`select status, count(*)::int as n from deliveries group by status`);
     await w.close();
     agent.destroy();
@@ -281,6 +289,7 @@ async function workerPhase(o: Options, cert: string, subs: Array<{ endpoint: str
     return {
       queue: o.queue,
       enqueueS,
+      pgTransactionsPerDelivery,
       workerCpuUsPerDelivery: (cpu.user + cpu.system) / deliveryIds.length,
       deliveries: deliveryIds.length,
       seconds: elapsed,
@@ -355,7 +364,7 @@ async function main(): Promise<void> {
       `goal ≥ 2,000 pushes/s: ${results.map((r) => `${r.strategy} ${r.pushesPerS >= 2000 ? 'met' : 'NOT met'}`).join(', ')}\n` +
       (worker
         ? `push worker end to end (${worker.queue} queue job → PostgreSQL claim → RFC 8291 push → sent, ${o.concurrency} jobs in flight): ${worker.deliveriesPerS.toFixed(0)} deliveries/s ` +
-          `(${worker.deliveries} in ${worker.seconds.toFixed(1)} s; worker CPU ${(worker.workerCpuUtil * 100).toFixed(0)}%, ${worker.workerCpuUsPerDelivery.toFixed(0)} µs per delivery; enqueue ${worker.enqueueS.toFixed(1)} s; endpoint verified ${worker.endpoint.verified}/${worker.endpoint.requests}, errors ${worker.endpoint.errors}; rows ${JSON.stringify(worker.statuses)})\n` +
+          `(${worker.deliveries} in ${worker.seconds.toFixed(1)} s; worker CPU ${(worker.workerCpuUtil * 100).toFixed(0)}%, ${worker.workerCpuUsPerDelivery.toFixed(0)} µs per delivery; ${worker.pgTransactionsPerDelivery.toFixed(2)} Postgres transactions per delivery; enqueue ${worker.enqueueS.toFixed(1)} s; endpoint verified ${worker.endpoint.verified}/${worker.endpoint.requests}, errors ${worker.endpoint.errors}; rows ${JSON.stringify(worker.statuses)})\n` +
           `goal ≥ 2,500 deliveries/s end to end: ${worker.deliveriesPerS >= 2500 ? 'met' : 'NOT met'}` +
           (results.length ? `; ${((worker.deliveriesPerS / Math.max(...results.map((r) => r.pushesPerS))) * 100).toFixed(0)}% of the transport alone in this run (${Math.max(...results.map((r) => r.pushesPerS)).toFixed(0)} pushes/s)` : '') +
           '\n'

@@ -124,15 +124,6 @@ export class DeliveriesRepo {
     return out;
   }
 
-  /** Rows of a message still waiting to be sent on `transports`, for the given users. */
-  async queued(messageId: string, userIds: string[], transports: TrackedTransport[]): Promise<Array<{ id: string; transport: DeliveryRow['transport'] }>> {
-    if (!userIds.length) return [];
-    return this.db
-      .select({ id: deliveries.id, transport: deliveries.transport })
-      .from(deliveries)
-      .where(and(eq(deliveries.messageId, messageId), inArray(deliveries.userId, userIds), inArray(deliveries.transport, transports), eq(deliveries.status, 'queued')));
-  }
-
   async get(id: string): Promise<DeliveryRow | undefined> {
     const [r] = await this.db.select().from(deliveries).where(eq(deliveries.id, id)).limit(1);
     return r;
