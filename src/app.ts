@@ -32,6 +32,7 @@ import { Hub } from './hub/hub.ts';
 import { Publisher } from './hub/publisher.ts';
 import { Relay } from './hub/relay.ts';
 import { createMetrics } from './metrics.ts';
+import { createWorkerMetrics } from '../workers/worker-metrics.ts';
 import authRoutes from './routes/auth.routes.ts';
 import channelRoutes from './routes/channels.routes.ts';
 import healthRoutes from './routes/health.routes.ts';
@@ -105,6 +106,10 @@ import surveyRoutes from './routes/surveys.routes.ts';
 import { RemindersService } from './service/reminders.ts';
 import { ReminderSweep } from './service/reminder-sweep.ts';
 import reminderRoutes from './routes/reminders.routes.ts';
+import asyncApiRoutes from './routes/asyncapi.routes.ts';
+import { registerSharedSchemas } from './routes/schemas.ts';
+import { addCommonErrors } from './routes/common-responses.ts';
+import queueDashboardRoutes from './routes/queue-dashboard.routes.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -258,7 +263,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const metrics = createMetrics(config.nodeId);
   const users = new UsersRepo(db.db);
   const archive = new ArchiveRepo(db.db);
-  const dlp = new DlpService(db.db, archive, { logger: app.log });
+  const dlp = new DlpService(db.db, archive, { logger: app.log, onBlock: () => metrics.dlpBlocks.inc() });
   const messages = new MessagesRepo(db.db, archive);
   const audit = new AuditRepo(db.db);
   const hub = new Hub({ bus, messages, metrics, logger: app.log });
@@ -294,7 +299,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const advisory = { recommendations, approvals: approvalsSvc, tasks: new TasksService({ db: db.db, publisher, archive, messages, logger: app.log, dlp }) };
   const alertRules = new AlertRulesRepo(db.db);
   const account = buildAccount(config, db.db, publisher, messages, bus, app.log);
-  const alerting = await startAlertEngine(config, { store: alertRules, notify: publisherNotify(publisher), logger: app.log }, opts.alertSync);
+  const alerting = await startAlertEngine(config, { store: alertRules, notify: publisherNotify(publisher), logger: app.log, onNotified: () => metrics.alertFirings.inc() }, opts.alertSync);
   const deps: AppDeps = {
     config,
     logger: app.log,
@@ -390,7 +395,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   // has its own key, is exempt), and the login limits (src/routes/auth.routes.ts). Redis-backed in
   // services mode so the limits hold across nodes; if Redis is unreachable requests pass (fail open).
   const rateRedis = config.redisUrl
-    ? new (await import('ioredis')).Redis(config.redisUrl, { connectionName: 'qiao-rate-limit', maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 })
+    ? (await import('./store/redis-client.ts')).createRedis(config.redisUrl, { connectionName: 'qiao-rate-limit', maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 })
     : null;
   rateRedis?.on('error', () => {});
   await app.register(rateLimit, {
@@ -404,9 +409,14 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     errorResponseBuilder: () => new QiaoError('QIAO_RATE_LIMITED'),
   });
 
+  // Shared shapes (the error, Publication…) as components, named by their $id.
+  registerSharedSchemas(app);
+  // Before swagger and the routes: the errors any route can give join each route's responses.
+  app.addHook('onRoute', addCommonErrors);
   await app.register(swagger, {
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     openapi: {
-      info: { title: 'Qiao (桥) hub API', version: '0.1.0', description: 'REST API of the Qiao messaging hub. Socket protocol: docs/protocol.md. Error codes: ' + Object.keys(ERRORS).join(', ') },
+      info: { title: 'Qiao (桥) hub API', version: '0.1.0', description: 'REST API of the Qiao messaging hub. Socket protocol: docs/protocol.md and /asyncapi.json. Errors: the QiaoError component (its `code` lists the catalogue, src/errors/codes.ts).' },
       components: {
         securitySchemes: {
           bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
@@ -448,6 +458,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(async (scope) => researchRoutes(scope, deps));
   await app.register(async (scope) => teamRoutes(scope, deps));
   await app.register(async (scope) => healthRoutes(scope, deps));
+  await app.register(asyncApiRoutes);
   await app.register(async (scope) => recommendationRoutes(scope, deps));
   await app.register(async (scope) => approvalRoutes(scope, deps));
   await app.register(async (scope) => taskRoutes(scope, deps));
@@ -467,6 +478,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(async (scope) => followupRoutes(scope, deps));
   await app.register(async (scope) => surveyRoutes(scope, deps));
   await app.register(async (scope) => reminderRoutes(scope, deps));
+  // Operations (issue 13): the admins' queue dashboard (services mode).
+  await app.register(async (scope) => queueDashboardRoutes(scope, deps));
   await app.register(webRoutes, {});
   app.setNotFoundHandler(async () => {
     throw new QiaoError('QIAO_NOT_FOUND');
@@ -513,6 +526,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
         outboxDir: opts.outboxDir ?? tmpOutbox,
         // An in-memory hub is a test's: its SMS stay beside its .eml files, not in the real <dataDir>.
         smsOutboxDir: opts.smsOutboxDir ?? (opts.inMemoryDb ? join((opts.outboxDir ?? tmpOutbox)!, 'sms') : undefined),
+        // Workers inside the hub report on the hub's /metrics.
+        metrics: createWorkerMetrics(metrics.registry),
       })
     : null;
 
@@ -539,7 +554,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   return app;
 }
 
-const isOpsPath = (url: string) => /^\/(metrics|docs)(\/|\?|$)/.test(url);
+const isOpsPath = (url: string) => /^\/(metrics|docs|asyncapi\.json)(\/|\?|$)/.test(url);
 
 /** Whether an address is loopback (127.0.0.0/8, ::1, or IPv4-mapped loopback). */
 export function isLoopback(addr: string | undefined): boolean {
@@ -548,7 +563,7 @@ export function isLoopback(addr: string | undefined): boolean {
   return a === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a);
 }
 
-/** QIAO_OPS_ALLOW / QIAO_OPS_TOKEN: who may read /metrics and /docs. */
+/** QIAO_OPS_ALLOW / QIAO_OPS_TOKEN: who may read /metrics, /docs and /asyncapi.json. */
 export function opsAllowed(config: Config, addr: string | undefined, token: string | string[] | undefined): boolean {
   if (config.security.opsAllow === 'all') return true;
   const t = config.security.opsToken;

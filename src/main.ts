@@ -1,12 +1,15 @@
 /**
  * CLI entry: `start` (hub node), `worker` (delivery workers), `migrate`, `seed`, `archive-verify` and
  * `archive-purge` (src/compliance/cli.ts).
- * Prints a clear message and exits non-zero when the configuration is invalid.
+ * Prints a clear message and exits non-zero when the configuration is invalid. `start` and `worker` shut
+ * down gracefully on SIGTERM/SIGINT (src/shutdown.ts). Production runs the build of this file,
+ * `node dist/main.js <command>` (build/server-bundle.ts).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildApp, openDb, openPresence, openQueue } from './app.ts';
 import { ConfigError, checkHubConfig, loadConfig, processArgs, type Config } from './config/config.ts';
+import { installShutdown } from './shutdown.ts';
 import { DEMO_LOGINS, DEMO_PASSWORD, seedDemo } from './store/seed.ts';
 
 function out(line: string): void {
@@ -28,7 +31,8 @@ async function start(config: Config): Promise<void> {
   if (config.mode === 'embedded') mkdirSync(config.dataDir, { recursive: true });
   config = embeddedSecret(config);
   const app = await buildApp(config);
-  keepRunning(app.log);
+  // SIGTERM/SIGINT: drain (refuse writes, move clients to other nodes, finish publishes), then exit 0.
+  installShutdown({ logger: app.log, timeoutMs: config.ops.shutdownTimeoutMs, close: () => app.drain() });
   const address = await app.listen({ host: config.host, port: config.port });
   const port = (app.server.address() as { port: number }).port;
   out('');
@@ -41,30 +45,6 @@ async function start(config: Config): Promise<void> {
     for (const l of DEMO_LOGINS) out(`    ${l.login.padEnd(12)} ${l.role.padEnd(11)} ${l.note}`);
   }
   out('');
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    app.log.info({ signal }, 'draining');
-    app.drain().then(
-      () => process.exit(0),
-      (err) => {
-        app.log.error({ err }, 'drain failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
-}
-
-/**
- * A promise rejected by a dependency that went away (a Redis command failing during a restart, a
- * Postgres connection cut) is logged, not fatal: a long-running process must outlive its dependencies'
- * outages (each path that can fail there reports QIAO_UNAVAILABLE and retries on its own).
- */
-function keepRunning(logger: { error(obj: object, msg: string): void }): void {
-  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled promise rejection (process keeps running)'));
 }
 
 async function migrateOnly(config: Config, seed: boolean): Promise<void> {
@@ -94,34 +74,37 @@ async function worker(config: Config, which: string | undefined): Promise<void> 
   }
   const { pino } = await import('pino');
   const logger = pino({ level: config.logLevel, base: { node: config.nodeId, pid: process.pid, role: 'worker' } });
-  keepRunning(logger);
+  const { workerProcessMetrics, startWorkerServer } = await import('../workers/worker-server.ts');
+  let closing = false;
+  let release = async () => {};
+  // Installed first: a signal while connecting still closes what is open (and an uncaught error exits).
+  installShutdown({
+    logger,
+    timeoutMs: config.ops.shutdownTimeoutMs,
+    close: async () => {
+      closing = true;
+      await release();
+    },
+  });
   const db = await openDb(config, false, logger);
   const queue = await openQueue(config);
   // Presence (Redis, written by the hub nodes): online users get no push — their socket showed it.
   const presence = await openPresence(config);
-  const workers = startWorkers({ config, logger, db: db.db, queue, presence }, { queues: queues as typeof WORKER_NAMES });
-  logger.info({ queues, mail: workers.ctx.mail.kind }, 'workers started');
-  out(`Qiao 桥 workers running: ${queues.join(', ')} (mail: ${workers.ctx.mail.kind}) node=${config.nodeId} pid=${process.pid}`);
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'workers stopping');
-    (async () => {
-      await workers.close();
-      await queue.close();
-      await presence.close();
-      await db.close();
-    })().then(
-      () => process.exit(0),
-      (err) => {
-        logger.error({ err }, 'worker shutdown failed');
-        process.exit(1);
-      },
-    );
+  const metrics = workerProcessMetrics(config.nodeId);
+  const workers = startWorkers({ config, logger, db: db.db, queue, presence, metrics }, { queues: queues as typeof WORKER_NAMES });
+  const server = await startWorkerServer({ config, logger, db, metrics, closing: () => closing });
+  // Stop taking jobs and finish those in flight, then connections; the health port goes last, so it
+  // answers 'draining' meanwhile.
+  release = async () => {
+    await workers.close();
+    await queue.close();
+    await presence.close();
+    await server?.close();
+    await db.close();
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  logger.info({ queues, mail: workers.ctx.mail.kind, metricsPort: server?.port ?? null }, 'workers started');
+  const ops = server ? ` health/metrics=http://${config.host}:${server.port}` : '';
+  out(`Qiao 桥 workers running: ${queues.join(', ')} (mail: ${workers.ctx.mail.kind}) node=${config.nodeId} pid=${process.pid}${ops}`);
 }
 
 async function main(): Promise<void> {

@@ -13,6 +13,10 @@ export interface Metrics {
   relay: Counter<'outcome'>;
   /** Holes in a channel's live stream that the hub filled (or could not fill) on this node. */
   liveGaps: Counter<'outcome'>;
+  /** Price-alert notifications published by this node's alert engine (src/domain/alert-engine.ts). */
+  alertFirings: Counter;
+  /** Publications refused by the DLP dictionary on this node (src/compliance/dlp.ts). */
+  dlpBlocks: Counter;
 }
 
 export function createMetrics(nodeId: string, withDefaults = true): Metrics {
@@ -40,5 +44,7 @@ export function createMetrics(nodeId: string, withDefaults = true): Metrics {
       registers: [registry],
     }),
     liveGaps: new Counter({ name: 'qiao_live_gaps_total', help: 'Holes in a live channel stream, by how they were closed', labelNames: ['outcome'], registers: [registry] }),
+    alertFirings: new Counter({ name: 'qiao_alert_firings_total', help: 'Price alerts that fired and whose notification this node published', registers: [registry] }),
+    dlpBlocks: new Counter({ name: 'qiao_dlp_blocks_total', help: 'Publications refused by a DLP block term on this node', registers: [registry] }),
   };
 }

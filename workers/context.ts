@@ -21,6 +21,7 @@ import type { Agent as HttpsAgent } from 'node:https';
 import { pushWorker, type PushWorker } from './push.worker.ts';
 import type { PushTransport } from './transports/push-transport.ts';
 import { OutboxSmsTransport, type SmsTransport } from './transports/sms-transport.ts';
+import type { WorkerMetrics } from './worker-metrics.ts';
 
 export interface WorkerDeps {
   config: Config;
@@ -43,6 +44,8 @@ export interface WorkerDeps {
   sms?: SmsTransport;
   /** Where SMS files go without SMPP; default <QIAO_DATA_DIR>/sms-outbox. */
   smsOutboxDir?: string;
+  /** Prometheus metrics (workers/worker-metrics.ts); absent → none (benches, unit tests). */
+  metrics?: WorkerMetrics;
 }
 
 export interface WorkerContext {
@@ -65,6 +68,7 @@ export interface WorkerContext {
   push: PushWorker;
   /** The delivery worker of each transport (workers/delivery-transports.ts); set by startWorkers. */
   transports: Record<SentTransport, DeliveryWorker>;
+  metrics?: WorkerMetrics;
 }
 
 /** A small LRU over an async loader; misses are not cached (a message may not be committed yet). */
@@ -106,6 +110,7 @@ export function createContext(deps: WorkerDeps, mail: MailTransport, sms?: SmsTr
     message: cached(256, (id) => recipients.message(id)),
     displayName: cached(4096, async (id) => (await recipients.displayNames([id])).get(id)),
     transports: undefined as unknown as Record<SentTransport, DeliveryWorker>,
+    metrics: deps.metrics,
   };
 }
 

@@ -48,6 +48,7 @@ export function escalationHandler(ctx: WorkerContext): JobHandler<EscalationJob>
     if (!j || typeof j.messageId !== 'string' || !UUID_RE.test(j.userId ?? '') || !Number.isInteger(j.step) || j.step < 0 || j.step >= ESCALATION_STEPS.length) {
       throw new UnrecoverableJobError('escalation job needs messageId, userId and step 0 or 1');
     }
-    await runEscalation(ctx, j);
+    const outcome = await runEscalation(ctx, j);
+    ctx.metrics?.escalations.inc({ transport: ESCALATION_STEPS[j.step], outcome });
   };
 }

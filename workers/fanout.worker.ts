@@ -109,6 +109,9 @@ export function planPage(p: PageInput): PagePlan {
   return plan;
 }
 
+/** Pages of recipients being written at once by one fanout job (each uses up to 3 connections). */
+const PAGES_IN_FLIGHT = 3;
+
 export interface FanoutStats {
   recipients: number;
   skipped: number;
@@ -137,11 +140,10 @@ export async function runFanout(ctx: WorkerContext, messageId: string, attempt =
   const d = ctx.config.delivery;
   const firmId = resolved.family.recipients.kind === 'sender-firm' ? await ctx.recipients.userFirm(msg.senderId) : undefined;
   const stats: FanoutStats = { recipients: 0, skipped: 0, rows: 0, jobs: 0 };
-  let after: string | undefined;
-  for (;;) {
-    const page = await ctx.recipients.page(resolved.parsed, { after, limit: d.fanoutBatch, firmId });
-    if (!page.length) break;
-    after = page[page.length - 1].id;
+  const senderId = msg.senderId;
+
+  /** Everything after the read of one page: prefs, routing, inbox items, delivery rows, jobs. */
+  const writePage = async (page: RecipientRow[]): Promise<void> => {
     const ids = page.map((u) => u.id);
     const [layers, withPush, presence] = await Promise.all([
       ctx.prefs.layersFor(ids, category),
@@ -151,25 +153,50 @@ export async function runFanout(ctx: WorkerContext, messageId: string, attempt =
         return undefined;
       }),
     ]);
-    const plan = planPage({ messageId, channel: resolved.parsed, senderId: msg.senderId, category, msg: routing, recipients: page, layers, withPush, presence, now, holidays: ctx.holidays });
-    await ctx.inbox.add(plan.inboxItems);
-    await ctx.deliveries.insertMany(plan.rows);
-    // Enqueue from what is stored, not from this plan: after a crash between insert and enqueue the
-    // rows exist already, and a re-run must still enqueue them.
-    const queued = await ctx.deliveries.queued(messageId, ids, [...WORKER_TRANSPORTS]);
-    stats.jobs += await enqueueDeliveries(ctx, queued);
-    for (let i = 0; i < plan.ackUsers.length; i += 500) {
-      await Promise.all(
-        plan.ackUsers.slice(i, i + 500).map((userId) =>
-          ctx.queue.add<EscalationJob>(QUEUES.escalation, 'escalate', { messageId, userId, step: 0 }, { jobId: jobIds.escalation(messageId, userId, 0), delayMs: d.escalationPushAfterS * 1000 }),
-        ),
+    const plan = planPage({ messageId, channel: resolved.parsed, senderId, category, msg: routing, recipients: page, layers, withPush, presence, now, holidays: ctx.holidays });
+    // Inbox items and delivery rows are independent (both insert-if-absent), so on two connections.
+    // Jobs are enqueued from what is stored, not from this plan: after a crash between insert and
+    // enqueue the rows exist already, and the re-run must still enqueue the queued ones.
+    const [, queued] = await Promise.all([ctx.inbox.add(plan.inboxItems, { likelyNew: true }), ctx.deliveries.insertManyReturningQueued(plan.rows, WORKER_TRANSPORTS)]);
+    // Not `stats.jobs += await …`: that reads stats.jobs before the await and loses the counts of
+    // the pages that finish meanwhile.
+    const jobs = await enqueueDeliveries(ctx, queued);
+    stats.jobs += jobs;
+    if (plan.ackUsers.length) {
+      await ctx.queue.addBulk<EscalationJob>(
+        QUEUES.escalation,
+        plan.ackUsers.map((userId) => ({ name: 'escalate', data: { messageId, userId, step: 0 }, opts: { jobId: jobIds.escalation(messageId, userId, 0), delayMs: d.escalationPushAfterS * 1000 } })),
       );
     }
     stats.recipients += page.length - plan.skipped;
     stats.skipped += plan.skipped;
     stats.rows += plan.rows.length;
-    if (page.length < d.fanoutBatch) break;
+  };
+
+  // Pages are read one after the other (keyset on the user id) while up to PAGES_IN_FLIGHT earlier
+  // pages are being written: the writes of a page dominate, and overlapping them keeps Postgres
+  // busy on more than one connection. A failed page fails the job after the others settle; the
+  // re-run redoes everything idempotently.
+  const inFlight = new Set<Promise<void>>();
+  let failure: { e: unknown } | undefined;
+  let after: string | undefined;
+  for (;;) {
+    const page = await ctx.recipients.page(resolved.parsed, { after, limit: d.fanoutBatch, firmId });
+    if (!page.length) break;
+    after = page[page.length - 1].id;
+    const p: Promise<void> = writePage(page).then(
+      () => void inFlight.delete(p),
+      (e) => {
+        inFlight.delete(p);
+        failure ??= { e };
+      },
+    );
+    inFlight.add(p);
+    if (inFlight.size >= PAGES_IN_FLIGHT) await Promise.race(inFlight);
+    if (failure || page.length < d.fanoutBatch) break;
   }
+  await Promise.all(inFlight);
+  if (failure) throw failure.e;
   ctx.logger.info({ messageId, channel: msg.channel, category, critical: routing.critical, ...stats }, 'fanout done');
   return stats;
 }

@@ -24,6 +24,7 @@ import { recordReceipts } from './sms.worker.ts';
 import { escalationHandler } from './escalation.worker.ts';
 import { fanoutHandler } from './fanout.worker.ts';
 import { createMailTransport } from './transports/email-transport.ts';
+import { countedHandler } from './worker-metrics.ts';
 import { createSmsTransport } from './transports/sms-transport.ts';
 
 export type { WorkerDeps } from './context.ts';
@@ -84,10 +85,18 @@ export function startWorkers(deps: WorkerDeps, opts: StartOptions = {}): Workers
   });
   recordReceipts(sms, ctx.deliveries, deps.logger);
   const queues = opts.queues ?? WORKER_NAMES;
+  const m = deps.metrics;
+  const transportOf = (name: WorkerName) => (name in DELIVERY_TRANSPORTS ? (name as SentTransport) : undefined);
   const handles: WorkerHandle[] = queues.map((name) => {
     const spec: WorkerSpec = HANDLERS[name];
-    return deps.queue.process(spec.queue, spec.handler(ctx) as JobHandler<unknown>, { concurrency: spec.concurrency(ctx) });
+    const handler = spec.handler(ctx) as JobHandler<unknown>;
+    return deps.queue.process(spec.queue, m ? countedHandler(spec.queue, handler, m, transportOf(name)) : handler, { concurrency: spec.concurrency(ctx) });
   });
+  if (m) {
+    m.watchDeliveries(Object.fromEntries(queues.flatMap((n) => (transportOf(n) ? [[n, ctx.transports[transportOf(n)!]]] : []))));
+    // Every queue, not only those this process takes: any worker's /metrics shows the whole backlog.
+    m.watchQueues(deps.queue, Object.values(QUEUES));
+  }
 
   let timer: NodeJS.Timeout | undefined;
   if (opts.sweep ?? queues.includes('digest')) {

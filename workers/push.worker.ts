@@ -31,7 +31,9 @@ import type { Db } from '../src/store/db.ts';
 import { DeliveriesRepo } from '../src/store/deliveries-repo.ts';
 import { PushRepo, type PushSubscriptionRow } from '../src/store/push-repo.ts';
 import { RecipientsRepo } from '../src/store/recipients-repo.ts';
+import { Coalescer } from './coalesce.ts';
 import { deliveryWorker, type DeliveryWorker } from './delivery.worker.ts';
+import { messageLoader } from './message-loader.ts';
 import { STRINGS, langOf } from './templates/strings.ts';
 import type { DeliveryTransport, SendOutcome } from './transports/delivery-transport.ts';
 import { reminderBody, reminderTitle } from './templates/reminder-text.ts';
@@ -119,6 +121,8 @@ export function pushMessageFor(m: { messageId: string; channel: string; kind: st
 /** Where a user's browsers are (PushRepo in the worker; a plain list in the contract test). */
 export interface PushDirectory {
   listForUser(userId: string): Promise<PushSubscriptionRow[]>;
+  /** Optional batched form: concurrent sends then share one read (PushRepo has it). */
+  listForUsers?(userIds: string[]): Promise<Map<string, PushSubscriptionRow[]>>;
   /** Subscriptions the push service says are gone (404/410). */
   removeById(ids: string[]): Promise<unknown>;
   /** For operators: when a device last accepted a push. */
@@ -143,6 +147,13 @@ export function pushDelivery(o: PushDeliveryOptions): DeliveryTransport<Rendered
   /** Subscription id → when this process last wrote its lastSuccessAt. */
   const markedAt = new Map<string, number>();
   const log = o.logger;
+  // Concurrent sends share one subscriptions read and one lastSuccessAt write per event-loop turn.
+  const dir = o.directory;
+  const lists = dir.listForUsers ? new Coalescer((userIds: string[]) => dir.listForUsers!(userIds)) : undefined;
+  const listFor = async (userId: string) => (lists ? ((await lists.get(userId)) ?? []) : dir.listForUser(userId));
+  const successes = new Coalescer(async (ids: string[]) => {
+    await dir.markSuccess(ids);
+  });
   return {
     name: 'push',
     needs: 'push-subscriptions',
@@ -155,7 +166,7 @@ export function pushDelivery(o: PushDeliveryOptions): DeliveryTransport<Rendered
       return { body: JSON.stringify(msg.payload), options: msg.options };
     },
     async send(id, r, c): Promise<SendOutcome> {
-      const subs = await o.directory.listForUser(r.userId);
+      const subs = await listFor(r.userId);
       if (!subs.length) return { result: 'suppressed', reason: 'no-subscription' };
       const t = await o.transport();
       const outcomes: PushOutcome[] = await Promise.all(subs.map((s) => t.send({ endpoint: s.endpoint, p256dh: s.p256dh, auth: s.auth }, c.body, c.options)));
@@ -183,7 +194,7 @@ export function pushDelivery(o: PushDeliveryOptions): DeliveryTransport<Rendered
         if (stale.length) {
           for (const sid of stale) markedAt.set(sid, now);
           if (markedAt.size > 50_000) markedAt.clear();
-          await o.directory.markSuccess(stale).catch((err) => log.warn({ err }, 'push: could not record lastSuccessAt'));
+          await Promise.all(stale.map((sid) => successes.get(sid))).catch((err) => log.warn({ err }, 'push: could not record lastSuccessAt'));
         }
         // Retrying would re-send to the devices that already have it.
         if (failures.length) log.warn({ deliveryId: id, failures }, 'push sent to some devices only');
@@ -247,7 +258,7 @@ export function pushWorker(deps: PushWorkerDeps): PushWorker {
     logger: deps.logger,
     deliveries: new DeliveriesRepo(deps.db),
     leaseMs: deps.config.delivery.leaseMs,
-    message: (id) => recipients.message(id),
+    message: messageLoader((ids) => recipients.messages(ids)),
     displayName: async (id) => (await recipients.displayNames([id])).get(id),
   });
   return { handler: worker.handler, concurrency: deps.config.pushConcurrency, worker, close: () => worker.close() };

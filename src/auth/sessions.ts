@@ -8,8 +8,8 @@
  * - a change (logout, password change, disable, sign-out everywhere, role/team change, re-grade) is
  *   committed in Postgres first, then signalled on the bus channel `sys.session`; every node (this one
  *   synchronously, before the REST answer) drops its cached state for the user and acts on its live
- *   sockets: a revoked or disabled user's connections are closed with QIAO_SESSION_REVOKED (4406) or
- *   QIAO_ACCOUNT_DISABLED (4407); a re-graded client's subscriptions are re-authorised with the new
+ *   sockets: a revoked or disabled user's connections are closed with QIAO_SESSION_REVOKED (4606) or
+ *   QIAO_ACCOUNT_DISABLED (4607); a re-graded client's subscriptions are re-authorised with the new
  *   tier (refused ones end with an `unsubscribed` push);
  * - a cached entry is trusted for at most QIAO_SESSION_CACHE_TTL_MS (safety net for a lost signal), and
  *   the whole cache is dropped, and every local socket re-checked, when the bus reports it missed

@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import { closeRedis, createRedis, type RedisClient } from '../store/redis-client.ts';
+import { RedisSubscriber, publishOn } from '../store/redis-pubsub.ts';
 import type { Bus, BusHandler, ChannelOptions, HistoryOptions, HistoryResult, Publication, PublishResult, SignalHandler } from './bus.ts';
 
 export interface RedisBusLogger {
@@ -7,7 +8,7 @@ export interface RedisBusLogger {
 }
 
 export interface RedisBusOptions {
-  /** e.g. `redis://127.0.0.1:6379/0` */
+  /** e.g. `redis://127.0.0.1:6379/0`, or `redis+cluster://h1:7000,h2:7001` (src/store/redis-client.ts). */
   url: string;
   /** Prefix of every key and pub/sub channel name; default `qiao:`. */
   prefix?: string;
@@ -27,9 +28,17 @@ export interface RedisBusOptions {
  * - `P{C}:sig`    pub/sub channel for signals (ephemeral, never stored). Same subscriber connection as
  *                 `:live`, so a signal and a later publication reach every process in send order.
  *
- * `{C}` is a Redis Cluster hash tag, so both keys of a channel live in one slot (needed by the script
- * and the MULTI in `history`). Channel names may contain dots and colons; the suffixes are distinct,
- * so no two channels can produce the same key.
+ * `{C}` is a Redis Cluster hash tag, so both keys AND both pub/sub channels of a channel live in one
+ * slot: the script (which reads and writes the keys and publishes) and the MULTI in `history` never
+ * cross slots, and on a cluster the shard channels `:live` and `:sig` are owned by the same master as
+ * the keys, so SPUBLISH inside the script is legal and a signal and a publication travel the same
+ * shard connection (guarantee 6). Channel names may contain dots and colons; the suffixes are distinct,
+ * so no two channels can produce the same key. A channel name holding `}` would end the hash tag early:
+ * the keys would still be consistent (the tag is the same for all four names), just in another slot.
+ *
+ * Pub/sub flavour: classic PUBLISH/SUBSCRIBE on a single Redis (unchanged: every existing deployment
+ * and test keeps its behaviour; on one server sharded pub/sub buys nothing), sharded SPUBLISH/SSUBSCRIBE
+ * on a Redis Cluster, where classic PUBLISH would be broadcast to every node of the cluster.
  */
 const PUBLISH_LUA = `
 local offset = tonumber(ARGV[1])
@@ -51,7 +60,12 @@ end
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], ARGV[1] .. '-0', 'p', ARGV[2])
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
-redis.call('PUBLISH', ARGV[5], ARGV[2])
+-- On a cluster the live channel is a shard channel in the keys' slot (same hash tag).
+if ARGV[7] == 'S' then
+  redis.call('SPUBLISH', ARGV[5], ARGV[2])
+else
+  redis.call('PUBLISH', ARGV[5], ARGV[2])
+end
 return {1, ARGV[1]}
 `;
 
@@ -67,6 +81,7 @@ interface PublishScript {
     ttlMs: string,
     liveChannel: string,
     contiguous: '0' | '1',
+    sharded: 'S' | 'C',
   ): Promise<ScriptReply>;
 }
 
@@ -85,63 +100,46 @@ const noopLogger: RedisBusLogger = { warn() {}, error() {} };
 
 /**
  * Bus over Redis: one command connection (Lua publish, history reads) and one subscriber connection
- * (pub/sub, reference-counted per channel). Ordering across processes comes from the publish script:
- * the offset check, XADD and PUBLISH run atomically, so PUBLISH order is offset order.
+ * (pub/sub, reference-counted per channel; on a cluster one per master, see redis-pubsub.ts). Ordering
+ * across processes comes from the publish script: the offset check, XADD and (S)PUBLISH run atomically,
+ * so publish order is offset order.
  */
 export class RedisBus implements Bus {
   private readonly prefix: string;
   private readonly logger: RedisBusLogger;
-  private readonly cmd: Redis;
-  private readonly sub: Redis;
+  private readonly cmd: RedisClient;
+  private readonly sub: RedisSubscriber;
   private readonly live = new Map<string, LiveChannel>();
   private readonly sigs = new Map<string, LiveChannel<SignalHandler>>();
   private closed = false;
-  private subWasReady = false;
-  private subLost = false;
 
   constructor(opts: RedisBusOptions) {
     this.prefix = opts.prefix ?? 'qiao:';
     this.logger = opts.logger ?? noopLogger;
-    // Auto-pipelining: commands issued in the same tick (relays, history reads, signals) share one write.
-    this.cmd = new Redis(opts.url, { connectionName: 'qiao-bus', enableAutoPipelining: true });
-    this.sub = new Redis(opts.url, { connectionName: 'qiao-bus-sub' });
+    // Auto-pipelining: commands issued in the same tick (relays, history reads, signals) share one write
+    // (on a cluster: one write per master).
+    this.cmd = createRedis(opts.url, { connectionName: 'qiao-bus', enableAutoPipelining: true });
+    this.sub = new RedisSubscriber(opts.url, { connectionName: 'qiao-bus-sub', logger: this.logger, label: 'bus subscriber' });
     this.cmd.defineCommand('qiaoBusPublish', { numberOfKeys: 2, lua: PUBLISH_LUA });
 
     this.cmd.on('error', (err: Error) => this.logger.warn({ err, conn: 'command' }, 'redis bus: connection error'));
-    this.sub.on('error', (err: Error) => this.logger.warn({ err, conn: 'subscriber' }, 'redis bus: connection error'));
-    this.sub.on('close', () => {
-      if (this.closed || !this.subWasReady) return;
-      this.subLost = true;
-      this.logger.warn(
-        { conn: 'subscriber', channels: this.live.size },
-        'redis bus: subscriber connection lost; live delivery paused, publications may be missed',
-      );
+    // Resync listeners run once live delivery is active again after a lost subscriber connection.
+    this.sub.onResync(() => {
+      if (this.closed) return;
+      for (const l of this.resyncListeners) l();
     });
-    this.sub.on('ready', () => {
-      this.subWasReady = true;
-      if (!this.subLost || this.closed) return;
-      this.subLost = false;
-      // ioredis re-subscribes the previous channel set by itself (autoResubscribe).
-      this.logger.warn(
-        { conn: 'subscriber', channels: this.live.size },
-        'redis bus: subscriber reconnected and re-subscribing; subscribers should recover missed publications from history',
-      );
-      // The PING is answered after the re-SUBSCRIBE commands ioredis queued, so live delivery is
-      // active again when the resync listeners read history.
-      this.sub
-        .ping()
-        .catch(() => undefined)
-        .then(() => {
-          for (const l of this.resyncListeners) l();
-        });
-    });
-    this.sub.on('message', (redisChannel: string, raw: string) => {
+    this.sub.onMessage((redisChannel: string, raw: string) => {
       if (this.sigs.has(redisChannel)) this.deliverSignal(redisChannel, raw);
       else this.deliver(redisChannel, raw);
     });
   }
 
   private readonly resyncListeners: Array<() => void> = [];
+
+  /** True on a Redis Cluster (sharded pub/sub). */
+  get sharded(): boolean {
+    return this.sub.sharded;
+  }
 
   onResync(listener: () => void): void {
     this.resyncListeners.push(listener);
@@ -178,6 +176,7 @@ export class RedisBus implements Bus {
       String(ttlMs),
       this.liveChannel(pub.channel),
       opts.contiguous ? '1' : '0',
+      this.sub.sharded ? 'S' : 'C',
     );
     return { accepted: Number(reply[0]) === 1, topOffset: Number(reply[1]) };
   }
@@ -210,7 +209,7 @@ export class RedisBus implements Bus {
 
   async signal(channel: string, data: unknown): Promise<void> {
     if (this.closed) throw new Error('bus closed');
-    await this.cmd.publish(this.signalChannel(channel), JSON.stringify(data ?? null));
+    await publishOn(this.cmd, this.signalChannel(channel), JSON.stringify(data ?? null));
   }
 
   async subscribeSignals(channel: string, handler: SignalHandler): Promise<void> {
@@ -336,14 +335,6 @@ export class RedisBus implements Bus {
     this.closed = true;
     this.live.clear();
     this.sigs.clear();
-    await Promise.all(
-      [this.cmd, this.sub].map(async (conn) => {
-        try {
-          await conn.quit();
-        } catch {
-          conn.disconnect();
-        }
-      }),
-    );
+    await Promise.all([closeRedis(this.cmd), this.sub.close()]);
   }
 }

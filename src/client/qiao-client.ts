@@ -10,7 +10,8 @@
  *   `since` = that offset, so what was missed arrives in order; drops duplicates by message id (the
  *   last `dedupeWindow` ids per channel) and any message at or below the last offset;
  * - reconnects with exponential backoff and jitter after an unexpected close, and after `afterMs` on a
- *   `reconnect` push (node draining); auth close codes (4401–4407) stop it unless the token function
+ *   `reconnect` push (node draining). The close code's range decides (src/errors/close-codes.ts):
+ *   4000–4499 reconnect, 4500–4999 stop; an auth close (46xx) stops it unless the token function
  *   returns a different token.
  *
  * Several nodes (failover, so an application never writes it):
@@ -19,7 +20,8 @@
  *   appended to the list (deduplicated; `learnNodes: false` turns this off).
  * - A failed attempt or an unexpected close moves to the NEXT URL in the list (round robin), after the
  *   usual backoff delay (reset by every welcome).
- * - A `reconnect` push, or a close with 4503 (QIAO_DRAINING / QIAO_UNAVAILABLE) or 1001 (going away),
+ * - A `reconnect` push, or a close in the node range 4100–4199 (QIAO_DRAINING, QIAO_UNAVAILABLE,
+ *   QIAO_INTERNAL) or 1001 (going away),
  *   marks that URL draining for `drainingSkipMs` (default 30 s). Draining URLs are skipped while another
  *   is usable; when every URL is marked (e.g. one URL behind a load balancer) the one whose mark ends
  *   first is tried (after the normal delay, not after the mark). After a `reconnect` push the client
@@ -53,6 +55,7 @@ import type {
   UnsubscribedPush,
   WelcomePush,
 } from '../gateway/protocol.ts';
+import { CLOSE_CODES, closeAction, closeRange } from '../errors/close-codes.ts';
 import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.ts';
 import { QiaoClientError, unavailable } from './client-error.ts';
 import { TypedEmitter } from './emitter.ts';
@@ -180,11 +183,7 @@ interface ChannelSub {
   waiter?: { resolve(r: SubscribeResult): void; reject(e: QiaoClientError): void };
 }
 
-/** Auth failures: the connection is refused for the token itself. */
-const AUTH_CLOSE_MIN = 4401;
-const AUTH_CLOSE_MAX = 4407;
-/** Closes that mean "this node is going away / refusing": move to another node. */
-const DRAINING_CLOSE = 4503;
+/** Besides the node range (41xx, src/errors/close-codes.ts): "this node is going away", move to another node. */
 const GOING_AWAY = 1001;
 const DEFAULT_DRAINING_SKIP_MS = 30_000;
 /** Bound on the node list (servers may advertise nodes). */
@@ -382,7 +381,7 @@ export class QiaoClient extends TypedEmitter<QiaoClientEvents> {
     } catch (e) {
       if (epoch !== this.epoch) return;
       this.emit('error', toClientError(e, 'QIAO_AUTH_REQUIRED', 'The token function failed'));
-      this.afterClose(epoch, { code: 4401, reason: 'no token', errorCode: 'QIAO_AUTH_REQUIRED' }, false);
+      this.afterClose(epoch, { code: CLOSE_CODES.QIAO_AUTH_REQUIRED, reason: 'no token', errorCode: 'QIAO_AUTH_REQUIRED' }, false);
       return;
     }
     if (epoch !== this.epoch || this.stopped) return;
@@ -450,16 +449,19 @@ export class QiaoClient extends TypedEmitter<QiaoClientEvents> {
       this.emit('disconnected', { ...base, willReconnect: false });
       return;
     }
-    // The node is going away (or refuses while it drains): skip it for a while.
-    if (info.code === DRAINING_CLOSE || info.code === GOING_AWAY) this.markDraining(this.cursor);
+    // The node is going away (or cannot serve now): skip it for a while.
+    if (closeRange(info.code)?.scope === 'node' || info.code === GOING_AWAY) this.markDraining(this.cursor);
     if (this.plannedReconnectAt !== null) {
       const delayMs = Math.max(0, this.plannedReconnectAt - Date.now());
       this.plannedReconnectAt = null;
       this.scheduleReconnect(delayMs, base, this.pickNode(this.cursor));
       return;
     }
-    if (info.code >= AUTH_CLOSE_MIN && info.code <= AUTH_CLOSE_MAX) {
-      void this.afterAuthClose(epoch, info, base);
+    // The range decides (src/errors/close-codes.ts): a stop close ends reconnecting, except that
+    // refused credentials are worth one more try when the token function hands out a new token.
+    if (closeAction(info.code) === 'stop') {
+      if (closeRange(info.code)?.scope === 'auth') void this.afterAuthClose(epoch, info, base);
+      else this.giveUp(info, base);
       return;
     }
     // Failed attempt or unexpected close: the next node of the list, after the backoff.
@@ -483,9 +485,14 @@ export class QiaoClient extends TypedEmitter<QiaoClientEvents> {
       this.scheduleReconnect(this.backoff.next(), base, this.cursor);
       return;
     }
+    this.giveUp(info, base, 'QIAO_AUTH_REQUIRED');
+  }
+
+  /** A stop close: no more reconnects; the error goes to `error` and to whoever waits in connect(). */
+  private giveUp(info: CloseInfo, base: Omit<DisconnectedEvent, 'willReconnect'>, fallbackCode = 'QIAO_BAD_REQUEST'): void {
     this.stopped = true;
     this.setState('closed');
-    const err = new QiaoClientError(info.errorCode ?? 'QIAO_AUTH_REQUIRED', info.reason || 'Authentication failed');
+    const err = new QiaoClientError(info.errorCode ?? fallbackCode, info.reason || 'The server closed the connection for good');
     this.emit('disconnected', { ...base, willReconnect: false });
     this.emit('error', err);
     this.failConnectWaiters(err);

@@ -2,6 +2,7 @@
  * What the client needs from a transport (raw WebSocket or socket.io): send one command, hand over
  * the server frames it receives, and report the end of the connection exactly once.
  */
+import { CLOSE_CODES } from '../errors/close-codes.ts';
 import type { Command, ServerFrame } from '../gateway/protocol.ts';
 
 export interface CloseInfo {
@@ -29,20 +30,11 @@ export interface Transport {
 /** The close code when the connection dropped without a close frame (RFC 6455). */
 export const CLOSE_ABNORMAL = 1006;
 
-/** Error codes that end a connection during the handshake, with their close codes (see src/errors/codes.ts). */
-export const HANDSHAKE_CLOSE_CODES: Readonly<Record<string, number>> = {
-  QIAO_AUTH_REQUIRED: 4401,
-  QIAO_AUTH_BAD_CREDENTIALS: 4401,
-  QIAO_API_KEY_INVALID: 4401,
-  QIAO_TOKEN_MALFORMED: 4402,
-  QIAO_TOKEN_EXPIRED: 4403,
-  QIAO_TOKEN_INVALID_SIGNATURE: 4405,
-  QIAO_SESSION_REVOKED: 4406,
-  QIAO_ACCOUNT_DISABLED: 4407,
-  QIAO_DRAINING: 4503,
-  QIAO_UNAVAILABLE: 4503,
-  QIAO_INTERNAL: 4500,
-};
+/**
+ * Close code of every error code (from the catalogue, src/errors/codes.ts): a socket.io handshake
+ * refusal carries only the error code, and the client decides by the close code's range.
+ */
+export const HANDSHAKE_CLOSE_CODES: Readonly<Record<string, number>> = CLOSE_CODES;
 
 /** Stable error codes look like QIAO_SOMETHING; close reasons carry one when the server closes on an error. */
 export function errorCodeIn(reason: string): string | undefined {

@@ -102,6 +102,8 @@ export interface ScreenOutcome {
 export interface DlpServiceOptions {
   ttlMs?: number;
   logger?: FastifyBaseLogger;
+  /** Called for each blocked publication (metrics: qiao_dlp_blocks_total). */
+  onBlock?: () => void;
 }
 
 export class DlpService {
@@ -175,6 +177,7 @@ export class DlpService {
         text,
       });
       this.opts.logger?.info({ actor: p.id, channel: input.channel, terms: hits.block }, 'DLP blocked a publication');
+      this.opts.onBlock?.();
       throw new QiaoError('QIAO_DLP_BLOCKED', `Message not sent: it contains the prohibited term${hits.block.length > 1 ? 's' : ''} ${hits.block.map((t) => `"${t}"`).join(', ')}`, {
         terms: hits.block,
       });

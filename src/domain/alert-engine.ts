@@ -452,7 +452,7 @@ export function publisherNotify(publisher: Pick<Publisher, 'publish'>): AlertNot
 /** Builds and starts a node's engine: Redis sync in services mode, in-process otherwise (or `sync` given). */
 export async function startAlertEngine(
   config: { redisUrl?: string; redisPrefix: string; nodeId: string; alertHysteresisBp: number; alertResyncS: number },
-  deps: { store: AlertRulesStore; notify: AlertNotify; logger: AlertEngineDeps['logger'] & { warn(obj: object, msg?: string): void } },
+  deps: { store: AlertRulesStore; notify: AlertNotify; logger: AlertEngineDeps['logger'] & { warn(obj: object, msg?: string): void }; onNotified?: AlertEngineDeps['onNotified'] },
   sync?: AlertSync,
 ): Promise<{ engine: AlertEngine; close(): Promise<void> }> {
   let own: AlertSync | undefined;

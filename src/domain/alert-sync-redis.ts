@@ -2,8 +2,11 @@
  * Alert-rule index sync over Redis pub/sub (services mode): one channel `<prefix>alert-rules`, JSON
  * messages. Pub/sub is at-most-once; after the subscriber connection comes back the resync listeners
  * run so every node reloads its index from Postgres (see alert-sync.ts for why that is enough).
+ * On a Redis Cluster the channel is a shard channel (SPUBLISH/SSUBSCRIBE, src/store/redis-pubsub.ts):
+ * one master carries it instead of every node of the cluster.
  */
-import { Redis } from 'ioredis';
+import { closeRedis, createRedis, type RedisClient } from '../store/redis-client.ts';
+import { RedisSubscriber, publishOn } from '../store/redis-pubsub.ts';
 import type { AlertSync, AlertSyncHandler, AlertSyncMessage } from './alert-sync.ts';
 
 export interface RedisAlertSyncOptions {
@@ -13,31 +16,24 @@ export interface RedisAlertSyncOptions {
 }
 
 export class RedisAlertSync implements AlertSync {
-  private readonly pub: Redis;
-  private readonly sub: Redis;
+  private readonly pub: RedisClient;
+  private readonly sub: RedisSubscriber;
   private readonly channel: string;
   private readonly handlers = new Set<AlertSyncHandler>();
   private readonly resync: Array<() => void> = [];
   private subscribed: Promise<unknown> | null = null;
-  private lostSinceReady = false;
 
   constructor(private readonly opts: RedisAlertSyncOptions) {
     this.channel = `${opts.prefix}alert-rules`;
-    this.pub = new Redis(opts.url, { lazyConnect: false, maxRetriesPerRequest: 2 });
-    this.sub = new Redis(opts.url, { lazyConnect: false, maxRetriesPerRequest: null });
+    this.pub = createRedis(opts.url, { connectionName: 'qiao-alert-sync', lazyConnect: false, maxRetriesPerRequest: 2 });
     this.pub.on('error', (err: Error) => opts.logger.warn({ err, conn: 'alert-sync-pub' }, 'alert sync: redis connection error'));
-    this.sub.on('error', (err: Error) => opts.logger.warn({ err, conn: 'alert-sync-sub' }, 'alert sync: redis connection error'));
-    this.sub.on('close', () => {
-      this.lostSinceReady = true;
-    });
-    // ioredis re-subscribes by itself on reconnect; messages sent meanwhile are lost, hence the resync.
-    this.sub.on('ready', () => {
-      if (!this.lostSinceReady) return;
-      this.lostSinceReady = false;
+    this.sub = new RedisSubscriber(opts.url, { connectionName: 'qiao-alert-sync-sub', logger: opts.logger, label: 'alert-sync-sub' });
+    // Messages sent while the subscriber was away are lost, hence the reload.
+    this.sub.onResync(() => {
       opts.logger.warn({ conn: 'alert-sync-sub' }, 'alert sync: subscriber reconnected; reloading alert rules');
       for (const l of this.resync) l();
     });
-    this.sub.on('message', (channel: string, raw: string) => {
+    this.sub.onMessage((channel: string, raw: string) => {
       if (channel !== this.channel) return;
       let msg: AlertSyncMessage;
       try {
@@ -50,15 +46,12 @@ export class RedisAlertSync implements AlertSync {
   }
 
   async publish(msg: AlertSyncMessage): Promise<void> {
-    await this.pub.publish(this.channel, JSON.stringify(msg));
+    await publishOn(this.pub, this.channel, JSON.stringify(msg));
   }
 
   async subscribe(handler: AlertSyncHandler): Promise<void> {
     this.handlers.add(handler);
-    this.subscribed ??= this.sub.subscribe(this.channel).then(() => {
-      // The first 'ready' is not a reconnect.
-      this.lostSinceReady = false;
-    });
+    this.subscribed ??= this.sub.subscribe(this.channel);
     await this.subscribed;
   }
 
@@ -72,7 +65,6 @@ export class RedisAlertSync implements AlertSync {
 
   async close(): Promise<void> {
     this.handlers.clear();
-    this.sub.disconnect();
-    this.pub.disconnect();
+    await Promise.all([this.sub.close(), closeRedis(this.pub)]);
   }
 }

@@ -4,16 +4,20 @@
  * O(log n) however many connections a user holds (one login may have thousands, e.g. a terminal farm).
  * Expired members are pruned on write; the keys expire after the longest TTL, so a crashed node leaves
  * nothing behind for long.
+ *
+ * Redis Cluster: both keys of a user carry the hash tag `{user}`, so the MULTI in `set`/`remove` stays
+ * in one slot. Reads of many users span slots, so they are single commands batched by auto-pipelining
+ * (one write per master) rather than one cross-slot pipeline.
  */
-import { Redis } from 'ioredis';
+import { closeRedis, createRedis, type RedisClient } from '../store/redis-client.ts';
 import type { Presence, PresenceState } from './presence.ts';
 
 export class RedisPresence implements Presence {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly prefix: string;
 
   constructor(opts: { url: string; prefix?: string }) {
-    this.redis = new Redis(opts.url, { connectionName: 'qiao-presence' });
+    this.redis = createRedis(opts.url, { connectionName: 'qiao-presence', enableAutoPipelining: true });
     this.redis.on('error', () => {});
     this.prefix = opts.prefix ?? 'qiao:';
   }
@@ -44,21 +48,19 @@ export class RedisPresence implements Presence {
     const out = new Map<string, PresenceState>();
     if (userIds.length === 0) return out;
     const now = Date.now();
-    const pipe = this.redis.pipeline();
-    for (const id of userIds) {
-      pipe.zcount(this.key(id, 'online'), `(${now}`, '+inf');
-      pipe.zcount(this.key(id, 'away'), `(${now}`, '+inf');
-    }
-    const res = (await pipe.exec()) ?? [];
+    const counts = await Promise.all(
+      userIds.map((id) =>
+        Promise.all([this.redis.zcount(this.key(id, 'online'), `(${now}`, '+inf'), this.redis.zcount(this.key(id, 'away'), `(${now}`, '+inf')]),
+      ),
+    );
     userIds.forEach((id, i) => {
-      const online = Number(res[2 * i]?.[1] ?? 0);
-      const away = Number(res[2 * i + 1]?.[1] ?? 0);
+      const [online, away] = counts[i];
       out.set(id, online > 0 ? 'online' : away > 0 ? 'away' : 'offline');
     });
     return out;
   }
 
   async close(): Promise<void> {
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    await closeRedis(this.redis);
   }
 }

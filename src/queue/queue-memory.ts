@@ -8,6 +8,7 @@ import {
   DEFAULT_BACKOFF_MS,
   UnrecoverableJobError,
   backoffDelay,
+  type BulkJob,
   type DeadLetter,
   type JobHandler,
   type JobOptions,
@@ -67,6 +68,12 @@ export class MemoryQueue implements JobQueue {
     return id;
   }
 
+  async addBulk<T>(queue: string, jobs: Array<BulkJob<T>>): Promise<string[]> {
+    const ids: string[] = [];
+    for (const j of jobs) ids.push(await this.add(queue, j.name, j.data, j.opts));
+    return ids;
+  }
+
   private schedule(job: MemJob): void {
     const wait = Math.max(0, job.runAt - Date.now());
     const t = setTimeout(() => {
@@ -96,7 +103,7 @@ export class MemoryQueue implements JobQueue {
     job.attempt++;
     w.active++;
     try {
-      await w.handler({ id: job.id, name: job.name, data: job.data, attempt: job.attempt });
+      await w.handler({ id: job.id, name: job.name, data: job.data, attempt: job.attempt, attempts: job.attempts });
       this.jobs.delete(this.key(job.queue, job.id));
     } catch (e) {
       const err = e as Error;

@@ -38,6 +38,17 @@ export interface Job<T = unknown> {
   data: T;
   /** 1 on the first try. */
   attempt: number;
+  /** Tries this job is allowed in all (retry vs dead letter, for metrics); absent → unknown. */
+  attempts?: number;
+}
+
+/** A queue's depth (docs/operations.md, worker metrics): jobs by state and the oldest waiting one's age. */
+export interface QueueStats {
+  counts: { waiting: number; active: number; delayed: number; failed: number };
+  /** Seconds since the oldest waiting job was added (0 when none waits). */
+  oldestWaitingAgeS: number;
+  /** Jobs finished per the queue's own metrics (BullMQ Worker `metrics`), all workers together. */
+  finished?: { completed: number; failed: number };
 }
 
 export type JobHandler<T = unknown> = (job: Job<T>) => Promise<void>;
@@ -56,13 +67,27 @@ export interface WorkerHandle {
   close(): Promise<void>;
 }
 
+/** One job of an `addBulk`. */
+export interface BulkJob<T = unknown> {
+  name: string;
+  data: T;
+  opts?: JobOptions;
+}
+
 export interface JobQueue {
   add<T>(queue: string, name: string, data: T, opts?: JobOptions): Promise<string>;
+  /**
+   * Many `add`s in one go (BullMQ: one pipelined round trip per chunk instead of one per job), with
+   * the same guarantees per job, deduplication by jobId included. Returns the ids in order.
+   */
+  addBulk<T>(queue: string, jobs: Array<BulkJob<T>>): Promise<string[]>;
   process<T>(queue: string, handler: JobHandler<T>, opts?: { concurrency?: number }): WorkerHandle;
   deadLetters(queue: string, limit?: number): Promise<DeadLetter[]>;
   replay(queue: string, id: string): Promise<boolean>;
   /** Jobs waiting, delayed or active (for drains and tests). */
   pendingCount(queue: string): Promise<number>;
+  /** Depth and age for metrics; optional (the in-process queue of embedded mode has none). */
+  stats?(queue: string): Promise<QueueStats>;
   close(): Promise<void>;
 }
 

@@ -9,6 +9,7 @@ import { QiaoError } from '../errors/codes.ts';
 import { ActionView } from './account-ingest.routes.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
 import { PublicationSchema, errors } from './schemas.ts';
+import { typed } from './type-provider.ts';
 
 const ClientParam = { type: 'object', properties: { id: { type: 'string', format: 'uuid' } }, required: ['id'] } as const;
 const Unseen = {
@@ -17,7 +18,8 @@ const Unseen = {
   required: ['clientId', 'unseen', 'topOffset', 'seenOffset'],
 } as const;
 
-export default async function accountEventsRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
+export default async function accountEventsRoutes(scope: FastifyInstance, d: AppDeps): Promise<void> {
+  const app = typed(scope);
   app.addHook('preHandler', authenticate(d.tokens));
   const { feed, positions, actions } = d.account;
 
@@ -41,8 +43,8 @@ export default async function accountEventsRoutes(app: FastifyInstance, d: AppDe
       },
     },
     async (req) => {
-      const { id } = req.params as { id: string };
-      const q = req.query as { before?: number; limit: number };
+      const { id } = req.params;
+      const q = req.query;
       const events = await feed.page(req.principal, id, q);
       const last = events[events.length - 1];
       return { events, nextBefore: events.length === q.limit && last && last.offset > 1 ? last.offset : null };
@@ -61,7 +63,7 @@ export default async function accountEventsRoutes(app: FastifyInstance, d: AppDe
         response: { 200: Unseen, ...errors(400, 401, 403, 404) },
       },
     },
-    async (req) => feed.markSeen(req.principal, (req.params as { id: string }).id, (req.body as { offset: number }).offset),
+    async (req) => feed.markSeen(req.principal, req.params.id, req.body.offset),
   );
 
   app.get(
@@ -99,7 +101,7 @@ export default async function accountEventsRoutes(app: FastifyInstance, d: AppDe
       },
     },
     async (req) => {
-      const { id } = req.params as { id: string };
+      const { id } = req.params;
       await feed.assertCanRead(req.principal, id);
       return { positions: await positions.forClient(id) };
     },
@@ -129,6 +131,6 @@ export default async function accountEventsRoutes(app: FastifyInstance, d: AppDe
         },
       },
     },
-    async (req) => actions.affectedClients(req.principal, (req.params as { id: string }).id),
+    async (req) => actions.affectedClients(req.principal, req.params.id),
   );
 }

@@ -16,7 +16,8 @@ import { SYMBOL_RE } from '../../channels/family.ts';
 import { MAX_ACCOUNT_EVENTS_PER_BATCH } from '../account/account-events.ts';
 import type { AppDeps } from '../deps.ts';
 import { QiaoError } from '../errors/codes.ts';
-import { ErrorResponse, errors } from './schemas.ts';
+import { ErrorBodyRef, errors } from './schemas.ts';
+import { typed } from './type-provider.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -80,7 +81,8 @@ const ActionView = {
 } as const;
 export { ActionView };
 
-export default async function accountIngestRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
+export default async function accountIngestRoutes(scope: FastifyInstance, d: AppDeps): Promise<void> {
+  const app = typed(scope);
   app.decorateRequest('ingestSource', '');
   app.addHook('onRequest', async (req: FastifyRequest) => {
     const source = sourceOfKey(req.headers['x-api-key'], d.config.ingestSources);
@@ -130,7 +132,7 @@ export default async function accountIngestRoutes(app: FastifyInstance, d: AppDe
                 type: 'array',
                 items: {
                   type: 'object',
-                  properties: { ...Accepted.properties, status: { type: 'integer' }, error: ErrorResponse.properties.error },
+                  properties: { ...Accepted.properties, status: { type: 'integer' }, error: ErrorBodyRef },
                   required: ['eventId', 'status'],
                 },
               },
@@ -141,7 +143,7 @@ export default async function accountIngestRoutes(app: FastifyInstance, d: AppDe
         },
       },
     },
-    async (req) => ({ results: await svc.events.ingestBatch(req.ingestSource, (req.body as { events: unknown[] }).events) }),
+    async (req) => ({ results: await svc.events.ingestBatch(req.ingestSource, req.body.events) }),
   );
 
   app.put(
@@ -178,8 +180,8 @@ export default async function accountIngestRoutes(app: FastifyInstance, d: AppDe
       },
     },
     async (req) => {
-      const { accountNo } = req.params as { accountNo: string };
-      const body = req.body as { asOf: string; positions: Array<{ symbol: string; qty: number }> };
+      const { accountNo } = req.params;
+      const body = req.body;
       const seen = new Set<string>();
       for (const p of body.positions) {
         if (!d.securities.get(p.symbol)) throw new QiaoError('QIAO_SECURITY_NOT_FOUND', `${p.symbol} is not in the securities directory; nothing was stored`);

@@ -10,8 +10,10 @@ import { OrgRepo } from '../store/org-repo.ts';
 import { adminGuards, BranchSchema, Code, idParam, Name, TeamSchema, Uuid } from './admin-shared.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
 import { errors } from './schemas.ts';
+import { typed } from './type-provider.ts';
 
-export default async function adminOrgRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
+export default async function adminOrgRoutes(scope: FastifyInstance, d: AppDeps): Promise<void> {
+  const app = typed(scope);
   const org = new OrgRepo(d.db.db, d.archive);
   const { requireAdmin, requireAdminOrCompliance, guarded } = adminGuards(d);
   app.addHook('preHandler', authenticate(d.tokens));
@@ -51,7 +53,7 @@ export default async function adminOrgRoutes(app: FastifyInstance, d: AppDeps): 
     },
     async (req, reply) => {
       requireAdmin(req);
-      const b = await guarded(req, 'org.branch.create', undefined, () => org.createBranch(req.principal, req.body as { code: string; name: string }));
+      const b = await guarded(req, 'org.branch.create', undefined, () => org.createBranch(req.principal, req.body));
       return reply.code(201).send(b);
     },
   );
@@ -71,8 +73,8 @@ export default async function adminOrgRoutes(app: FastifyInstance, d: AppDeps): 
     },
     async (req) => {
       requireAdmin(req);
-      const { branchId } = req.params as { branchId: string };
-      return guarded(req, 'org.branch.update', branchId, () => org.updateBranch(req.principal, branchId, req.body as { name?: string; headId?: string | null }));
+      const { branchId } = req.params;
+      return guarded(req, 'org.branch.update', branchId, () => org.updateBranch(req.principal, branchId, req.body));
     },
   );
 
@@ -89,7 +91,7 @@ export default async function adminOrgRoutes(app: FastifyInstance, d: AppDeps): 
     },
     async (req) => {
       requireAdmin(req);
-      const { branchId } = req.params as { branchId: string };
+      const { branchId } = req.params;
       return guarded(req, 'org.branch.close', branchId, () => org.closeBranch(req.principal, branchId));
     },
   );
@@ -107,7 +109,7 @@ export default async function adminOrgRoutes(app: FastifyInstance, d: AppDeps): 
     },
     async (req, reply) => {
       requireAdmin(req);
-      const t = await guarded(req, 'org.team.create', undefined, () => org.createTeam(req.principal, req.body as { branchId: string; code: string; name: string }));
+      const t = await guarded(req, 'org.team.create', undefined, () => org.createTeam(req.principal, req.body));
       return reply.code(201).send(t);
     },
   );
@@ -131,8 +133,8 @@ export default async function adminOrgRoutes(app: FastifyInstance, d: AppDeps): 
     },
     async (req) => {
       requireAdmin(req);
-      const { teamId } = req.params as { teamId: string };
-      const { team, movedUsers } = await guarded(req, 'org.team.update', teamId, () => org.updateTeam(req.principal, teamId, req.body as { name?: string; branchId?: string; managerId?: string | null }));
+      const { teamId } = req.params;
+      const { team, movedUsers } = await guarded(req, 'org.team.update', teamId, () => org.updateTeam(req.principal, teamId, req.body));
       for (const u of movedUsers) await d.sessions.changed(u, 'changed');
       return team;
     },
@@ -151,7 +153,7 @@ export default async function adminOrgRoutes(app: FastifyInstance, d: AppDeps): 
     },
     async (req) => {
       requireAdmin(req);
-      const { teamId } = req.params as { teamId: string };
+      const { teamId } = req.params;
       return guarded(req, 'org.team.close', teamId, () => org.closeTeam(req.principal, teamId));
     },
   );

@@ -6,7 +6,7 @@ import type { FastifyRequest } from 'fastify';
 import { UUID_RE } from '../../channels/family.ts';
 import type { AppDeps } from '../deps.ts';
 import { QiaoError } from '../errors/codes.ts';
-import { PublicUserSchema } from './schemas.ts';
+import { PublicUserDef } from './schemas.ts';
 
 export const Uuid = { type: 'string', pattern: `^${UUID_RE}$` } as const;
 export const Code = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{1,31}$', description: '2–32 letters, digits, "_" or "-"' } as const;
@@ -46,7 +46,7 @@ export const TeamSchema = {
 export const AdminUserSchema = {
   type: 'object',
   properties: {
-    ...PublicUserSchema.properties,
+    ...PublicUserDef.properties,
     email: { type: ['string', 'null'] },
     phone: { type: ['string', 'null'] },
     active: { type: 'boolean' },
@@ -56,7 +56,7 @@ export const AdminUserSchema = {
     serviceDesk: { type: 'boolean' },
     createdAt: { type: 'string' },
   },
-  required: [...PublicUserSchema.required, 'email', 'phone', 'active', 'disabledAt', 'riskExpiresOn', 'passwordChangedAt', 'serviceDesk', 'createdAt'],
+  required: [...PublicUserDef.required, 'email', 'phone', 'active', 'disabledAt', 'riskExpiresOn', 'passwordChangedAt', 'serviceDesk', 'createdAt'],
 } as const;
 export const ProfileSchema = {
   type: 'object',

@@ -14,13 +14,15 @@ import { adminGuards, AdminUserSchema, Email, idParam, Name, NullableDate, Phone
 import { authenticate, bearerSecurity } from './auth-hook.ts';
 import { errors } from './schemas.ts';
 import { normaliseCnMobile } from '../domain/phone.ts';
+import { typed } from './type-provider.ts';
 
 /** A phone number is stored normalised (+86…) or refused with QIAO_PHONE_INVALID before anything is written. */
 function withPhone<T extends { phone?: string | null }>(body: T): T {
   return typeof body.phone === 'string' && body.phone.trim() ? { ...body, phone: normaliseCnMobile(body.phone) } : body.phone === '' ? { ...body, phone: null } : body;
 }
 
-export default async function adminRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
+export default async function adminRoutes(scope: FastifyInstance, d: AppDeps): Promise<void> {
+  const app = typed(scope);
   const repo = new AdminRepo(d.db.db, d.archive);
   app.addHook('preHandler', authenticate(d.tokens));
   const { requireAdmin, requireAdminOrCompliance, guarded } = adminGuards(d);
@@ -52,7 +54,7 @@ export default async function adminRoutes(app: FastifyInstance, d: AppDeps): Pro
     },
     async (req) => {
       requireAdminOrCompliance(req);
-      return repo.listUsers(req.principal.firmId!, req.query as Parameters<AdminRepo['listUsers']>[1]);
+      return repo.listUsers(req.principal.firmId!, req.query);
     },
   );
 
@@ -61,7 +63,7 @@ export default async function adminRoutes(app: FastifyInstance, d: AppDeps): Pro
     { schema: { tags: ['admin'], summary: 'One user', security: bearerSecurity, params: idParam('userId'), response: { 200: AdminUserSchema, ...errors(400, 401, 403, 404) } } },
     async (req) => {
       requireAdminOrCompliance(req);
-      return adminUserView(await repo.getUser(req.principal.firmId!, (req.params as { userId: string }).userId));
+      return adminUserView(await repo.getUser(req.principal.firmId!, req.params.userId));
     },
   );
 
@@ -103,7 +105,7 @@ export default async function adminRoutes(app: FastifyInstance, d: AppDeps): Pro
     },
     async (req, reply) => {
       requireAdmin(req);
-      const body = withPhone(req.body as NewUser);
+      const body = withPhone(req.body);
       const u = await guarded(req, 'user.create', body.login, () => repo.createUser(req.principal, body));
       return reply.code(201).send(u);
     },
@@ -116,7 +118,7 @@ export default async function adminRoutes(app: FastifyInstance, d: AppDeps): Pro
         tags: ['admin'],
         summary: 'Edit a user: profile (name, email, phone, locale, time zone), role, team or branch, service-desk (客服) flag',
         description:
-          'A role change ends the user’s sessions (tokens refused with QIAO_SESSION_REVOKED, sockets closed 4406); a team move keeps them and re-authorises live subscriptions. ' +
+          'A role change ends the user’s sessions (tokens refused with QIAO_SESSION_REVOKED, sockets closed 4606); a team move keeps them and re-authorises live subscriptions. ' +
           'Client ↔ staff role changes are refused (QIAO_ROLE_INVALID).',
         security: bearerSecurity,
         params: idParam('userId'),
@@ -141,8 +143,8 @@ export default async function adminRoutes(app: FastifyInstance, d: AppDeps): Pro
     },
     async (req) => {
       requireAdmin(req);
-      const { userId } = req.params as { userId: string };
-      const { user, revoke } = await guarded(req, 'user.update', userId, () => repo.updateUser(req.principal, userId, withPhone(req.body as UserPatch)));
+      const { userId } = req.params;
+      const { user, revoke } = await guarded(req, 'user.update', userId, () => repo.updateUser(req.principal, userId, withPhone(req.body)));
       await d.sessions.changed(userId, revoke ? 'revoked' : 'changed');
       return user;
     },
@@ -159,7 +161,7 @@ export default async function adminRoutes(app: FastifyInstance, d: AppDeps): Pro
           tags: ['admin'],
           summary: active
             ? 'Re-enable a disabled user (tokens from before the disable stay invalid)'
-            : 'Disable a user at once on every node: tokens refused (QIAO_ACCOUNT_DISABLED), sockets closed (4407); records stay',
+            : 'Disable a user at once on every node: tokens refused (QIAO_ACCOUNT_DISABLED), sockets closed (4607); records stay',
           security: bearerSecurity,
           params: idParam('userId'),
           response: { 200: AdminUserSchema, ...errors(400, 401, 403, 404, 409) },
@@ -167,7 +169,7 @@ export default async function adminRoutes(app: FastifyInstance, d: AppDeps): Pro
       },
       async (req) => {
         requireAdmin(req);
-        const { userId } = req.params as { userId: string };
+        const { userId } = req.params;
         const u = await guarded(req, active ? 'user.enable' : 'user.disable', userId, () => repo.setActive(req.principal, userId, active));
         await d.sessions.changed(userId, active ? 'changed' : 'disabled');
         return u;
@@ -188,7 +190,7 @@ export default async function adminRoutes(app: FastifyInstance, d: AppDeps): Pro
     },
     async (req, reply) => {
       requireAdmin(req);
-      const { userId } = req.params as { userId: string };
+      const { userId } = req.params;
       await guarded(req, 'user.sign-out', userId, () => repo.bumpSession(req.principal, userId, 'user.sign-out', req.ip));
       await d.sessions.changed(userId, 'revoked');
       return reply.code(204).send();
@@ -209,11 +211,11 @@ export default async function adminRoutes(app: FastifyInstance, d: AppDeps): Pro
     },
     async (req, reply) => {
       requireAdmin(req);
-      const { userId } = req.params as { userId: string };
+      const { userId } = req.params;
       await guarded(req, 'user.password-reset', userId, async () => {
         const u = await repo.getUser(req.principal.firmId!, userId);
-        assertPasswordPolicy((req.body as { password: string }).password, u.login);
-        return repo.setPassword(req.principal, userId, (req.body as { password: string }).password, 'user.password-reset', req.ip);
+        assertPasswordPolicy(req.body.password, u.login);
+        return repo.setPassword(req.principal, userId, req.body.password, 'user.password-reset', req.ip);
       });
       await d.sessions.changed(userId, 'revoked');
       return reply.code(204).send();
@@ -232,7 +234,7 @@ export default async function adminRoutes(app: FastifyInstance, d: AppDeps): Pro
       },
     },
     async (req, reply) => {
-      const { userId } = req.params as { userId: string };
+      const { userId } = req.params;
       // A non-admin's attempt is audited too (resetting someone's second factor is sensitive).
       await guarded(req, 'user.totp-reset', userId, async () => {
         requireAdmin(req);
@@ -259,7 +261,7 @@ export default async function adminRoutes(app: FastifyInstance, d: AppDeps): Pro
     },
     async (req) => {
       requireAdminOrCompliance(req);
-      return clientProfile(await repo.getClient(req.principal.firmId!, (req.params as { clientId: string }).clientId));
+      return clientProfile(await repo.getClient(req.principal.firmId!, req.params.clientId));
     },
   );
 
@@ -285,8 +287,8 @@ export default async function adminRoutes(app: FastifyInstance, d: AppDeps): Pro
     },
     async (req) => {
       requireAdmin(req);
-      const { clientId } = req.params as { clientId: string };
-      const { profile } = await guarded(req, 'client.profile', clientId, () => repo.updateClientProfile(req.principal, clientId, req.body as ClientProfilePatch));
+      const { clientId } = req.params;
+      const { profile } = await guarded(req, 'client.profile', clientId, () => repo.updateClientProfile(req.principal, clientId, req.body));
       await d.sessions.changed(clientId, 'changed');
       return profile;
     },

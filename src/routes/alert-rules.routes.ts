@@ -12,6 +12,7 @@ import { QiaoError } from '../errors/codes.ts';
 import { ruleState, ruleView } from '../store/alert-rules-repo.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
 import { NoContent, errors } from './schemas.ts';
+import { typed } from './type-provider.ts';
 
 const Rule = {
   type: 'object',
@@ -42,7 +43,8 @@ type NewRuleBody =
   | { symbol: string; direction: 'above' | 'below'; price: number; repeat?: boolean }
   | { symbol: string; direction: 'move'; percent: number; basePrice: number; repeat?: boolean };
 
-export default async function alertRuleRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
+export default async function alertRuleRoutes(scope: FastifyInstance, d: AppDeps): Promise<void> {
+  const app = typed(scope);
   app.addHook('preHandler', authenticate(d.tokens));
 
   app.get(
@@ -96,7 +98,7 @@ export default async function alertRuleRoutes(app: FastifyInstance, d: AppDeps):
       },
     },
     async (req, reply) => {
-      const b = req.body as NewRuleBody;
+      const b = req.body;
       const max = d.config.alertRulesPerUser;
       const userId = req.principal.id;
       const repeat = b.repeat ?? false;
@@ -130,8 +132,8 @@ export default async function alertRuleRoutes(app: FastifyInstance, d: AppDeps):
       },
     },
     async (req) => {
-      const { id } = req.params as { id: string };
-      const { active } = req.body as { active: boolean };
+      const { id } = req.params;
+      const { active } = req.body;
       const max = d.config.alertRulesPerUser;
       const row = await d.alertRules.setActive(req.principal.id, id, active, max);
       if (!row) throw new QiaoError('QIAO_NOT_FOUND', 'No such price alert of yours');
@@ -153,7 +155,7 @@ export default async function alertRuleRoutes(app: FastifyInstance, d: AppDeps):
       },
     },
     async (req, reply) => {
-      const { id } = req.params as { id: string };
+      const { id } = req.params;
       if (!(await d.alertRules.delete(req.principal.id, id))) throw new QiaoError('QIAO_NOT_FOUND', 'No such price alert of yours');
       await d.alerts.ruleDeleted(id);
       reply.code(204);

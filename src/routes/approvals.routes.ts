@@ -5,6 +5,7 @@ import { authenticate, bearerSecurity } from './auth-hook.ts';
 import { BatchSchema } from './recommendations.routes.ts';
 import { emptyBodyIsObject } from './tasks.routes.ts';
 import { errors } from './schemas.ts';
+import { typed } from './type-provider.ts';
 
 const ApprovalSchema = {
   type: 'object',
@@ -39,7 +40,8 @@ const NoteBody = {
   additionalProperties: false,
 } as const;
 
-export default async function approvalRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
+export default async function approvalRoutes(scope: FastifyInstance, d: AppDeps): Promise<void> {
+  const app = typed(scope);
   app.addHook('preHandler', authenticate(d.tokens));
   const svc = d.advisory.approvals;
 
@@ -62,13 +64,13 @@ export default async function approvalRoutes(app: FastifyInstance, d: AppDeps): 
         response: { 200: { type: 'object', properties: { approvals: { type: 'array', items: ApprovalSchema } } }, ...errors(400, 401, 403) },
       },
     },
-    async (req) => ({ approvals: await svc.list(req.principal, req.query as { limit: number }) }),
+    async (req) => ({ approvals: await svc.list(req.principal, req.query) }),
   );
 
   app.get(
     '/api/approvals/:id',
     { schema: { tags: ['approvals'], summary: 'One approval', security: bearerSecurity, params: IdParam, response: { 200: ApprovalSchema, ...errors(400, 401, 403, 404) } } },
-    async (req) => svc.get(req.principal, (req.params as { id: string }).id),
+    async (req) => svc.get(req.principal, req.params.id),
   );
 
   app.post(
@@ -85,7 +87,7 @@ export default async function approvalRoutes(app: FastifyInstance, d: AppDeps): 
         response: { 200: DecisionSchema, ...errors(400, 401, 403, 404, 409, 503) },
       },
     },
-    async (req) => svc.approve(req.principal, (req.params as { id: string }).id, (req.body as { note?: string } | undefined)?.note),
+    async (req) => svc.approve(req.principal, req.params.id, req.body?.note),
   );
 
   app.post(
@@ -101,6 +103,6 @@ export default async function approvalRoutes(app: FastifyInstance, d: AppDeps): 
         response: { 200: DecisionSchema, ...errors(400, 401, 403, 404, 409) },
       },
     },
-    async (req) => svc.reject(req.principal, (req.params as { id: string }).id, (req.body as { note?: string } | undefined)?.note),
+    async (req) => svc.reject(req.principal, req.params.id, req.body?.note),
   );
 }

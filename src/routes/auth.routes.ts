@@ -17,7 +17,8 @@ import { QiaoError, type ErrorCode } from '../errors/codes.ts';
 import { AdminRepo } from '../store/admin-repo.ts';
 import { toPrincipal, toPublicUser, type UserRow } from '../store/users-repo.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
-import { PublicUserSchema, errors } from './schemas.ts';
+import { PublicUserDef, PublicUserSchema, errors } from './schemas.ts';
+import { typed } from './type-provider.ts';
 
 // A real hash of a random password, so unknown logins cost the same time as wrong passwords.
 const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
@@ -27,6 +28,7 @@ type LimitState = Awaited<ReturnType<Limiter>>;
 
 /** The login name a request counts against: the body's, or the one of a verified TOTP challenge. */
 const challengeLogin = new WeakMap<FastifyRequest, string>();
+// A plain FastifyRequest (the rate limiter's key and the failure hooks of several routes): the body is not typed here.
 const loginOf = (req: FastifyRequest) => challengeLogin.get(req) ?? String((req.body as { login?: unknown } | undefined)?.login ?? '').toLowerCase();
 
 const TokenAnswer = {
@@ -38,11 +40,11 @@ const TokenAnswer = {
 export const MeSchema = {
   type: 'object',
   properties: {
-    ...PublicUserSchema.properties,
+    ...PublicUserDef.properties,
     totpEnrolled: { type: 'boolean', description: 'an authenticator (TOTP) is enrolled' },
     totpRequired: { type: 'boolean', description: 'the role must enrol TOTP (QIAO_TOTP_REQUIRED_ROLES); until it has, only account endpoints answer' },
   },
-  required: [...PublicUserSchema.required, 'totpEnrolled', 'totpRequired'],
+  required: [...PublicUserDef.required, 'totpEnrolled', 'totpRequired'],
 } as const;
 const SessionAnswer = {
   type: 'object',
@@ -53,7 +55,8 @@ const SessionAnswer = {
 const TotpCode = { type: 'string', pattern: '^\\s*\\d{6}\\s*$', description: 'six digits from the authenticator app' } as const;
 const RecoveryCode = { type: 'string', minLength: 8, maxLength: 32, pattern: '^[A-Za-z0-9 -]+$', description: 'one of the recovery codes shown at enrolment (xxxxx-xxxxx)' } as const;
 
-export default async function authRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
+export default async function authRoutes(scope: FastifyInstance, d: AppDeps): Promise<void> {
+  const app = typed(scope);
   const sec = d.config.security;
   const admin = new AdminRepo(d.db.db, d.archive);
   const failureWindow = { timeWindow: sec.loginLockoutS * 1000 };
@@ -136,7 +139,7 @@ export default async function authRoutes(app: FastifyInstance, d: AppDeps): Prom
       },
     },
     async (req, reply) => {
-      const { login, password } = req.body as { login: string; password: string };
+      const { login, password } = req.body;
       const before = await Promise.all([byAccount(req, { increment: false }), byAddress(req, { increment: false })]);
       if (before.some(exhausted)) await throttled(req, reply, before, false);
       const user = await d.users.findByLogin(login);
@@ -173,7 +176,7 @@ export default async function authRoutes(app: FastifyInstance, d: AppDeps): Prom
       },
     },
     async (req, reply) => {
-      const { challenge, code, recoveryCode } = req.body as { challenge: string; code?: string; recoveryCode?: string };
+      const { challenge, code, recoveryCode } = req.body;
       const c = await d.totp.readChallenge(challenge);
       challengeLogin.set(req, c.login);
       const before = await Promise.all([byAccount(req, { increment: false }), byAddress(req, { increment: false })]);
@@ -232,7 +235,7 @@ export default async function authRoutes(app: FastifyInstance, d: AppDeps): Prom
       },
     },
     async (req) => {
-      const { oldPassword, newPassword } = req.body as { oldPassword: string; newPassword: string };
+      const { oldPassword, newPassword } = req.body;
       const user = await d.users.findById(req.principal.id);
       if (!user) throw new QiaoError('QIAO_SESSION_REVOKED');
       if (!(await verifyPassword(oldPassword, user.passwordHash))) {
@@ -335,7 +338,7 @@ export default async function authRoutes(app: FastifyInstance, d: AppDeps): Prom
       },
     },
     async (req) => {
-      const { code } = req.body as { code: string };
+      const { code } = req.body;
       let recoveryCodes: string[];
       try {
         recoveryCodes = await d.totp.confirm(req.principal.id, code);
@@ -368,7 +371,7 @@ export default async function authRoutes(app: FastifyInstance, d: AppDeps): Prom
       },
     },
     async (req) => {
-      const { code, password } = req.body as { code?: string; password?: string };
+      const { code, password } = req.body;
       const user = await d.users.findById(req.principal.id);
       if (!user) throw new QiaoError('QIAO_SESSION_REVOKED');
       try {

@@ -5,7 +5,8 @@ import type { AppDeps } from '../deps.ts';
 import { QiaoError } from '../errors/codes.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
 import { ChannelNameParam } from './channel-name.ts';
-import { PendingPublishSchema, PublicationSchema, PublishedSchema, TitleSchema, errors, IdempotencyKeyHeaders } from './schemas.ts';
+import { PendingPublishSchema, PublicationPageSchema, PublishedSchema, TitleSchema, errors, IdempotencyKeyHeaders } from './schemas.ts';
+import { typed } from './type-provider.ts';
 
 const ChannelEntrySchema = {
   type: 'object',
@@ -20,7 +21,8 @@ const ChannelEntrySchema = {
   required: ['name', 'family', 'title', 'entitled', 'canPublish', 'subscribed'],
 } as const;
 
-export default async function channelRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
+export default async function channelRoutes(scope: FastifyInstance, d: AppDeps): Promise<void> {
+  const app = typed(scope);
   app.addHook('preHandler', authenticate(d.tokens));
 
   app.get(
@@ -63,20 +65,14 @@ export default async function channelRoutes(app: FastifyInstance, d: AppDeps): P
           additionalProperties: false,
         },
         response: {
-          200: {
-            type: 'object',
-            properties: {
-              publications: { type: 'array', items: PublicationSchema },
-              nextBefore: { type: ['integer', 'null'] },
-            },
-          },
+          200: PublicationPageSchema,
           ...errors(400, 401, 403, 404),
         },
       },
     },
     async (req) => {
-      const { channel } = req.params as { channel: string };
-      const q = req.query as { before?: number; limit: number };
+      const { channel } = req.params;
+      const q = req.query;
       const r = await authorizeSubscribe(req.principal, channel, d.users);
       const publications = await d.messages.page(r.parsed.name, { before: q.before, limit: q.limit });
       const first = publications[0];
@@ -112,8 +108,8 @@ export default async function channelRoutes(app: FastifyInstance, d: AppDeps): P
       },
     },
     async (req, reply) => {
-      const { channel } = req.params as { channel: string };
-      const body = req.body as { kind: string; payload: unknown };
+      const { channel } = req.params;
+      const body = req.body;
       const key = req.headers['idempotency-key'];
       const out = await d.publisher.submit(req.principal, {
         channel,

@@ -13,6 +13,7 @@ import { QiaoError } from '../errors/codes.ts';
 import { rows } from '../store/db.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
 import { errors } from './schemas.ts';
+import { typed } from './type-provider.ts';
 
 const Uuid = { type: 'string', pattern: `^${UUID_RE}$` } as const;
 
@@ -62,7 +63,8 @@ interface Row {
 
 const day = (v: string | Date | null): string | null => (v == null ? null : typeof v === 'string' ? v.slice(0, 10) : v.toISOString().slice(0, 10));
 
-export default async function clientListRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
+export default async function clientListRoutes(scope: FastifyInstance, d: AppDeps): Promise<void> {
+  const app = typed(scope);
   app.get(
     '/api/clients',
     {
@@ -96,7 +98,7 @@ export default async function clientListRoutes(app: FastifyInstance, d: AppDeps)
     },
     async (req) => {
       const p = req.principal;
-      const f = req.query as Query;
+      const f = req.query;
       const conds: SQL[] = [sql`u.role = 'client'`, sql`u.firm_id = ${p.firmId ?? null}`];
       switch (p.role) {
         case 'admin':

@@ -12,6 +12,7 @@ import { QiaoError, isQiaoError } from '../errors/codes.ts';
 import type { AssignmentChange } from '../store/assignments-repo.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
 import { errors } from './schemas.ts';
+import { typed } from './type-provider.ts';
 
 const Uuid = { type: 'string', pattern: `^${UUID_RE}$` } as const;
 const ClientParam = { type: 'object', properties: { clientId: Uuid }, required: ['clientId'], additionalProperties: false } as const;
@@ -48,7 +49,8 @@ const Brokers = {
   },
 } as const;
 
-export default async function clientRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
+export default async function clientRoutes(scope: FastifyInstance, d: AppDeps): Promise<void> {
+  const app = typed(scope);
   app.addHook('preHandler', authenticate(d.tokens));
 
   async function change(req: FastifyRequest, op: AssignmentOp, clientId: string, brokerId: string, relation?: 'shared_read' | 'shared_full'): Promise<AssignmentChange> {
@@ -81,7 +83,7 @@ export default async function clientRoutes(app: FastifyInstance, d: AppDeps): Pr
       },
     },
     async (req) => {
-      const { clientId } = req.params as { clientId: string };
+      const { clientId } = req.params;
       const p = req.principal;
       const brokers = await d.assignments.brokersOf(clientId);
       const primary = brokers.find((b) => b.relation === 'primary');
@@ -109,8 +111,8 @@ export default async function clientRoutes(app: FastifyInstance, d: AppDeps): Pr
       },
     },
     async (req) => {
-      const { clientId } = req.params as { clientId: string };
-      return change(req, 'assign', clientId, (req.body as { brokerId: string }).brokerId);
+      const { clientId } = req.params;
+      return change(req, 'assign', clientId, req.body.brokerId);
     },
   );
 
@@ -130,8 +132,8 @@ export default async function clientRoutes(app: FastifyInstance, d: AppDeps): Pr
       },
     },
     async (req) => {
-      const { clientId } = req.params as { clientId: string };
-      return change(req, 'transfer', clientId, (req.body as { toBrokerId: string }).toBrokerId);
+      const { clientId } = req.params;
+      return change(req, 'transfer', clientId, req.body.toBrokerId);
     },
   );
 
@@ -153,8 +155,8 @@ export default async function clientRoutes(app: FastifyInstance, d: AppDeps): Pr
       },
     },
     async (req) => {
-      const { clientId } = req.params as { clientId: string };
-      const b = req.body as { brokerId: string; relation: 'shared_read' | 'shared_full' };
+      const { clientId } = req.params;
+      const b = req.body;
       return change(req, 'share', clientId, b.brokerId, b.relation);
     },
   );
@@ -171,7 +173,7 @@ export default async function clientRoutes(app: FastifyInstance, d: AppDeps): Pr
       },
     },
     async (req) => {
-      const { clientId, brokerId } = req.params as { clientId: string; brokerId: string };
+      const { clientId, brokerId } = req.params;
       return change(req, 'unshare', clientId, brokerId);
     },
   );

@@ -10,8 +10,9 @@ import { assertReportYear, complaintReport, reportCsv, reportXlsx } from '../ser
 import { COMPLAINT_CATEGORIES, COMPLAINT_STATUSES } from '../service/complaint-views.ts';
 import type { ComplaintsService } from '../service/complaints.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
-import { ErrorResponse, errors, IdempotencyKeyHeaders } from './schemas.ts';
+import { errorWith, errors, errorsAsJson, IdempotencyKeyHeaders } from './schemas.ts';
 import { emptyBodyIsObject } from './tasks.routes.ts';
+import { typed } from './type-provider.ts';
 
 const UUID = { type: 'string', format: 'uuid' } as const;
 const NStr = { type: ['string', 'null'] } as const;
@@ -113,7 +114,8 @@ const ReportSchema = {
   required: ['year', 'asOf', 'totals', 'byCategory', 'byBranch', 'byOutcome'],
 } as const;
 
-export default async function complaintRoutes(app: FastifyInstance, d: AppDeps & { complaints: ComplaintsService }): Promise<void> {
+export default async function complaintRoutes(scope: FastifyInstance, d: AppDeps & { complaints: ComplaintsService }): Promise<void> {
+  const app = typed(scope);
   app.addHook('preHandler', authenticate(d.tokens));
   const svc = d.complaints;
 
@@ -139,7 +141,7 @@ export default async function complaintRoutes(app: FastifyInstance, d: AppDeps &
     },
     async (req, reply) => {
       const key = req.headers['idempotency-key'];
-      const body = req.body as { category: (typeof COMPLAINT_CATEGORIES)[number]; text: string; conversationId?: string };
+      const body = req.body;
       const out = await svc.file(req.principal, { ...body, idempotencyKey: typeof key === 'string' ? key : undefined });
       reply.code(out.duplicate ? 200 : 201);
       return out.complaint;
@@ -167,7 +169,7 @@ export default async function complaintRoutes(app: FastifyInstance, d: AppDeps &
       },
     },
     async (req) => {
-      const q = req.query as { status?: (typeof COMPLAINT_STATUSES)[number]; branchId?: string; overdue?: string; limit: number };
+      const q = req.query;
       return { complaints: await svc.list(req.principal, { status: q.status, branchId: q.branchId, overdue: q.overdue === '1' || q.overdue === 'true', limit: q.limit }) };
     },
   );
@@ -187,13 +189,13 @@ export default async function complaintRoutes(app: FastifyInstance, d: AppDeps &
           required: ['year'],
           additionalProperties: false,
         },
-        response: { 200: ReportSchema, ...errors(400, 401, 403) },
+        response: { 200: ReportSchema, ...errorsAsJson(400, 401, 403) },
       },
     },
     async (req, reply) => {
       const p = req.principal;
       if (p.role !== 'compliance' && p.role !== 'admin') throw new QiaoError('QIAO_COMPLAINT_FORBIDDEN', 'The complaint report is for compliance and administrators');
-      const q = req.query as { year: string; format: 'json' | 'csv' | 'xlsx' };
+      const q = req.query;
       const year = assertReportYear(q.year, new Date());
       const report = await complaintReport(d.db.db, p.firmId!, year);
       await d.audit.append({ actorId: p.id, action: 'complaints.report', target: String(year), outcome: 'ok', detail: { format: q.format }, ip: req.ip });
@@ -222,7 +224,7 @@ export default async function complaintRoutes(app: FastifyInstance, d: AppDeps &
         response: { 200: DetailSchema, ...errors(400, 401, 403, 404) },
       },
     },
-    async (req) => svc.get(req.principal, (req.params as { id: string }).id),
+    async (req) => svc.get(req.principal, req.params.id),
   );
 
   app.get(
@@ -243,7 +245,7 @@ export default async function complaintRoutes(app: FastifyInstance, d: AppDeps &
         },
       },
     },
-    async (req) => ({ staff: await svc.assignable(req.principal, (req.params as { id: string }).id) }),
+    async (req) => ({ staff: await svc.assignable(req.principal, req.params.id) }),
   );
 
   const step = (path: string, summary: string, body: object, run: (p: FastifyRequest['principal'], id: string, b: Record<string, string | undefined>) => ReturnType<ComplaintsService['get']>) =>
@@ -258,10 +260,11 @@ export default async function complaintRoutes(app: FastifyInstance, d: AppDeps &
           security: bearerSecurity,
           params: IdParam,
           body,
-          response: { 200: DetailSchema, ...errors(400, 401, 403, 404, 422, 503), 409: { ...ErrorResponse, description: 'QIAO_COMPLAINT_TRANSITION_INVALID' } },
+          response: { 200: DetailSchema, ...errors(400, 401, 403, 404, 422, 503), 409: errorWith('QIAO_COMPLAINT_TRANSITION_INVALID') },
         },
       },
-      async (req) => run(req.principal, (req.params as { id: string }).id, req.body as Record<string, string | undefined>),
+      // The body schema is this helper's parameter, so its type is `run`'s: the one cast left in the routes' handlers.
+      async (req) => run(req.principal, req.params.id, req.body as Record<string, string | undefined>),
     );
 
   step('acknowledge', 'Acknowledge (受理): open → acknowledged, with an optional note the client sees', { type: 'object', properties: { note: { type: 'string', maxLength: 2000 } }, additionalProperties: false }, (p, id, b) =>

@@ -29,6 +29,7 @@ import type { AppDeps } from '../deps.ts';
 import { QiaoError } from '../errors/codes.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
 import { NoContent, errors } from './schemas.ts';
+import { typed } from './type-provider.ts';
 
 const COMPLIANCE = ['compliance'] as const;
 const COMPLIANCE_OR_ADMIN = ['compliance', 'admin'] as const;
@@ -94,7 +95,8 @@ const TermSchema = {
 
 const IdParam = { type: 'object', properties: { id: { type: 'string', pattern: UUID_PATTERN } }, required: ['id'] } as const;
 
-export default async function complianceRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
+export default async function complianceRoutes(scope: FastifyInstance, d: AppDeps): Promise<void> {
+  const app = typed(scope);
   app.addHook('preHandler', authenticate(d.tokens));
   const holds = new LegalHolds(d.db.db, d.archive);
 
@@ -144,7 +146,7 @@ export default async function complianceRoutes(app: FastifyInstance, d: AppDeps)
     },
     async (req) => {
       const p = await allow(req, COMPLIANCE, 'compliance.search');
-      const q = req.query as ArchiveFilter & { limit: number; cursor?: number };
+      const q = req.query;
       const filter = await resolveFilter(d.db.db, q);
       const { records, nextCursor } = await searchArchive(d.db.db, filter, { limit: q.limit, cursor: q.cursor });
       const detail = { filter: describeFilter(filter), cursor: q.cursor ?? null, count: records.length };
@@ -265,7 +267,7 @@ export default async function complianceRoutes(app: FastifyInstance, d: AppDeps)
     },
     async (req) => {
       await allow(req, COMPLIANCE, 'legal-hold.list');
-      const { active } = req.query as { active?: boolean };
+      const { active } = req.query;
       return { holds: (await holds.list({ activeOnly: active === true })).map(holdJson) };
     },
   );
@@ -293,7 +295,7 @@ export default async function complianceRoutes(app: FastifyInstance, d: AppDeps)
     },
     async (req, reply) => {
       const p = await allow(req, COMPLIANCE, 'legal-hold.place');
-      const body = req.body as { subjectId?: string; conversationId?: string; reason: string };
+      const body = req.body;
       if (!body.reason.trim()) throw new QiaoError('QIAO_BAD_REQUEST', 'reason must not be blank');
       const row = await holds.place(p.id, body);
       await d.audit.append({ actorId: p.id, action: 'legal-hold.place', target: row.id, outcome: 'ok', detail: { subjectId: row.subjectId, conversationId: row.conversationId }, ip: req.ip });
@@ -316,8 +318,8 @@ export default async function complianceRoutes(app: FastifyInstance, d: AppDeps)
     },
     async (req) => {
       const p = await allow(req, COMPLIANCE, 'legal-hold.release');
-      const { id } = req.params as { id: string };
-      const row = await holds.release(p.id, id.toLowerCase(), (req.body as { note?: string } | null)?.note);
+      const { id } = req.params;
+      const row = await holds.release(p.id, id.toLowerCase(), req.body?.note);
       await d.audit.append({ actorId: p.id, action: 'legal-hold.release', target: row.id, outcome: 'ok', ip: req.ip });
       return holdJson(row);
     },
@@ -364,7 +366,7 @@ export default async function complianceRoutes(app: FastifyInstance, d: AppDeps)
     },
     async (req, reply) => {
       const p = await allow(req, COMPLIANCE_OR_ADMIN, 'dlp.term.set');
-      const body = req.body as { term: string; action: 'block' | 'warn' | 'log'; lang?: 'zh' | 'en'; note?: string };
+      const body = req.body;
       const { term, created } = await d.dlp.upsert(p.id, body);
       await d.audit.append({ actorId: p.id, action: 'dlp.term.set', target: term.term, outcome: 'ok', detail: { action: term.action }, ip: req.ip });
       reply.code(created ? 201 : 200);
@@ -385,7 +387,7 @@ export default async function complianceRoutes(app: FastifyInstance, d: AppDeps)
     },
     async (req, reply) => {
       const p = await allow(req, COMPLIANCE_OR_ADMIN, 'dlp.term.remove');
-      const { id } = req.params as { id: string };
+      const { id } = req.params;
       const row = await d.dlp.remove(p.id, id.toLowerCase());
       await d.audit.append({ actorId: p.id, action: 'dlp.term.remove', target: row.term, outcome: 'ok', ip: req.ip });
       reply.code(204);

@@ -13,7 +13,8 @@ import { QiaoError } from '../errors/codes.ts';
 import type { PresenceState } from '../presence/presence.ts';
 import { convChannel, type ConversationSummary } from '../store/conversations-repo.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
-import { PublicationSchema, errors, IdempotencyKeyHeaders } from './schemas.ts';
+import { PublicationPageSchema, errors, IdempotencyKeyHeaders } from './schemas.ts';
+import { typed } from './type-provider.ts';
 
 const Uuid = { type: 'string', pattern: `^${UUID_RE}$` } as const;
 const IdParam = { type: 'object', properties: { id: Uuid }, required: ['id'], additionalProperties: false } as const;
@@ -96,7 +97,8 @@ function peerOf(p: Principal, c: ConversationSummary): Omit<Peer, 'presence'> | 
   return null;
 }
 
-export default async function conversationRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
+export default async function conversationRoutes(scope: FastifyInstance, d: AppDeps): Promise<void> {
+  const app = typed(scope);
   app.addHook('preHandler', authenticate(d.tokens));
   const convs = d.conversations;
 
@@ -131,7 +133,7 @@ export default async function conversationRoutes(app: FastifyInstance, d: AppDep
       },
     },
     async (req) => {
-      const { limit } = req.query as { limit: number };
+      const { limit } = req.query;
       return { conversations: await withPeers(req.principal, await convs.listFor(req.principal, { limit })) };
     },
   );
@@ -169,7 +171,7 @@ export default async function conversationRoutes(app: FastifyInstance, d: AppDep
     },
     async (req, reply) => {
       const p = req.principal;
-      const b = req.body as { type: 'broker_client' | 'broker_manager' | 'group'; clientId?: string; brokerId?: string; managerId?: string; memberIds?: string[]; title?: string };
+      const b = req.body;
       let id: string;
       let created: boolean;
       if (b.type === 'broker_client') {
@@ -243,7 +245,7 @@ export default async function conversationRoutes(app: FastifyInstance, d: AppDep
       },
     },
     async (req) => {
-      const { id } = req.params as { id: string };
+      const { id } = req.params;
       const conversation = await visible(req.principal, id);
       // Only participants' positions: a client does not learn when supervisors read.
       const participants = new Set(await convs.participants(id));
@@ -266,14 +268,14 @@ export default async function conversationRoutes(app: FastifyInstance, d: AppDep
           additionalProperties: false,
         },
         response: {
-          200: { type: 'object', properties: { publications: { type: 'array', items: PublicationSchema }, nextBefore: { type: ['integer', 'null'] } } },
+          200: PublicationPageSchema,
           ...errors(400, 401, 403, 404),
         },
       },
     },
     async (req) => {
-      const { id } = req.params as { id: string };
-      const q = req.query as { before?: number; limit: number };
+      const { id } = req.params;
+      const q = req.query;
       await visible(req.principal, id);
       const publications = await d.messages.page(convChannel(id), { before: q.before, limit: q.limit });
       const first = publications[0];
@@ -307,8 +309,8 @@ export default async function conversationRoutes(app: FastifyInstance, d: AppDep
       },
     },
     async (req, reply) => {
-      const { id } = req.params as { id: string };
-      const body = req.body as { kind: string; payload: unknown };
+      const { id } = req.params;
+      const body = req.body;
       if (!(await convs.get(id))) throw new QiaoError('QIAO_CONVERSATION_NOT_FOUND');
       const key = req.headers['idempotency-key'];
       const out = await d.publisher.publish(req.principal, {
@@ -339,8 +341,8 @@ export default async function conversationRoutes(app: FastifyInstance, d: AppDep
         },
       },
       async (req) => {
-        const { id } = req.params as { id: string };
-        const { offset } = req.body as { offset: number };
+        const { id } = req.params;
+        const { offset } = req.body;
         return d.live.receipt(req.principal, id, kind, offset);
       },
     );

@@ -11,6 +11,7 @@ import { QiaoError } from '../errors/codes.ts';
 import { QUEUES } from '../queue/jobs.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
 import { errors } from './schemas.ts';
+import { typed } from './type-provider.ts';
 
 const QUEUE_NAMES = Object.keys(QUEUES) as Array<keyof typeof QUEUES>;
 
@@ -68,7 +69,8 @@ const DeliveriesView = {
   required: ['messageId', 'channel', 'summary', 'deliveries', 'nextAfter'],
 } as const;
 
-export default async function deliveryRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
+export default async function deliveryRoutes(scope: FastifyInstance, d: AppDeps): Promise<void> {
+  const app = typed(scope);
   app.addHook('preHandler', authenticate(d.tokens));
   const { deliveries, recipients } = d.delivery;
 
@@ -94,7 +96,7 @@ export default async function deliveryRoutes(app: FastifyInstance, d: AppDeps): 
       },
     },
     async (req) => {
-      const q = req.query as { messageId: string; limit: number; after?: string };
+      const q = req.query;
       const msg = await recipients.message(q.messageId);
       if (!msg) throw new QiaoError('QIAO_NOT_FOUND', 'No such message');
       const p = req.principal;
@@ -128,7 +130,7 @@ export default async function deliveryRoutes(app: FastifyInstance, d: AppDeps): 
     },
     async (req) => {
       requireAdmin(req);
-      const q = req.query as { queue: keyof typeof QUEUES; limit: number };
+      const q = req.query;
       return { queue: q.queue, deadLetters: await d.queue.deadLetters(QUEUES[q.queue], q.limit) };
     },
   );
@@ -150,7 +152,7 @@ export default async function deliveryRoutes(app: FastifyInstance, d: AppDeps): 
     },
     async (req, reply) => {
       requireAdmin(req);
-      const { queue, id } = req.params as { queue: keyof typeof QUEUES; id: string };
+      const { queue, id } = req.params;
       const ok = await d.queue.replay(QUEUES[queue], id);
       await d.audit.append({ actorId: req.principal.id, action: 'dead-letter.replay', target: `${queue}/${id}`, outcome: ok ? 'ok' : 'refused' });
       if (!ok) throw new QiaoError('QIAO_NOT_FOUND', 'No such dead letter');

@@ -12,8 +12,9 @@ import { shanghaiYear } from '../service/followup-sweep.ts';
 import type { Checklist, Outcome } from '../service/followups.ts';
 import { rows } from '../store/db.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
-import { errors } from './schemas.ts';
+import { errors, errorsAsJson } from './schemas.ts';
 import { emptyBodyIsObject } from './tasks.routes.ts';
+import { typed } from './type-provider.ts';
 
 const UUID = { type: 'string', format: 'uuid' } as const;
 const IdParam = { type: 'object', properties: { id: UUID }, required: ['id'], additionalProperties: false } as const;
@@ -117,7 +118,8 @@ const Coverage = {
 
 const YearQuery = { type: 'object', properties: { year: { type: 'integer', minimum: 2000, maximum: 2100 } }, additionalProperties: false } as const;
 
-export default async function followupRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
+export default async function followupRoutes(scope: FastifyInstance, d: AppDeps): Promise<void> {
+  const app = typed(scope);
   app.addHook('preHandler', authenticate(d.tokens));
   app.addHook('preValidation', emptyBodyIsObject);
   const f = d.followups!;
@@ -152,7 +154,7 @@ export default async function followupRoutes(app: FastifyInstance, d: AppDeps): 
       },
     },
     async (req, reply) => {
-      const b = req.body as { tier: string; everyDays: number; independent?: boolean };
+      const b = req.body;
       reply.code(201);
       return { rule: await f.rules.addPeriodic(req.principal, b) };
     },
@@ -176,8 +178,8 @@ export default async function followupRoutes(app: FastifyInstance, d: AppDeps): 
       },
     },
     async (req) => {
-      const { id } = req.params as { id: string };
-      return { rule: await f.rules.update(req.principal, id, req.body as { params?: unknown; active?: boolean; independent?: boolean }) };
+      const { id } = req.params;
+      return { rule: await f.rules.update(req.principal, id, req.body) };
     },
   );
 
@@ -201,7 +203,7 @@ export default async function followupRoutes(app: FastifyInstance, d: AppDeps): 
       },
     },
     async (req) => {
-      const q = req.query as { mine?: '1' | 'team' | 'branch'; state?: 'open' | 'overdue' | 'done' | 'cancelled'; limit: number };
+      const q = req.query;
       const now = new Date();
       const mine = q.mine === '1' ? 'mine' : q.mine;
       return { now: now.toISOString(), followups: await f.service.list(req.principal, { mine, state: q.state, limit: q.limit }, now) };
@@ -228,7 +230,7 @@ export default async function followupRoutes(app: FastifyInstance, d: AppDeps): 
       },
     },
     async (req, reply) => {
-      const b = req.body as { clientId: string; dueAt: string; assigneeId?: string; reason: string };
+      const b = req.body;
       const followup = await f.service.schedule(req.principal, b);
       reply.code(201);
       return { followup };
@@ -290,7 +292,7 @@ export default async function followupRoutes(app: FastifyInstance, d: AppDeps): 
       },
     },
     async (req) => {
-      const { year } = req.query as { year?: number };
+      const { year } = req.query;
       return f.coverage.report(req.principal, year ?? shanghaiYear(new Date()));
     },
   );
@@ -304,11 +306,11 @@ export default async function followupRoutes(app: FastifyInstance, d: AppDeps): 
         security: bearerSecurity,
         querystring: YearQuery,
         produces: ['text/csv'],
-        response: { 200: { type: 'string', description: 'CSV' }, ...errors(400, 401, 403) },
+        response: { 200: { type: 'string', description: 'CSV' }, ...errorsAsJson(400, 401, 403) },
       },
     },
     async (req, reply) => {
-      const { year } = req.query as { year?: number };
+      const { year } = req.query;
       const y = year ?? shanghaiYear(new Date());
       const csv = coverageCsv(await f.coverage.report(req.principal, y));
       reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="followup-coverage-${y}.csv"`);
@@ -327,7 +329,7 @@ export default async function followupRoutes(app: FastifyInstance, d: AppDeps): 
         response: { 200: { type: 'object', properties: { followup: Followup } }, ...errors(400, 401, 403, 404) },
       },
     },
-    async (req) => ({ followup: await f.service.get(req.principal, (req.params as { id: string }).id) }),
+    async (req) => ({ followup: await f.service.get(req.principal, req.params.id) }),
   );
 
   app.post(
@@ -355,8 +357,8 @@ export default async function followupRoutes(app: FastifyInstance, d: AppDeps): 
       },
     },
     async (req) => {
-      const b = req.body as { outcome: Outcome; notes: string; checklist: Checklist };
-      return { followup: await f.service.complete(req.principal, (req.params as { id: string }).id, b) };
+      const b = req.body;
+      return { followup: await f.service.complete(req.principal, req.params.id, b) };
     },
   );
 
@@ -372,6 +374,6 @@ export default async function followupRoutes(app: FastifyInstance, d: AppDeps): 
         response: { 200: { type: 'object', properties: { followup: Followup } }, ...errors(400, 401, 403, 404, 409) },
       },
     },
-    async (req) => ({ followup: await f.service.cancel(req.principal, (req.params as { id: string }).id, (req.body as { reason: string }).reason) }),
+    async (req) => ({ followup: await f.service.cancel(req.principal, req.params.id, req.body.reason) }),
   );
 }

@@ -12,6 +12,7 @@ import type { AppDeps } from '../deps.ts';
 import { QiaoError } from '../errors/codes.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
 import { errors } from './schemas.ts';
+import { typed } from './type-provider.ts';
 
 /** Content types a CSV upload may carry (Windows browsers label .csv files as Excel's). */
 const CSV_TYPES = ['text/csv', 'application/csv', 'application/vnd.ms-excel', 'application/octet-stream'];
@@ -45,7 +46,8 @@ const Result = {
   required: ['dryRun', 'encoding', 'total', 'created', 'report'],
 } as const;
 
-export default async function importRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
+export default async function importRoutes(scope: FastifyInstance, d: AppDeps): Promise<void> {
+  const app = typed(scope);
   const importer = new ClientImporter(d.db.db, d.archive);
   // Scoped to this plugin: the file arrives as raw bytes (its encoding is decided by the importer).
   app.addContentTypeParser(CSV_TYPES, { parseAs: 'buffer', bodyLimit: IMPORT_MAX_BYTES }, (_req, body, done) => done(null, body));
@@ -77,7 +79,7 @@ export default async function importRoutes(app: FastifyInstance, d: AppDeps): Pr
     },
     async (req, reply) => {
       if (!Buffer.isBuffer(req.body)) throw new QiaoError('QIAO_BAD_REQUEST', 'Send the CSV file itself as the body, with Content-Type text/csv');
-      const { dryRun } = req.query as { dryRun: boolean };
+      const { dryRun } = req.query;
       const charset = /;\s*charset=("?)([^";]+)\1/i.exec(req.headers['content-type'] ?? '')?.[2];
       try {
         const r = await importer.run(req.principal, req.body, { dryRun, charset, ip: req.ip });

@@ -5,6 +5,7 @@ import { QiaoError } from '../errors/codes.ts';
 import type { InboxState } from '../store/inbox-repo.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
 import { PublicationSchema, errors } from './schemas.ts';
+import { typed } from './type-provider.ts';
 
 const MessageIdParam = {
   type: 'object',
@@ -29,7 +30,8 @@ const Item = {
   },
 } as const;
 
-export default async function inboxRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
+export default async function inboxRoutes(scope: FastifyInstance, d: AppDeps): Promise<void> {
+  const app = typed(scope);
   app.addHook('preHandler', authenticate(d.tokens));
   const inbox = d.delivery.inbox;
 
@@ -56,7 +58,7 @@ export default async function inboxRoutes(app: FastifyInstance, d: AppDeps): Pro
       },
     },
     async (req) => {
-      const q = req.query as { state?: InboxState; limit: number; before?: string };
+      const q = req.query;
       const items = await inbox.list(req.principal.id, { state: q.state, limit: q.limit, before: q.before ? new Date(q.before) : undefined });
       return { items, nextBefore: items.length === q.limit ? items[items.length - 1].createdAt : null };
     },
@@ -84,7 +86,7 @@ export default async function inboxRoutes(app: FastifyInstance, d: AppDeps): Pro
         },
       },
       async (req) => {
-        const { messageId } = req.params as { messageId: string };
+        const { messageId } = req.params;
         const state = await inbox.setState(req.principal.id, messageId, action === 'read' ? 'read' : 'archived');
         if (!state) throw new QiaoError('QIAO_NOT_FOUND', 'No such item in your inbox');
         return { messageId, state, counts: await inbox.counts(req.principal.id) };

@@ -9,6 +9,7 @@ import type { AppDeps } from '../deps.ts';
 import { QiaoError } from '../errors/codes.ts';
 import marketIngestRoutes from './market-ingest.routes.ts';
 import { PublishedSchema, errors } from './schemas.ts';
+import { typed } from './type-provider.ts';
 
 const FEED: Principal = { id: 'feed', role: 'feed', displayName: 'Market data feed' };
 
@@ -19,7 +20,8 @@ function keyMatches(given: unknown, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-export default async function ingestRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
+export default async function ingestRoutes(scope: FastifyInstance, d: AppDeps): Promise<void> {
+  const app = typed(scope);
   // onRequest: the key is checked before the body is read or validated (an unauthenticated caller
   // learns nothing about the schema and cannot make the server parse a 1 MB tick batch).
   app.addHook('onRequest', async (req: FastifyRequest) => {
@@ -38,7 +40,7 @@ export default async function ingestRoutes(app: FastifyInstance, d: AppDeps): Pr
       },
     },
     async (req, reply) => {
-      const body = req.body as { symbol?: unknown };
+      const body = req.body;
       const channel = body.symbol === undefined ? 'alerts.market' : `alerts.${String(body.symbol)}`;
       const key = req.headers['idempotency-key'];
       const { pub, duplicate } = await d.publisher.publish(FEED, {

@@ -14,6 +14,7 @@ import { SYMBOL_RE } from '../../channels/family.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { AppDeps } from '../deps.ts';
 import { errors } from './schemas.ts';
+import { typed } from './type-provider.ts';
 
 const FEED: Principal = { id: 'feed', role: 'feed', displayName: 'Market data feed' };
 
@@ -59,7 +60,8 @@ export function eventPayload(e: FeedEvent): Record<string, unknown> {
   };
 }
 
-export default async function marketIngestRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
+export default async function marketIngestRoutes(scope: FastifyInstance, d: AppDeps): Promise<void> {
+  const app = typed(scope);
   app.post(
     '/api/ingest/ticks',
     {
@@ -102,7 +104,7 @@ export default async function marketIngestRoutes(app: FastifyInstance, d: AppDep
       },
     },
     async (req) => {
-      const { ticks } = req.body as { ticks: Array<{ symbol: string; price: number; time?: string; name?: string }> };
+      const { ticks } = req.body;
       return d.alerts.ingest(ticks);
     },
   );
@@ -156,7 +158,7 @@ export default async function marketIngestRoutes(app: FastifyInstance, d: AppDep
       },
     },
     async (req) => {
-      const { events } = req.body as { events: FeedEvent[] };
+      const { events } = req.body;
       const published = [];
       // In order, one at a time: a failure stops the batch, and the feed re-sends it (ids dedupe).
       for (const e of events) {

@@ -11,6 +11,7 @@ import { QiaoError } from '../errors/codes.ts';
 import { toLayer, type CategoryPrefs } from '../store/prefs-repo.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
 import { errors } from './schemas.ts';
+import { typed } from './type-provider.ts';
 
 const hm = { type: ['string', 'null'], pattern: HM_PATTERN } as const;
 
@@ -107,7 +108,8 @@ function effectiveView(p: EffectivePrefs) {
   };
 }
 
-export default async function preferencesRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
+export default async function preferencesRoutes(scope: FastifyInstance, d: AppDeps): Promise<void> {
+  const app = typed(scope);
   app.addHook('preHandler', authenticate(d.tokens));
   const prefs = d.delivery.prefs;
 
@@ -161,7 +163,7 @@ export default async function preferencesRoutes(app: FastifyInstance, d: AppDeps
       },
     },
     async (req) => {
-      const body = req.body as { categories: Record<string, CategoryInput> };
+      const body = req.body;
       const user = await d.users.findById(req.principal.id);
       if (!user) throw new QiaoError('QIAO_NOT_FOUND', 'User not found');
       // Validate everything before writing anything.

@@ -12,6 +12,7 @@ import type { AppDeps } from '../deps.ts';
 import { QiaoError } from '../errors/codes.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
 import { NoContent, errors } from './schemas.ts';
+import { typed } from './type-provider.ts';
 
 const B64URL = '^[A-Za-z0-9_-]+={0,2}$';
 
@@ -65,7 +66,8 @@ export function checkSubscription(endpoint: string, p256dh: string, auth: string
   if (b64(auth).length !== 16) throw bad('keys.auth must be 16 bytes (base64url)');
 }
 
-export default async function pushRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
+export default async function pushRoutes(scope: FastifyInstance, d: AppDeps): Promise<void> {
+  const app = typed(scope);
   const auth = authenticate(d.tokens);
 
   app.get(
@@ -128,7 +130,7 @@ export default async function pushRoutes(app: FastifyInstance, d: AppDeps): Prom
       },
     },
     async (req, reply) => {
-      const b = req.body as { endpoint: string; keys: { p256dh: string; auth: string }; userAgent?: string };
+      const b = req.body;
       checkSubscription(b.endpoint, b.keys.p256dh, b.keys.auth, d.config.pushEndpointHosts);
       const userAgent = b.userAgent ?? (typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'].slice(0, 512) : undefined);
       const r = await d.push.upsert(req.principal.id, { endpoint: b.endpoint, p256dh: b.keys.p256dh, auth: b.keys.auth, userAgent });
@@ -151,7 +153,7 @@ export default async function pushRoutes(app: FastifyInstance, d: AppDeps): Prom
       },
     },
     async (req, reply) => {
-      const { endpoint } = req.body as { endpoint: string };
+      const { endpoint } = req.body;
       if (!(await d.push.removeOwn(req.principal.id, endpoint))) throw new QiaoError('QIAO_NOT_FOUND', 'No such push subscription of yours');
       await d.audit.append({ actorId: req.principal.id, action: 'push.unsubscribe', target: URL.canParse(endpoint) ? new URL(endpoint).host : 'invalid', outcome: 'ok' });
       reply.code(204);

@@ -4,12 +4,13 @@ import type { AppDeps } from '../deps.ts';
 import { QiaoError, type ErrorCode } from '../errors/codes.ts';
 import type { RecommendationBatch } from '../advisory/recommendations.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
-import { ErrorResponse, errors, IdempotencyKeyHeaders } from './schemas.ts';
+import { errorWith, errors, IdempotencyKeyHeaders } from './schemas.ts';
+import { typed } from './type-provider.ts';
 
 const UUID = { type: 'string', format: 'uuid' } as const;
 
 /** 409: the Idempotency-Key was already used for a different request. */
-const IdempotencyMismatch = { ...ErrorResponse, description: 'QIAO_IDEMPOTENCY_MISMATCH: this Idempotency-Key was already used with a different body; nothing was changed' } as const;
+const IdempotencyMismatch = errorWith('QIAO_IDEMPOTENCY_MISMATCH: this Idempotency-Key was already used with a different body; nothing was changed');
 
 const ClientResultSchema = {
   type: 'object',
@@ -77,7 +78,8 @@ export function batchStatus(b: RecommendationBatch): 200 | 202 {
   return b.approvalId && b.counts.pending_approval > 0 ? 202 : 200;
 }
 
-export default async function recommendationRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
+export default async function recommendationRoutes(scope: FastifyInstance, d: AppDeps): Promise<void> {
+  const app = typed(scope);
   app.addHook('preHandler', authenticate(d.tokens));
   const svc = d.advisory.recommendations;
 
@@ -151,7 +153,7 @@ export default async function recommendationRoutes(app: FastifyInstance, d: AppD
       },
     },
     async (req, reply) => {
-      const body = req.body as { clientIds: string[]; security: string; productName?: string; productRisk: 'R1'; rationale: string; researchMessageId?: string };
+      const body = req.body;
       const key = req.headers['idempotency-key'];
       const batch = await svc.recommend(req.principal, { ...body, requestKey: typeof key === 'string' ? key : undefined });
       if (body.clientIds.length === 1) {
@@ -186,6 +188,6 @@ export default async function recommendationRoutes(app: FastifyInstance, d: AppD
         response: { 200: { type: 'object', properties: { recommendations: { type: 'array', items: RecommendationSchema } } }, ...errors(400, 401, 403) },
       },
     },
-    async (req) => ({ recommendations: await svc.list(req.principal, req.query as { limit: number }) }),
+    async (req) => ({ recommendations: await svc.list(req.principal, req.query) }),
   );
 }

@@ -4,8 +4,9 @@ import type { AppDeps } from '../deps.ts';
 import type { ReminderFilter } from '../service/reminders.ts';
 import { MAX_REMINDER_DAYS } from '../service/reminders.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
-import { ErrorResponse, errors, IdempotencyKeyHeaders } from './schemas.ts';
+import { errorWith, errors, IdempotencyKeyHeaders } from './schemas.ts';
 import { emptyBodyIsObject } from './tasks.routes.ts';
+import { typed } from './type-provider.ts';
 
 const UUID = { type: 'string', format: 'uuid' } as const;
 const NULLABLE_TIME = { type: ['string', 'null'] } as const;
@@ -47,10 +48,11 @@ const CountsSchema = {
 const ChangeSchema = { type: 'object', required: ['changed', 'reminder'], properties: { changed: { type: 'boolean' }, reminder: ReminderSchema } } as const;
 const IdParam = { type: 'object', properties: { id: UUID }, required: ['id'] } as const;
 
-const NotFound = { ...ErrorResponse, description: 'QIAO_REMINDER_NOT_FOUND: no such reminder of yours (someone else\'s answers the same)' } as const;
-const Closed = { ...ErrorResponse, description: 'QIAO_REMINDER_CLOSED: the reminder is already done or dismissed' } as const;
+const NotFound = errorWith('QIAO_REMINDER_NOT_FOUND: no such reminder of yours (someone else\'s answers the same)');
+const Closed = errorWith('QIAO_REMINDER_CLOSED: the reminder is already done or dismissed');
 
-export default async function reminderRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
+export default async function reminderRoutes(scope: FastifyInstance, d: AppDeps): Promise<void> {
+  const app = typed(scope);
   app.addHook('preHandler', authenticate(d.tokens));
   const svc = () => d.reminders!;
 
@@ -84,13 +86,13 @@ export default async function reminderRoutes(app: FastifyInstance, d: AppDeps): 
           201: { type: 'object', properties: { reminder: ReminderSchema, duplicate: { type: 'boolean' } } },
           200: { type: 'object', properties: { reminder: ReminderSchema, duplicate: { type: 'boolean' } } },
           ...errors(400, 401, 403, 413, 422, 503),
-          409: { ...ErrorResponse, description: 'QIAO_IDEMPOTENCY_MISMATCH: this Idempotency-Key was already used with a different body; nothing was changed' },
+          409: errorWith('QIAO_IDEMPOTENCY_MISMATCH: this Idempotency-Key was already used with a different body; nothing was changed'),
         },
       },
     },
     async (req, reply) => {
       const key = req.headers['idempotency-key'];
-      const body = req.body as { title: string; note?: string; dueAt: string; clientId?: string; conversationId?: string };
+      const body = req.body;
       const out = await svc().create(req.principal, { ...body, idempotencyKey: typeof key === 'string' ? key : undefined });
       reply.code(out.duplicate ? 200 : 201);
       return out;
@@ -111,7 +113,7 @@ export default async function reminderRoutes(app: FastifyInstance, d: AppDeps): 
         },
       },
     },
-    async (req) => svc().list(req.principal, (req.query as { state: ReminderFilter }).state),
+    async (req) => svc().list(req.principal, req.query.state),
   );
 
   app.post(
@@ -135,7 +137,7 @@ export default async function reminderRoutes(app: FastifyInstance, d: AppDeps): 
         response: { 200: ChangeSchema, ...errors(400, 401, 403, 503), 404: NotFound, 409: Closed },
       },
     },
-    async (req) => svc().snooze(req.principal, (req.params as { id: string }).id, req.body as { until?: string; minutes?: number }),
+    async (req) => svc().snooze(req.principal, req.params.id, req.body),
   );
 
   for (const action of ['done', 'dismiss'] as const) {
@@ -156,7 +158,7 @@ export default async function reminderRoutes(app: FastifyInstance, d: AppDeps): 
         },
       },
       async (req) => {
-        const id = (req.params as { id: string }).id;
+        const id = req.params.id;
         return action === 'done' ? svc().done(req.principal, id) : svc().dismiss(req.principal, id);
       },
     );

@@ -17,6 +17,7 @@ import { ResearchRepo } from '../store/research-repo.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
 import { ChannelNameSchema } from './channel-name.ts';
 import { errors } from './schemas.ts';
+import { typed } from './type-provider.ts';
 
 const TIERS: readonly Tier[] = ['general', 'hnw', 'institutional'];
 const RISK = ['R1', 'R2', 'R3', 'R4', 'R5'] as const;
@@ -77,7 +78,8 @@ function authorScope(p: Principal, author: string | undefined): { authorId?: str
   throw new QiaoError('QIAO_FORBIDDEN', 'Only the research desk, compliance and admin see research notes with delivery counts');
 }
 
-export default async function researchRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
+export default async function researchRoutes(scope: FastifyInstance, d: AppDeps): Promise<void> {
+  const app = typed(scope);
   app.addHook('preHandler', authenticate(d.tokens));
   const repo = new ResearchRepo(d.db.db);
 
@@ -104,7 +106,7 @@ export default async function researchRoutes(app: FastifyInstance, d: AppDeps): 
       },
     },
     async (req) => {
-      const q = req.query as { author?: string; limit: number; before?: string };
+      const q = req.query;
       const scope = authorScope(req.principal, q.author);
       const rows = await repo.notes({ ...scope, limit: q.limit, before: q.before ? new Date(q.before) : undefined });
       const notes = rows.map((r) => {
@@ -145,7 +147,7 @@ export default async function researchRoutes(app: FastifyInstance, d: AppDeps): 
       if (p.role !== 'research' && p.role !== 'admin' && p.role !== 'compliance') {
         throw new QiaoError('QIAO_FORBIDDEN', 'Only the research desk, compliance and admin see channel audiences');
       }
-      const { channel } = req.query as { channel: string };
+      const { channel } = req.query;
       const r = resolveChannel(channel);
       if (r.family.family !== 'research') throw new QiaoError('QIAO_CHANNEL_BAD_NAME', `"${channel}" is not a research channel`);
       const entitledTiers = TIERS.filter((t) => tierEntitled(t, r.parsed));

@@ -8,6 +8,7 @@ import { isSymbol } from '../domain/securities.ts';
 import { QiaoError } from '../errors/codes.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
 import { errors } from './schemas.ts';
+import { typed } from './type-provider.ts';
 
 export const SECURITIES_MAX_LIMIT = 50;
 
@@ -22,7 +23,8 @@ const Security = {
   required: ['symbol', 'name', 'exchange', 'kind'],
 } as const;
 
-export default async function securitiesRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
+export default async function securitiesRoutes(scope: FastifyInstance, d: AppDeps): Promise<void> {
+  const app = typed(scope);
   app.addHook('preHandler', authenticate(d.tokens));
 
   app.get(
@@ -45,7 +47,7 @@ export default async function securitiesRoutes(app: FastifyInstance, d: AppDeps)
       },
     },
     async (req) => {
-      const { q, limit } = req.query as { q?: string; limit: number };
+      const { q, limit } = req.query;
       return { items: d.securities.search(q ?? '', limit) };
     },
   );
@@ -62,7 +64,7 @@ export default async function securitiesRoutes(app: FastifyInstance, d: AppDeps)
       },
     },
     async (req) => {
-      const { symbol } = req.params as { symbol: string };
+      const { symbol } = req.params;
       if (!isSymbol(symbol.toUpperCase())) throw new QiaoError('QIAO_SYMBOL_INVALID');
       const s = d.securities.get(symbol);
       if (!s) throw new QiaoError('QIAO_SECURITY_NOT_FOUND', `${symbol.toUpperCase()} is not in the securities directory`);

@@ -12,7 +12,8 @@ import { QUALITY_CSV_HEADER, qualityCsv } from '../service/quality-csv.ts';
 import { QualityScopes, SCOPES, type ScopeKind } from '../service/quality-scope.ts';
 import { BUCKETS, HOURS, MAX_PERIOD_DAYS, QualityService, parsePeriod, type QualityReport } from '../service/quality.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
-import { errors } from './schemas.ts';
+import { errors, errorsAsJson } from './schemas.ts';
+import { typed } from './type-provider.ts';
 
 const Int = { type: 'integer' } as const;
 const NInt = { type: ['integer', 'null'] } as const;
@@ -153,15 +154,14 @@ interface QualityQueryT {
   hours?: string;
 }
 
-export default async function serviceRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
+export default async function serviceRoutes(scope: FastifyInstance, d: AppDeps): Promise<void> {
+  const app = typed(scope);
   app.addHook('preHandler', authenticate(d.tokens));
   const scopes = new QualityScopes(d.db.db);
   const quality = new QualityService(d.db.db);
 
   /** One report for both answers (JSON and CSV): the period checked first, then the scope. */
-  const report = async (req: FastifyRequest): Promise<QualityReport> => {
-    const p = req.principal;
-    const q = req.query as QualityQueryT;
+  const report = async (p: FastifyRequest['principal'], q: QualityQueryT): Promise<QualityReport> => {
     const now = new Date();
     const period = parsePeriod(q, now);
     const v = await scopes.viewable(p);
@@ -186,7 +186,7 @@ export default async function serviceRoutes(app: FastifyInstance, d: AppDeps): P
         response: { 200: ReportSchema, ...errors(400, 401, 403) },
       },
     },
-    async (req) => report(req),
+    async (req) => report(req.principal, req.query),
   );
 
   app.get(
@@ -199,11 +199,11 @@ export default async function serviceRoutes(app: FastifyInstance, d: AppDeps): P
         security: bearerSecurity,
         produces: ['text/csv'],
         querystring: QualityQuery,
-        response: { 200: { type: 'string', description: 'CSV text' }, ...errors(400, 401, 403) },
+        response: { 200: { type: 'string', description: 'CSV text' }, ...errorsAsJson(400, 401, 403) },
       },
     },
     async (req, reply) => {
-      const r = await report(req);
+      const r = await report(req.principal, req.query);
       const name = `service-quality-${r.scope.kind}-${r.period.from}-${r.period.to}.csv`;
       reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${name}"`);
       return reply.send(qualityCsv(r));

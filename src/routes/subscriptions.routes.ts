@@ -6,6 +6,7 @@ import { QiaoError } from '../errors/codes.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
 import { ChannelNameParam, ChannelNameSchema } from './channel-name.ts';
 import { NoContent, errors } from './schemas.ts';
+import { typed } from './type-provider.ts';
 
 /** Most stored subscriptions per user. */
 export const MAX_STORED_SUBSCRIPTIONS = 500;
@@ -46,7 +47,8 @@ const Subscribed = {
 } as const;
 const SubscribedResponses = { 200: Subscribed, 201: Subscribed } as const;
 
-export default async function subscriptionRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
+export default async function subscriptionRoutes(scope: FastifyInstance, d: AppDeps): Promise<void> {
+  const app = typed(scope);
   app.addHook('preHandler', authenticate(d.tokens));
 
   app.get('/api/subscriptions', { schema: { tags: ['subscriptions'], summary: 'My subscriptions', security: bearerSecurity, response: { 200: { type: 'object', properties: { subscriptions: { type: 'array', items: { type: 'object', properties: { channel: { type: 'string' }, prefs: { type: 'object', additionalProperties: true }, createdAt: { type: 'string', format: 'date-time' } }, required: ['channel', 'prefs', 'createdAt'] } } }, required: ['subscriptions'] }, ...errors(401) } } }, async (req) => ({
@@ -74,8 +76,8 @@ export default async function subscriptionRoutes(app: FastifyInstance, d: AppDep
       },
     },
     async (req, reply) => {
-      const { channel } = req.params as { channel: string };
-      const prefs = ((req.body as { prefs?: Record<string, unknown> } | null)?.prefs ?? {}) as Record<string, unknown>;
+      const { channel } = req.params;
+      const prefs = (req.body?.prefs ?? {}) as Record<string, unknown>;
       const r = await authorizeSubscribe(req.principal, channel, d.users).catch(async (e) => {
         await d.audit.append({ actorId: req.principal.id, action: 'subscription.create', target: auditableName(channel), outcome: 'refused', detail: { code: e.code } });
         throw e;
@@ -99,7 +101,7 @@ export default async function subscriptionRoutes(app: FastifyInstance, d: AppDep
       },
     },
     async (req, reply) => {
-      const body = req.body as { channel: string; prefs?: Record<string, unknown> };
+      const body = req.body;
       const r = await authorizeSubscribe(req.principal, body.channel, d.users);
       const created = await put(req.principal.id, r.parsed.name, body.prefs ?? {});
       await d.audit.append({ actorId: req.principal.id, action: created ? 'subscription.create' : 'subscription.update', target: r.parsed.name, outcome: 'ok' });
@@ -112,7 +114,7 @@ export default async function subscriptionRoutes(app: FastifyInstance, d: AppDep
     '/api/subscriptions/:channel',
     { schema: { tags: ['subscriptions'], summary: 'Unsubscribe', security: bearerSecurity, params: ChannelNameParam, response: { 204: NoContent('Unsubscribed'), ...errors(400, 401, 404) } } },
     async (req, reply) => {
-      const { channel } = req.params as { channel: string };
+      const { channel } = req.params;
       resolveChannel(channel);
       const removed = await d.subscriptions.remove(req.principal.id, channel);
       if (!removed) throw new QiaoError('QIAO_NOT_FOUND', 'Not subscribed to this channel');

@@ -7,6 +7,7 @@ import type { AppDeps } from '../deps.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
 import { errors } from './schemas.ts';
 import { emptyBodyIsObject } from './tasks.routes.ts';
+import { typed } from './type-provider.ts';
 
 const UUID = { type: 'string', format: 'uuid' } as const;
 const IdParam = { type: 'object', properties: { id: UUID }, required: ['id'], additionalProperties: false } as const;
@@ -26,7 +27,8 @@ const Survey = {
   },
 } as const;
 
-export default async function surveyRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
+export default async function surveyRoutes(scope: FastifyInstance, d: AppDeps): Promise<void> {
+  const app = typed(scope);
   app.addHook('preHandler', authenticate(d.tokens));
   app.addHook('preValidation', emptyBodyIsObject);
   const svc = d.surveys!;
@@ -47,7 +49,7 @@ export default async function surveyRoutes(app: FastifyInstance, d: AppDeps): Pr
         },
       },
     },
-    async (req) => svc.resolve(req.principal, (req.params as { id: string }).id),
+    async (req) => svc.resolve(req.principal, req.params.id),
   );
 
   app.get(
@@ -82,8 +84,8 @@ export default async function surveyRoutes(app: FastifyInstance, d: AppDeps): Pr
       },
     },
     async (req) => {
-      const b = req.body as { score: number; comment: string };
-      return { survey: await svc.answer(req.principal, (req.params as { id: string }).id, b.score, b.comment) };
+      const b = req.body;
+      return { survey: await svc.answer(req.principal, req.params.id, b.score, b.comment) };
     },
   );
 }

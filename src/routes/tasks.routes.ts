@@ -3,12 +3,13 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TaskAction } from '../advisory/tasks.ts';
 import type { AppDeps } from '../deps.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
-import { ErrorResponse, errors, IdempotencyKeyHeaders } from './schemas.ts';
+import { errorWith, errors, IdempotencyKeyHeaders } from './schemas.ts';
+import { typed } from './type-provider.ts';
 
 const UUID = { type: 'string', format: 'uuid' } as const;
 
 /** 409: the Idempotency-Key was already used for a different request. */
-const IdempotencyMismatch = { ...ErrorResponse, description: 'QIAO_IDEMPOTENCY_MISMATCH: this Idempotency-Key was already used with a different body; nothing was changed' } as const;
+const IdempotencyMismatch = errorWith('QIAO_IDEMPOTENCY_MISMATCH: this Idempotency-Key was already used with a different body; nothing was changed');
 
 const STATE = { type: 'string', enum: ['delivered', 'read', 'accepted', 'done'] } as const;
 
@@ -54,7 +55,12 @@ export async function emptyBodyIsObject(req: FastifyRequest): Promise<void> {
   if (req.body === undefined || req.body === null) req.body = {};
 }
 
-export default async function taskRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
+/** A transition's body: `done` needs a note, the others may carry none. */
+const NoteRequiredBody = { type: 'object', properties: { note: { type: 'string', minLength: 1, maxLength: 2000 } }, required: ['note'], additionalProperties: false } as const;
+const NoteOptionalBody = { type: 'object', properties: {}, additionalProperties: false } as const;
+
+export default async function taskRoutes(scope: FastifyInstance, d: AppDeps): Promise<void> {
+  const app = typed(scope);
   app.addHook('preHandler', authenticate(d.tokens));
   const svc = d.advisory.tasks;
 
@@ -119,7 +125,7 @@ export default async function taskRoutes(app: FastifyInstance, d: AppDeps): Prom
     },
     async (req, reply) => {
       const key = req.headers['idempotency-key'];
-      const body = req.body as { title: string; detail: string; dueAt: string; teamIds?: string[]; brokerIds?: string[] };
+      const body = req.body;
       const out = await svc.create(req.principal, { ...body, idempotencyKey: typeof key === 'string' ? key : undefined });
       reply.code(out.duplicate ? 200 : 201);
       return out;
@@ -151,7 +157,7 @@ export default async function taskRoutes(app: FastifyInstance, d: AppDeps): Prom
       },
     },
     async (req) => {
-      const q = req.query as { mine: string; limit: number };
+      const q = req.query;
       return svc.list(req.principal, { mine: q.mine === '1' || q.mine === 'true', limit: q.limit });
     },
   );
@@ -179,7 +185,7 @@ export default async function taskRoutes(app: FastifyInstance, d: AppDeps): Prom
         },
       },
     },
-    async (req) => svc.progress(req.principal, (req.params as { id: string }).id),
+    async (req) => svc.progress(req.principal, req.params.id),
   );
 
   const transition = (action: TaskAction, summary: string, noteRequired: boolean) =>
@@ -195,16 +201,11 @@ export default async function taskRoutes(app: FastifyInstance, d: AppDeps): Prom
             '`done` needs `accepted` first (QIAO_TASK_TRANSITION_INVALID) and a note.',
           security: bearerSecurity,
           params: IdParam,
-          body: {
-            type: 'object',
-            properties: noteRequired ? { note: { type: 'string', minLength: 1, maxLength: 2000 } } : {},
-            ...(noteRequired ? { required: ['note'] } : {}),
-            additionalProperties: false,
-          },
+          body: noteRequired ? NoteRequiredBody : NoteOptionalBody,
           response: { 200: { type: 'object', properties: { changed: { type: 'boolean' }, assignment: AssignmentSchema } }, ...errors(400, 401, 403, 404, 409, 503) },
         },
       },
-      async (req) => svc.transition(req.principal, (req.params as { id: string }).id, action, (req.body as { note?: string } | undefined)?.note),
+      async (req) => svc.transition(req.principal, req.params.id, action, 'note' in req.body && typeof req.body.note === 'string' ? req.body.note : undefined),
     );
   transition('read', 'Mark a task read', false);
   transition('accept', 'Accept a task (implies read)', false);

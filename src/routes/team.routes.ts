@@ -9,6 +9,7 @@ import type { AppDeps } from '../deps.ts';
 import { QiaoError } from '../errors/codes.ts';
 import { authenticate, bearerSecurity } from './auth-hook.ts';
 import { errors } from './schemas.ts';
+import { typed } from './type-provider.ts';
 
 const BrokerOverview = {
   type: 'object',
@@ -30,7 +31,8 @@ const BrokerOverview = {
   required: ['brokerId', 'displayName', 'teamId', 'teamName', 'clients', 'openConversations', 'unreadBacklog', 'waitingClients', 'oldestWaiting'],
 } as const;
 
-export default async function teamRoutes(app: FastifyInstance, d: AppDeps): Promise<void> {
+export default async function teamRoutes(scope: FastifyInstance, d: AppDeps): Promise<void> {
+  const app = typed(scope);
   app.addHook('preHandler', authenticate(d.tokens));
 
   app.get(
@@ -54,7 +56,7 @@ export default async function teamRoutes(app: FastifyInstance, d: AppDeps): Prom
     },
     async (req) => {
       const p = req.principal;
-      const { teamId } = req.query as { teamId?: string };
+      const { teamId } = req.query;
       if (p.role !== 'manager' && p.role !== 'admin' && p.role !== 'compliance') {
         throw new QiaoError('QIAO_FORBIDDEN', 'Only managers, compliance and admin see the team overview');
       }

@@ -91,8 +91,8 @@ export default async function webRoutes(app: FastifyInstance, opts: WebRoutesOpt
   };
 
   const hide = { schema: { hide: true } as never };
-  app.get('/assets/:file', hide, async (req, reply) => {
-    const a = await get(`/assets/${(req.params as { file: string }).file}`);
+  app.get<{ Params: { file: string } }>('/assets/:file', hide, async (req, reply) => {
+    const a = await get(`/assets/${req.params.file}`);
     if (!a) throw new QiaoError('QIAO_NOT_FOUND');
     return send(req, reply, a);
   });

@@ -4,6 +4,7 @@
  */
 import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Publication } from '../bus/bus.ts';
+import { isUniqueViolation } from './admin-record.ts';
 import type { Db } from './db.ts';
 import { pgArray } from './deliveries-repo.ts';
 import { rowToPublication } from './messages-repo.ts';
@@ -28,15 +29,26 @@ export interface InboxCounts {
 export class InboxRepo {
   constructor(private readonly db: Db) {}
 
-  /** Adds items that do not exist yet; an existing item keeps its state (a re-run fanout changes nothing). */
-  async add(items: Array<{ userId: string; messageId: string; channel: string }>): Promise<void> {
+  /**
+   * Adds items that do not exist yet; an existing item keeps its state (a re-run fanout changes
+   * nothing). `likelyNew` (a fanout's first run): try a plain INSERT first, which is much cheaper than
+   * ON CONFLICT's speculative insertion, and fall back to insert-if-absent when the primary key says
+   * an item exists already (see DeliveriesRepo.insertManyReturningQueued).
+   */
+  async add(items: Array<{ userId: string; messageId: string; channel: string }>, opts: { likelyNew?: boolean } = {}): Promise<void> {
     // Array parameters (unnest): see DeliveriesRepo.insertMany.
     for (let i = 0; i < items.length; i += 5000) {
       const page = items.slice(i, i + 5000);
-      await this.db.execute(sql`
-        insert into ${inboxItems} (user_id, message_id, channel)
-        select * from unnest(${pgArray(page.map((x) => x.userId))}::uuid[], ${pgArray(page.map((x) => x.messageId))}::uuid[], ${pgArray(page.map((x) => x.channel))}::text[])
-        on conflict do nothing`);
+      const values = sql`select * from unnest(${pgArray(page.map((x) => x.userId))}::uuid[], ${pgArray(page.map((x) => x.messageId))}::uuid[], ${pgArray(page.map((x) => x.channel))}::text[])`;
+      if (opts.likelyNew) {
+        try {
+          await this.db.execute(sql`insert into ${inboxItems} (user_id, message_id, channel) ${values}`);
+          continue;
+        } catch (e) {
+          if (!isUniqueViolation(e)) throw e;
+        }
+      }
+      await this.db.execute(sql`insert into ${inboxItems} (user_id, message_id, channel) ${values} on conflict do nothing`);
     }
   }
 

@@ -1,7 +1,8 @@
 /** Notification preferences per user and category (a channel family, or '*' for every category). */
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { DigestMode, PrefsLayer, Transport } from '../domain/routing.ts';
 import type { Db } from './db.ts';
+import { pgArray } from './deliveries-repo.ts';
 import { notificationPrefs } from './schema/index.ts';
 
 export interface CategoryPrefs {
@@ -62,7 +63,8 @@ export class PrefsRepo {
     const rows = await this.db
       .select()
       .from(notificationPrefs)
-      .where(and(inArray(notificationPrefs.userId, userIds), inArray(notificationPrefs.category, ['*', category])));
+      // One array parameter, not one per user: a fanout asks for 1,000+ users at a time.
+      .where(and(sql`${notificationPrefs.userId} = any(${pgArray(userIds)}::uuid[])`, inArray(notificationPrefs.category, ['*', category])));
     for (const r of rows) {
       const e = out.get(r.userId) ?? {};
       if (r.category === '*') e.global = toLayer(r);

@@ -98,6 +98,20 @@ export class PushRepo {
     return this.db.select().from(pushSubscriptions).where(eq(pushSubscriptions.userId, userId)).orderBy(asc(pushSubscriptions.createdAt));
   }
 
+  /** listForUser for many users in one query (the push worker's batched path); absent users → no entry. */
+  async listForUsers(userIds: string[]): Promise<Map<string, PushSubscriptionRow[]>> {
+    const out = new Map<string, PushSubscriptionRow[]>();
+    const ids = [...new Set(userIds)];
+    if (!ids.length) return out;
+    const rows = await this.db.select().from(pushSubscriptions).where(inArray(pushSubscriptions.userId, ids)).orderBy(asc(pushSubscriptions.createdAt));
+    for (const r of rows) {
+      const list = out.get(r.userId);
+      if (list) list.push(r);
+      else out.set(r.userId, [r]);
+    }
+    return out;
+  }
+
   async markSuccess(ids: string[]): Promise<void> {
     if (ids.length) await this.db.update(pushSubscriptions).set({ lastSuccessAt: sql`now()` }).where(inArray(pushSubscriptions.id, ids));
   }

@@ -57,6 +57,25 @@ export function queueContract(name: string, factory: () => Promise<QueueFixture>
       expect(runs).toBe(1);
     });
 
+    it('addBulk adds every job once, deduplicated by jobId against earlier and bulk-mates', async () => {
+      const seen: string[] = [];
+      f.queue.process<{ k: string }>(q, async (job) => {
+        seen.push(job.data.k);
+      }, { concurrency: 8 });
+      const first = await f.queue.add(q, 'x', { k: 'a-single' }, { jobId: 'bulk-a' });
+      const ids = await f.queue.addBulk(q, [
+        { name: 'x', data: { k: 'a-bulk' }, opts: { jobId: 'bulk-a' } },
+        ...Array.from({ length: 30 }, (_, n) => ({ name: 'x', data: { k: `n${n}` }, opts: { jobId: `bulk-n${n}` } })),
+        { name: 'x', data: { k: 'n0-again' }, opts: { jobId: 'bulk-n0' } },
+      ]);
+      expect(ids).toHaveLength(32);
+      expect(ids[0]).toBe(first);
+      expect(ids[31]).toBe(ids[1]);
+      await waitFor(() => seen.length >= 31);
+      await waitFor(async () => (await f.queue.pendingCount(q)) === 0);
+      expect([...seen].sort()).toEqual(['a-single', ...Array.from({ length: 30 }, (_, n) => `n${n}`)].sort());
+    });
+
     it('retries transient failures, then succeeds', async () => {
       const attempts: number[] = [];
       f.queue.process(q, async (job) => {

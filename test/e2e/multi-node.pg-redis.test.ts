@@ -347,7 +347,7 @@ describe.skipIf(!pgUp || !redisUp)('multi-node hub: two processes over shared Po
       const push = c.events.find((e) => e.type === 'reconnect-push');
       const close = c.events.find((e) => e.type === 'close');
       expect(push, c.describe()).toMatchObject({ url: A2.url, reason: 'node draining' });
-      expect(close, c.describe()).toMatchObject({ url: A2.url, code: 4503, reason: 'QIAO_DRAINING' });
+      expect(close, c.describe()).toMatchObject({ url: A2.url, code: 4103, reason: 'QIAO_DRAINING' });
       expect(close!.at).toBeGreaterThanOrEqual(push!.at);
       expect(c.events.filter((e) => e.type === 'open').at(-1)).toMatchObject({ node: 'B' });
       expectExactly(c.msgs(ch), ids, c.describe());

@@ -140,7 +140,7 @@ function installExitHook(): void {
 }
 
 /** Preload: exit when the parent (holding our stdin pipe) goes away, even if it was SIGKILLed. */
-const EXIT_WITH_PARENT =
+export const EXIT_WITH_PARENT =
   'data:text/javascript,' +
   encodeURIComponent(
     'if(!process.stdin.isTTY){const b=()=>process.exit(0);process.stdin.on("end",b);process.stdin.on("close",b);process.stdin.on("error",b);process.stdin.resume();process.stdin.unref?.();}',
@@ -238,7 +238,7 @@ export interface ReadyBody {
 }
 
 /** Environment for a child: the parent's, minus every variable the hub config reads, plus ours. */
-function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+export function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (/^QIAO_/.test(k) || ['DATABASE_URL', 'REDIS_URL', 'PORT', 'HOST', 'NODE_ENV', 'NODE_OPTIONS'].includes(k)) continue;

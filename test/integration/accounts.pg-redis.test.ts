@@ -36,9 +36,9 @@ describe.skipIf(!(pgUp && redisUp))('account security across two nodes (Postgres
     const ws = await WsTestClient.connect(B.wsUrl, r.token);
     const sio = await SioTestClient.connect(B.baseUrl, r.token);
     expect((await A.request('POST', `/api/admin/users/${r.user.id}/sign-out`, { token: admin })).status).toBe(204);
-    expect(await ws.closed).toEqual({ code: 4406, reason: 'QIAO_SESSION_REVOKED' });
+    expect(await ws.closed).toEqual({ code: 4606, reason: 'QIAO_SESSION_REVOKED' });
     await eventually(() => sio.closing.length > 0);
-    expect(sio.closing[0].code).toBe(4406);
+    expect(sio.closing[0].code).toBe(4606);
     const me = await eventually(async () => {
       const x = await B.request('GET', '/api/me', { token: r.token });
       return x.status === 401 ? x : null;
@@ -46,12 +46,12 @@ describe.skipIf(!(pgUp && redisUp))('account security across two nodes (Postgres
     expect(me!.body.error.code).toBe('QIAO_SESSION_REVOKED');
   });
 
-  it('disable on node B closes sockets on node A (4407) and refuses the token there', async () => {
+  it('disable on node B closes sockets on node A (4607) and refuses the token there', async () => {
     const r = await A.login('research1');
     expect((await A.request('GET', '/api/me', { token: r.token })).status).toBe(200);
     const ws = await WsTestClient.connect(A.wsUrl, r.token);
     expect((await B.request('POST', `/api/admin/users/${r.user.id}/disable`, { token: admin })).status).toBe(200);
-    expect((await ws.closed).code).toBe(4407);
+    expect((await ws.closed).code).toBe(4607);
     const me = await eventually(async () => {
       const x = await A.request('GET', '/api/me', { token: r.token });
       return x.status === 401 ? x : null;

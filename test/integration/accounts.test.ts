@@ -186,21 +186,21 @@ describe('accounts and firm administration', () => {
       expect(role.body).toMatchObject({ before: { role: 'research', teamId: null }, after: { role: 'broker', teamId: teamA } });
     });
 
-    it('disabling takes effect at once: REST refused, both sockets closed (4407), login refused; re-enabling does not revive old tokens', async () => {
+    it('disabling takes effect at once: REST refused, both sockets closed (4607), login refused; re-enabling does not revive old tokens', async () => {
       const u = await t.request('POST', '/api/admin/users', { token: tok('admin'), json: { login: 'leaver', password: STRONG, displayName: '离职员工', role: 'broker', teamId: teamA } });
       const token = (await t.login('leaver', STRONG)).token;
       const ws = await WsTestClient.connect(t.wsUrl, token);
       const sio = await SioTestClient.connect(t.baseUrl, token);
       const dis = await t.request('POST', `/api/admin/users/${u.body.id}/disable`, { token: tok('admin') });
       expect(dis.body).toMatchObject({ active: false, disabledAt: expect.any(String) });
-      expect(await ws.closed).toEqual({ code: 4407, reason: 'QIAO_ACCOUNT_DISABLED' });
+      expect(await ws.closed).toEqual({ code: 4607, reason: 'QIAO_ACCOUNT_DISABLED' });
       await eventually(() => sio.closing.length > 0);
-      expect(sio.closing[0]).toEqual({ code: 4407, reason: 'QIAO_ACCOUNT_DISABLED' });
+      expect(sio.closing[0]).toEqual({ code: 4607, reason: 'QIAO_ACCOUNT_DISABLED' });
       await eventually(() => !sio.connected);
       expectError(await t.request('GET', '/api/me', { token }), 401, 'QIAO_ACCOUNT_DISABLED');
       const err = await SioTestClient.connectError(t.baseUrl, { token });
       expect(err.data?.code).toBe('QIAO_ACCOUNT_DISABLED');
-      expect((await WsTestClient.open(t.wsUrl, token).closed).code).toBe(4407);
+      expect((await WsTestClient.open(t.wsUrl, token).closed).code).toBe(4607);
       expectError(await t.request('POST', '/api/auth/login', { json: { login: 'leaver', password: STRONG } }), 401, 'QIAO_AUTH_BAD_CREDENTIALS');
       // Records stay.
       expect((await t.request('GET', `/api/admin/users/${u.body.id}`, { token: tok('compliance1') })).body.login).toBe('leaver');
@@ -245,7 +245,7 @@ describe('accounts and firm administration', () => {
   });
 
   describe('sessions', () => {
-    it('logout ends every token of the user (REST and both sockets, close code 4406)', async () => {
+    it('logout ends every token of the user (REST and both sockets, close code 4606)', async () => {
       const a = (await t.login('research1')).token;
       const b = (await t.login('research1')).token;
       const ws = await WsTestClient.connect(t.wsUrl, b);
@@ -253,9 +253,9 @@ describe('accounts and firm administration', () => {
       const out = await t.request('POST', '/api/auth/logout', { token: a });
       expect(out.status).toBe(204);
       for (const x of [a, b]) expectError(await t.request('GET', '/api/me', { token: x }), 401, 'QIAO_SESSION_REVOKED');
-      expect(await ws.closed).toEqual({ code: 4406, reason: 'QIAO_SESSION_REVOKED' });
+      expect(await ws.closed).toEqual({ code: 4606, reason: 'QIAO_SESSION_REVOKED' });
       await eventually(() => sio.closing.length > 0);
-      expect(sio.closing[0].code).toBe(4406);
+      expect(sio.closing[0].code).toBe(4606);
       expect(out.headers.get('x-content-type-options')).toBe('nosniff');
       expectError(await t.request('POST', '/api/auth/logout', { token: a }), 401, 'QIAO_SESSION_REVOKED');
       tokens.set('research1', (await t.login('research1')).token);
@@ -277,7 +277,7 @@ describe('accounts and firm administration', () => {
       expect(ok.status).toBe(200);
       expect((await t.request('GET', '/api/me', { token: ok.body.token })).status).toBe(200);
       for (const x of [first, other]) expectError(await t.request('GET', '/api/me', { token: x }), 401, 'QIAO_SESSION_REVOKED');
-      expect((await ws.closed).code).toBe(4406);
+      expect((await ws.closed).code).toBe(4606);
       expectError(await t.request('POST', '/api/auth/login', { json: { login: 'pw.user', password: STRONG } }), 401, 'QIAO_AUTH_BAD_CREDENTIALS');
       expect((await t.request('POST', '/api/auth/login', { json: { login: 'pw.user', password: 'Another-Strong-9921' } })).status).toBe(200);
       const [rec] = await archived('auth.password');
@@ -290,7 +290,7 @@ describe('accounts and firm administration', () => {
       expectError(await t.request('POST', `/api/admin/users/${id('broker2')}/sign-out`, { token: tok('broker1') }), 403, 'QIAO_FORBIDDEN');
       const r = await t.request('POST', `/api/admin/users/${id('broker2')}/sign-out`, { token: tok('admin') });
       expect(r.status).toBe(204);
-      expect((await ws.closed).code).toBe(4406);
+      expect((await ws.closed).code).toBe(4606);
       expectError(await t.request('GET', '/api/me', { token: b }), 401, 'QIAO_SESSION_REVOKED');
       expectError(await t.request('GET', '/api/me', { token: tok('broker2') }), 401, 'QIAO_SESSION_REVOKED');
       tokens.set('broker2', (await t.login('broker2')).token);

@@ -396,6 +396,14 @@ export function apiSuite(label: string, start: () => Promise<TestApp>): void {
         }
       });
 
+      it('/asyncapi.json is the AsyncAPI document of the socket protocol, with every command', async () => {
+        const r = await t.request('GET', '/asyncapi.json');
+        expect(r.status).toBe(200);
+        expect(r.headers.get('content-type')).toContain('application/json');
+        expect(r.body.asyncapi).toBe('3.0.0');
+        expect(Object.values(r.body.components.messages as Record<string, { name: string }>).map((m) => m.name)).toEqual(expect.arrayContaining(['subscribe', 'publish', 'msg', 'welcome', 'reply']));
+      });
+
       it('/docs/json is an OpenAPI document listing the routes', async () => {
         const r = await t.request('GET', '/docs/json');
         expect(r.status).toBe(200);

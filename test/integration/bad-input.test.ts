@@ -829,11 +829,11 @@ describe('bad input (embedded hub)', () => {
           return (await shifted.issue({ id: u.client1.user.id, role: 'client', displayName: 'x', tier: 'general' })).token;
         },
         code: 'QIAO_TOKEN_EXPIRED',
-        close: 4403,
+        close: 4603,
       },
-      { name: 'malformed abc', token: async () => 'abc', code: 'QIAO_TOKEN_MALFORMED', close: 4402 },
-      { name: 'malformed a.b.c', token: async () => 'a.b.c', code: 'QIAO_TOKEN_MALFORMED', close: 4402 },
-      { name: 'malformed, too long', token: async () => `${'a'.repeat(3000)}.${'b'.repeat(3000)}.c`, code: 'QIAO_TOKEN_MALFORMED', close: 4402 },
+      { name: 'malformed abc', token: async () => 'abc', code: 'QIAO_TOKEN_MALFORMED', close: 4602 },
+      { name: 'malformed a.b.c', token: async () => 'a.b.c', code: 'QIAO_TOKEN_MALFORMED', close: 4602 },
+      { name: 'malformed, too long', token: async () => `${'a'.repeat(3000)}.${'b'.repeat(3000)}.c`, code: 'QIAO_TOKEN_MALFORMED', close: 4602 },
       {
         name: 'signed with another key',
         token: async () => {
@@ -841,7 +841,7 @@ describe('bad input (embedded hub)', () => {
           return (await other.issue({ id: u.client1.user.id, role: 'admin', displayName: 'x' })).token;
         },
         code: 'QIAO_TOKEN_INVALID_SIGNATURE',
-        close: 4405,
+        close: 4605,
       },
       {
         name: 'claims tampered after signing',
@@ -852,9 +852,9 @@ describe('bad input (embedded hub)', () => {
           return [h, Buffer.from(JSON.stringify(claims)).toString('base64url'), s].join('.');
         },
         code: 'QIAO_TOKEN_INVALID_SIGNATURE',
-        close: 4405,
+        close: 4605,
       },
-      { name: 'missing', token: async () => null, code: 'QIAO_AUTH_REQUIRED', close: 4401 },
+      { name: 'missing', token: async () => null, code: 'QIAO_AUTH_REQUIRED', close: 4601 },
     ];
 
     for (const c of CASES) {

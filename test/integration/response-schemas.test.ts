@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAMILY_DEFAULTS, TRACKED_TRANSPORTS } from '../../src/domain/routing.ts';
+import { ERRORS } from '../../src/errors/codes.ts';
 import { eventually, note, startEmbeddedApp, type TestApp } from '../helpers/app.ts';
 
 describe('response schemas (embedded)', () => {
@@ -34,6 +35,58 @@ describe('response schemas (embedded)', () => {
     }
     expect(untyped).toEqual([]);
     expect(Object.keys(doc.paths).length).toBeGreaterThan(50);
+  });
+
+  describe('the OpenAPI document (app.swagger())', () => {
+    type Media = Record<string, { schema?: { $ref?: string; properties?: Record<string, unknown> } }>;
+    type Op = { tags?: string[]; summary?: string; security?: unknown[]; parameters?: unknown[]; requestBody?: unknown; responses?: Record<string, { content?: Media }> };
+    type Doc = { paths: Record<string, Record<string, Op>>; components: { schemas: Record<string, { properties?: Record<string, { $ref?: string; enum?: string[] }> }> } };
+    const doc = () => t.app.swagger() as unknown as Doc;
+    const ops = () => Object.entries(doc().paths).flatMap(([path, byMethod]) => Object.entries(byMethod).map(([method, op]) => ({ name: `${method} ${path}`, op })));
+    /** Error answers whose body is not an error (readiness answers 503 with its probe results). */
+    const NOT_ERRORS = new Set(['get /health/ready 503']);
+
+    it('every error answer is the shared QiaoError component', () => {
+      const wrong: string[] = [];
+      for (const { name, op } of ops()) {
+        for (const [status, r] of Object.entries(op.responses ?? {})) {
+          if (!/^[45]/.test(status) || NOT_ERRORS.has(`${name} ${status}`)) continue;
+          if (r.content?.['application/json']?.schema?.$ref !== '#/components/schemas/QiaoError') wrong.push(`${name} ${status}`);
+        }
+      }
+      expect(wrong).toEqual([]);
+    });
+
+    it("the error code is an enum of exactly the catalogue's codes", () => {
+      const { schemas } = doc().components;
+      expect(schemas.QiaoError.properties?.error.$ref).toBe('#/components/schemas/QiaoErrorBody');
+      expect([...(schemas.QiaoErrorBody.properties?.code.enum ?? [])].sort()).toEqual(Object.keys(ERRORS).sort());
+    });
+
+    it('every operation has a tag, a summary, and the errors it can give: 401 when secured, 400 when it validates input', () => {
+      const missing: string[] = [];
+      for (const { name, op } of ops()) {
+        const statuses = Object.keys(op.responses ?? {});
+        if (!op.tags?.length) missing.push(`${name}: tag`);
+        if (!op.summary) missing.push(`${name}: summary`);
+        if (op.security?.length && !statuses.includes('401')) missing.push(`${name}: 401`);
+        if ((op.parameters?.length || op.requestBody) && !statuses.includes('400')) missing.push(`${name}: 400`);
+        if (!statuses.includes('500')) missing.push(`${name}: 500`);
+      }
+      expect(missing).toEqual([]);
+    });
+
+    it('shared shapes are components, not inlined copies', () => {
+      const d = doc();
+      for (const name of ['Publication', 'PublicationPage', 'Published', 'PendingPublish', 'PublicUser', 'Title']) expect(Object.keys(d.components.schemas)).toContain(name);
+      const ok = (path: string, method: string, status: string) => d.paths[path][method].responses?.[status]?.content?.['application/json']?.schema;
+      expect(ok('/api/channels/{channel}/history', 'get', '200')).toEqual({ $ref: '#/components/schemas/PublicationPage' });
+      expect(ok('/api/conversations/{id}/messages', 'get', '200')).toEqual({ $ref: '#/components/schemas/PublicationPage' });
+      expect(ok('/api/channels/{channel}/publications', 'post', '201')).toEqual({ $ref: '#/components/schemas/Published' });
+      // No operation restates the Publication shape inline.
+      const text = JSON.stringify(d.paths);
+      expect(text).not.toContain('"required":["channel","id","offset","kind","sender","payload","time"]');
+    });
   });
 
   it('subscribe answers keep channel, prefs and created; unsubscribe is 204', async () => {

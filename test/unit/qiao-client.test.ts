@@ -13,6 +13,8 @@ import { RecentIds } from '../../src/client/recent-ids.ts';
 import { wsUrl } from '../../src/client/transport-ws.ts';
 import { QiaoClient, QiaoClientError, type DisconnectedEvent, type MsgPush, type NodeEvent } from '../../src/client/qiao-client.ts';
 import type { Command, GapPush, Push, Reply, SubscribeCmd } from '../../src/gateway/protocol.ts';
+import { ERRORS } from '../../src/errors/codes.ts';
+import { CLOSE_CODES } from '../../src/errors/close-codes.ts';
 
 // ---------------------------------------------------------------------------------------------------
 // Fake raw-WebSocket hub
@@ -47,7 +49,7 @@ class FakeWsHub {
   readonly gapOnRecover = new Map<string, GapPush>();
   /** When false, commands are recorded but never answered. */
   answer = true;
-  /** Refuse every new connection so (e.g. 4503 QIAO_DRAINING). */
+  /** Refuse every new connection so (e.g. 4103 QIAO_DRAINING). */
   refuseAll: { code: number; reason: string } | null = null;
   /** WebSocket connections accepted, refused ones included. */
   attempts = 0;
@@ -339,8 +341,8 @@ describe('QiaoClient over raw WebSocket', () => {
     expect(hub.last.commands).toHaveLength(0);
   });
 
-  it('stops reconnecting on an auth close (4401–4405) with a fixed token', async () => {
-    hub.refuse.set('expired', { code: 4403, reason: 'QIAO_TOKEN_EXPIRED' });
+  it('stops reconnecting on an auth close (46xx) with a fixed token', async () => {
+    hub.refuse.set('expired', { code: 4603, reason: 'QIAO_TOKEN_EXPIRED' });
     const c = makeClient({ token: 'expired' });
     const errors: string[] = [];
     const disc: DisconnectedEvent[] = [];
@@ -350,13 +352,51 @@ describe('QiaoClient over raw WebSocket', () => {
     expect((err as QiaoClientError).code).toBe('QIAO_TOKEN_EXPIRED');
     expect(c.state).toBe('closed');
     expect(errors).toEqual(['QIAO_TOKEN_EXPIRED']);
-    expect(disc).toMatchObject([{ code: 4403, willReconnect: false, wasConnected: false }]);
+    expect(disc).toMatchObject([{ code: 4603, willReconnect: false, wasConnected: false }]);
     await new Promise((r) => setTimeout(r, 80));
     expect(hub.conns).toHaveLength(0);
   });
 
+  it('a close in the stop range (4500–4999) ends reconnecting, whatever the code, and says why', async () => {
+    const c = makeClient({ reconnect: { minDelayMs: 5, maxDelayMs: 10 } });
+    const errors: string[] = [];
+    const disc: DisconnectedEvent[] = [];
+    c.on('error', (e) => errors.push(e.code));
+    c.on('disconnected', (d) => disc.push(d));
+    await c.connect();
+    // A catalogue code (request refused) and a code no client knows yet: the range decides.
+    hub.last.ws.close(ERRORS.QIAO_BAD_REQUEST.wsClose, 'QIAO_BAD_REQUEST');
+    await until(() => c.state === 'closed', 'stopped');
+    expect(disc).toMatchObject([{ code: 4800, willReconnect: false, wasConnected: true, errorCode: 'QIAO_BAD_REQUEST' }]);
+    expect(errors).toEqual(['QIAO_BAD_REQUEST']);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(hub.attempts).toBe(1);
+
+    const c2 = makeClient({ reconnect: { minDelayMs: 5, maxDelayMs: 10 } });
+    await c2.connect();
+    hub.last.ws.close(4987, 'something new');
+    await until(() => c2.state === 'closed', 'stopped on an unknown stop code');
+    await new Promise((r) => setTimeout(r, 60));
+    expect(hub.attempts).toBe(2);
+  });
+
+  it('a close in the reconnect range (4000–4499) reconnects, a code no client knows yet included', async () => {
+    const c = makeClient({ reconnect: { minDelayMs: 5, maxDelayMs: 10 } });
+    const disc: DisconnectedEvent[] = [];
+    c.on('disconnected', (d) => disc.push(d));
+    await c.connect();
+    hub.last.ws.close(ERRORS.QIAO_RATE_LIMITED.wsClose, 'QIAO_RATE_LIMITED');
+    await until(() => hub.conns.length === 2 && c.state === 'connected', 'reconnected after 4229');
+    hub.last.ws.close(4321, 'something new');
+    await until(() => hub.conns.length === 3 && c.state === 'connected', 'reconnected after 4321');
+    expect(disc.map((d) => [d.code, d.willReconnect])).toEqual([
+      [4229, true],
+      [4321, true],
+    ]);
+  });
+
   it('retries after an auth close when the token function gives a new token', async () => {
-    hub.refuse.set('old', { code: 4403, reason: 'QIAO_TOKEN_EXPIRED' });
+    hub.refuse.set('old', { code: 4603, reason: 'QIAO_TOKEN_EXPIRED' });
     const tokens = ['old', 'new'];
     let calls = 0;
     const c = makeClient({ token: async () => tokens[Math.min(calls++, tokens.length - 1)] });
@@ -444,13 +484,19 @@ describe('QiaoClient over socket.io', () => {
   let io: IoServer;
   let base: string;
   const cmds: Command[] = [];
+  let busyRefusals = 0;
 
   beforeEach(async () => {
     cmds.length = 0;
+    busyRefusals = 0;
     http = createServer();
     io = new IoServer(http, { serveClient: false });
     io.use((socket, next) => {
-      if ((socket.handshake.auth as { token?: string }).token === 'good') return next();
+      const token = (socket.handshake.auth as { token?: string }).token;
+      if (token === 'good') return next();
+      // 'busy': the first handshake is refused as a node in trouble would (reconnect range), then accepted.
+      if (token === 'busy' && busyRefusals++ > 0) return next();
+      if (token === 'busy') return next(Object.assign(new Error('unavailable'), { data: { code: 'QIAO_UNAVAILABLE', message: 'A backing service is unavailable' } }));
       const err = new Error('Token has expired') as Error & { data: unknown };
       err.data = { code: 'QIAO_TOKEN_EXPIRED', message: 'Token has expired' };
       next(err);
@@ -470,7 +516,7 @@ describe('QiaoClient over socket.io', () => {
         }
       });
       socket.on('kick', () => {
-        socket.emit('closing', { code: 4503, reason: 'QIAO_DRAINING' });
+        socket.emit('closing', { code: 4103, reason: 'QIAO_DRAINING' });
         socket.disconnect(true);
       });
     });
@@ -503,10 +549,20 @@ describe('QiaoClient over socket.io', () => {
     c.on('disconnected', (d) => disc.push(d));
     await c.connect();
     await c.subscribe('research.macro', () => {});
-    for (const [, s] of io.of('/').sockets) s.emit('closing', { code: 4500, reason: 'QIAO_INTERNAL' }), s.disconnect(true);
+    for (const [, s] of io.of('/').sockets) s.emit('closing', { code: 4100, reason: 'QIAO_INTERNAL' }), s.disconnect(true);
     await until(() => cmds.filter((x) => x.op === 'subscribe').length === 2 && c.state === 'connected', 'resubscribed');
     expect(cmds.filter((x) => x.op === 'subscribe')[1]).toMatchObject({ channel: 'research.macro', since: 2 });
-    expect(disc[0]).toMatchObject({ code: 4500, errorCode: 'QIAO_INTERNAL', willReconnect: true });
+    expect(disc[0]).toMatchObject({ code: 4100, errorCode: 'QIAO_INTERNAL', willReconnect: true });
+  });
+
+  it('a handshake refusal in the reconnect range retries (the close code comes from the catalogue)', async () => {
+    const c = new QiaoClient({ url: base, token: 'busy', transport: 'socketio', io: ioClient, reconnect: { minDelayMs: 5, maxDelayMs: 10 } });
+    clients.push(c);
+    const disc: DisconnectedEvent[] = [];
+    c.on('disconnected', (d) => disc.push(d));
+    const w = await c.connect();
+    expect(w.node).toBe('sio-1');
+    expect(disc).toMatchObject([{ code: ERRORS.QIAO_UNAVAILABLE.wsClose, errorCode: 'QIAO_UNAVAILABLE', willReconnect: true }]);
   });
 
   it('a handshake refusal with an auth code stops the client', async () => {
@@ -514,6 +570,7 @@ describe('QiaoClient over socket.io', () => {
     clients.push(c);
     const err = await c.connect().catch((e: QiaoClientError) => e);
     expect((err as QiaoClientError).code).toBe('QIAO_TOKEN_EXPIRED');
+    expect(CLOSE_CODES.QIAO_TOKEN_EXPIRED).toBe(4603);
     expect(c.state).toBe('closed');
   });
 });
@@ -629,11 +686,11 @@ describe('QiaoClient failover between nodes (raw WebSocket)', () => {
     expect(c.currentNode?.url).toBe(urlB);
   });
 
-  it('a close with 4503 (draining) moves it to the other node and marks the draining one', async () => {
+  it('a close with 4103 (draining) moves it to the other node and marks the draining one', async () => {
     const c = makeClient({ urls: [urlB] });
     await c.connect();
-    hub.refuseAll = { code: 4503, reason: 'QIAO_DRAINING' };
-    hub.last.ws.close(4503, 'QIAO_DRAINING');
+    hub.refuseAll = { code: 4103, reason: 'QIAO_DRAINING' };
+    hub.last.ws.close(4103, 'QIAO_DRAINING');
     await until(() => b.conns.length === 1 && c.state === 'connected', 'moved to B');
     expect(hub.attempts).toBe(1);
     b.last.ws.terminate();
@@ -734,7 +791,7 @@ describe('QiaoClient failover between nodes (socket.io)', () => {
     expect(nb.connections).toBe(1);
   });
 
-  it('a draining close (4503) moves it to the other node, resubscribed with since, and it stays off the draining one', async () => {
+  it('a draining close (4103) moves it to the other node, resubscribed with since, and it stays off the draining one', async () => {
     const history = new Map<string, MsgPush[]>();
     const na = await sioNode('sio-a', history);
     const nb = await sioNode('sio-b', history);
@@ -747,7 +804,7 @@ describe('QiaoClient failover between nodes (socket.io)', () => {
     for (const [, s] of na.io.of('/').sockets) s.emit('push', m(1));
     await until(() => got.length === 1, 'message on A');
     history.get('research.macro')!.push(m(2), m(3)); // published while it moves
-    for (const [, s] of na.io.of('/').sockets) s.emit('closing', { code: 4503, reason: 'QIAO_DRAINING' }), s.disconnect(true);
+    for (const [, s] of na.io.of('/').sockets) s.emit('closing', { code: 4103, reason: 'QIAO_DRAINING' }), s.disconnect(true);
     await until(() => nb.connections === 1 && c.state === 'connected', 'moved to B');
     await until(() => got.length === 3, 'recovered on B');
     expect(got).toEqual([1, 2, 3]);

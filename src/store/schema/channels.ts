@@ -22,7 +22,9 @@ export const subscriptions = pgTable(
     prefs: jsonb('prefs').notNull().default({}),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [primaryKey({ columns: [t.userId, t.channel] }), index('subscriptions_channel_idx').on(t.channel)],
+  // (channel, user_id): a fanout pages through a channel's subscribers in user-id order straight off
+  // this index, without sorting every subscriber of the channel for each page.
+  (t) => [primaryKey({ columns: [t.userId, t.channel] }), index('subscriptions_channel_user_idx').on(t.channel, t.userId)],
 );
 
 /**

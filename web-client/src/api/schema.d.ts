@@ -36,34 +36,49 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -120,64 +135,67 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Conflict with the current state: error.code tells which */
                 409: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -240,79 +258,76 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Conflict with the current state: error.code tells which */
                 409: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -357,79 +372,76 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Conflict with the current state: error.code tells which */
                 409: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -477,79 +489,76 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Refused by a business rule: error.code tells which */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -606,79 +615,76 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Refused by a business rule: error.code tells which */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -725,49 +731,58 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -815,64 +830,67 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -969,94 +987,85 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Conflict with the current state: error.code tells which */
                 409: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Payload too large: error.code tells which */
                 413: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Refused by a business rule: error.code tells which */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -1112,40 +1121,131 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/queue-dashboard/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Open the queue dashboard in this browser (admin; services mode): sets its cookie */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: date-time */
+                            expiresAt: string;
+                            url: string;
+                        };
+                    };
+                };
+                /** @description Not authenticated: error.code tells which */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
@@ -1197,79 +1297,76 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Conflict with the current state: error.code tells which */
                 409: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -1330,94 +1427,85 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Conflict with the current state: error.code tells which */
                 409: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Refused by a business rule: error.code tells which */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -1462,79 +1550,76 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Conflict with the current state: error.code tells which */
                 409: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -1607,49 +1692,58 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -1731,94 +1825,85 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Conflict with the current state: error.code tells which */
                 409: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Refused by a business rule: error.code tells which */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -1883,64 +1968,67 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -1952,7 +2040,7 @@ export interface paths {
         head?: never;
         /**
          * Edit a user: profile (name, email, phone, locale, time zone), role, team or branch, service-desk (客服) flag
-         * @description A role change ends the user’s sessions (tokens refused with QIAO_SESSION_REVOKED, sockets closed 4406); a team move keeps them and re-authorises live subscriptions. Client ↔ staff role changes are refused (QIAO_ROLE_INVALID).
+         * @description A role change ends the user’s sessions (tokens refused with QIAO_SESSION_REVOKED, sockets closed 4606); a team move keeps them and re-authorises live subscriptions. Client ↔ staff role changes are refused (QIAO_ROLE_INVALID).
          */
         patch: {
             parameters: {
@@ -2017,94 +2105,85 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Conflict with the current state: error.code tells which */
                 409: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Refused by a business rule: error.code tells which */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -2120,7 +2199,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Disable a user at once on every node: tokens refused (QIAO_ACCOUNT_DISABLED), sockets closed (4407); records stay */
+        /** Disable a user at once on every node: tokens refused (QIAO_ACCOUNT_DISABLED), sockets closed (4607); records stay */
         post: {
             parameters: {
                 query?: never;
@@ -2167,79 +2246,76 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Conflict with the current state: error.code tells which */
                 409: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -2306,79 +2382,76 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Conflict with the current state: error.code tells which */
                 409: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -2423,79 +2496,76 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Refused by a business rule: error.code tells which */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -2534,64 +2604,67 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -2630,64 +2703,67 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -2750,19 +2826,40 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -2832,49 +2929,49 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Too many requests: error.code tells which */
                 429: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -2914,34 +3011,58 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -3003,64 +3124,58 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Too many requests: error.code tells which */
                 429: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -3117,49 +3232,58 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -3218,64 +3342,67 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -3379,94 +3506,76 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Conflict with the current state: error.code tells which */
                 409: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -3565,79 +3674,76 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Conflict with the current state: error.code tells which */
                 409: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -3717,49 +3823,49 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Too many requests: error.code tells which */
                 429: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -3838,49 +3944,49 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Too many requests: error.code tells which */
                 429: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -3917,19 +4023,40 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -3979,64 +4106,67 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Refused by a business rule: error.code tells which */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -4078,19 +4208,40 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -4143,49 +4294,58 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Conflict with the current state: error.code tells which */
                 409: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -4236,64 +4396,67 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Conflict with the current state: error.code tells which */
                 409: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -4337,34 +4500,49 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Conflict with the current state: error.code tells which */
                 409: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -4405,27 +4583,45 @@ export interface paths {
                                 family: string;
                                 name: string;
                                 subscribed: boolean;
-                                title: {
-                                    en: string;
-                                    zh: string;
-                                };
+                                title: components["schemas"]["Title"];
                             }[];
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -4468,79 +4664,70 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            nextBefore?: number | null;
-                            publications?: {
-                                channel: string;
-                                id: string;
-                                kind: string;
-                                offset: number;
-                                payload: unknown;
-                                sender: string;
-                                /** Format: date-time */
-                                time: string;
-                            }[];
-                        };
+                        "application/json": components["schemas"]["PublicationPage"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -4593,15 +4780,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            channel?: string;
-                            dlp?: {
-                                warn?: string[];
-                            };
-                            duplicate?: boolean;
-                            id?: string;
-                            offset?: number;
-                        };
+                        "application/json": components["schemas"]["Published"];
                     };
                 };
                 /** @description Default Response */
@@ -4610,15 +4789,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            channel?: string;
-                            dlp?: {
-                                warn?: string[];
-                            };
-                            duplicate?: boolean;
-                            id?: string;
-                            offset?: number;
-                        };
+                        "application/json": components["schemas"]["Published"];
                     };
                 };
                 /** @description Default Response */
@@ -4627,102 +4798,79 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            approvalId?: string;
-                            channel?: string;
-                            duplicate?: boolean;
-                            pending?: boolean;
-                        };
+                        "application/json": components["schemas"]["PendingPublish"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Payload too large: error.code tells which */
                 413: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -4791,49 +4939,58 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -4889,79 +5046,76 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Refused by a business rule: error.code tells which */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -5010,49 +5164,58 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -5113,79 +5276,76 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Refused by a business rule: error.code tells which */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -5235,79 +5395,76 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Refused by a business rule: error.code tells which */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -5363,79 +5520,76 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Refused by a business rule: error.code tells which */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -5476,78 +5630,72 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            events: {
-                                channel: string;
-                                id: string;
-                                kind: string;
-                                offset: number;
-                                payload: unknown;
-                                sender: string;
-                                /** Format: date-time */
-                                time: string;
-                            }[];
+                            events: components["schemas"]["Publication"][];
                             nextBefore: number | null;
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -5601,64 +5749,67 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -5704,64 +5855,67 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -5835,49 +5989,58 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -6013,94 +6176,76 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Conflict with the current state: error.code tells which */
                 409: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Refused by a business rule: error.code tells which */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -6183,64 +6328,67 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -6336,64 +6484,40 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
                 /** @description QIAO_COMPLAINT_TRANSITION_INVALID */
@@ -6402,43 +6526,43 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Refused by a business rule: error.code tells which */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -6533,64 +6657,40 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
                 /** @description QIAO_COMPLAINT_TRANSITION_INVALID */
@@ -6599,43 +6699,43 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Refused by a business rule: error.code tells which */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -6680,64 +6780,67 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -6833,64 +6936,40 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
                 /** @description QIAO_COMPLAINT_TRANSITION_INVALID */
@@ -6899,43 +6978,43 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Refused by a business rule: error.code tells which */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -7029,64 +7108,40 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
                 /** @description QIAO_COMPLAINT_TRANSITION_INVALID */
@@ -7095,43 +7150,43 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Refused by a business rule: error.code tells which */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -7225,64 +7280,40 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
                 /** @description QIAO_COMPLAINT_TRANSITION_INVALID */
@@ -7291,43 +7322,43 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Refused by a business rule: error.code tells which */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -7531,91 +7562,58 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                        "text/csv": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                        "text/csv": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
-                        "text/csv": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -7697,64 +7695,67 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -7812,34 +7813,49 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -7890,34 +7906,49 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -7982,49 +8013,58 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -8064,64 +8104,67 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -8188,79 +8231,76 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Refused by a business rule: error.code tells which */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -8310,49 +8350,58 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -8395,64 +8444,67 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -8508,79 +8560,76 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Conflict with the current state: error.code tells which */
                 409: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -8679,34 +8728,49 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -8877,79 +8941,76 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Refused by a business rule: error.code tells which */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -9053,64 +9114,67 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -9164,64 +9228,67 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -9260,79 +9327,70 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            nextBefore?: number | null;
-                            publications?: {
-                                channel: string;
-                                id: string;
-                                kind: string;
-                                offset: number;
-                                payload: unknown;
-                                sender: string;
-                                /** Format: date-time */
-                                time: string;
-                            }[];
-                        };
+                        "application/json": components["schemas"]["PublicationPage"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -9396,109 +9454,85 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Conflict with the current state: error.code tells which */
                 409: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Payload too large: error.code tells which */
                 413: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -9550,64 +9584,67 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -9660,94 +9697,76 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Refused by a business rule: error.code tells which */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -9808,64 +9827,67 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -9976,64 +9998,67 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -10122,49 +10147,58 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -10248,79 +10282,67 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -10402,64 +10424,67 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -10551,79 +10576,76 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Conflict with the current state: error.code tells which */
                 409: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -10729,94 +10751,85 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Conflict with the current state: error.code tells which */
                 409: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Refused by a business rule: error.code tells which */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -10896,49 +10909,58 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -10979,49 +11001,58 @@ export interface paths {
                         "text/csv": string;
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "text/csv": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "text/csv": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "text/csv": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -11077,34 +11108,49 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -11154,64 +11200,67 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Refused by a business rule: error.code tells which */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -11286,79 +11335,76 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Refused by a business rule: error.code tells which */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -11399,34 +11445,49 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -11473,16 +11534,7 @@ export interface paths {
                                 /** Format: date-time */
                                 createdAt?: string;
                                 messageId?: string;
-                                publication?: {
-                                    channel: string;
-                                    id: string;
-                                    kind: string;
-                                    offset: number;
-                                    payload: unknown;
-                                    sender: string;
-                                    /** Format: date-time */
-                                    time: string;
-                                };
+                                publication?: components["schemas"]["Publication"];
                                 /** @enum {string} */
                                 state?: "unread" | "read" | "archived";
                             }[];
@@ -11490,34 +11542,49 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -11568,49 +11635,58 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -11659,49 +11735,58 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -11742,19 +11827,40 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -11833,109 +11939,76 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Conflict with the current state: error.code tells which */
                 409: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Payload too large: error.code tells which */
                 413: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Refused by a business rule: error.code tells which */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -11981,11 +12054,7 @@ export interface paths {
                             results: {
                                 channel?: string;
                                 duplicate?: boolean;
-                                error?: {
-                                    code: string;
-                                    details?: unknown;
-                                    message: string;
-                                };
+                                error?: components["schemas"]["QiaoErrorBody"];
                                 eventId: string;
                                 /** @description message id */
                                 id?: string;
@@ -11995,64 +12064,49 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Payload too large: error.code tells which */
                 413: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -12092,15 +12146,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            channel?: string;
-                            dlp?: {
-                                warn?: string[];
-                            };
-                            duplicate?: boolean;
-                            id?: string;
-                            offset?: number;
-                        };
+                        "application/json": components["schemas"]["Published"];
                     };
                 };
                 /** @description Default Response */
@@ -12109,75 +12155,52 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            channel?: string;
-                            dlp?: {
-                                warn?: string[];
-                            };
-                            duplicate?: boolean;
-                            id?: string;
-                            offset?: number;
-                        };
+                        "application/json": components["schemas"]["Published"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Payload too large: error.code tells which */
                 413: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -12268,109 +12291,76 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Conflict with the current state: error.code tells which */
                 409: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Payload too large: error.code tells which */
                 413: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Refused by a business rule: error.code tells which */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -12433,64 +12423,49 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Payload too large: error.code tells which */
                 413: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -12545,94 +12520,67 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Payload too large: error.code tells which */
                 413: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Refused by a business rule: error.code tells which */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -12689,64 +12637,49 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Payload too large: error.code tells which */
                 413: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -12805,19 +12738,40 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -13055,19 +13009,40 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -13318,34 +13293,49 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -13390,19 +13380,40 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -13452,34 +13463,49 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -13507,49 +13533,58 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -13587,19 +13622,31 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -13663,49 +13710,58 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -13813,49 +13869,31 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
                 /** @description QIAO_IDEMPOTENCY_MISMATCH: this Idempotency-Key was already used with a different body; nothing was changed */
@@ -13864,58 +13902,52 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Payload too large: error.code tells which */
                 413: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Refused by a business rule: error.code tells which */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -13962,34 +13994,49 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -14066,49 +14113,58 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -14227,49 +14283,31 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
                 /** @description QIAO_IDEMPOTENCY_MISMATCH: this Idempotency-Key was already used with a different body; nothing was changed */
@@ -14278,58 +14316,52 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Payload too large: error.code tells which */
                 413: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Refused by a business rule: error.code tells which */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -14406,49 +14438,31 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
                 /** @description QIAO_REMINDER_NOT_FOUND: no such reminder of yours (someone else's answers the same) */
@@ -14457,13 +14471,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
                 /** @description QIAO_REMINDER_CLOSED: the reminder is already done or dismissed */
@@ -14472,28 +14480,34 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -14570,49 +14584,31 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
                 /** @description QIAO_REMINDER_NOT_FOUND: no such reminder of yours (someone else's answers the same) */
@@ -14621,13 +14617,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
                 /** @description QIAO_REMINDER_CLOSED: the reminder is already done or dismissed */
@@ -14636,28 +14626,34 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -14741,49 +14737,31 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
                 /** @description QIAO_REMINDER_NOT_FOUND: no such reminder of yours (someone else's answers the same) */
@@ -14792,13 +14770,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
                 /** @description QIAO_REMINDER_CLOSED: the reminder is already done or dismissed */
@@ -14807,28 +14779,34 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -14885,64 +14863,67 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -15010,49 +14991,58 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -15110,34 +15100,49 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -15189,49 +15194,58 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -15525,49 +15539,58 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -15622,49 +15645,58 @@ export interface paths {
                         "text/csv": string;
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "text/csv": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "text/csv": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "text/csv": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -15728,19 +15760,40 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -15788,19 +15841,40 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -15884,79 +15958,67 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Too many requests: error.code tells which */
                 429: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -16054,79 +16116,67 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Too many requests: error.code tells which */
                 429: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -16152,49 +16202,58 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -16260,79 +16319,76 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Conflict with the current state: error.code tells which */
                 409: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -16384,34 +16440,49 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -16487,49 +16558,58 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -16633,49 +16713,31 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
                 /** @description QIAO_IDEMPOTENCY_MISMATCH: this Idempotency-Key was already used with a different body; nothing was changed */
@@ -16684,58 +16746,52 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Payload too large: error.code tells which */
                 413: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Refused by a business rule: error.code tells which */
                 422: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -16799,94 +16855,76 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Conflict with the current state: error.code tells which */
                 409: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -16952,94 +16990,76 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Conflict with the current state: error.code tells which */
                 409: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -17117,64 +17137,67 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -17240,94 +17263,76 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Conflict with the current state: error.code tells which */
                 409: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
                 503: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -17375,34 +17380,49 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -17469,64 +17489,67 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Bad request: error.code tells which */
                 400: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not found: error.code tells which */
                 404: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -17600,34 +17623,123 @@ export interface paths {
                         };
                     };
                 };
-                /** @description Default Response */
+                /** @description Not authenticated: error.code tells which */
                 401: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
-                        };
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
-                /** @description Default Response */
+                /** @description Not allowed: error.code tells which */
                 403: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Too many requests: error.code tells which */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/asyncapi.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** AsyncAPI 3.0 document of the socket protocol (raw WebSocket and socket.io) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description AsyncAPI document */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
                         "application/json": {
-                            error: {
-                                code: string;
-                                details?: unknown;
-                                message: string;
-                            };
+                            [key: string]: unknown;
                         };
+                    };
+                };
+                /** @description Not allowed: error.code tells which */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Not found: error.code tells which */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -17668,6 +17780,24 @@ export interface paths {
                             /** @enum {string} */
                             status: "ok";
                         };
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
             };
@@ -17724,6 +17854,15 @@ export interface paths {
                             /** @enum {string} */
                             status: "ready" | "draining" | "unavailable";
                         };
+                    };
+                };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
                     };
                 };
                 /** @description Default Response */
@@ -17791,6 +17930,24 @@ export interface paths {
                         "text/plain": string;
                     };
                 };
+                /** @description Internal error: error.code tells which */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
+                /** @description Unavailable (draining node or backing service): error.code tells which */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QiaoError"];
+                    };
+                };
             };
         };
         put?: never;
@@ -17804,7 +17961,73 @@ export interface paths {
 }
 export type webhooks = Record<string, never>;
 export interface components {
-    schemas: never;
+    schemas: {
+        PendingPublish: {
+            approvalId?: string;
+            channel?: string;
+            duplicate?: boolean;
+            pending?: boolean;
+        };
+        Publication: {
+            channel: string;
+            id: string;
+            kind: string;
+            offset: number;
+            payload: unknown;
+            sender: string;
+            /** Format: date-time */
+            time: string;
+        };
+        PublicationPage: {
+            /** @description pass as `before` for the next (older) page; null on the last page */
+            nextBefore: number | null;
+            publications: components["schemas"]["Publication"][];
+        };
+        PublicUser: {
+            branchId: string | null;
+            displayName: string;
+            /** Format: uuid */
+            id: string;
+            locale: string;
+            login: string;
+            professionalInvestor: boolean;
+            /** @description date of the last risk assessment (YYYY-MM-DD) */
+            riskAssessedOn: string | null;
+            /** @enum {string|null} */
+            riskLevel: "C1" | "C2" | "C3" | "C4" | "C5" | null;
+            /** @enum {string} */
+            role: "client" | "broker" | "manager" | "research" | "compliance" | "admin";
+            teamId: string | null;
+            /** @enum {string|null} */
+            tier: "general" | "hnw" | "institutional" | null;
+            timeZone: string;
+        };
+        Published: {
+            channel?: string;
+            dlp?: {
+                warn?: string[];
+            };
+            duplicate?: boolean;
+            id?: string;
+            offset?: number;
+        };
+        QiaoError: {
+            error: components["schemas"]["QiaoErrorBody"];
+        };
+        QiaoErrorBody: {
+            /**
+             * @description Stable error code (src/errors/codes.ts); never reused
+             * @enum {string}
+             */
+            code: "QIAO_BAD_JSON" | "QIAO_BAD_REQUEST" | "QIAO_PAYLOAD_TOO_LARGE" | "QIAO_UNKNOWN_OP" | "QIAO_NOT_FOUND" | "QIAO_PAYLOAD_TOO_DEEP" | "QIAO_AUTH_REQUIRED" | "QIAO_AUTH_BAD_CREDENTIALS" | "QIAO_TOKEN_MALFORMED" | "QIAO_TOKEN_EXPIRED" | "QIAO_TOKEN_INVALID_SIGNATURE" | "QIAO_API_KEY_INVALID" | "QIAO_SESSION_REVOKED" | "QIAO_ACCOUNT_DISABLED" | "QIAO_LOGIN_THROTTLED" | "QIAO_OLD_PASSWORD_WRONG" | "QIAO_PASSWORD_WEAK" | "QIAO_TOTP_INVALID" | "QIAO_TOTP_REUSED" | "QIAO_TOTP_RECOVERY_CODE_INVALID" | "QIAO_TOTP_CHALLENGE_INVALID" | "QIAO_TOTP_ENROLMENT_REQUIRED" | "QIAO_TOTP_ALREADY_ENROLLED" | "QIAO_TOTP_NOT_ENROLLED" | "QIAO_TOTP_REQUIRED" | "QIAO_CHANNEL_UNKNOWN_FAMILY" | "QIAO_CHANNEL_BAD_NAME" | "QIAO_SUBSCRIBE_FORBIDDEN" | "QIAO_PUBLISH_FORBIDDEN" | "QIAO_ENTITLEMENT_REQUIRED" | "QIAO_FORBIDDEN" | "QIAO_BAD_PUBLICATION" | "QIAO_TOO_MANY_SUBSCRIPTIONS" | "QIAO_RATE_LIMITED" | "QIAO_SLOW_CONSUMER" | "QIAO_ALREADY_SUBSCRIBED" | "QIAO_NOT_SUBSCRIBED" | "QIAO_CONFLICT" | "QIAO_IDEMPOTENCY_MISMATCH" | "QIAO_SUITABILITY_MISMATCH" | "QIAO_RISK_ASSESSMENT_MISSING" | "QIAO_RISK_ASSESSMENT_EXPIRED" | "QIAO_SECURITY_INVALID" | "QIAO_RESEARCH_NOTE_INVALID" | "QIAO_APPROVAL_REQUIRED" | "QIAO_APPROVAL_NOT_PENDING" | "QIAO_TASK_DUE_INVALID" | "QIAO_TASK_RECIPIENT_INVALID" | "QIAO_TASK_TRANSITION_INVALID" | "QIAO_PUSH_SUBSCRIPTION_INVALID" | "QIAO_ALERT_RULE_LIMIT" | "QIAO_SYMBOL_INVALID" | "QIAO_SECURITY_NOT_FOUND" | "QIAO_DLP_BLOCKED" | "QIAO_EXPORT_TOO_LARGE" | "QIAO_CONVERSATION_NOT_FOUND" | "QIAO_CONVERSATION_INVALID" | "QIAO_MESSAGE_REF_NOT_FOUND" | "QIAO_MESSAGE_NOT_OWN" | "QIAO_MESSAGE_EDIT_EXPIRED" | "QIAO_MESSAGE_RECALLED" | "QIAO_USER_NOT_FOUND" | "QIAO_ASSIGNMENT_INVALID" | "QIAO_BRANCH_NOT_FOUND" | "QIAO_TEAM_NOT_FOUND" | "QIAO_BRANCH_CLOSED" | "QIAO_TEAM_CLOSED" | "QIAO_ORG_NOT_EMPTY" | "QIAO_CODE_TAKEN" | "QIAO_LOGIN_TAKEN" | "QIAO_ROLE_INVALID" | "QIAO_USER_INVALID" | "QIAO_NOT_A_CLIENT" | "QIAO_OPS_FORBIDDEN" | "QIAO_QUEUE_DASHBOARD_UNAVAILABLE" | "QIAO_QUEUE_DASHBOARD_FORBIDDEN" | "QIAO_CSV_ENCODING" | "QIAO_CSV_MALFORMED" | "QIAO_CSV_COLUMNS" | "QIAO_CSV_EMPTY" | "QIAO_CSV_TOO_MANY_ROWS" | "QIAO_CSV_ROWS_REJECTED" | "QIAO_CSV_ROW_COLUMNS" | "QIAO_CSV_VALUE_MISSING" | "QIAO_CSV_VALUE_INVALID" | "QIAO_CSV_DATE_ORDER" | "QIAO_CSV_LOGIN_DUPLICATE" | "QIAO_CSV_BROKER_INVALID" | "QIAO_SERVICE_SCOPE_FORBIDDEN" | "QIAO_SERVICE_RANGE_INVALID" | "QIAO_REMINDER_NOT_FOUND" | "QIAO_REMINDER_IN_PAST" | "QIAO_REMINDER_TARGET_INVALID" | "QIAO_REMINDER_CLOSED" | "QIAO_FOLLOWUP_NOT_FOUND" | "QIAO_FOLLOWUP_NOT_INDEPENDENT" | "QIAO_FOLLOWUP_CHECKLIST_INCOMPLETE" | "QIAO_FOLLOWUP_CLOSED" | "QIAO_FOLLOWUP_RULE_INVALID" | "QIAO_SURVEY_NOT_FOUND" | "QIAO_SURVEY_FORBIDDEN" | "QIAO_SURVEY_ANSWERED" | "QIAO_COMPLAINT_NOT_FOUND" | "QIAO_COMPLAINT_FORBIDDEN" | "QIAO_COMPLAINT_CONVERSATION_INVALID" | "QIAO_COMPLAINT_TRANSITION_INVALID" | "QIAO_COMPLAINT_REPORT_YEAR_INVALID" | "QIAO_ACCOUNT_UNKNOWN" | "QIAO_ACTION_DATES_INVALID" | "QIAO_CORPORATE_ACTION_NOT_FOUND" | "QIAO_PHONE_INVALID" | "QIAO_SMS_TOO_LONG" | "QIAO_SMS_EMPTY" | "QIAO_RECOVERY_GAP" | "QIAO_DRAINING" | "QIAO_UNAVAILABLE" | "QIAO_WEB_NOT_BUILT" | "QIAO_INTERNAL";
+            details?: unknown;
+            message: string;
+        };
+        Title: {
+            en: string;
+            zh: string;
+        };
+    };
     responses: never;
     parameters: never;
     requestBodies: never;

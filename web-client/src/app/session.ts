@@ -13,6 +13,7 @@
 import { computed, signal } from '@preact/signals';
 import { io } from 'socket.io-client';
 import { QiaoClient, type ClientState, type MsgPush } from '../../../src/client/qiao-client.ts';
+import { errorCloseScope } from '../../../src/errors/close-codes.ts';
 import { ApiError, api, call, setApiHooks, type User } from '../api/api.ts';
 import { errorText } from '../i18n/i18n.ts';
 
@@ -167,7 +168,8 @@ function startLive(): void {
     // A revoked session may be this tab's own doing (a password change or TOTP enrolment ends every
     // session before its answer brings the new token): look again once the answer had time to land.
     if (e.code === 'QIAO_SESSION_REVOKED') void recheckSession(client, e);
-    else if (/^QIAO_(AUTH_|TOKEN_|ACCOUNT_DISABLED)/.test(e.code)) void logout(e);
+    // Credentials refused (the 46xx close range, src/errors/close-codes.ts): log in again.
+    else if (errorCloseScope(e.code) === 'auth') void logout(e);
   });
   void client.connect().catch(() => {
     // Reported through the 'error' event.

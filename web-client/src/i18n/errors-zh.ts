@@ -37,6 +37,8 @@ export const ERROR_TEXTS_ZH: Record<ErrorCode, string> = {
   QIAO_USER_INVALID: '用户信息与角色不符',
   QIAO_NOT_A_CLIENT: '只有客户才有客户档案',
   QIAO_OPS_FORBIDDEN: '运维接口不对该地址开放',
+  QIAO_QUEUE_DASHBOARD_UNAVAILABLE: '队列看板仅在服务模式（Redis 上的 BullMQ）下提供',
+  QIAO_QUEUE_DASHBOARD_FORBIDDEN: '队列看板仅限管理员使用',
   QIAO_CSV_ENCODING: '文件既不是 UTF-8 也不是 GB18030/GBK 编码的文本，请另存为“CSV UTF-8”（或 GBK 编码的 CSV）后重试',
   QIAO_CSV_MALFORMED: '文件不是有效的 CSV（例如引号未闭合）',
   QIAO_CSV_COLUMNS: '表头与模板不符：有未知、重复的列或缺少必填列',

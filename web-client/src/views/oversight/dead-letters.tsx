@@ -62,6 +62,27 @@ function Row(props: { queue: QueueName; d: DeadLetter; onReplayed(): void }) {
   );
 }
 
+/**
+ * 队列看板: the BullMQ dashboard (services mode). A page load cannot carry the bearer token, so the
+ * token first buys a short-lived cookie for the dashboard's path; then the browser goes there.
+ */
+function QueueDashboardButton() {
+  const { busy, error, run } = useAction();
+  const open = () =>
+    run(async () => {
+      const s = await call(api.POST('/api/admin/queue-dashboard/session'));
+      window.location.assign(s.url);
+    });
+  return (
+    <>
+      <Button variant="ghost" testid="queue-dashboard-open" disabled={busy} onClick={() => void open()}>
+        {t('ovQueueDashboard')}
+      </Button>
+      <ErrorText error={error} testid="queue-dashboard-error" />
+    </>
+  );
+}
+
 export function DeadLettersView() {
   const q = query.value.get('queue');
   const queue: QueueName = QUEUES.includes(q as QueueName) ? (q as QueueName) : 'fanout';
@@ -73,9 +94,12 @@ export function DeadLettersView() {
       hint={t('ovDeadLettersHint')}
       testid="dead-letters-view"
       actions={
-        <Button variant="ghost" testid="dead-letters-refresh" onClick={() => setSeq((n) => n + 1)}>
-          {t('ovRefresh')}
-        </Button>
+        <>
+          <QueueDashboardButton />
+          <Button variant="ghost" testid="dead-letters-refresh" onClick={() => setSeq((n) => n + 1)}>
+            {t('ovRefresh')}
+          </Button>
+        </>
       }
     >
       <Panel>

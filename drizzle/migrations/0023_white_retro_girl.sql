@@ -1,0 +1,2 @@
+DROP INDEX "deliveries_user_idx";--> statement-breakpoint
+CREATE INDEX "deliveries_user_open_idx" ON "deliveries" USING btree ("user_id","created_at") WHERE "deliveries"."status" in ('queued', 'held', 'sending', 'failed');
