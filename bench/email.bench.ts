@@ -20,7 +20,6 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { and, eq, sql } from 'drizzle-orm';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { QUEUES, jobIds } from '../src/queue/jobs.ts';
 import { BullQueue } from '../src/queue/queue-bullmq.ts';
@@ -29,6 +28,7 @@ import { deliveries, messages, users } from '../src/store/schema/index.ts';
 import { seedDemo } from '../src/store/seed.ts';
 import { SmtpSink } from '../test/helpers/smtp-sink.ts';
 import { REPO_ROOT, installCleanup, readCpuSeconds, spawnNode, stopChild } from './lib/proc.ts';
+import { deleteRedisPrefix } from './lib/redis-prefix.ts';
 
 interface Options {
   emails: number;
@@ -281,14 +281,7 @@ async function main(): Promise<void> {
     await sink.stop();
     await h.close().catch(() => {});
     await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch((e) => log(`drop failed: ${e.message}`));
-    const r = new Redis(redisUrl);
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await r.del(...keys);
-    } while (cursor !== '0');
-    r.disconnect();
+    await deleteRedisPrefix(redisUrl, prefix);
   }
 }
 

@@ -30,7 +30,6 @@ import { resolveChannel } from '../channels/catalogue.ts';
 import { loadConfig } from '../src/config/config.ts';
 import type { PrefsLayer } from '../src/domain/routing.ts';
 import { sql } from 'drizzle-orm';
-import { Redis } from 'ioredis';
 import { BullQueue } from '../src/queue/queue-bullmq.ts';
 import { MemoryQueue } from '../src/queue/queue-memory.ts';
 import type { JobQueue } from '../src/queue/queue.ts';
@@ -43,6 +42,7 @@ import { planPage, runFanout } from '../workers/fanout.worker.ts';
 import { OutboxMailTransport } from '../workers/transports/email-transport.ts';
 import { REPO_ROOT } from './lib/proc.ts';
 import { prng } from '../src/domain/prng.ts';
+import { deleteRedisPrefix } from './lib/redis-prefix.ts';
 
 interface Options {
   subs: number;
@@ -199,14 +199,7 @@ async function endToEnd(subs: Subscriber[], kind: 'pg' | 'pglite', o: Options) {
     const queue: JobQueue = o.queue === 'bullmq' ? new BullQueue({ url: redisUrl, prefix }) : new MemoryQueue();
     dropQueue = async () => {
       if (o.queue !== 'bullmq') return;
-      const r = new Redis(redisUrl);
-      let cursor = '0';
-      do {
-        const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) await r.del(...keys);
-      } while (cursor !== '0');
-      r.disconnect();
+      await deleteRedisPrefix(redisUrl, prefix);
     };
     const ctx = createContext({ config, logger: pino({ level: 'silent' }), db, queue, now: () => CLOCKS[0] }, new OutboxMailTransport(os.tmpdir(), 'x <x@x>'));
     // Time spent in each step, summed over pages (pages overlap, so the sum may exceed the wall time).

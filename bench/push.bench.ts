@@ -35,6 +35,7 @@ import os from 'node:os';
 import webPush from 'web-push';
 import { WebPushTransport, type PushTarget } from '../workers/transports/push-transport.ts';
 import { REPO_ROOT, installCleanup, spawnNode, stopChild } from './lib/proc.ts';
+import { deleteRedisPrefix } from './lib/redis-prefix.ts';
 
 interface Options {
   seconds: number;
@@ -275,15 +276,7 @@ async function workerPhase(o: Options, cert: string, subs: Array<{ endpoint: str
     agent.destroy();
     await queue.close();
     if (o.queue === 'bullmq') {
-      const { Redis } = await import('ioredis');
-      const r = new Redis(redisUrl);
-      let cursor = '0';
-      do {
-        const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) await r.del(...keys);
-      } while (cursor !== '0');
-      r.disconnect();
+      await deleteRedisPrefix(redisUrl, prefix);
     }
     const elapsed = (last - first) / 1000;
     return {

@@ -9,6 +9,7 @@ import { startNodeServer } from './lib/proc.ts';
 import { qiaoRawClientHooks, qiaoSocketIoClientHooks, type QiaoBenchInfo } from './lib/qiao-client.ts';
 import type { BenchTarget, ServerHandle, StartOptions } from './lib/types.ts';
 import { ADMIN_DB, admin } from './lib/pg-admin.ts';
+import { deleteRedisPrefix } from './lib/redis-prefix.ts';
 
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SECRET = randomBytes(24).toString('hex');
@@ -87,14 +88,7 @@ async function startQiao(opts: StartOptions): Promise<ServerHandle> {
       }
       await handle.stop();
       await admin((c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`)).catch(() => {});
-      const r = new Redis(REDIS_URL);
-      let cursor = '0';
-      do {
-        const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) await r.unlink(...keys);
-      } while (cursor !== '0');
-      r.disconnect();
+      await deleteRedisPrefix(REDIS_URL, prefix);
     },
   };
 }

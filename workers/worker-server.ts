@@ -12,6 +12,7 @@ import type { Config } from '../src/config/config.ts';
 import { QiaoError } from '../src/errors/codes.ts';
 import type { DbHandle } from '../src/store/db.ts';
 import { createWorkerMetrics, type WorkerMetrics } from './worker-metrics.ts';
+import { probe } from '../src/health-probe.ts';
 
 /** The registry of one worker process, with its node label and the process defaults. */
 export function workerProcessMetrics(nodeId: string): WorkerMetrics {
@@ -19,16 +20,6 @@ export function workerProcessMetrics(nodeId: string): WorkerMetrics {
   registry.setDefaultLabels({ node: nodeId });
   collectDefaultMetrics({ register: registry, prefix: 'qiao_process_' });
   return createWorkerMetrics(registry);
-}
-
-async function probe(fn: () => Promise<unknown>, timeoutMs = 2000): Promise<{ ok: boolean; ms: number; error?: string }> {
-  const t0 = performance.now();
-  try {
-    await Promise.race([fn(), new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), timeoutMs).unref())]);
-    return { ok: true, ms: Math.round(performance.now() - t0) };
-  } catch (e) {
-    return { ok: false, ms: Math.round(performance.now() - t0), error: (e as Error).message };
-  }
 }
 
 export interface WorkerServer {

@@ -1,16 +1,7 @@
 /** Liveness, readiness (Postgres and the bus) and Prometheus metrics. */
 import type { FastifyInstance } from 'fastify';
 import type { AppDeps } from '../deps.ts';
-
-async function probe(fn: () => Promise<void>, timeoutMs = 2000): Promise<{ ok: boolean; ms: number; error?: string }> {
-  const t0 = performance.now();
-  try {
-    await Promise.race([fn(), new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), timeoutMs).unref())]);
-    return { ok: true, ms: Math.round(performance.now() - t0) };
-  } catch (e) {
-    return { ok: false, ms: Math.round(performance.now() - t0), error: (e as Error).message };
-  }
-}
+import { probe } from '../health-probe.ts';
 
 const Probe = {
   type: 'object',
