@@ -3,7 +3,7 @@
  * `archive-purge` (src/compliance/cli.ts).
  * Prints a clear message and exits non-zero when the configuration is invalid. `start` and `worker` shut
  * down gracefully on SIGTERM/SIGINT (src/shutdown.ts). Production runs the build of this file,
- * `node dist/main.js <command>` (build/server-bundle.ts).
+ * `node dist/main.js <command>` (src/build/server-bundle.ts).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

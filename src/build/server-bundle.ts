@@ -22,7 +22,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Plugin } from 'esbuild';
 
-export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const SERVER_DIST = join(ROOT, 'dist');
 const INPUT_DIRS = ['src', 'workers', 'channels'].map((d) => join(ROOT, d));
 const INPUT_FILES = [join(ROOT, 'package-lock.json'), fileURLToPath(import.meta.url)];
@@ -108,7 +108,7 @@ export async function buildServer(opts: { force?: boolean } = {}): Promise<Serve
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const { buildWebClient } = await import('../web-client/build/bundle.ts');
+  const { buildWebClient } = await import('../../web-client/build/bundle.ts');
   const force = process.argv.includes('--force');
   const s = await buildServer({ force });
   process.stdout.write(`server ${s.built ? 'built' : 'up to date'}: dist/main.js (${Math.round(s.ms)} ms)\n`);
