@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliveries, notificationPrefs, subscriptions, users } from '../../src/store/schema/index.ts';
 import { startServicesApp, TEST_JWT_SECRET, TEST_REDIS_URL, type TestApp } from '../helpers/app.ts';
 import { TEST_DATABASE_URL } from '../helpers/pg.ts';
-import { REPO_ROOT } from '../helpers/process.ts';
+import { REPO_ROOT, until } from '../helpers/process.ts';
 import { gateService, postgresAvailable, redisAvailable } from '../helpers/services.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
 
@@ -22,16 +22,6 @@ const pgUp = await gateService('Postgres', TEST_DATABASE_URL, postgresAvailable)
 const redisUp = await gateService('Redis', TEST_REDIS_URL, redisAvailable);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(fn: () => Promise<T | undefined | false | null>, what: string, timeoutMs: number, out?: () => string): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as T;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${out ? `\n--- worker output ---\n${out()}` : ''}`);
-    await sleep(50);
-  }
-}
 
 const children = new Set<ChildProcess>();
 process.on('exit', () => {

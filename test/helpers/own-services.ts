@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './process.ts';
 import { redisAvailable, requireServices } from './services.ts';
+import { installExitHook, liveCleanups, pidAlive } from './exit-cleanup.ts';
 
 const execFileP = promisify(execFile);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -100,31 +101,6 @@ export function gateOwnServices(suite: string): boolean {
 
 // ---------------------------------------------------------------------------------------------------
 // Cleanup on exit and of stale runs
-
-const liveCleanups = new Set<() => void>();
-let exitHookInstalled = false;
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const c of [...liveCleanups]) {
-      try {
-        c();
-      } catch {
-        /* best effort */
-      }
-    }
-  });
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Runs a Postgres binary (as the postgres user when we are root). */
 function pgArgv(bin: string, args: string[]): [string, string[]] {

@@ -834,3 +834,15 @@ export class TcpBalancer {
     await new Promise<void>((r) => this.server.close(() => r()));
   }
 }
+
+/** Polls `fn` every 50 ms until it returns something truthy; on timeout throws, with `out()` (a process's output) if given. */
+export async function until<T>(fn: () => Promise<T | undefined | false | null>, what: string, timeoutMs: number, out?: () => string): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v as T;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${out ? `\n--- worker output ---\n${out()}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+

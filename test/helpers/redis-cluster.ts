@@ -26,6 +26,7 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { freePort } from './process.ts';
 import { requireServices } from './services.ts';
+import { installExitHook, liveCleanups, pidAlive } from './exit-cleanup.ts';
 
 const execFileP = promisify(execFile);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -92,31 +93,6 @@ export interface RedisClusterHandle {
   /** Last output lines of a node. */
   log(port: number): string;
   close(): Promise<void>;
-}
-
-const liveCleanups = new Set<() => void>();
-let exitHookInstalled = false;
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const c of [...liveCleanups]) {
-      try {
-        c();
-      } catch {
-        /* best effort */
-      }
-    }
-  });
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Kills the nodes and removes the directories of runners that no longer exist. */
