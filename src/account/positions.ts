@@ -5,8 +5,7 @@
  * holds X" is an index lookup on `positions_symbol_idx`, never a scan.
  */
 import { and, asc, eq, gt, inArray, lte, or, sql, type SQL } from 'drizzle-orm';
-import { rows, type Db } from '../store/db.ts';
-import { pgArray } from '../store/deliveries-repo.ts';
+import { pgArray, pgNumberArray, rows, type Db } from '../store/db.ts';
 import type { Tx } from '../store/messages-repo.ts';
 import { positions } from '../store/schema/index.ts';
 
@@ -121,7 +120,7 @@ async function upsertPositions(tx: Tx, rows: ReadonlyArray<{ clientId: string; s
   await tx.execute(
     sql`insert into positions (client_id, symbol, qty, updated_at)
         select * from unnest(${pgArray(rows.map((r) => r.clientId))}::uuid[], ${pgArray(rows.map((r) => r.symbol))}::text[],
-          ${`{${rows.map((r) => r.qty).join(',')}}`}::bigint[], ${pgArray(rows.map((r) => r.updatedAt.toISOString()))}::timestamptz[])
+          ${pgNumberArray(rows.map((r) => r.qty))}::bigint[], ${pgArray(rows.map((r) => r.updatedAt.toISOString()))}::timestamptz[])
         on conflict (client_id, symbol) do update set qty = ${qty}, updated_at = excluded.updated_at`,
   );
 }

@@ -27,6 +27,16 @@ export async function rows<T>(db: Pick<Db, 'execute'>, q: SQL): Promise<T[]> {
   return ((await db.execute(q)) as unknown as { rows: T[] }).rows;
 }
 
+/** A Postgres array literal of text values (NULL for null), passed as one parameter. */
+export function pgArray(values: Array<string | null | undefined>): string {
+  return `{${values.map((v) => (v === null || v === undefined ? 'NULL' : `"${v.replace(/["\\]/g, '\\$&')}"`)).join(',')}}`;
+}
+
+/** A Postgres array literal of numbers (e.g. for `::bigint[]`), passed as one parameter. */
+export function pgNumberArray(values: number[]): string {
+  return `{${values.join(',')}}`;
+}
+
 export const MIGRATIONS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../drizzle/migrations');
 
 /**

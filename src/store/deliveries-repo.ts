@@ -12,7 +12,7 @@
 import { and, asc, eq, gt, inArray, lte, ne, or, sql } from 'drizzle-orm';
 import { SENT_TRANSPORTS, type TrackedTransport } from '../domain/routing.ts';
 import { isUniqueViolation } from './admin-record.ts';
-import type { Db } from './db.ts';
+import { pgArray, type Db } from './db.ts';
 import { deliveries, inboxItems, messages, users } from './schema/index.ts';
 
 export type DeliveryRow = typeof deliveries.$inferSelect;
@@ -53,10 +53,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Statuses after which nothing is left to do for a row. */
 export const TERMINAL: ReadonlySet<DeliveryStatus> = new Set(['sent', 'delivered', 'read', 'suppressed']);
 
-/** A Postgres array literal of text values (NULL for null), passed as one parameter. */
-export function pgArray(values: Array<string | null | undefined>): string {
-  return `{${values.map((v) => (v === null || v === undefined ? 'NULL' : `"${v.replace(/["\\]/g, '\\$&')}"`)).join(',')}}`;
-}
 
 const leaseExpired = (leaseMs: number) => sql`${deliveries.updatedAt} < now() - (${Math.round(leaseMs)}::int * interval '1 millisecond')`;
 

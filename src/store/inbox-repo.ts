@@ -5,8 +5,7 @@
 import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Publication } from '../bus/bus.ts';
 import { isUniqueViolation } from './admin-record.ts';
-import type { Db } from './db.ts';
-import { pgArray } from './deliveries-repo.ts';
+import { pgArray, type Db } from './db.ts';
 import { rowToPublication } from './messages-repo.ts';
 import { deliveries, inboxItems, messages } from './schema/index.ts';
 

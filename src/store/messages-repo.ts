@@ -15,8 +15,7 @@ import { assertSameRequest } from '../domain/idempotency.ts';
 import { isUnavailableError } from '../errors/codes.ts';
 import { retentionForFamily } from '../domain/retention.ts';
 import type { ArchiveInput, ArchiveRepo } from './archive-repo.ts';
-import { rows, type Db } from './db.ts';
-import { pgArray } from './deliveries-repo.ts';
+import { pgArray, pgNumberArray, rows, type Db } from './db.ts';
 import { channels, messages, publishOutbox } from './schema/index.ts';
 
 /** A transaction of the store (what `db.transaction` hands its callback). */
@@ -370,7 +369,7 @@ export class MessagesRepo {
     // and nothing per key for the query builder to assemble.
     await this.db.execute(
       sql`delete from publish_outbox where (channel, "offset") in (
-            select * from unnest(${pgArray(keys.map((k) => k.channel))}::text[], ${`{${keys.map((k) => k.offset).join(',')}}`}::bigint[]))`,
+            select * from unnest(${pgArray(keys.map((k) => k.channel))}::text[], ${pgNumberArray(keys.map((k) => k.offset))}::bigint[]))`,
     );
   }
 

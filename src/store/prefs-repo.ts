@@ -1,8 +1,7 @@
 /** Notification preferences per user and category (a channel family, or '*' for every category). */
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { DigestMode, PrefsLayer, Transport } from '../domain/routing.ts';
-import type { Db } from './db.ts';
-import { pgArray } from './deliveries-repo.ts';
+import { pgArray, type Db } from './db.ts';
 import { notificationPrefs } from './schema/index.ts';
 
 export interface CategoryPrefs {

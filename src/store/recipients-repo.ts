@@ -10,8 +10,7 @@
 import { and, asc, eq, gt, inArray, sql, type SQL } from 'drizzle-orm';
 import { familyNamed } from '../../channels/catalogue.ts';
 import type { ParsedChannel } from '../../channels/family.ts';
-import type { Db } from './db.ts';
-import { pgArray } from './deliveries-repo.ts';
+import { pgArray, type Db } from './db.ts';
 import { conversationMembers, messages, pushSubscriptions, subscriptions, users } from './schema/index.ts';
 
 export interface RecipientRow {
