@@ -124,7 +124,13 @@ async function seedSurveys(db: Db, now: Date, u: Map<string, { id: string; team_
   }
   const b3 = u.get('broker3');
   if (b3) {
-    const mine = await rows<{ id: string }>(db, sql`select client_id::text as id from broker_clients where broker_id = ${b3.id} and relation = 'primary' order by client_id limit 3`);
+    // The book's three oldest accounts (ids are random: ordering by them once picked client28, whom the
+    // conversation suites expect to have no conversation yet).
+    const mine = await rows<{ id: string }>(
+      db,
+      sql`select bc.client_id::text as id from broker_clients bc join users u on u.id = bc.client_id
+          where bc.broker_id = ${b3.id} and bc.relation = 'primary' order by u.created_at, u.login limit 3`,
+    );
     const said = [
       [3, '回复有点慢，希望能更主动一些。'],
       [4, '专业，建议中肯。'],
