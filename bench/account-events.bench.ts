@@ -3,7 +3,7 @@
  * path, with the hub in services mode.
  *
  *   npm run bench:account                                   # 2,000 clients, 2,000 events/s, 20 s
- *   npx tsx bench/account-events.bench.ts --clients 2000 --rate 2000 --seconds 20 --batch 100 --warmup 3
+ *   npx tsx bench/account-events.bench.ts --clients 2000 --rate 2000 --seconds 20 --batch 100 --warmup 3 [--hubs N]
  *
  * What it does: creates a throw-away database and Redis key prefix; starts one hub (`src/main.ts start`,
  * services mode; it migrates and seeds the demo firm); inserts N clients with account numbers in SQL;
@@ -13,7 +13,11 @@
  * time its request was sent; latency = receipt at the client's socket − that time (same clock, one
  * machine). Prints p50/p90/p99/max, the achieved ingest and delivery rates and losses. The delivery
  * workers (fanout: inbox rows, push) run in separate processes in services mode and are not started:
- * the bench measures the live path (commit → relay → Redis bus → socket).
+ * the bench measures the live path (commit → relay → Redis bus → socket). After the warm-up the
+ * database is ANALYZEd, as autovacuum would have done on a live system (this machine runs Postgres
+ * without it). `--hubs N` runs N hub processes on the same database and Redis, sockets and batches
+ * round-robin over them. Diagnostics: BENCH_HUB_PROF=dir (CPU profiles), BENCH_HUB_NODE_ARGS='--trace-gc'
+ * (node flags of the hubs), BENCH_PG_LOG=1 (Postgres logs each statement with its duration).
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
@@ -35,6 +39,8 @@ const RATE = opt('rate', 2000);
 const SECONDS = opt('seconds', 20);
 const BATCH = opt('batch', 100);
 const WARMUP = opt('warmup', 3);
+/** Hub processes sharing the database and Redis (services mode): sockets and ingest requests go round-robin over them. */
+const HUBS = opt('hubs', 1);
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const KEY = `bench-trading-${randomBytes(8).toString('hex')}`;
 const SECRET = randomBytes(32).toString('hex');
@@ -55,38 +61,45 @@ async function main(): Promise<void> {
   if (process.env.BENCH_PG_LOG) await admin((c) => c.query(`alter database ${dbName} set log_min_duration_statement = 0`));
   const dbUrl = new URL(ADMIN_DB);
   dbUrl.pathname = `/${dbName}`;
-  const port = await freePort();
-  let hub: Awaited<ReturnType<typeof startNodeServer>> | undefined;
+  const hubs: Array<Awaited<ReturnType<typeof startNodeServer>>> = [];
   const sockets: Socket[] = [];
   try {
-    log(`starting the hub on ${port} (services mode, database ${dbName})`);
-    hub = await startNodeServer({
-      script: 'src/main.ts',
-      args: ['start'],
-      cpu: `0-${Math.max(0, os.cpus().length - 1)}`,
-      logFile: 'inherit',
-      // BENCH_HUB_PROF=dir: CPU profile of the hub (written on its clean SIGTERM exit).
-      nodeArgs: process.env.BENCH_HUB_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_HUB_PROF}`] : [],
-      port,
-      readyTimeoutMs: 180_000,
-      env: {
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        DATABASE_URL: dbUrl.toString(),
-        REDIS_URL,
-        QIAO_REDIS_PREFIX: prefix,
-        QIAO_JWT_SECRET: SECRET,
-        QIAO_INGEST_SOURCES: `trading:${KEY}`,
-        QIAO_TOTP_REQUIRED_ROLES: '',
-        QIAO_HTTP_RATE_LIMIT_MAX: '100000000',
-        QIAO_LOG_LEVEL: 'warn',
-        QIAO_EMBEDDED_WORKERS: 'false',
-      },
-    });
-    const base = `http://127.0.0.1:${port}`;
-    for (let i = 0; i < 600; i++) {
-      if ((await fetch(`${base}/health/ready`).catch(() => null))?.ok) break;
-      await sleep(250);
+    const bases: string[] = [];
+    // The first hub migrates and seeds; the others start once it is ready.
+    for (let h = 0; h < HUBS; h++) {
+      const port = await freePort();
+      log(`starting hub ${h + 1}/${HUBS} on ${port} (services mode, database ${dbName})`);
+      hubs.push(
+        await startNodeServer({
+          script: 'src/main.ts',
+          args: ['start'],
+          cpu: `0-${Math.max(0, os.cpus().length - 1)}`,
+          logFile: 'inherit',
+          // BENCH_HUB_PROF=dir: CPU profile of each hub (written on its clean SIGTERM exit).
+          nodeArgs: process.env.BENCH_HUB_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_HUB_PROF}`] : process.env.BENCH_HUB_NODE_ARGS ? process.env.BENCH_HUB_NODE_ARGS.split(' ') : [],
+          port,
+          readyTimeoutMs: 180_000,
+          env: {
+            HOST: '127.0.0.1',
+            PORT: String(port),
+            DATABASE_URL: dbUrl.toString(),
+            REDIS_URL,
+            QIAO_REDIS_PREFIX: prefix,
+            QIAO_JWT_SECRET: SECRET,
+            QIAO_INGEST_SOURCES: `trading:${KEY}`,
+            QIAO_TOTP_REQUIRED_ROLES: '',
+            QIAO_HTTP_RATE_LIMIT_MAX: '100000000',
+            QIAO_LOG_LEVEL: 'warn',
+            QIAO_EMBEDDED_WORKERS: 'false',
+          },
+        }),
+      );
+      const base = `http://127.0.0.1:${port}`;
+      for (let i = 0; i < 600; i++) {
+        if ((await fetch(`${base}/health/ready`).catch(() => null))?.ok) break;
+        await sleep(250);
+      }
+      bases.push(base);
     }
 
     // ---- Clients, in SQL (one statement).
@@ -113,7 +126,7 @@ async function main(): Promise<void> {
       await Promise.all(
         clients.slice(i, i + 100).map(async (c) => {
           const { token } = await tokens.issue({ id: c.id, role: 'client', displayName: 'bench', firmId: firm[0].id, tier: 'general', sv: 1 });
-          const s = ioConnect(base, { path: '/socket.io/', transports: ['websocket'], auth: { token }, reconnection: false, forceNew: true });
+          const s = ioConnect(bases[sockets.length % bases.length], { path: '/socket.io/', transports: ['websocket'], auth: { token }, reconnection: false, forceNew: true });
           sockets.push(s);
           s.on('push', (p: unknown) => {
             const now = Date.now();
@@ -140,6 +153,7 @@ async function main(): Promise<void> {
     let posted = 0;
     let refused = 0;
     let postedMeasured = 0;
+    let batches = 0;
     const answers: number[] = [];
     const inflight = new Set<Promise<void>>();
     const post = (phase: 'w' | 'm') => {
@@ -152,7 +166,7 @@ async function main(): Promise<void> {
       posted += BATCH;
       if (phase === 'm') postedMeasured += BATCH;
       const sentAt = Date.now();
-      const p = fetch(`${base}/api/ingest/account-events/batch`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': KEY }, body: JSON.stringify({ events }) })
+      const p = fetch(`${bases[batches++ % bases.length]}/api/ingest/account-events/batch`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': KEY }, body: JSON.stringify({ events }) })
         .then(async (r) => {
           // The answer comes after the commit and the relay to the bus: with the socket latency it tells
           // ingest time from delivery time.
@@ -180,6 +194,13 @@ async function main(): Promise<void> {
     log(`warm-up ${WARMUP} s at ${RATE}/s`);
     await run('w', WARMUP);
     await Promise.all(inflight);
+    // What autovacuum does on a live database: statistics for the tables the warm-up filled (this
+    // machine's Postgres runs without autovacuum). Without them a connection's cached generic plan,
+    // made while a table was nearly empty, can go on scanning it whole.
+    const stats = new pg.Client({ connectionString: dbUrl.toString() });
+    await stats.connect();
+    await stats.query('analyze');
+    await stats.end();
     await sleep(500);
     measuring = true;
     const receivedBefore = received;
@@ -194,9 +215,9 @@ async function main(): Promise<void> {
     latencies.sort((a, b) => a - b);
     const f = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '–');
     const out = [
-      `| clients | offered/s | posted | refused | received | achieved ingest/s | p50 ms | p90 ms | p99 ms | max ms |`,
-      `|---|---|---|---|---|---|---|---|---|---|`,
-      `| ${clients.length} | ${RATE} | ${postedMeasured} | ${refused} | ${latencies.length} | ${f(postedMeasured / ingestDone)} | ${f(pct(latencies, 50))} | ${f(pct(latencies, 90))} | ${f(pct(latencies, 99))} | ${f(latencies[latencies.length - 1])} |`,
+      `| hubs | clients | offered/s | posted | refused | received | achieved ingest/s | p50 ms | p90 ms | p99 ms | max ms |`,
+      `|---|---|---|---|---|---|---|---|---|---|---|`,
+      `| ${HUBS} | ${clients.length} | ${RATE} | ${postedMeasured} | ${refused} | ${latencies.length} | ${f(postedMeasured / ingestDone)} | ${f(pct(latencies, 50))} | ${f(pct(latencies, 90))} | ${f(pct(latencies, 99))} | ${f(latencies[latencies.length - 1])} |`,
     ];
     process.stdout.write(out.join('\n') + '\n');
     answers.sort((a, b) => a - b);
@@ -205,7 +226,7 @@ async function main(): Promise<void> {
     if (latencies.length < postedMeasured - refused) log(`LOST: ${postedMeasured - refused - latencies.length} events not received`);
   } finally {
     for (const s of sockets) s.disconnect();
-    await hub?.stop(process.env.BENCH_HUB_PROF ? 20_000 : undefined);
+    await Promise.all(hubs.map((h) => h.stop(process.env.BENCH_HUB_PROF ? 20_000 : undefined)));
     await admin((c) => c.query(`drop database if exists ${dbName} with (force)`)).catch(() => {});
     const r = new Redis(REDIS_URL);
     const keys = await r.keys(`${prefix}*`);

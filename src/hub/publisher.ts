@@ -279,7 +279,7 @@ export class Publisher {
         this.d.logger.error({ err: e, count: inputs.length }, 'batch publish failed');
         throw new QiaoError('QIAO_UNAVAILABLE', 'Publications were not stored; nothing was written, retry');
       });
-      await Promise.all(pubs.map((pub, i) => this.waitForRelay(pub, inputs[i].family)));
+      await this.waitFor(this.d.relay.relayMany(pubs.map((pub, i) => ({ pub, family: inputs[i].family }))));
       const seconds = (performance.now() - started) / 1000;
       pubs.forEach((pub, i) => {
         const family = inputs[i].family;
@@ -300,8 +300,12 @@ export class Publisher {
     }
   }
 
-  private async waitForRelay(pub: Publication, family: string): Promise<void> {
-    const relayed = this.d.relay.relay(pub, family);
+  private waitForRelay(pub: Publication, family: string): Promise<void> {
+    return this.waitFor(this.d.relay.relay(pub, family));
+  }
+
+  /** Waits for a relay, at most relayWaitMs: the publications are committed whatever its fate. */
+  private async waitFor(relayed: Promise<unknown>): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.d.relayWaitMs ?? 2000);

@@ -20,7 +20,7 @@ import { resolveChannel } from '../../channels/catalogue.ts';
 import type { Bus, ChannelOptions, Publication } from '../bus/bus.ts';
 import type { Metrics } from '../metrics.ts';
 import { QUEUES, jobIds, type FanoutJob } from '../queue/jobs.ts';
-import type { JobQueue } from '../queue/queue.ts';
+import type { BulkJob, JobQueue } from '../queue/queue.ts';
 import type { MessagesRepo } from '../store/messages-repo.ts';
 
 export interface RelayDeps {
@@ -57,6 +57,15 @@ export function channelOptions(channel: string): ChannelOptions {
   }
 }
 
+/** A publication's fanout job: keyed by message id, so relaying it twice queues it once. */
+function fanoutJob(pub: Publication, family: string): BulkJob<FanoutJob> {
+  return {
+    name: 'fanout',
+    data: { messageId: pub.id, channel: pub.channel, family, offset: pub.offset, kind: pub.kind },
+    opts: { jobId: jobIds.fanout(pub.id) },
+  };
+}
+
 export class Relay {
   /** Per channel, the tail of this node's relays: one channel's relays run one after another. */
   private readonly chains = new Map<string, Promise<unknown>>();
@@ -85,12 +94,8 @@ export class Relay {
   async relay(pub: Publication, family: string, outcome: 'ok' | 'swept' = 'ok'): Promise<boolean> {
     try {
       const filled = await this.inChannelOrder(pub.channel, () => this.toBus(pub));
-      await this.d.queue?.add<FanoutJob>(
-        QUEUES.fanout,
-        'fanout',
-        { messageId: pub.id, channel: pub.channel, family, offset: pub.offset, kind: pub.kind },
-        { jobId: jobIds.fanout(pub.id) },
-      );
+      const job = fanoutJob(pub, family);
+      await this.d.queue?.add<FanoutJob>(QUEUES.fanout, job.name, job.data, job.opts);
       this.d.metrics.relay.inc({ outcome: filled ? 'filled' : outcome });
       this.markDone(pub);
       return true;
@@ -99,6 +104,47 @@ export class Relay {
       this.d.logger.warn({ err, channel: pub.channel, offset: pub.offset }, 'relay failed; the sweeper will retry this committed publication');
       return false;
     }
+  }
+
+  /**
+   * Relays publications committed together (an ingest batch), with the guarantees of `relay` for each:
+   * all of them onto the bus first (each channel in offset order), then their fanout jobs in one
+   * `addBulk`. The jobs wait for the next timer turn, so the live deliveries these bus publishes start
+   * on this node (run from setImmediate) go first: live delivery is the latency that counts, and the
+   * jobs' work would otherwise sit in front of it. Resolves true/false per publication; never rejects.
+   */
+  async relayMany(items: ReadonlyArray<{ pub: Publication; family: string }>): Promise<boolean[]> {
+    const onBus = await Promise.all(
+      items.map(({ pub }) =>
+        this.inChannelOrder(pub.channel, () => this.toBus(pub)).then(
+          (filled) => ({ ok: true, filled }),
+          (err: unknown) => {
+            this.d.logger.warn({ err, channel: pub.channel, offset: pub.offset }, 'relay failed; the sweeper will retry this committed publication');
+            return { ok: false, filled: false };
+          },
+        ),
+      ),
+    );
+    const ready = items.filter((_, i) => onBus[i].ok);
+    let queued = true;
+    if (this.d.queue && ready.length > 0) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      try {
+        await this.d.queue.addBulk<FanoutJob>(
+          QUEUES.fanout,
+          ready.map(({ pub, family }) => fanoutJob(pub, family)),
+        );
+      } catch (err) {
+        queued = false;
+        this.d.logger.warn({ err, count: ready.length }, 'relay: adding fanout jobs failed; the sweeper will retry these committed publications');
+      }
+    }
+    return items.map(({ pub }, i) => {
+      const ok = onBus[i].ok && queued;
+      this.d.metrics.relay.inc({ outcome: ok ? (onBus[i].filled ? 'filled' : 'ok') : 'failed' });
+      if (ok) this.markDone(pub);
+      return ok;
+    });
   }
 
   /** Runs `fn` after this node's earlier relays of the same channel (so they reach the bus in commit order). */

@@ -14,7 +14,7 @@ import type { Publication } from '../bus/bus.ts';
 import { assertSameRequest } from '../domain/idempotency.ts';
 import { isUnavailableError } from '../errors/codes.ts';
 import { retentionForFamily } from '../domain/retention.ts';
-import type { ArchiveInput, ArchiveRepo } from './archive-repo.ts';
+import type { ArchiveInput, ArchiveRepo, PreparedRecords } from './archive-repo.ts';
 import { pgArray, pgNumberArray, rows, type Db } from './db.ts';
 import { channels, messages, publishOutbox } from './schema/index.ts';
 
@@ -340,9 +340,18 @@ export class MessagesRepo {
           ...(extra ?? []),
         );
       }
-      if (after) await after(tx, out);
+      // The archive records are made ready while the callers' statements run in Postgres.
+      const afterDone = after?.(tx, out);
+      let prepared: PreparedRecords | undefined;
+      try {
+        prepared = this.archive?.prepare(records);
+      } catch (e) {
+        await afterDone?.catch(() => undefined);
+        throw e;
+      }
+      await afterDone;
       // Archived last (the archive lock is held until commit): a message is stored and archived, or neither.
-      await this.archive?.appendMany(records, tx);
+      if (prepared) await this.archive?.appendPrepared(prepared, tx);
       return out;
     });
   }
@@ -366,10 +375,14 @@ export class MessagesRepo {
   async relayed(keys: Array<{ channel: string; offset: number }>): Promise<void> {
     if (keys.length === 0) return;
     // Two array parameters: one statement text (so one prepared statement) whatever the number of keys,
-    // and nothing per key for the query builder to assemble.
+    // and nothing per key for the query builder to assemble. Committed without waiting for the WAL
+    // flush (synchronous_commit off for this statement's transaction only): a delete lost in a crash
+    // means a second relay, which is harmless, while waiting would queue these frequent small commits
+    // in front of the publications' own flushes.
     await this.db.execute(
-      sql`delete from publish_outbox where (channel, "offset") in (
-            select * from unnest(${pgArray(keys.map((k) => k.channel))}::text[], ${pgNumberArray(keys.map((k) => k.offset))}::bigint[]))`,
+      sql`with async_commit as (select set_config('synchronous_commit', 'off', true))
+          delete from publish_outbox where (channel, "offset") in (
+            select k.channel, k."offset" from unnest(${pgArray(keys.map((k) => k.channel))}::text[], ${pgNumberArray(keys.map((k) => k.offset))}::bigint[]) as k(channel, "offset"), async_commit)`,
     );
   }
 

@@ -46,6 +46,15 @@ class RecordingQueue extends MemoryQueue {
   }
 }
 
+/** Refuses bulk adds while `refuse` is set (Redis gone between the bus publish and the enqueue). */
+class RefusingQueue extends RecordingQueue {
+  refuse = true;
+  override async addBulk<T>(queue: string, jobs: Parameters<MemoryQueue['addBulk']>[1]): Promise<string[]> {
+    if (this.refuse) throw new Error('Connection is closed.');
+    return super.addBulk<T>(queue, jobs as never);
+  }
+}
+
 describe('relay and publish path (embedded Postgres)', () => {
   let h: DbHandle;
   let messages: MessagesRepo;
@@ -124,6 +133,34 @@ describe('relay and publish path (embedded Postgres)', () => {
     await relay.close();
     expect(seen).toEqual([1]);
     expect(await outbox(ch)).toEqual([]);
+  });
+
+  it('relayMany: a batch reaches the bus in offset order with one fanout job each; a refused addBulk leaves the rows to the sweep', async () => {
+    const chA = 'research.sector.media';
+    const chB = 'research.sector.auto';
+    const bus = new SwitchableBus();
+    const seen: string[] = [];
+    await bus.subscribe(chA, (p) => seen.push(`A${p.offset}`));
+    await bus.subscribe(chB, (p) => seen.push(`B${p.offset}`));
+    const queue = new RefusingQueue();
+    const relay = new Relay({ bus, messages, queue, metrics: createMetrics('t', false), logger, sweepIntervalMs: 0, staleAfterMs: 0 });
+    const pubs = await messages.appendMany(
+      ['a1', 'b1', 'a2', 'b2'].map((t) => ({ channel: t.startsWith('a') ? chA : chB, family: 'research', kind: 'note', senderId: research.id, payload: note(t) })),
+    );
+    // The bus takes them all; the jobs are refused: not done, the rows stay for the sweeper.
+    expect(await relay.relayMany(pubs.map((pub) => ({ pub, family: 'research' })))).toEqual([false, false, false, false]);
+    expect(seen.filter((x) => x.startsWith('A'))).toEqual(['A1', 'A2']);
+    expect(seen.filter((x) => x.startsWith('B'))).toEqual(['B1', 'B2']);
+    expect(await outbox(chA)).toEqual([1, 2]);
+    queue.refuse = false;
+    expect(await relay.relayMany(pubs.map((pub) => ({ pub, family: 'research' })))).toEqual([true, true, true, true]);
+    await relay.close();
+    // Relayed twice, still on the bus once each, and one fanout job per publication.
+    expect(seen.filter((x) => x.startsWith('A'))).toEqual(['A1', 'A2']);
+    expect(await outbox(chA)).toEqual([]);
+    expect(await outbox(chB)).toEqual([]);
+    const jobs = queue.added.filter(([q, d]) => q === QUEUES.fanout && [chA, chB].includes((d as { channel: string }).channel));
+    expect(jobs.map(([, d]) => (d as { messageId: string }).messageId).sort()).toEqual(pubs.map((p) => p.id).sort());
   });
 
   it('publish: acknowledged once committed even when the bus is down; nothing reaches the bus when the commit fails', async () => {
