@@ -3,12 +3,13 @@
  * path, with the hub in services mode.
  *
  *   npm run bench:account                                   # 2,000 clients, 2,000 events/s, 20 s
- *   npx tsx bench/account-events.bench.ts --clients 2000 --rate 2000 --seconds 20 --batch 100 --warmup 3 [--hubs N]
+ *   npx tsx bench/account-events.bench.ts --clients 2000 --rate 2000 --seconds 20 --batch 50 --warmup 3 [--hubs N] [--receivers N]
  *
  * What it does: creates a throw-away database and Redis key prefix; starts one hub (`src/main.ts start`,
  * services mode; it migrates and seeds the demo firm); inserts N clients with account numbers in SQL;
  * connects N socket.io clients (websocket transport, tokens minted with the hub's key) each subscribed
- * to its own `account.<id>`; then posts order fills to POST /api/ingest/account-events/batch in batches
+ * to its own `account.<id>`, held by `--receivers` processes (default 1, bench/lib/account-receiver.ts)
+ * as separate devices would be, so the load generator's work and pauses stay out of the figures; then posts order fills to POST /api/ingest/account-events/batch in batches
  * every (batch / rate) seconds, open loop, round-robin over the clients. Each event's `time` is the wall
  * time its request was sent; latency = receipt at the client's socket − that time (same clock, one
  * machine). Prints p50/p90/p99/max, the achieved ingest and delivery rates and losses. The delivery
@@ -23,10 +24,10 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { io as ioConnect, type Socket } from 'socket.io-client';
 import { createTokenService } from '../src/auth/token.ts';
 import { cheapPasswordHash } from './lib/publish-seed.ts';
-import { freePort, installCleanup, startNodeServer } from './lib/proc.ts';
+import { freePort, installCleanup, spawnNode, startNodeServer } from './lib/proc.ts';
+import type { ChildProcess } from 'node:child_process';
 import { ADMIN_DB, admin } from './lib/pg-admin.ts';
 
 const args = process.argv.slice(2);
@@ -37,15 +38,38 @@ const opt = (name: string, def: number) => {
 const CLIENTS = opt('clients', 2000);
 const RATE = opt('rate', 2000);
 const SECONDS = opt('seconds', 20);
-const BATCH = opt('batch', 100);
+const BATCH = opt('batch', 50);
 const WARMUP = opt('warmup', 3);
 /** Hub processes sharing the database and Redis (services mode): sockets and ingest requests go round-robin over them. */
 const HUBS = opt('hubs', 1);
+/** Processes holding the client sockets (like separate devices: the load generator's pauses stay out of the latencies). */
+const RECEIVERS = opt('receivers', 1);
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const KEY = `bench-trading-${randomBytes(8).toString('hex')}`;
 const SECRET = randomBytes(32).toString('hex');
 const log = (m: string) => process.stderr.write(`[bench:account] ${m}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The next IPC message of type `t` from a receiver (its `error` message rejects). */
+function nextMessage(cp: ChildProcess, t: string, timeoutMs: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => done(new Error(`receiver: no ${t} within ${timeoutMs} ms`)), timeoutMs);
+    const onMessage = (m: { t: string; message?: string }) => {
+      if (m.t === t) done(undefined, m);
+      else if (m.t === 'error') done(new Error(`receiver: ${m.message}`));
+    };
+    const onExit = () => done(new Error(`receiver exited before ${t}`));
+    const done = (err?: Error, m?: unknown) => {
+      clearTimeout(timer);
+      cp.off('message', onMessage);
+      cp.off('exit', onExit);
+      if (err) reject(err);
+      else resolve(m);
+    };
+    cp.on('message', onMessage);
+    cp.once('exit', onExit);
+  });
+}
 
 function pct(sorted: number[], p: number): number {
   if (!sorted.length) return NaN;
@@ -62,7 +86,7 @@ async function main(): Promise<void> {
   const dbUrl = new URL(ADMIN_DB);
   dbUrl.pathname = `/${dbName}`;
   const hubs: Array<Awaited<ReturnType<typeof startNodeServer>>> = [];
-  const sockets: Socket[] = [];
+  const receivers: ChildProcess[] = [];
   try {
     const bases: string[] = [];
     // The first hub migrates and seeds; the others start once it is ready.
@@ -116,36 +140,33 @@ async function main(): Promise<void> {
     await db.end();
     log(`${clients.length} clients inserted`);
 
-    // ---- Sockets, each subscribed to its own account channel.
+    // ---- Sockets, each subscribed to its own account channel, held by receiver processes.
     const tokens = createTokenService(SECRET, 3600);
-    const sent = new Map<string, number>();
-    const latencies: number[] = [];
-    let received = 0;
-    let measuring = false;
-    for (let i = 0; i < clients.length; i += 100) {
-      await Promise.all(
-        clients.slice(i, i + 100).map(async (c) => {
-          const { token } = await tokens.issue({ id: c.id, role: 'client', displayName: 'bench', firmId: firm[0].id, tier: 'general', sv: 1 });
-          const s = ioConnect(bases[sockets.length % bases.length], { path: '/socket.io/', transports: ['websocket'], auth: { token }, reconnection: false, forceNew: true });
-          sockets.push(s);
-          s.on('push', (p: unknown) => {
-            const now = Date.now();
-            for (const one of (Array.isArray(p) ? p : [p]) as Array<{ t: string; payload?: { time?: string; eventId?: string } }>) {
-              if (one.t !== 'msg' || !one.payload?.time) continue;
-              received++;
-              if (measuring && one.payload.eventId?.startsWith('m-')) latencies.push(now - Date.parse(one.payload.time));
-            }
-          });
-          await new Promise<void>((resolve, reject) => {
-            s.once('connect', () => resolve());
-            s.once('connect_error', reject);
-          });
-          const r = (await s.timeout(10_000).emitWithAck('cmd', { op: 'subscribe', channel: `account.${c.id}`, id: 1 })) as { ok: boolean };
-          if (!r.ok) throw new Error(`subscribe refused: ${JSON.stringify(r)}`);
+    const withTokens = await Promise.all(
+      clients.map(async (c) => ({ id: c.id, token: (await tokens.issue({ id: c.id, role: 'client', displayName: 'bench', firmId: firm[0].id, tier: 'general', sv: 1 })).token })),
+    );
+    const per = Math.ceil(withTokens.length / RECEIVERS);
+    await Promise.all(
+      Array.from({ length: RECEIVERS }, async (_, r) => {
+        const cp = spawnNode({ script: 'bench/lib/account-receiver.ts', cpu: `0-${Math.max(0, os.cpus().length - 1)}`, logFile: 'inherit', ipc: true });
+        receivers.push(cp);
+        const ready = nextMessage(cp, 'ready', 300_000);
+        cp.send({ t: 'connect', bases, clients: withTokens.slice(r * per, (r + 1) * per), offset: r * per });
+        await ready;
+      }),
+    );
+    const measure = (on: boolean) => receivers.forEach((cp) => cp.send({ t: 'measure', on }));
+    const report = async () => {
+      const all = await Promise.all(
+        receivers.map((cp) => {
+          const got = nextMessage(cp, 'report', 60_000) as Promise<{ received: number; latencies: number[] }>;
+          cp.send({ t: 'report' });
+          return got;
         }),
       );
-    }
-    log(`${sockets.length} sockets connected and subscribed`);
+      return { received: all.reduce((a, x) => a + x.received, 0), latencies: all.flatMap((x) => x.latencies) };
+    };
+    log(`${withTokens.length} sockets connected and subscribed, in ${RECEIVERS} receiver processes`);
 
     // ---- Load: open loop, one batch every BATCH/RATE seconds.
     const intervalMs = (BATCH / RATE) * 1000;
@@ -202,15 +223,19 @@ async function main(): Promise<void> {
     await stats.query('analyze');
     await stats.end();
     await sleep(500);
-    measuring = true;
-    const receivedBefore = received;
+    const receivedBefore = (await report()).received;
+    measure(true);
     log(`measuring ${SECONDS} s at ${RATE}/s in batches of ${BATCH}`);
     const t0 = performance.now();
     const elapsed = await run('m', SECONDS);
     await Promise.all(inflight);
     const ingestDone = (performance.now() - t0) / 1000;
-    for (let i = 0; i < 100 && latencies.length < postedMeasured - refused; i++) await sleep(100);
-    measuring = false;
+    let { received, latencies } = await report();
+    for (let i = 0; i < 100 && latencies.length < postedMeasured - refused; i++) {
+      await sleep(100);
+      ({ received, latencies } = await report());
+    }
+    measure(false);
     const got = received - receivedBefore;
     latencies.sort((a, b) => a - b);
     const f = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '–');
@@ -225,7 +250,7 @@ async function main(): Promise<void> {
     log(`send window ${elapsed.toFixed(2)} s, all answered after ${ingestDone.toFixed(2)} s; socket messages in window ${got}; target p99 ≤ 50 ms: ${pct(latencies, 99) <= 50 ? 'met' : 'NOT met'}`);
     if (latencies.length < postedMeasured - refused) log(`LOST: ${postedMeasured - refused - latencies.length} events not received`);
   } finally {
-    for (const s of sockets) s.disconnect();
+    for (const cp of receivers) cp.disconnect();
     await Promise.all(hubs.map((h) => h.stop(process.env.BENCH_HUB_PROF ? 20_000 : undefined)));
     await admin((c) => c.query(`drop database if exists ${dbName} with (force)`)).catch(() => {});
     const r = new Redis(REDIS_URL);
