@@ -39,6 +39,9 @@ export const USER_SIGNAL_CHANNEL = 'sys.user';
 /** A connection's presence expires this long after its last refresh (a crashed node's users go offline). */
 export const PRESENCE_TTL_MS = 90_000;
 const PRESENCE_REFRESH_MS = 30_000;
+/** Users refreshed together, and the pause between two such slices (bounded so a pass takes a third of the period at most). */
+const PRESENCE_REFRESH_SLICE = 50;
+const PRESENCE_REFRESH_GAP_MS = 20;
 /** At most one typing signal per connection and conversation per this interval. */
 export const TYPING_INTERVAL_MS = 1_000;
 
@@ -82,6 +85,7 @@ export class ConversationLive {
   private refresh?: NodeJS.Timeout;
   private started = false;
   private closing = false;
+  private refreshing = false;
   private readonly onAccess = (data: unknown) => this.handleAccess(data as AccessSignal);
   private readonly onUser = (data: unknown) => this.handleUser(data as UserSignal);
 
@@ -370,10 +374,27 @@ export class ConversationLive {
     );
   }
 
+  /**
+   * Re-writes this node's presence entries before they expire, in slices spread over a part of the
+   * refresh period: one burst for every connected user (thousands of Redis transactions built in a
+   * row) held the event loop for tens of ms every 30 s, and live deliveries waited behind it.
+   */
   private async refreshPresence(): Promise<void> {
-    const all = [...this.published];
-    for (let i = 0; i < all.length; i += 500) {
-      await Promise.all(all.slice(i, i + 500).map(([uid, st]) => this.d.presence.set(uid, this.nodeKey, st, PRESENCE_TTL_MS))).catch((err) =>
+    if (this.refreshing) return;
+    this.refreshing = true;
+    try {
+      await this.refreshSlices([...this.published]);
+    } finally {
+      this.refreshing = false;
+    }
+  }
+
+  private async refreshSlices(all: Array<[string, 'online' | 'away']>): Promise<void> {
+    const slices = Math.ceil(all.length / PRESENCE_REFRESH_SLICE);
+    const gapMs = slices > 1 ? Math.min(PRESENCE_REFRESH_GAP_MS, PRESENCE_REFRESH_MS / 3 / slices) : 0;
+    for (let i = 0; i < all.length && !this.closing; i += PRESENCE_REFRESH_SLICE) {
+      if (i > 0) await new Promise((resolve) => setTimeout(resolve, gapMs).unref());
+      await Promise.all(all.slice(i, i + PRESENCE_REFRESH_SLICE).map(([uid, st]) => this.d.presence.set(uid, this.nodeKey, st, PRESENCE_TTL_MS))).catch((err) =>
         this.d.logger.warn({ err }, 'presence refresh failed'),
       );
     }
