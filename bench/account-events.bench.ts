@@ -22,13 +22,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { createTokenService } from '../src/auth/token.ts';
 import { cheapPasswordHash } from './lib/publish-seed.ts';
 import { freePort, installCleanup, spawnNode, startNodeServer } from './lib/proc.ts';
 import type { ChildProcess } from 'node:child_process';
 import { ADMIN_DB, admin } from './lib/pg-admin.ts';
+import { deleteRedisPrefix } from './lib/redis-prefix.ts';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number) => {
@@ -253,10 +253,7 @@ async function main(): Promise<void> {
     for (const cp of receivers) cp.disconnect();
     await Promise.all(hubs.map((h) => h.stop(process.env.BENCH_HUB_PROF ? 20_000 : undefined)));
     await admin((c) => c.query(`drop database if exists ${dbName} with (force)`)).catch(() => {});
-    const r = new Redis(REDIS_URL);
-    const keys = await r.keys(`${prefix}*`);
-    for (let i = 0; i < keys.length; i += 500) await r.del(...keys.slice(i, i + 500));
-    r.disconnect();
+    await deleteRedisPrefix(REDIS_URL, prefix).catch((e) => log(`redis cleanup: ${e}`));
   }
 }
 

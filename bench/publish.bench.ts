@@ -55,6 +55,7 @@ import {
 import type { ServerHandle } from './lib/types.ts';
 import { LoadgenClient } from './lib/loadgen-client.ts';
 import { ADMIN_DB, admin } from './lib/pg-admin.ts';
+import { deleteRedisPrefix } from './lib/redis-prefix.ts';
 import { DEMO_PASSWORD } from '../src/store/seed.ts';
 
 // ---------------------------------------------------------------------------------------------------
@@ -868,16 +869,7 @@ async function main(): Promise<number> {
       log(`kept: DATABASE_URL=${dbUrl} REDIS_URL=${REDIS_URL} QIAO_REDIS_PREFIX=${prefix}`);
     } else {
       await admin((c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`)).catch((e) => log(`drop database: ${e}`));
-      try {
-        let cursor = '0';
-        do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-          cursor = next;
-          if (keys.length) await redis.unlink(...keys);
-        } while (cursor !== '0');
-      } catch (e) {
-        log(`redis cleanup: ${e}`);
-      }
+      await deleteRedisPrefix(REDIS_URL, prefix).catch((e) => log(`redis cleanup: ${e}`));
     }
     redis.disconnect();
   }
