@@ -1,8 +1,10 @@
 /**
  * Fanout: one job per publication (job id `fanout-<messageId>`). Reads the recipients in pages,
  * re-checks entitlement, routes each recipient with the pure rules of src/domain/routing.ts, writes
- * inbox items and one deliveries row per recipient × tracked transport, then enqueues an email or push
- * job per queued row and, for must-acknowledge messages, the first escalation step.
+ * inbox items and one deliveries row per recipient × tracked transport the recipient's preferences
+ * choose (a transport they have not chosen gets no row; every other suppression is recorded), then
+ * enqueues an email or push job per queued row and, for must-acknowledge messages, the first
+ * escalation step.
  *
  * Idempotent by construction, so a retried, replayed or duplicated fanout never delivers twice:
  * inbox items and delivery rows are insert-if-absent on their unique keys, jobs have stable ids, and
@@ -86,11 +88,13 @@ export interface PagePlan {
   /** Recipients whose copy must be acknowledged (escalation is scheduled for them). */
   ackUsers: string[];
   skipped: number;
+  /** Recipient × transport pairs left without a row: the recipient's preferences do not choose that transport. */
+  notChosen: number;
 }
 
 /** Routes one page of recipients: no I/O (the benchmark measures exactly this). */
 export function planPage(p: PageInput): PagePlan {
-  const plan: PagePlan = { rows: [], inboxItems: [], ackUsers: [], skipped: 0 };
+  const plan: PagePlan = { rows: [], inboxItems: [], ackUsers: [], skipped: 0, notChosen: 0 };
   for (const u of p.recipients) {
     // The sender is not notified of their own message; lost entitlement means nothing at all.
     if (u.id === p.senderId || !entitled(u, p.channel)) {
@@ -100,7 +104,13 @@ export function planPage(p: PageInput): PagePlan {
     const l = p.layers.get(u.id);
     const prefs = resolvePrefs(p.category, { global: l?.global, category: l?.category, subscription: subscriptionLayer(u.subscriptionPrefs) }, u.timeZone);
     const d = decide(p.msg, { prefs, online: p.presence?.get(u.id) === 'online', hasEmail: Boolean(u.email), hasPushSubscription: p.withPush.has(u.id), hasPhone: Boolean(u.phone) }, p.now, { holidays: p.holidays });
-    for (const t of TRACKED_TRANSPORTS) plan.rows.push(toRow(p.messageId, u.id, t, d[t]));
+    for (const t of TRACKED_TRANSPORTS) {
+      // A transport the recipient has not chosen for this category is not a delivery: no row. Every
+      // other outcome, suppressions included (mute, no address, online…), is recorded.
+      const dt = d[t];
+      if (dt.action === 'suppress' && dt.reason === 'preference') plan.notChosen++;
+      else plan.rows.push(toRow(p.messageId, u.id, t, dt));
+    }
     if (d.inbox.action === 'send') {
       plan.inboxItems.push({ userId: u.id, messageId: p.messageId, channel: p.channel.name });
       if (p.msg.requireAck) plan.ackUsers.push(u.id);
@@ -116,6 +126,8 @@ export interface FanoutStats {
   recipients: number;
   skipped: number;
   rows: number;
+  /** Recipient × transport pairs without a row (not chosen by the recipient's preferences). */
+  notChosen: number;
   jobs: number;
 }
 
@@ -139,7 +151,7 @@ export async function runFanout(ctx: WorkerContext, messageId: string, attempt =
   const now = ctx.now();
   const d = ctx.config.delivery;
   const firmId = resolved.family.recipients.kind === 'sender-firm' ? await ctx.recipients.userFirm(msg.senderId) : undefined;
-  const stats: FanoutStats = { recipients: 0, skipped: 0, rows: 0, jobs: 0 };
+  const stats: FanoutStats = { recipients: 0, skipped: 0, rows: 0, notChosen: 0, jobs: 0 };
   const senderId = msg.senderId;
 
   /** Everything after the read of one page: prefs, routing, inbox items, delivery rows, jobs. */
@@ -171,6 +183,7 @@ export async function runFanout(ctx: WorkerContext, messageId: string, attempt =
     stats.recipients += page.length - plan.skipped;
     stats.skipped += plan.skipped;
     stats.rows += plan.rows.length;
+    stats.notChosen += plan.notChosen;
   };
 
   // Pages are read one after the other (keyset on the user id) while up to PAGES_IN_FLIGHT earlier

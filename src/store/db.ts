@@ -29,7 +29,17 @@ export async function rows<T>(db: Pick<Db, 'execute'>, q: SQL): Promise<T[]> {
 
 /** A Postgres array literal of text values (NULL for null), passed as one parameter. */
 export function pgArray(values: Array<string | null | undefined>): string {
-  return `{${values.map((v) => (v === null || v === undefined ? 'NULL' : `"${v.replace(/["\\]/g, '\\$&')}"`)).join(',')}}`;
+  // Fanouts pass arrays of hundreds of thousands of ids: a loop with the escape only where needed
+  // costs a fraction of a map + regex replace per value.
+  let out = '{';
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (i) out += ',';
+    if (v === null || v === undefined) out += 'NULL';
+    else if (v.includes('"') || v.includes('\\')) out += `"${v.replace(/["\\]/g, '\\$&')}"`;
+    else out += `"${v}"`;
+  }
+  return `${out}}`;
 }
 
 /** A Postgres array literal of numbers (e.g. for `::bigint[]`), passed as one parameter. */

@@ -1,5 +1,5 @@
 /**
- * Delivery rows: one per message × recipient × transport (unique), with their status.
+ * Delivery rows: one per message × recipient × chosen transport (unique), with their status.
  *
  * Sending is claimed with a conditional UPDATE (queued|failed → sending, attempts + 1), so two jobs
  * for the same row — a retry, a replay, a stalled job re-run by the queue — never both send: only one
@@ -13,6 +13,7 @@ import { and, asc, eq, gt, inArray, lte, ne, or, sql } from 'drizzle-orm';
 import { SENT_TRANSPORTS, type TrackedTransport } from '../domain/routing.ts';
 import { isUniqueViolation } from './admin-record.ts';
 import { pgArray, type Db } from './db.ts';
+import { uuidv7 } from './uuid7.ts';
 import { deliveries, inboxItems, messages, users } from './schema/index.ts';
 
 export type DeliveryRow = typeof deliveries.$inferSelect;
@@ -67,9 +68,9 @@ export class DeliveriesRepo {
     for (let i = 0; i < rows.length; i += 5000) {
       const page = rows.slice(i, i + 5000);
       await this.db.execute(sql`
-        insert into ${deliveries} (message_id, user_id, transport, status, reason, due_at)
+        insert into ${deliveries} (id, message_id, user_id, transport, status, reason, due_at)
         select * from unnest(
-          ${pgArray(page.map((r) => r.messageId))}::uuid[], ${pgArray(page.map((r) => r.userId))}::uuid[],
+          ${pgArray(page.map(() => uuidv7()))}::uuid[], ${pgArray(page.map((r) => r.messageId))}::uuid[], ${pgArray(page.map((r) => r.userId))}::uuid[],
           ${pgArray(page.map((r) => r.transport))}::text[], ${pgArray(page.map((r) => r.status))}::text[],
           ${pgArray(page.map((r) => r.reason ?? null))}::text[], ${pgArray(page.map((r) => (r.dueAt ? r.dueAt.toISOString() : null)))}::timestamptz[])
         on conflict do nothing`);
@@ -93,6 +94,7 @@ export class DeliveriesRepo {
     for (let i = 0; i < rows.length; i += 5000) {
       const page = rows.slice(i, i + 5000);
       const values = sql`select * from unnest(
+            ${pgArray(page.map(() => uuidv7()))}::uuid[],
             ${pgArray(page.map((r) => r.messageId))}::uuid[], ${pgArray(page.map((r) => r.userId))}::uuid[],
             ${pgArray(page.map((r) => r.transport))}::text[], ${pgArray(page.map((r) => r.status))}::text[],
             ${pgArray(page.map((r) => r.reason ?? null))}::text[], ${pgArray(page.map((r) => (r.dueAt ? r.dueAt.toISOString() : null)))}::timestamptz[])`;
@@ -100,7 +102,7 @@ export class DeliveriesRepo {
       try {
         res = await this.db.execute(sql`
           with ins as (
-            insert into ${deliveries} (message_id, user_id, transport, status, reason, due_at) ${values}
+            insert into ${deliveries} (id, message_id, user_id, transport, status, reason, due_at) ${values}
             returning id, transport, status
           )
           select id, transport from ins where status = 'queued' and transport = any(${sent}::text[])`);
@@ -108,7 +110,7 @@ export class DeliveriesRepo {
         if (!isUniqueViolation(e)) throw e;
         res = await this.db.execute(sql`
           with ins as (
-            insert into ${deliveries} as d (message_id, user_id, transport, status, reason, due_at) ${values}
+            insert into ${deliveries} as d (id, message_id, user_id, transport, status, reason, due_at) ${values}
             on conflict (message_id, user_id, transport) do update set status = d.status
               where d.status = 'queued' and d.transport = any(${sent}::text[])
             returning d.id, d.transport, d.status
@@ -283,7 +285,7 @@ export class DeliveriesRepo {
       ranked as (
         select d.id, row_number() over (partition by d.user_id order by (d.sent_at is null), d.updated_at, d.id) as rn
         from ${deliveries} d
-        where d.transport = 'sms' and d.user_id in (select user_id from mine)
+        where d.transport = 'sms' and d.status <> 'suppressed' and d.user_id in (select user_id from mine)
           and (d.sent_at >= ${since.toISOString()}::timestamptz or (d.status = 'sending' and d.updated_at >= ${since.toISOString()}::timestamptz))
       )
       select r.id from ranked r join mine m on m.id = r.id where r.rn > ${cap}`);
@@ -392,8 +394,9 @@ export class DeliveriesRepo {
   }
 
   /**
-   * Escalation: makes sure a row for (message, user, transport) is queued. A row suppressed at fanout
-   * (by preference, mute, digest…) is turned into a queued one with reason 'escalation'; rows already
+   * Escalation: makes sure a row for (message, user, transport) is queued. Where the fanout wrote none
+   * (the transport was not chosen) one is inserted, and a row suppressed at fanout (mute, digest…) is
+   * turned into a queued one, both with reason 'escalation'; rows already
    * queued, held, sending or sent are left alone. Returns the id when the caller should enqueue a job.
    */
   async escalate(messageId: string, userId: string, transport: 'email' | 'push'): Promise<string | null> {

@@ -7,7 +7,6 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TRACKED_TRANSPORTS } from '../../src/domain/routing.ts';
 import { isInSession, nextSessionOpen } from '../../src/domain/trading-sessions.ts';
 import { localParts } from '../../src/domain/zoned-time.ts';
 import { QUEUES } from '../../src/queue/jobs.ts';
@@ -127,7 +126,8 @@ export function deliverySuite(label: string, start: (env: Record<string, string>
       const r = await rows(id);
       expect(r.filter((x) => x.transport === 'email').map((x) => x.status)).toEqual(['sent', 'sent']);
       expect(r.filter((x) => x.transport === 'inbox').map((x) => x.status)).toEqual(['delivered', 'delivered']);
-      expect(r.filter((x) => x.transport === 'push').every((x) => x.status === 'suppressed' && x.reason === 'preference')).toBe(true);
+      // Push is not among their chosen transports: no row at all (a transport not chosen is not a delivery).
+      expect(r.filter((x) => x.transport === 'push')).toEqual([]);
       await setUser('inst1', { locale: 'zh-CN' });
     });
 
@@ -142,8 +142,8 @@ export function deliverySuite(label: string, start: (env: Record<string, string>
       expect(sink.about(a.id)).toHaveLength(1);
       const items = await db().select().from(inboxItems).where(eq(inboxItems.messageId, a.id));
       expect(items).toHaveLength(1);
-      // One row per tracked transport (inbox, email, push, sms) for the one recipient.
-      expect(await rows(a.id)).toHaveLength(TRACKED_TRANSPORTS.length);
+      // One row per transport the recipient chose (inbox and email; not push or SMS), written once.
+      expect((await rows(a.id)).map((x) => x.transport).sort()).toEqual(['email', 'inbox']);
     });
 
     it('re-checks entitlement at fanout: a client whose tier dropped gets nothing', async () => {
@@ -191,7 +191,7 @@ export function deliverySuite(label: string, start: (env: Record<string, string>
     it('shows delivery statuses to the sender, compliance and admin only', async () => {
       await subscribe('client1', 'research.sector.consumer');
       const { id } = await publish('research.sector.consumer', note('白酒行业深度'));
-      await until(async () => (await rows(id)).length >= 3, 'rows');
+      await until(async () => (await rows(id)).some((x) => x.transport === 'inbox'), 'inbox row');
       const r = await t.request('GET', `/api/deliveries?messageId=${id}`, { token: tok('research1') });
       expect(r.status).toBe(200);
       expect(r.body.deliveries.find((d: { login: string; transport: string }) => d.login === 'client1' && d.transport === 'inbox')).toMatchObject({ status: 'delivered' });
@@ -358,14 +358,17 @@ export function deliverySuite(label: string, start: (env: Record<string, string>
         return r?.status === 'sent' ? r : undefined;
       }, 'escalated email row');
       expect(e.reason).toBe('escalation');
-      // The push step turned the suppressed push row into a queued one (what the push worker then
-      // does with the fake subscription is its business).
-      expect((await row(unread.id, 'client2', 'push'))?.status).not.toBe('suppressed');
+      // The push step wrote a push row where the fanout wrote none (push was not chosen); what the
+      // push worker then does with the fake subscription is its business.
+      const pushRow = await row(unread.id, 'client2', 'push');
+      expect(pushRow).toBeDefined();
+      expect(pushRow?.status).not.toBe('suppressed');
       // The read one: nothing escalated, also after both steps would have run.
       await new Promise((r) => setTimeout(r, 2500));
       expect(sink.about(read.id)).toHaveLength(0);
-      expect(await row(read.id, 'client2', 'email')).toMatchObject({ status: 'suppressed', reason: 'preference' });
-      expect(await row(read.id, 'client2', 'push')).toMatchObject({ status: 'suppressed', reason: 'preference' });
+      // Not chosen and never escalated: no email or push row.
+      expect(await row(read.id, 'client2', 'email')).toBeUndefined();
+      expect(await row(read.id, 'client2', 'push')).toBeUndefined();
       expect(await row(read.id, 'client2', 'inbox')).toMatchObject({ status: 'read' });
       await setPrefs('client2', { inbox: null });
       await db().delete(pushSubscriptions).where(eq(pushSubscriptions.userId, u.client2.user.id));

@@ -69,7 +69,7 @@ describe.skipIf(!pgUp)('fanout pages and re-runs (PostgreSQL)', () => {
       }));
       await h.db.insert(users).values(page);
       await h.db.insert(subscriptions).values(page.map((u) => ({ userId: u.id, channel: CHANNEL })));
-      // Every third subscriber wants research by email: a mix of queued and suppressed rows.
+      // Every third subscriber wants research by email: a queued email row for them, none for the rest.
       await h.db.insert(notificationPrefs).values(page.filter((_, k) => (i + k) % 3 === 0).map((u) => ({ userId: u.id, category: 'research', transports: { email: true } })));
       subIds.push(...page.map((u) => u.id));
     }
@@ -95,12 +95,15 @@ describe.skipIf(!pgUp)('fanout pages and re-runs (PostgreSQL)', () => {
     const queue = new MemoryQueue();
     const stats = await runFanout(ctxWith(queue), id);
     expect(stats.recipients).toBe(SUBS);
-    expect(stats.rows).toBe(SUBS * 4);
-    // One inbox item and four rows (inbox, email, push, sms) per subscriber: none skipped, none twice.
+    const wantEmail = Math.ceil(SUBS / 3);
+    // One inbox item and inbox row per subscriber, an email row for those who chose email; push and
+    // SMS (not chosen by anyone) and the others' email get no row: none skipped, none twice.
+    expect(stats.rows).toBe(SUBS + wantEmail);
+    expect(stats.notChosen).toBe(SUBS * 3 - wantEmail);
     expect(await count(sql`select count(distinct user_id)::int as n from ${inboxItems} where message_id = ${id}`)).toBe(SUBS);
     expect(await count(sql`select count(*)::int as n from ${inboxItems} where message_id = ${id}`)).toBe(SUBS);
-    expect(await count(sql`select count(*)::int as n from ${deliveries} where message_id = ${id}`)).toBe(SUBS * 4);
-    const wantEmail = Math.ceil(SUBS / 3);
+    expect(await count(sql`select count(*)::int as n from ${deliveries} where message_id = ${id}`)).toBe(SUBS + wantEmail);
+    expect(await count(sql`select count(*)::int as n from ${deliveries} where message_id = ${id} and transport = 'inbox' and status = 'delivered'`)).toBe(SUBS);
     expect(await count(sql`select count(*)::int as n from ${deliveries} where message_id = ${id} and transport = 'email' and status = 'queued'`)).toBe(wantEmail);
     expect(stats.jobs).toBe(wantEmail);
     expect(await jobIdsIn(queue)).toBe(wantEmail);
@@ -122,7 +125,7 @@ describe.skipIf(!pgUp)('fanout pages and re-runs (PostgreSQL)', () => {
     const stats = await runFanout(ctxWith(again), id);
     expect(stats.jobs).toBe(queued.length - sent.length);
     expect(await jobIdsIn(again)).toBe(queued.length - sent.length);
-    expect(await count(sql`select count(*)::int as n from ${deliveries} where message_id = ${id}`)).toBe(SUBS * 4);
+    expect(await count(sql`select count(*)::int as n from ${deliveries} where message_id = ${id}`)).toBe(SUBS + Math.ceil(SUBS / 3));
     expect(await count(sql`select count(*)::int as n from ${deliveries} where message_id = ${id} and status = 'sent'`)).toBe(sent.length);
     expect(await count(sql`select count(*)::int as n from ${inboxItems} where message_id = ${id}`)).toBe(SUBS);
     const [item] = await h.db.select({ state: inboxItems.state }).from(inboxItems).where(and(eq(inboxItems.messageId, id), eq(inboxItems.userId, subIds[7])));

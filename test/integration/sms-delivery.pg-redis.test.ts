@@ -275,14 +275,16 @@ describe.skipIf(!(pgUp && redisUp))('SMS delivery end to end (Postgres + Redis +
     expect((await row(id, 'inbox'))?.status).toBe('delivered');
   });
 
-  it('SMS is off by default: a normal notice to a client with a phone is suppressed by preference; turning SMS off for the category stops critical ones too', async () => {
+  it('SMS is off by default: a normal notice to a client with a phone gets no SMS row; turning SMS off for the category stops critical ones too', async () => {
     const c = await newClient(nextPhone());
     const prefs = (await t.request('GET', '/api/preferences', { token: c.token })).body;
     for (const [category, d] of Object.entries(prefs.defaults as Record<string, { sms: boolean }>)) expect(d.sms, category).toBe(false);
     expect(prefs.effective.inbox.transports.sms).toBe(false);
     const submitsBefore = smsc.submits;
     const normal = await notice(c.id, { title: '系统升级通知', body: '本周六 22:00 至 24:00 系统升级。' });
-    expect(await until(async () => smsRow(normal), 'the SMS row')).toMatchObject({ status: 'suppressed', reason: 'preference' });
+    // Not chosen is not a delivery: the fanout writes the inbox row and no SMS row.
+    await until(async () => (await row(normal, 'inbox'))?.status === 'delivered', 'the inbox row');
+    expect(await smsRow(normal)).toBeUndefined();
 
     // Critical inbox notices go by SMS although it is off by default (the family's criticalSms)…
     const critical = await notice(c.id, { title: '账户安全提醒', body: '您的密码已被修改。', topic: 'security' });
@@ -290,8 +292,8 @@ describe.skipIf(!(pgUp && redisUp))('SMS delivery end to end (Postgres + Redis +
     // …unless the client turned SMS off for the category explicitly.
     await setPrefs(c.token, { inbox: { transports: { sms: false } } });
     const off = await notice(c.id, { title: '账户安全提醒', body: '您的密码已被修改。', topic: 'security' });
-    expect(await until(async () => smsRow(off), 'the SMS row')).toMatchObject({ status: 'suppressed', reason: 'preference' });
-    expect((await row(off, 'inbox'))?.status).toBe('delivered');
+    await until(async () => (await row(off, 'inbox'))?.status === 'delivered', 'the inbox row');
+    expect(await smsRow(off)).toBeUndefined();
     await sleep(300);
     expect(smsc.submits - submitsBefore).toBe(1);
   });

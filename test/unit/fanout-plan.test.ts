@@ -29,12 +29,16 @@ function input(channel: string, recipients: RecipientRow[], extra: Partial<PageI
 }
 
 describe('planPage', () => {
-  it('writes one row per tracked transport and an inbox item per recipient', () => {
+  it('writes a row per transport the recipient chose and an inbox item per recipient; none for transports not chosen', () => {
     const p = planPage(input('research.macro', [user(1), user(2)]));
-    expect(p.rows).toHaveLength(2 * TRACKED_TRANSPORTS.length);
+    // Research defaults: inbox only. Email, push and SMS are not chosen: counted, no row.
+    expect(p.rows.map((r) => `${r.userId}:${r.transport}:${r.status}`)).toEqual([`${id(1)}:inbox:delivered`, `${id(2)}:inbox:delivered`]);
+    expect(p.notChosen).toBe(2 * (TRACKED_TRANSPORTS.length - 1));
     expect(p.inboxItems.map((i) => i.userId)).toEqual([id(1), id(2)]);
-    expect(p.rows.filter((r) => r.transport === 'inbox').every((r) => r.status === 'delivered')).toBe(true);
-    expect(p.rows.filter((r) => r.transport === 'email').every((r) => r.status === 'suppressed' && r.reason === 'preference')).toBe(true);
+    // Chosen by a category layer: the email row appears (queued).
+    const withEmail = planPage(input('research.macro', [user(1)], { layers: new Map([[id(1), { category: { transports: { email: true } } }]]) }));
+    expect(withEmail.rows.find((r) => r.transport === 'email')).toMatchObject({ status: 'queued' });
+    expect(withEmail.notChosen).toBe(TRACKED_TRANSPORTS.length - 2);
   });
 
   it('skips the sender and clients whose tier is below the channel; staff are always entitled', () => {

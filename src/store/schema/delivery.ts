@@ -25,15 +25,22 @@ export const notificationPrefs = pgTable(
 );
 
 /**
- * One row per message × recipient × transport. The unique key makes a retried job find its row and
- * never send twice.
+ * One row per message × recipient × transport the recipient's preferences choose (a transport not
+ * chosen gets no row; every other outcome, suppressions included, does). The unique key makes a
+ * retried job find its row and never send twice.
+ *
+ * The fanout writes these by the hundred thousand (four per recipient), so each row is kept cheap:
+ * its id is time-ordered (UUIDv7, made by the writer) so the primary key grows at its right edge, and
+ * `user_id` carries no foreign key — like `message_id`, it is always taken from a row just read
+ * (recipients, the sender), and users are deactivated, never deleted. The per-row key check cost more
+ * than a third of the fanout's biggest write (bench/README.md, "Fanout to 100,000").
  */
 export const deliveries = pgTable(
   'deliveries',
   {
     id: uuid('id').primaryKey().defaultRandom(),
     messageId: uuid('message_id').notNull(),
-    userId: uuid('user_id').notNull().references(() => users.id),
+    userId: uuid('user_id').notNull(),
     transport: text('transport', { enum: ['web', 'inbox', 'email', 'push', 'sms'] }).notNull(),
     status: text('status', { enum: ['queued', 'held', 'sending', 'sent', 'delivered', 'read', 'failed', 'suppressed'] }).notNull(),
     reason: text('reason'),
@@ -50,7 +57,8 @@ export const deliveries = pgTable(
   (t) => [
     uniqueIndex('deliveries_uq').on(t.messageId, t.userId, t.transport),
     index('deliveries_provider_ids_idx').using('gin', t.providerIds).where(sql`${t.providerIds} is not null`),
-    index('deliveries_sms_user_idx').on(t.userId, t.sentAt).where(sql`${t.transport} = 'sms'`),
+    // The SMS daily cap's index: rows that were or are being sent, not the fanout's suppressed ones.
+    index('deliveries_sms_user_idx').on(t.userId, t.sentAt).where(sql`${t.transport} = 'sms' and ${t.status} <> 'suppressed'`),
     index('deliveries_held_idx').on(t.status, t.dueAt).where(sql`${t.status} = 'held'`),
     // Only rows with work left (account disable stops them, digests claim them): most rows a fanout
     // writes are born settled (suppressed, delivered), and skipping this index for them makes the
@@ -81,7 +89,8 @@ export const pushSubscriptions = pgTable(
 export const inboxItems = pgTable(
   'inbox_items',
   {
-    userId: uuid('user_id').notNull().references(() => users.id),
+    // No foreign key, for the reason given at `deliveries`: written by the fanout in bulk, from users just read.
+    userId: uuid('user_id').notNull(),
     messageId: uuid('message_id').notNull(),
     channel: text('channel').notNull(),
     state: text('state', { enum: ['unread', 'read', 'archived'] }).notNull().default('unread'),
