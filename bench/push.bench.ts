@@ -10,7 +10,7 @@
  *
  * Strategies:
  *   pooled    web-push builds each request (RFC 8291 encryption with a fresh ECDH key per message), the
- *             VAPID JWT is signed once per push-service origin and reused; keep-alive https.Agent.
+ *             VAPID JWT is signed once per push-service origin and reused; keep-alive undici connection pool.
  *   web-push  web-push's sendNotification, which signs a new VAPID JWT for every request (same agent).
  *
  * Also measures the sender's CPU per push, split into encryption and JWT signing (in-process loops), so
@@ -30,7 +30,6 @@
 import { execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import https from 'node:https';
 import os from 'node:os';
 import webPush from 'web-push';
 import { WebPushTransport, type PushTarget } from '../workers/transports/push-transport.ts';
@@ -139,8 +138,7 @@ async function run(
   subs: Array<{ endpoint: string; keys: { p256dh: string; auth: string } }>,
   endpoint: ChildProcess,
 ) {
-  const agent = new https.Agent({ keepAlive: true, maxSockets: o.concurrency, ca: cert });
-  const t = new WebPushTransport({ vapid, timeoutMs: 10_000, agent, strategy });
+  const t = new WebPushTransport({ vapid, timeoutMs: 10_000, ca: cert, maxSockets: o.concurrency, strategy });
   let i = 0;
   let ok = 0;
   let failed = 0;
@@ -177,7 +175,7 @@ async function run(
   stop = true;
   await Promise.all(workers);
   const after = await rpc<Stats>(endpoint, { t: 'stats' }, 'stats');
-  agent.destroy();
+  await t.close();
   lat.sort((a, b) => a - b);
   return {
     strategy,
@@ -237,8 +235,7 @@ async function workerPhase(o: Options, cert: string, subs: Array<{ endpoint: str
 
     const config = loadConfig({ DATABASE_URL: tdb.url, REDIS_URL: 'redis://unused:6379', QIAO_LOG_LEVEL: 'warn', QIAO_PUSH_CONCURRENCY: String(o.concurrency) });
     const logger = pino({ level: 'warn' }) as never;
-    const agent = new https.Agent({ keepAlive: true, maxSockets: o.concurrency, ca: cert });
-    const w = pushWorker({ config, logger, db: h.db, pushAgent: agent });
+    const w = pushWorker({ config, logger, db: h.db, pushCa: cert });
     const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
     const prefix = `qiao-bench-push-${(await import('node:crypto')).randomBytes(4).toString('hex')}:`;
     const queue = o.queue === 'bullmq' ? new BullQueue({ url: redisUrl, prefix }) : new MemoryQueue();
@@ -273,7 +270,6 @@ async function workerPhase(o: Options, cert: string, subs: Array<{ endpoint: str
     const pgTransactionsPerDelivery = ((await xacts()) - xact0 - 1) / deliveryIds.length;
     const statuses = await h.db.execute((await import('drizzle-orm')).sql`select status, count(*)::int as n from deliveries group by status`);
     await w.close();
-    agent.destroy();
     await queue.close();
     if (o.queue === 'bullmq') {
       await deleteRedisPrefix(redisUrl, prefix);

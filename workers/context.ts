@@ -17,7 +17,6 @@ import { InboxRepo } from '../src/store/inbox-repo.ts';
 import { PrefsRepo } from '../src/store/prefs-repo.ts';
 import { RecipientsRepo, type MessageRow } from '../src/store/recipients-repo.ts';
 import type { MailTransport } from './transports/email-transport.ts';
-import type { Agent as HttpsAgent } from 'node:https';
 import { pushWorker, type PushWorker } from './push.worker.ts';
 import type { PushTransport } from './transports/push-transport.ts';
 import { OutboxSmsTransport, type SmsTransport } from './transports/sms-transport.ts';
@@ -38,8 +37,8 @@ export interface WorkerDeps {
   outboxDir?: string;
   /** Web push transport; default web-push with the VAPID keys from `settings` (workers/push.worker.ts). */
   push?: PushTransport;
-  /** https.Agent for the default push transport (tests: one trusting a self-signed certificate). */
-  pushAgent?: HttpsAgent;
+  /** Extra CA (PEM) the default push transport trusts (tests: their local push service's certificate). */
+  pushCa?: string;
   /** Default: SMPP when QIAO_SMPP_URL is set, else JSON files in <QIAO_DATA_DIR>/sms-outbox. */
   sms?: SmsTransport;
   /** Where SMS files go without SMPP; default <QIAO_DATA_DIR>/sms-outbox. */

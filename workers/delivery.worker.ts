@@ -28,6 +28,8 @@ import { Coalescer } from './coalesce.ts';
 import type { DeliveryTransport, Recipient, SendOutcome } from './transports/delivery-transport.ts';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Batched claim / `sent` statements outstanding at once (workers/coalesce.ts). */
+const STATEMENTS_IN_FLIGHT = 2;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Nothing left to do for this row (sent, suppressed, …) or the sweep owns it (held). */
@@ -72,10 +74,15 @@ export interface DeliveryWorker {
 export function deliveryWorker(t: DeliveryTransport, deps: DeliveryWorkerDeps): DeliveryWorker {
   const { deliveries, leaseMs, logger: log } = deps;
   const counts: Record<OutcomeName, number> = { sent: 0, suppressed: 0, failed: 0, retried: 0, skipped: 0 };
-  const claims = new Coalescer((ids: string[]) => deliveries.claimManyWithContext(ids, t.name));
-  const sent = new Coalescer(async (ids: string[]) => {
-    await deliveries.markSent(ids);
-  });
+  // Two statements in flight at most per kind: under load the rest gather into the next batch.
+  const claims = new Coalescer((ids: string[]) => deliveries.claimManyWithContext(ids, t.name), 256, STATEMENTS_IN_FLIGHT);
+  const sent = new Coalescer(
+    async (ids: string[]) => {
+      await deliveries.markSent(ids);
+    },
+    256,
+    STATEMENTS_IN_FLIGHT,
+  );
   const sentWithIds = new Coalescer(async (rows: Array<{ id: string; providerIds: string[] }>) => {
     await deliveries.markSentWithProviderIds(rows);
   });

@@ -21,7 +21,6 @@
  * only if a worker dies after the push service accepted and before `sent` is committed; the resend
  * has the same Topic and tag, so the browser shows one notification.
  */
-import https from 'node:https';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../src/config/config.ts';
 import { familyNamed } from '../channels/catalogue.ts';
@@ -217,8 +216,8 @@ export interface PushWorkerDeps {
   db: Db;
   /** Default: WebPushTransport with the VAPID keys from `settings` (generated on first use). */
   push?: PushTransport;
-  /** Agent for the default transport (tests: one trusting a self-signed certificate). */
-  pushAgent?: https.Agent;
+  /** Extra CA (PEM) the default transport trusts (tests: their local push service's certificate). */
+  pushCa?: string;
   /** Attempts the queue gives a push job (enqueue.ts uses the queue default). */
   attempts?: number;
 }
@@ -238,7 +237,7 @@ export function pushWorker(deps: PushWorkerDeps): PushWorker {
   let transport: Promise<PushTransport> | null = deps.push ? Promise.resolve(deps.push) : null;
   const getTransport = () => {
     transport ??= repo.vapidKeys().then(
-      (k) => new WebPushTransport({ vapid: { subject: deps.config.vapidSubject, ...k }, timeoutMs: deps.config.pushTimeoutMs, agent: deps.pushAgent }),
+      (k) => new WebPushTransport({ vapid: { subject: deps.config.vapidSubject, ...k }, timeoutMs: deps.config.pushTimeoutMs, ca: deps.pushCa }),
     );
     transport.catch(() => {
       transport = null;

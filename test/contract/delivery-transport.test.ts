@@ -69,10 +69,9 @@ deliveryTransportContract('email to the .eml outbox', async () => {
 
 deliveryTransportContract('web push to a local push service', async () => {
   const ep = await new PushEndpoint().start();
-  const agent = ep.agent();
   const subs = new Map<string, PushSubscriptionRow[]>();
   const bySub = new Map<string, string>();
-  const wire = new WebPushTransport({ vapid: { subject: 'mailto:ops@qiao.example', ...webPush.generateVAPIDKeys() }, timeoutMs: 5000, agent });
+  const wire = new WebPushTransport({ vapid: { subject: 'mailto:ops@qiao.example', ...webPush.generateVAPIDKeys() }, timeoutMs: 5000, ca: ep.cert.cert });
   return {
     transport: pushDelivery({
       directory: {
@@ -96,7 +95,6 @@ deliveryTransportContract('web push to a local push service', async () => {
     arrived: async (_id, r) => ep.received.filter((p) => bySub.get(p.subscriptionId) === r.userId).map((p) => `${p.json?.title}\n${p.json?.body}`),
     async cleanup() {
       await wire.close();
-      agent.destroy();
       await ep.close();
     },
   };

@@ -47,7 +47,7 @@ async function startNode(ep: PushEndpoint, queues: Parameters<typeof startWorker
   const queue = new MemoryQueue();
   const app = await buildApp(config, { inMemoryDb: true, queue });
   await app.ready();
-  const workers = startWorkers({ config, logger: app.log, db: app.qiao.db.db, queue, pushAgent: ep.agent() }, queues);
+  const workers = startWorkers({ config, logger: app.log, db: app.qiao.db.db, queue, pushCa: ep.cert.cert }, queues);
   const tokens = new Map<string, { token: string; userId: string }>();
   const req: Node['req'] = async (method, url, opts = {}) => {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
