@@ -4,7 +4,7 @@
  * JWT and decrypts the aes128gcm body of every push (or every Nth: --verify-every).
  *
  *   npm run bench:push
- *   npx tsx bench/push.bench.ts [--seconds 10] [--concurrency 64] [--subs 1000] [--strategies pooled,web-push]
+ *   npx tsx bench/push.bench.ts [--seconds 10] [--concurrency 128] [--subs 1000] [--strategies pooled,web-push]
  *                               [--verify-every 1] [--sender-cpu 1] [--endpoint-cpu 0]
  *                               [--phases transport,worker] [--deliveries 20000] [--queue memory|bullmq]
  *
@@ -51,7 +51,7 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { seconds: 10, warmup: 2, concurrency: 64, subs: 1000, strategies: ['pooled', 'web-push'], verifyEvery: 1, senderCpu: '1', endpointCpu: '0', phases: ['transport', 'worker'], deliveries: 20_000, queue: 'memory' };
+  const o: Options = { seconds: 10, warmup: 2, concurrency: 128, subs: 1000, strategies: ['pooled', 'web-push'], verifyEvery: 1, senderCpu: '1', endpointCpu: '0', phases: ['transport', 'worker'], deliveries: 20_000, queue: 'memory' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => {

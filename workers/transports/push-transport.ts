@@ -144,7 +144,6 @@ export class WebPushTransport implements PushTransport {
         method: 'POST',
         headers: Object.fromEntries(Object.entries(details.headers).map(([k, v]) => [k, String(v)])),
         body: details.body ?? undefined,
-        signal: AbortSignal.timeout(this.o.timeoutMs),
       });
       const status = res.statusCode;
       const result = classifyStatus(status);
@@ -157,7 +156,8 @@ export class WebPushTransport implements PushTransport {
       return { result, status, detail: `HTTP ${status} ${text}`.trim(), retryAfterS: retryAfter(res.headers['retry-after']) };
     } catch (e) {
       const err = e as Error;
-      const what = err.name === 'TimeoutError' || err.name === 'AbortError' ? `timed out after ${this.o.timeoutMs} ms` : err.message;
+      // undici's connect / headers / body timeouts (each `timeoutMs`) name themselves in the message.
+      const what = /timeout/i.test(err.name) || /timeout/i.test((err as { code?: string }).code ?? '') ? `timed out after ${this.o.timeoutMs} ms (${err.message})` : err.message;
       return { result: 'transient', status: 0, detail: `network error: ${what}` };
     }
   }
