@@ -8,7 +8,8 @@
  * reused until an hour before it expires (12 h lifetime), which RFC 8292 allows. Requests go through
  * undici (Node's own HTTP client, the one behind fetch) with a keep-alive connection pool per push
  * service: TLS handshakes are paid once per connection, and a request costs about a third of the CPU
- * of node:https (26 vs 90 µs in bench/push.bench.ts's setting), which is what the worker is bound by.
+ * of node:https (26 vs ~90 µs of client CPU in a loopback micro-bench), and CPU is what the push
+ * worker is bound by (bench/push.bench.ts).
  */
 import https from 'node:https';
 import { Agent, type Dispatcher } from 'undici';
@@ -56,7 +57,7 @@ export interface VapidDetails {
 
 export interface WebPushTransportOptions {
   vapid: VapidDetails;
-  /** Total time per request, ms. */
+  /** Limit, ms, on each of: connecting, waiting for the answer's headers, receiving its body. */
   timeoutMs: number;
   /** Extra CA certificate(s) to trust (PEM): tests and benches pass their local push service's. */
   ca?: string;
