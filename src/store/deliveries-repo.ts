@@ -57,6 +57,18 @@ export const TERMINAL: ReadonlySet<DeliveryStatus> = new Set(['sent', 'delivered
 
 const leaseExpired = (leaseMs: number) => sql`${deliveries.updatedAt} < now() - (${Math.round(leaseMs)}::int * interval '1 millisecond')`;
 
+/**
+ * New rows as one `select * from unnest(…)` of seven array parameters, in the column order
+ * (id, message_id, user_id, transport, status, reason, due_at). Ids are made here, time-ordered
+ * (src/store/uuid7.ts), so the primary key grows at its right edge.
+ */
+function unnestRows(page: NewDelivery[]) {
+  return sql`select * from unnest(
+    ${pgArray(page.map(() => uuidv7()))}::uuid[], ${pgArray(page.map((r) => r.messageId))}::uuid[], ${pgArray(page.map((r) => r.userId))}::uuid[],
+    ${pgArray(page.map((r) => r.transport))}::text[], ${pgArray(page.map((r) => r.status))}::text[],
+    ${pgArray(page.map((r) => r.reason ?? null))}::text[], ${pgArray(page.map((r) => (r.dueAt ? r.dueAt.toISOString() : null)))}::timestamptz[])`;
+}
+
 export class DeliveriesRepo {
   constructor(private readonly db: Db) {}
 
@@ -67,13 +79,7 @@ export class DeliveriesRepo {
     // the insert itself.
     for (let i = 0; i < rows.length; i += 5000) {
       const page = rows.slice(i, i + 5000);
-      await this.db.execute(sql`
-        insert into ${deliveries} (id, message_id, user_id, transport, status, reason, due_at)
-        select * from unnest(
-          ${pgArray(page.map(() => uuidv7()))}::uuid[], ${pgArray(page.map((r) => r.messageId))}::uuid[], ${pgArray(page.map((r) => r.userId))}::uuid[],
-          ${pgArray(page.map((r) => r.transport))}::text[], ${pgArray(page.map((r) => r.status))}::text[],
-          ${pgArray(page.map((r) => r.reason ?? null))}::text[], ${pgArray(page.map((r) => (r.dueAt ? r.dueAt.toISOString() : null)))}::timestamptz[])
-        on conflict do nothing`);
+      await this.db.execute(sql`insert into ${deliveries} (id, message_id, user_id, transport, status, reason, due_at) ${unnestRows(page)} on conflict do nothing`);
     }
   }
 
@@ -93,11 +99,7 @@ export class DeliveriesRepo {
     const sent = pgArray([...transports]);
     for (let i = 0; i < rows.length; i += 5000) {
       const page = rows.slice(i, i + 5000);
-      const values = sql`select * from unnest(
-            ${pgArray(page.map(() => uuidv7()))}::uuid[],
-            ${pgArray(page.map((r) => r.messageId))}::uuid[], ${pgArray(page.map((r) => r.userId))}::uuid[],
-            ${pgArray(page.map((r) => r.transport))}::text[], ${pgArray(page.map((r) => r.status))}::text[],
-            ${pgArray(page.map((r) => r.reason ?? null))}::text[], ${pgArray(page.map((r) => (r.dueAt ? r.dueAt.toISOString() : null)))}::timestamptz[])`;
+      const values = unnestRows(page);
       let res;
       try {
         res = await this.db.execute(sql`

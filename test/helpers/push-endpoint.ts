@@ -144,11 +144,6 @@ export class PushEndpoint {
     return `https://127.0.0.1:${this.port}`;
   }
 
-  /** An agent that trusts this endpoint's certificate (pass it to the push transport). */
-  agent(opts: https.AgentOptions = {}): https.Agent {
-    return new https.Agent({ keepAlive: true, maxSockets: 64, ...opts, ca: this.cert.cert });
-  }
-
   async start(port = 0): Promise<this> {
     this.server = https.createServer({ key: this.cert.key, cert: this.cert.cert, keepAliveTimeout: 30_000 }, (req, res) => {
       const chunks: Buffer[] = [];

@@ -29,7 +29,7 @@ const ENV = {
   QIAO_FEED_API_KEY: TEST_FEED_KEY,
   QIAO_PUSH_ENDPOINT_HOSTS: '127.0.0.1',
   QIAO_TOTP_REQUIRED_ROLES: '',
-  // The test starts the workers itself, with an agent that trusts the local push service.
+  // The test starts the workers itself, trusting the local push service's certificate (pushCa).
   QIAO_EMBEDDED_WORKERS: 'false',
 };
 
