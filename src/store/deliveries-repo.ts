@@ -12,7 +12,7 @@
 import { and, asc, eq, gt, inArray, lte, ne, or, sql } from 'drizzle-orm';
 import { SENT_TRANSPORTS, type TrackedTransport } from '../domain/routing.ts';
 import { isUniqueViolation } from './admin-record.ts';
-import { pgArray, type Db } from './db.ts';
+import { pgArray, uuidIn, type Db } from './db.ts';
 import { uuidv7 } from './uuid7.ts';
 import { deliveries, inboxItems, messages, users } from './schema/index.ts';
 
@@ -238,7 +238,7 @@ export class DeliveriesRepo {
     await this.db
       .update(deliveries)
       .set({ status: 'sent', lastError: null, sentAt: sql`now()`, updatedAt: sql`now()` })
-      .where(and(inArray(deliveries.id, list), eq(deliveries.status, 'sending')));
+      .where(and(uuidIn(deliveries.id, list), eq(deliveries.status, 'sending')));
   }
 
   /** sending → sent, storing the far end's ids (SMSC message ids) that its receipts will name. */
@@ -366,7 +366,7 @@ export class DeliveriesRepo {
     await this.db
       .update(deliveries)
       .set({ status: 'held', lastError: error.slice(0, 1000), updatedAt: sql`now()` })
-      .where(and(inArray(deliveries.id, ids), eq(deliveries.status, 'sending')));
+      .where(and(uuidIn(deliveries.id, ids), eq(deliveries.status, 'sending')));
   }
 
   /**

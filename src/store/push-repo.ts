@@ -2,9 +2,9 @@
  * Web push storage: browser subscriptions (per user and device; the endpoint URL identifies the
  * browser profile) and the server's VAPID key pair, generated once and kept in `settings`.
  */
-import { and, asc, eq, inArray, notInArray, sql } from 'drizzle-orm';
+import { and, asc, eq, notInArray, sql } from 'drizzle-orm';
 import webPush from 'web-push';
-import type { Db } from './db.ts';
+import { uuidIn, type Db } from './db.ts';
 import { deliveries, pushSubscriptions, settings } from './schema/index.ts';
 
 export type PushSubscriptionRow = typeof pushSubscriptions.$inferSelect;
@@ -91,7 +91,7 @@ export class PushRepo {
 
   /** The push service said the subscription is gone (404/410). */
   async removeById(ids: string[]): Promise<void> {
-    if (ids.length) await this.db.delete(pushSubscriptions).where(inArray(pushSubscriptions.id, ids));
+    if (ids.length) await this.db.delete(pushSubscriptions).where(uuidIn(pushSubscriptions.id, ids));
   }
 
   async listForUser(userId: string): Promise<PushSubscriptionRow[]> {
@@ -103,7 +103,7 @@ export class PushRepo {
     const out = new Map<string, PushSubscriptionRow[]>();
     const ids = [...new Set(userIds)];
     if (!ids.length) return out;
-    const rows = await this.db.select().from(pushSubscriptions).where(inArray(pushSubscriptions.userId, ids)).orderBy(asc(pushSubscriptions.createdAt));
+    const rows = await this.db.select().from(pushSubscriptions).where(uuidIn(pushSubscriptions.userId, ids)).orderBy(asc(pushSubscriptions.createdAt));
     for (const r of rows) {
       const list = out.get(r.userId);
       if (list) list.push(r);
@@ -113,7 +113,7 @@ export class PushRepo {
   }
 
   async markSuccess(ids: string[]): Promise<void> {
-    if (ids.length) await this.db.update(pushSubscriptions).set({ lastSuccessAt: sql`now()` }).where(inArray(pushSubscriptions.id, ids));
+    if (ids.length) await this.db.update(pushSubscriptions).set({ lastSuccessAt: sql`now()` }).where(uuidIn(pushSubscriptions.id, ids));
   }
 
   /** sending → suppressed (e.g. 'no-subscription'), for the claim holder only. */

@@ -72,6 +72,20 @@ describe('WebPushTransport over HTTP', () => {
     const before = ep.requests;
     expect(await t.send({ endpoint: 'not a url', p256dh: s.keys.p256dh, auth: s.keys.auth }, 'x', opts)).toMatchObject({ result: 'rejected', status: 0 });
     expect(await t.send({ ...target(s), p256dh: 'short' }, 'x', opts)).toMatchObject({ result: 'rejected', status: 0 });
+    expect(await t.send(target(s, s.endpoint.replace('https:', 'http:')), 'x', opts)).toMatchObject({ result: 'rejected', detail: expect.stringMatching(/https/) });
+    expect(await t.send(target(s), 'x'.repeat(3994), opts)).toMatchObject({ result: 'rejected', detail: expect.stringMatching(/at most 3993/) });
+    expect(await t.send(target(s), 'x', { ...opts, topic: '成交/回报' })).toMatchObject({ result: 'rejected', detail: expect.stringMatching(/topic/) });
+    expect(await t.send(target(s), 'x', { ...opts, ttlS: -1 })).toMatchObject({ result: 'rejected', detail: expect.stringMatching(/TTL/) });
     expect(ep.requests).toBe(before);
+  });
+
+  it('sends TTL, Urgency and Topic as given, and a payload of a full record arrives whole', async () => {
+    const s = ep.subscription();
+    const text = '股'.repeat(1331); // 3,993 bytes of UTF-8: the most one record holds
+    expect(await t.send(target(s), text, { ttlS: 0, urgency: 'high', topic: 'margin-call-1' })).toEqual({ result: 'ok', status: 201 });
+    const got = await ep.next((r) => r.subscriptionId === s.id);
+    expect(got).toMatchObject({ ttl: 0, urgency: 'high', topic: 'margin-call-1' });
+    expect(got.text).toBe(text);
+    expect(got.contentEncoding).toBe('aes128gcm');
   });
 });

@@ -3,7 +3,8 @@
  * web-push). Behind one interface with a memory implementation for tests of the push worker.
  *
  * Throughput notes (bench/push.bench.ts): every message needs its own ECDH key pair and shared secret
- * (RFC 8291 requires a fresh sender key per message), so that part cannot be cached. The VAPID JWT can:
+ * (RFC 8291 requires a fresh sender key per message), so that part cannot be cached; the encryption is
+ * push-encryption.ts (why not web-push's: see there). The VAPID JWT can:
  * web-push signs a new one for every request; here one JWT per push-service origin is signed and
  * reused until an hour before it expires (12 h lifetime), which RFC 8292 allows. Requests go through
  * undici (Node's own HTTP client, the one behind fetch) with a keep-alive connection pool per push
@@ -14,6 +15,7 @@
 import https from 'node:https';
 import { Agent, type Dispatcher } from 'undici';
 import webPush from 'web-push';
+import { PushEncryptor } from './push-encryption.ts';
 
 export type Urgency = 'very-low' | 'low' | 'normal' | 'high';
 
@@ -64,8 +66,8 @@ export interface WebPushTransportOptions {
   /** Connections per push-service origin (default 64). */
   maxSockets?: number;
   /**
-   * 'pooled' (default): web-push builds the request (encryption, headers), this module sends it with a
-   * cached VAPID JWT. 'web-push': web-push's own sendNotification with a fresh JWT per request (kept
+   * 'pooled' (default): this module encrypts (push-encryption.ts), builds the request and sends it with
+   * a cached VAPID JWT. 'web-push': web-push's own sendNotification with a fresh JWT per request (kept
    * for the benchmark comparison).
    */
   strategy?: 'pooled' | 'web-push';
@@ -92,6 +94,7 @@ function retryAfter(h: string | string[] | undefined): number | undefined {
   return Number.isNaN(t) ? undefined : Math.max(0, Math.ceil((t - Date.now()) / 1000));
 }
 
+const URGENCIES: ReadonlySet<string> = new Set<Urgency>(['very-low', 'low', 'normal', 'high']);
 const JWT_LIFETIME_S = 12 * 3600;
 const JWT_RENEW_BEFORE_S = 3600;
 
@@ -101,6 +104,7 @@ export class WebPushTransport implements PushTransport {
   private readonly agent: https.Agent | undefined;
   private readonly jwtByAudience = new Map<string, { header: string; renewAt: number }>();
   private readonly strategy: 'pooled' | 'web-push';
+  private readonly encryptor = new PushEncryptor();
 
   constructor(private readonly o: WebPushTransportOptions) {
     this.strategy = o.strategy ?? 'pooled';
@@ -126,25 +130,33 @@ export class WebPushTransport implements PushTransport {
     const base = { TTL: opts.ttlS, urgency: opts.urgency, ...(opts.topic ? { topic: opts.topic } : {}) };
     if (this.strategy === 'web-push') return this.sendWithWebPush(sub, payload, base);
     let url: URL;
-    let details: ReturnType<typeof webPush.generateRequestDetails>;
+    let body: Buffer;
     try {
       url = new URL(target.endpoint);
-      details = webPush.generateRequestDetails(sub, payload, {
-        ...base,
-        // VAPID is added below from the cache; null stops web-push signing a JWT of its own.
-        vapidDetails: null as never,
-        headers: { Authorization: this.authorization(url.origin) },
-      });
+      if (url.protocol !== 'https:') throw new Error('the endpoint must be an https URL');
+      if (!Number.isInteger(opts.ttlS) || opts.ttlS < 0) throw new Error('TTL must be a whole number of seconds, at least 0');
+      if (!URGENCIES.has(opts.urgency)) throw new Error(`unknown urgency ${String(opts.urgency)}`);
+      if (opts.topic !== undefined && !/^[A-Za-z0-9_-]{1,32}$/.test(opts.topic)) throw new Error('topic must be 1–32 URL-safe base64 characters');
+      body = this.encryptor.encrypt(target.p256dh, target.auth, payload);
     } catch (e) {
       return { result: 'rejected', status: 0, detail: `bad subscription or options: ${(e as Error).message}` };
     }
+    const headers: Record<string, string> = {
+      authorization: this.authorization(url.origin),
+      ttl: String(opts.ttlS),
+      urgency: opts.urgency,
+      'content-encoding': 'aes128gcm',
+      'content-type': 'application/octet-stream',
+      'content-length': String(body.length),
+    };
+    if (opts.topic) headers.topic = opts.topic;
     try {
       const res = await this.pool.request({
         origin: url.origin,
         path: `${url.pathname}${url.search}`,
         method: 'POST',
-        headers: Object.fromEntries(Object.entries(details.headers).map(([k, v]) => [k, String(v)])),
-        body: details.body ?? undefined,
+        headers,
+        body,
       });
       const status = res.statusCode;
       const result = classifyStatus(status);
