@@ -6,6 +6,7 @@
  *   npm run bench:email
  *   npx tsx bench/email.bench.ts [--emails 5000] [--workers 1] [--concurrency 64] [--pool 16]
  *                                [--warmup 300] [--worker-cpu 1 (all CPUs with 2+ workers)] [--sink-cpu 0 (likewise)]
+ *                                [--batch 25 (rows per job, as a fanout enqueues them; 1 = a job per row)]
  *
  * Needs PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres; a
  * throw-away database is created and dropped) and Redis (BENCH_REDIS_URL, default
@@ -29,6 +30,7 @@ import { seedDemo } from '../src/store/seed.ts';
 import { SmtpSink } from '../test/helpers/smtp-sink.ts';
 import { REPO_ROOT, installCleanup, readCpuSeconds, spawnNode, stopChild } from './lib/proc.ts';
 import { deleteRedisPrefix } from './lib/redis-prefix.ts';
+import { EMAIL_BATCH } from '../workers/delivery-transports.ts';
 
 interface Options {
   emails: number;
@@ -38,13 +40,14 @@ interface Options {
   warmup: number;
   workerCpu: string;
   sinkCpu: string;
+  batch: number;
 }
 
 function parseArgs(argv: string[]): Options {
   // CPUs: one worker is pinned apart from the sink (CPU 1 vs 0) to measure the worker alone; with two or
   // more workers, pinning them all to one CPU would measure one CPU, so by default everything may use
   // every CPU, as several workers on one machine would in production.
-  const o: Options = { emails: 5000, workers: 1, concurrency: 64, pool: 16, warmup: 300, workerCpu: '', sinkCpu: '' };
+  const o: Options = { emails: 5000, workers: 1, concurrency: 64, pool: 16, warmup: 300, workerCpu: '', sinkCpu: '', batch: EMAIL_BATCH };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => {
@@ -57,6 +60,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--concurrency') o.concurrency = Number(v());
     else if (a === '--pool') o.pool = Number(v());
     else if (a === '--warmup') o.warmup = Number(v());
+    else if (a === '--batch') o.batch = Math.max(1, Number(v()));
     else if (a === '--worker-cpu') o.workerCpu = v();
     else if (a === '--sink-cpu') o.sinkCpu = v();
     else if (a === '--help') {
@@ -189,12 +193,19 @@ async function main(): Promise<void> {
 
     const enqueue = async (list: string[], at: Map<string, number>) => {
       for (let i = 0; i < list.length; i += 1000) {
-        await Promise.all(
-          list.slice(i, i + 1000).map((id) => {
-            at.set(id, performance.now());
-            return queue.add(QUEUES.email, 'email', { deliveryId: id }, { jobId: jobIds.email(id), attempts: 8, backoffMs: 2000 });
-          }),
-        );
+        const chunk = list.slice(i, i + 1000);
+        const now = performance.now();
+        for (const id of chunk) at.set(id, now);
+        const jobs = [];
+        for (let k = 0; k < chunk.length; k += o.batch) {
+          const part = chunk.slice(k, k + o.batch);
+          jobs.push(
+            part.length === 1
+              ? { name: 'email', data: { deliveryId: part[0] } as object, opts: { jobId: jobIds.email(part[0]), attempts: 8, backoffMs: 2000 } }
+              : { name: 'email-batch', data: { deliveryIds: part } as object, opts: { jobId: jobIds.deliveryBatch('email', part), attempts: 8, backoffMs: 2000 } },
+          );
+        }
+        await queue.addBulk(QUEUES.email, jobs);
       }
     };
     const enqueuedAt = new Map<string, number>();

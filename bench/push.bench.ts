@@ -6,7 +6,7 @@
  *   npm run bench:push
  *   npx tsx bench/push.bench.ts [--seconds 10] [--concurrency 128] [--subs 1000] [--strategies pooled,web-push]
  *                               [--verify-every 1] [--sender-cpu 1] [--endpoint-cpu 0]
- *                               [--phases transport,worker] [--deliveries 20000] [--queue memory|bullmq]
+ *                               [--phases transport,worker] [--deliveries 20000] [--queue memory|bullmq] [--batch 25]
  *
  * Strategies:
  *   pooled    the transport encrypts (workers/transports/push-encryption.ts: RFC 8291 with a fresh ECDH key
@@ -23,7 +23,8 @@
  * deliveries/s end to end (--deliveries, default 20,000, over --subs users with one browser each).
  * `--queue memory` (default: embedded mode's in-process queue) or `bullmq` (services mode: jobs in
  * Redis at BENCH_REDIS_URL or redis://127.0.0.1:6379 under a unique prefix, added with addBulk as the
- * fanout does, deleted afterwards). The table's last lines compare it with the transport alone (the
+ * fanout does, deleted afterwards), `--batch` rows per job as the fanout makes them (default: the push
+ * entry of workers/delivery-transports.ts; 1 = a job per row). The table's last lines compare it with the transport alone (the
  * ceiling: same endpoint, same concurrency) and give the worker's CPU per delivery, the figure that
  * moves least with the load of a shared machine. Issue 13's target: ≥ 2,500 deliveries/s end to end.
  * Results: table on stdout, JSON in bench/results/push-<time>.json.
@@ -33,6 +34,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import webPush from 'web-push';
+import { PUSH_BATCH } from '../workers/delivery-transports.ts';
 import { PushEncryptor } from '../workers/transports/push-encryption.ts';
 import { WebPushTransport, type PushTarget } from '../workers/transports/push-transport.ts';
 import { REPO_ROOT, installCleanup, spawnNode, stopChild } from './lib/proc.ts';
@@ -50,10 +52,11 @@ interface Options {
   phases: Array<'transport' | 'worker'>;
   deliveries: number;
   queue: 'memory' | 'bullmq';
+  batch: number;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { seconds: 10, warmup: 2, concurrency: 128, subs: 1000, strategies: ['pooled', 'web-push'], verifyEvery: 1, senderCpu: '1', endpointCpu: '0', phases: ['transport', 'worker'], deliveries: 20_000, queue: 'memory' };
+  const o: Options = { seconds: 10, warmup: 2, concurrency: 128, subs: 1000, strategies: ['pooled', 'web-push'], verifyEvery: 1, senderCpu: '1', endpointCpu: '0', phases: ['transport', 'worker'], deliveries: 20_000, queue: 'memory', batch: PUSH_BATCH };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => {
@@ -72,6 +75,7 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--phases') o.phases = v().split(',') as Options['phases'];
     else if (a === '--deliveries') o.deliveries = Number(v());
     else if (a === '--queue') o.queue = v() as Options['queue'];
+    else if (a === '--batch') o.batch = Math.max(1, Number(v()));
     else if (a === '--help') {
       process.stdout.write('see the header of bench/push.bench.ts\n');
       process.exit(0);
@@ -239,10 +243,10 @@ async function workerPhase(o: Options, cert: string, subs: Array<{ endpoint: str
 
     const config = loadConfig({ DATABASE_URL: tdb.url, REDIS_URL: 'redis://unused:6379', QIAO_LOG_LEVEL: 'warn', QIAO_PUSH_CONCURRENCY: String(o.concurrency) });
     const logger = pino({ level: 'warn' }) as never;
-    const w = pushWorker({ config, logger, db: h.db, pushCa: cert });
     const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
     const prefix = `qiao-bench-push-${(await import('node:crypto')).randomBytes(4).toString('hex')}:`;
     const queue = o.queue === 'bullmq' ? new BullQueue({ url: redisUrl, prefix }) : new MemoryQueue();
+    const w = pushWorker({ config, logger, db: h.db, pushCa: cert, queue });
     let done = 0;
     let first = 0;
     let last = 0;
@@ -251,7 +255,9 @@ async function workerPhase(o: Options, cert: string, subs: Array<{ endpoint: str
         if (!first) first = performance.now();
         await w.handler(job as never);
         last = performance.now();
-        if (++done === deliveryIds.length) resolve();
+        const data = job.data as { deliveryIds?: string[] };
+        done += data.deliveryIds ? data.deliveryIds.length : 1;
+        if (done === deliveryIds.length) resolve();
       }, { concurrency: o.concurrency });
     });
     // Postgres transactions of the bench database per delivery (every autocommit statement is one).
@@ -264,9 +270,13 @@ async function workerPhase(o: Options, cert: string, subs: Array<{ endpoint: str
     const before = await rpc<Stats>(endpoint, { t: 'stats' }, 'stats');
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    for (let i = 0; i < deliveryIds.length; i += 1000) {
-      await queue.addBulk(QUEUES.push, deliveryIds.slice(i, i + 1000).map((id) => ({ name: 'push', data: { deliveryId: id }, opts: { jobId: `push-${id}` } })));
+    // As the fanout enqueues them (workers/enqueue.ts): `--batch` rows per job (1: a job per row).
+    const jobs = [];
+    for (let i = 0; i < deliveryIds.length; i += o.batch) {
+      const part = deliveryIds.slice(i, i + o.batch);
+      jobs.push(part.length === 1 ? { name: 'push', data: { deliveryId: part[0] } as object, opts: { jobId: `push-${part[0]}` } } : { name: 'push-batch', data: { deliveryIds: part } as object, opts: { jobId: `push-batch-${part[0]}-${part.length}` } });
     }
+    for (let i = 0; i < jobs.length; i += 1000) await queue.addBulk(QUEUES.push, jobs.slice(i, i + 1000));
     const enqueueS = (performance.now() - t0) / 1000;
     await finished;
     const cpu = process.cpuUsage(cpu0);
@@ -356,7 +366,7 @@ async function main(): Promise<void> {
       `sender CPU per push: encrypt ${micro.qiaoEncryptUs.toFixed(0)} µs (web-push's ${micro.encryptUs.toFixed(0)} µs) · JWT sign ${micro.jwtUs.toFixed(0)} µs · web-push's request build, cached JWT ${micro.requestCachedUs.toFixed(0)} µs / fresh JWT ${micro.requestSignedUs.toFixed(0)} µs\n` +
       `goal ≥ 2,000 pushes/s: ${results.map((r) => `${r.strategy} ${r.pushesPerS >= 2000 ? 'met' : 'NOT met'}`).join(', ')}\n` +
       (worker
-        ? `push worker end to end (${worker.queue} queue job → PostgreSQL claim → RFC 8291 push → sent, ${o.concurrency} jobs in flight): ${worker.deliveriesPerS.toFixed(0)} deliveries/s ` +
+        ? `push worker end to end (${worker.queue} queue job → PostgreSQL claim → RFC 8291 push → sent, ${o.concurrency} in flight, ${o.batch} rows per job): ${worker.deliveriesPerS.toFixed(0)} deliveries/s ` +
           `(${worker.deliveries} in ${worker.seconds.toFixed(1)} s; worker CPU ${(worker.workerCpuUtil * 100).toFixed(0)}%, ${worker.workerCpuUsPerDelivery.toFixed(0)} µs per delivery; ${worker.pgTransactionsPerDelivery.toFixed(2)} Postgres transactions per delivery; enqueue ${worker.enqueueS.toFixed(1)} s; endpoint verified ${worker.endpoint.verified}/${worker.endpoint.requests}, errors ${worker.endpoint.errors}; rows ${JSON.stringify(worker.statuses)})\n` +
           `goal ≥ 2,500 deliveries/s end to end: ${worker.deliveriesPerS >= 2500 ? 'met' : 'NOT met'}` +
           (results.length ? `; ${((worker.deliveriesPerS / Math.max(...results.map((r) => r.pushesPerS))) * 100).toFixed(0)}% of the transport alone in this run (${Math.max(...results.map((r) => r.pushesPerS)).toFixed(0)} pushes/s)` : '') +

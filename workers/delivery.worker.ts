@@ -3,8 +3,9 @@
  * (`{deliveryId}`, job id `<transport>-<deliveryId>`). The transport (workers/transports/
  * delivery-transport.ts) renders and sends; this file owns the row:
  *
- * 1. Claim (queued|failed → sending, attempts + 1) with a conditional UPDATE, so a retried, replayed
- *    or stalled-and-rerun job never sends twice. Concurrent jobs share one claim statement per
+ * 1. Claim (queued → sending, attempts + 1; failed → sending only on an operator's replay of the dead
+ *    letter, `replayed` in the job data) with a conditional UPDATE, so a retried, duplicated or
+ *    stalled-and-rerun job never sends twice, nor sends a row that failed for good. Concurrent jobs share one claim statement per
  *    event-loop turn (Coalescer + DeliveriesRepo.claimManyWithContext): that is what lets one process
  *    send hundreds a second. Rows the batch could not take go the single-row way: a settled row
  *    (sent, suppressed, held…) is left alone; one under another worker's live lease is waited for;
@@ -15,6 +16,14 @@
  * 4. Settle by outcome: sent (with the far end's ids, for receipts) | suppressed | permanent → failed
  *    + UnrecoverableJobError (dead letter at once) | retryable → back to queued and rethrow (the
  *    queue retries with backoff), failed 'retries-exhausted' on the last attempt.
+ *
+ * Batch jobs (`{deliveryIds}`, a fanout's push rows): each row goes through the same steps as a job of
+ * its own would, at most `batchRows` rows of the process at once. A row that needs another try (a
+ * retryable outcome, another worker's lease, a failing statement) is handed to a single-row job
+ * (`requeue`, with the first backoff); rows that failed for good are marked failed and named by the
+ * batch job's own failure (UnrecoverableJobError: one dead letter; replaying it re-sends just those,
+ * since sent rows cannot be claimed again). If a hand-over itself fails, the batch job fails retryably
+ * and the queue runs it again: rows already sent are skipped by their claim.
  *
  * Exactly-once vs at-least-once (docs/operations.md): a second send can only happen if a worker dies
  * after the far end accepted and before `sent` is committed; hence `sent` is written with retries.
@@ -59,13 +68,45 @@ export interface DeliveryWorkerDeps {
   message(id: string): Promise<MessageRow | undefined>;
   displayName(userId: string): Promise<string | undefined>;
   gate?: DeliveryGate;
+  /** Hands a row of a batch job to a single-row job, run after `delayMs`. Without it, batch jobs are refused. */
+  requeue?: (deliveryId: string, delayMs: number) => Promise<void>;
+  /** Rows of batch jobs in progress at once in this process (default 128). */
+  batchRows?: number;
 }
 
 export type OutcomeName = 'sent' | 'suppressed' | 'failed' | 'retried' | 'skipped';
 
+/** What a delivery job carries: one row, or a batch of rows (src/queue/jobs.ts). */
+export type DeliveryJobData = { deliveryId: string } | { deliveryIds: string[] };
+
+/** Most rows a batch job may carry (the fanout makes batches of DELIVERY_TRANSPORTS[t].batch). */
+export const MAX_BATCH_ROWS = 1000;
+/** Delay before a row handed over from a batch job is tried again (the queue's first backoff). */
+const REQUEUE_DELAY_MS = 1000;
+
+/** A counting semaphore: at most `n` holders; the rest wait in arrival order. */
+class Slots {
+  private free: number;
+  private readonly waiting: Array<() => void> = [];
+  constructor(n: number) {
+    this.free = Math.max(1, n);
+  }
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((r) => this.waiting.push(r));
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    }
+  }
+}
+
 export interface DeliveryWorker {
   readonly transport: DeliveryTransport;
-  handler: JobHandler<{ deliveryId: string }>;
+  handler: JobHandler<DeliveryJobData>;
   /** Jobs by how they ended in this process (tests, benches, logs). */
   readonly counts: Record<OutcomeName, number>;
   close(): Promise<void>;
@@ -93,19 +134,23 @@ export function deliveryWorker(t: DeliveryTransport, deps: DeliveryWorkerDeps): 
       return new Map(rows.filter((r) => shut.has(r.id)).map((r) => [r, shut.get(r.id)!]));
     });
 
-  /** The single-row path: rows the batch could not claim (settled, another worker's, a takeover). */
-  async function claimSlow(id: string): Promise<{ takeover: boolean } | null> {
-    let claim = await deliveries.claim(id, leaseMs);
+  /**
+   * The single-row path: rows the batched claim could not take (settled, failed, another worker's, a
+   * takeover). A failed row is taken only when `replayed` (an operator replayed its dead letter).
+   */
+  async function claimSlow(id: string, replayed: boolean): Promise<{ takeover: boolean } | null> {
+    const done = (row: DeliveryRow | undefined) => settled(row) || (!replayed && row?.status === 'failed');
+    let claim = await deliveries.claim(id, leaseMs, replayed);
     if (!claim.claimed) {
       if (!claim.row) throw new UnrecoverableJobError(`delivery ${id} does not exist`);
       if (claim.row.transport !== t.name) throw new UnrecoverableJobError(`delivery ${id} is a ${claim.row.transport} delivery, not ${t.name}`);
-      if (settled(claim.row)) return null;
+      if (done(claim.row)) return null;
       // 'sending' under someone else's live lease (a job re-run after its worker stalled): wait it
       // out — we hold the job meanwhile — then try once more.
       await sleep((await deliveries.leaseRemainingMs(id, leaseMs)) + 50);
-      claim = await deliveries.claim(id, leaseMs);
+      claim = await deliveries.claim(id, leaseMs, replayed);
       if (!claim.claimed) {
-        if (settled(claim.row)) return null;
+        if (done(claim.row)) return null;
         throw new Error(`delivery ${id} is being sent by another worker`);
       }
     }
@@ -144,13 +189,10 @@ export function deliveryWorker(t: DeliveryTransport, deps: DeliveryWorkerDeps): 
     }
   }
 
-  const handler = async (job: Job<{ deliveryId: string }>): Promise<void> => {
-    const id = job.data?.deliveryId;
-    if (typeof id !== 'string' || !UUID_RE.test(id)) throw new UnrecoverableJobError(`${t.name} job has no valid deliveryId`);
-
+  const one = async (job: Job<{ deliveryId: string }>, id: string, replayed: boolean): Promise<void> => {
     let cx: ClaimedContext | undefined = await claims.get(id);
     if (!cx) {
-      const slow = await claimSlow(id);
+      const slow = await claimSlow(id, replayed);
       if (!slow) {
         counts.skipped++;
         return;
@@ -187,6 +229,46 @@ export function deliveryWorker(t: DeliveryTransport, deps: DeliveryWorkerDeps): 
       return fail(id, e.code, e.message, `${e.code}: ${e.message}`);
     }
     await settle(job, id, await t.send(id, r, content));
+  };
+
+  const slots = new Slots(deps.batchRows ?? 128);
+  const isUnrecoverable = (e: unknown) => e instanceof UnrecoverableJobError || (e as Error)?.name === 'UnrecoverableJobError';
+
+  async function batch(job: Job<DeliveryJobData>, ids: unknown[], replayed: boolean): Promise<void> {
+    if (!deps.requeue) throw new UnrecoverableJobError(`${t.name} worker takes no batch jobs here`);
+    if (ids.length === 0 || ids.length > MAX_BATCH_ROWS || !ids.every((id) => typeof id === 'string' && UUID_RE.test(id))) {
+      throw new UnrecoverableJobError(`${t.name} batch job needs 1–${MAX_BATCH_ROWS} valid deliveryIds`);
+    }
+    const dead: string[] = [];
+    const handOver: string[] = [];
+    // Each row as the first attempt of its own job: a retryable outcome releases the row (queued) and
+    // the row's next try is a single-row job with the queue's full attempts.
+    const first: Job<{ deliveryId: string }> = { ...job, data: { deliveryId: '' }, attempt: 1, attempts: Math.max(2, t.attempts) };
+    await Promise.all(
+      (ids as string[]).map((id) =>
+        slots.run(async () => {
+          try {
+            await one({ ...first, data: { deliveryId: id } }, id, replayed);
+          } catch (e) {
+            if (isUnrecoverable(e)) dead.push(`${id}: ${(e as Error).message}`);
+            else handOver.push(id);
+          }
+        }),
+      ),
+    );
+    const requeue = deps.requeue;
+    const lost = (await Promise.allSettled(handOver.map((id) => requeue(id, REQUEUE_DELAY_MS)))).filter((r) => r.status === 'rejected').length;
+    if (lost) throw new Error(`${t.name} batch: ${lost} of ${handOver.length} rows could not be handed to retry jobs; the batch runs again`);
+    if (dead.length) throw new UnrecoverableJobError(`${dead.length} of ${ids.length} ${t.name} deliveries failed: ${dead.join('; ')}`.slice(0, 2000));
+  }
+
+  const handler = async (job: Job<DeliveryJobData>): Promise<void> => {
+    const data = job.data as Partial<{ deliveryId: unknown; deliveryIds: unknown; replayed: unknown }> | undefined;
+    const replayed = data?.replayed === true;
+    if (Array.isArray(data?.deliveryIds)) return batch(job, data.deliveryIds, replayed);
+    const id = data?.deliveryId;
+    if (typeof id !== 'string' || !UUID_RE.test(id)) throw new UnrecoverableJobError(`${t.name} job has no valid deliveryId`);
+    return one(job as Job<{ deliveryId: string }>, id, replayed);
   };
 
   return {

@@ -25,13 +25,14 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../src/config/config.ts';
 import { familyNamed } from '../channels/catalogue.ts';
 import { categoryOf, classify } from '../src/domain/routing.ts';
-import { DEFAULT_ATTEMPTS, type JobHandler } from '../src/queue/queue.ts';
+import { DEFAULT_ATTEMPTS, type JobHandler, type JobQueue } from '../src/queue/queue.ts';
 import type { Db } from '../src/store/db.ts';
 import { DeliveriesRepo } from '../src/store/deliveries-repo.ts';
 import { PushRepo, type PushSubscriptionRow } from '../src/store/push-repo.ts';
 import { RecipientsRepo } from '../src/store/recipients-repo.ts';
 import { Coalescer } from './coalesce.ts';
-import { deliveryWorker, type DeliveryWorker } from './delivery.worker.ts';
+import { deliveryWorker, type DeliveryJobData, type DeliveryWorker } from './delivery.worker.ts';
+import { requeueDelivery } from './enqueue.ts';
 import { messageLoader } from './message-loader.ts';
 import { STRINGS, langOf } from './templates/strings.ts';
 import type { DeliveryTransport, SendOutcome } from './transports/delivery-transport.ts';
@@ -220,10 +221,12 @@ export interface PushWorkerDeps {
   pushCa?: string;
   /** Attempts the queue gives a push job (enqueue.ts uses the queue default). */
   attempts?: number;
+  /** Where rows of a batch job that need another try go (single-row jobs); without it, batch jobs are refused. */
+  queue?: JobQueue;
 }
 
 export interface PushWorker {
-  handler: JobHandler<{ deliveryId: string }>;
+  handler: JobHandler<DeliveryJobData>;
   /** Suggested worker concurrency (QIAO_PUSH_CONCURRENCY). */
   concurrency: number;
   worker: DeliveryWorker;
@@ -259,6 +262,8 @@ export function pushWorker(deps: PushWorkerDeps): PushWorker {
     leaseMs: deps.config.delivery.leaseMs,
     message: messageLoader((ids) => recipients.messages(ids)),
     displayName: async (id) => (await recipients.displayNames([id])).get(id),
+    requeue: deps.queue && requeueDelivery(deps.queue, 'push', {}),
+    batchRows: deps.config.pushConcurrency,
   });
   return { handler: worker.handler, concurrency: deps.config.pushConcurrency, worker, close: () => worker.close() };
 }

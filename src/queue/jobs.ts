@@ -10,7 +10,7 @@ export const QUEUES = {
   fanout: 'qiao-fanout',
   /** One job per email delivery row. */
   email: 'qiao-email',
-  /** One job per web-push delivery row. */
+  /** Web-push delivery rows: one job per row, or per batch of rows from a fanout (DeliveryBatchJob). */
   push: 'qiao-push',
   /** One job per SMS delivery row (workers/transports/sms-transport.ts). */
   sms: 'qiao-sms',
@@ -36,9 +36,22 @@ export interface FanoutJob {
 export interface DeliveryJob {
   /** The deliveries row this job fulfils (status moves queued → sent | failed). */
   deliveryId: string;
+  /** Set by `JobQueue.replay`: an operator replayed the dead letter, so a failed row is sent again. */
+  replayed?: boolean;
+}
+/**
+ * Several delivery rows of one transport in one job (a fanout's push rows): the worker sends each as a
+ * job of its own would, then hands the rows that need another try to single-row jobs (`jobIds.delivery`)
+ * and fails the batch job (a dead letter naming them) for rows that failed for good. Fewer jobs is
+ * what makes a 100,000-recipient fanout fit in seconds: BullMQ's cost is per job.
+ */
+export interface DeliveryBatchJob {
+  deliveryIds: string[];
+  /** As DeliveryJob.replayed. */
+  replayed?: boolean;
 }
 export type EmailJob = DeliveryJob;
-export type PushJob = DeliveryJob;
+export type PushJob = DeliveryJob | DeliveryBatchJob;
 export type SmsJob = DeliveryJob;
 
 /** The queue of each sent transport; a transport without one does not compile. */
@@ -70,5 +83,7 @@ export const jobIds = {
   sms: (deliveryId: string) => `sms-${deliveryId}`,
   /** `<transport>-<deliveryId>`: the same ids as `email`, `push`, `sms` above. */
   delivery: (transport: SentTransport, deliveryId: string) => `${transport}-${deliveryId}`,
+  /** A batch by its first row and size: a re-run fanout re-enqueueing the same rows adds nothing. */
+  deliveryBatch: (transport: SentTransport, deliveryIds: readonly string[]) => `${transport}-batch-${deliveryIds[0]}-${deliveryIds.length}`,
   escalation: (messageId: string, userId: string, step: number) => `esc-${messageId}-${userId}-${step}`,
 };

@@ -164,6 +164,7 @@ export class BullQueue implements JobQueue {
   async replay(queue: string, id: string): Promise<boolean> {
     const job = await this.queue(queue).getJob(safeId(id));
     if (!job || !(await job.isFailed())) return false;
+    await job.updateData({ ...((job.data as object | null) ?? {}), replayed: true });
     await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
     return true;
   }

@@ -154,7 +154,7 @@ export class MemoryQueue implements JobQueue {
     const d = this.dead.get(k);
     if (!d) return false;
     this.dead.delete(k);
-    await this.add(queue, d.name, d.data, { jobId: id });
+    await this.add(queue, d.name, { ...((d.data as object | null) ?? {}), replayed: true }, { jobId: id });
     return true;
   }
 

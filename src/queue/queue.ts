@@ -11,7 +11,9 @@
  * 3. Retries: a handler that throws any other error is retried after an exponential backoff
  *    (`backoffMs · 2^(attempt-1)`, with up to 50% jitter) until `attempts` are used up.
  * 4. Dead letters: a job that failed for good (unrecoverable, or out of attempts) is kept with its
- *    reason; `deadLetters` lists them and `replay` runs one again with a fresh set of attempts.
+ *    reason; `deadLetters` lists them and `replay` runs one again with a fresh set of attempts and
+ *    `replayed: true` added to its data (an object), so a handler can tell an operator's replay from a
+ *    retry or a duplicate (the delivery worker re-sends rows that failed for good only on a replay).
  * 5. Delay: a job with `delayMs` is not processed before that time has passed.
  */
 

@@ -49,7 +49,12 @@ export type ClaimedContext = Omit<DeliveryContext, 'channel' | 'kind' | 'payload
 
 export type ClaimResult = { claimed: true; row: DeliveryRow; takeover: boolean } | { claimed: false; row: DeliveryRow | undefined };
 
+/**
+ * A failed row is claimed only by the replay of its dead letter (an operator's decision): a duplicate
+ * or retried job must not send a row that failed for good, least of all one failed 'unknown-outcome'.
+ */
 const CLAIMABLE: DeliveryStatus[] = ['queued', 'failed'];
+const QUEUED: DeliveryStatus[] = ['queued'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Statuses after which nothing is left to do for a row. */
 export const TERMINAL: ReadonlySet<DeliveryStatus> = new Set(['sent', 'delivered', 'read', 'suppressed']);
@@ -138,13 +143,16 @@ export class DeliveriesRepo {
     return r;
   }
 
-  /** Takes a row for sending: queued/failed, or (a takeover) a 'sending' claim older than the lease. */
-  async claim(id: string, leaseMs: number): Promise<ClaimResult> {
+  /**
+   * Takes a row for sending: queued (or failed, with `orFailed`: the replay of a dead letter), or (a
+   * takeover) a 'sending' claim older than the lease.
+   */
+  async claim(id: string, leaseMs: number, orFailed = false): Promise<ClaimResult> {
     const take = { status: 'sending' as const, attempts: sql`${deliveries.attempts} + 1`, updatedAt: sql`now()` };
     const [row] = await this.db
       .update(deliveries)
       .set(take)
-      .where(and(eq(deliveries.id, id), inArray(deliveries.status, CLAIMABLE)))
+      .where(and(eq(deliveries.id, id), inArray(deliveries.status, orFailed ? CLAIMABLE : QUEUED)))
       .returning();
     if (row) return { claimed: true, row, takeover: false };
     // Separate statement so the caller knows it is taking over a dead worker's send.
@@ -158,8 +166,8 @@ export class DeliveriesRepo {
   }
 
   /**
-   * The delivery worker's fast path, for many rows in one statement: claims those that are queued or
-   * failed (queued|failed → sending, attempts + 1) and returns them with their recipient's contact
+   * The delivery worker's fast path, for many rows in one statement: claims those that are queued
+   * (queued → sending, attempts + 1) and returns them with their recipient's contact
    * data. Rows not returned were not claimable; the caller takes the single-row path for them
    * (takeovers, settled rows). Coalescing concurrent jobs into one round trip is what lets one worker
    * process send hundreds of emails a second.
@@ -171,7 +179,7 @@ export class DeliveriesRepo {
     const res = await this.db.execute(sql`
       with c as (
         update ${deliveries} set status = 'sending', attempts = attempts + 1, updated_at = now()
-        where id = any(${`{${valid.join(',')}}`}::uuid[]) and transport = ${transport} and status in ('queued', 'failed')
+        where id = any(${`{${valid.join(',')}}`}::uuid[]) and transport = ${transport} and status = 'queued'
         returning id, message_id, user_id, transport, status, attempts
       )
       select c.id, c.message_id, c.user_id, c.transport, c.status, c.attempts, u.email, u.phone, u.locale, u.display_name, u.time_zone

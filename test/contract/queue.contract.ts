@@ -102,14 +102,16 @@ export function queueContract(name: string, factory: () => Promise<QueueFixture>
       expect(d).toMatchObject({ id, name: 'x', data: { k: 'v' }, reason: 'recipient has no email address' });
     });
 
-    it('dead-letters after the last attempt, and replay runs the job again', async () => {
+    it('dead-letters after the last attempt, and replay runs the job again, marked replayed', async () => {
       let fail = true;
       let runs = 0;
-      f.queue.process(q, async () => {
+      const seen: unknown[] = [];
+      f.queue.process(q, async (job) => {
         runs++;
+        seen.push(job.data);
         if (fail) throw new Error('push service 503');
       });
-      const id = await f.queue.add(q, 'x', {}, { attempts: 2, backoffMs: 10 });
+      const id = await f.queue.add(q, 'x', { deliveryId: 'd-1' }, { attempts: 2, backoffMs: 10 });
       await waitFor(async () => (await f.queue.deadLetters(q)).length === 1);
       expect(runs).toBe(2);
       expect((await f.queue.deadLetters(q))[0].reason).toBe('push service 503');
@@ -117,6 +119,8 @@ export function queueContract(name: string, factory: () => Promise<QueueFixture>
       expect(await f.queue.replay(q, id)).toBe(true);
       await waitFor(() => runs === 3);
       await waitFor(async () => (await f.queue.deadLetters(q)).length === 0);
+      // Retries see the data as added; the replay sees it with `replayed: true`.
+      expect(seen).toEqual([{ deliveryId: 'd-1' }, { deliveryId: 'd-1' }, { deliveryId: 'd-1', replayed: true }]);
       expect(await f.queue.replay(q, 'no-such-job')).toBe(false);
     });
 

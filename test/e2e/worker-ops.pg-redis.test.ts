@@ -166,8 +166,9 @@ describe.skipIf(!(pgUp && redisUp))('worker processes: health, metrics and grace
     const text = await w.metrics();
     const v = (name: string, labels: Record<string, string>) => metricValue(text, name, labels);
     expect(v('qiao_jobs_processed_total', { queue: 'qiao-fanout' })).toBe(1);
-    expect(v('qiao_jobs_processed_total', { queue: 'qiao-email' })).toBe(1);
-    // 550 is permanent: failed at once, no retry, a dead letter.
+    // Both email rows go in one batch job (workers/delivery-transports.ts): the accepted one is sent,
+    // the 550 is permanent (failed at once, no retry), so the job ends a dead letter naming that row.
+    expect(v('qiao_jobs_processed_total', { queue: 'qiao-email' })).toBe(0);
     expect(v('qiao_jobs_failed_total', { queue: 'qiao-email' })).toBe(1);
     expect(v('qiao_jobs_retried_total', { queue: 'qiao-email' })).toBe(0);
     expect(v('qiao_dead_letters_total', { queue: 'qiao-email' })).toBe(1);
@@ -179,8 +180,8 @@ describe.skipIf(!(pgUp && redisUp))('worker processes: health, metrics and grace
     expect(v('qiao_queue_jobs', { queue: 'qiao-escalation', state: 'waiting' })).toBe(1);
     expect(v('qiao_queue_oldest_waiting_age_seconds', { queue: 'qiao-escalation' })).toBeGreaterThanOrEqual(1);
     expect(v('qiao_queue_oldest_waiting_age_seconds', { queue: 'qiao-email' })).toBe(0);
-    // BullMQ's own counts (Worker `metrics`): one email completed, one failed.
-    expect(v('qiao_queue_finished_jobs', { queue: 'qiao-email', state: 'completed' })).toBe(1);
+    // BullMQ's own counts (Worker `metrics`): the batch job failed.
+    expect(v('qiao_queue_finished_jobs', { queue: 'qiao-email', state: 'completed' })).toBe(0);
     expect(v('qiao_queue_finished_jobs', { queue: 'qiao-email', state: 'failed' })).toBe(1);
     expect(text).toContain('qiao_process_process_resident_memory_bytes');
 

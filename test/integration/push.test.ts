@@ -14,7 +14,7 @@ import { buildApp } from '../../src/app.ts';
 import type { Principal } from '../../src/auth/principal.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { priceAlertPayload } from '../../src/domain/alert-engine.ts';
-import { QUEUES, jobIds, type PushJob } from '../../src/queue/jobs.ts';
+import { QUEUES, jobIds, type DeliveryBatchJob, type DeliveryJob, type PushJob } from '../../src/queue/jobs.ts';
 import { MemoryQueue } from '../../src/queue/queue-memory.ts';
 import { DeliveriesRepo } from '../../src/store/deliveries-repo.ts';
 import { PushRepo } from '../../src/store/push-repo.ts';
@@ -248,8 +248,27 @@ describe('web push (local HTTPS push service)', () => {
     const { deliveryId } = await pushDelivery(u.userId, 'notice', { title: 'bad' });
     const row = await settledRow(deliveryId);
     expect(row).toMatchObject({ status: 'failed', reason: 'rejected', attempts: 1 });
-    const dead = await eventually(async () => (await n.queue.deadLetters(QUEUES.push)).find((d) => (d.data as PushJob).deliveryId === deliveryId));
+    const dead = await eventually(async () => (await n.queue.deadLetters(QUEUES.push)).find((d) => (d.data as DeliveryJob).deliveryId === deliveryId));
     expect(dead?.attempts).toBe(1);
+  });
+
+  it('a row that failed for good is sent again only by the replay of its dead letter, never by a duplicate job', async () => {
+    const u = await n.token('client12');
+    const s = ep.subscription();
+    await n.req('POST', '/api/push/subscriptions', { token: u.token, body: subBody(s) });
+    ep.respond(s.id, 400);
+    const { deliveryId, messageId } = await pushDelivery(u.userId, 'notice', { title: '仅重放' });
+    expect(await settledRow(deliveryId)).toMatchObject({ status: 'failed', reason: 'rejected', attempts: 1 });
+    // A duplicate (another job id, e.g. a sweep or a batch holding the same row): not a replay, no send.
+    await n.workers.ctx.push.handler({ id: 'dup', name: 'push', data: { deliveryId }, attempt: 1 });
+    expect(await deliveries.get(deliveryId)).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(ep.received.filter((r) => r.json?.id === messageId)).toHaveLength(0);
+    // The operator's replay: sent.
+    const dead = await eventually(async () => (await n.queue.deadLetters(QUEUES.push)).find((d) => (d.data as DeliveryJob).deliveryId === deliveryId));
+    expect(await n.queue.replay(QUEUES.push, dead!.id)).toBe(true);
+    expect(await eventually(async () => (await deliveries.get(deliveryId))?.status === 'sent', 10_000)).toBe(true);
+    await eventually(async () => ep.received.some((r) => r.json?.id === messageId));
+    expect(ep.received.filter((r) => r.json?.id === messageId)).toHaveLength(1);
   });
 
   it('a job run again after the row was sent (replay, duplicate) does not push again', async () => {
@@ -263,6 +282,44 @@ describe('web push (local HTTPS push service)', () => {
     await eventually(async () => (await n.queue.pendingCount(QUEUES.push)) === 0);
     expect(ep.received.filter((r) => r.json?.id === messageId)).toHaveLength(1);
     expect((await deliveries.get(deliveryId))?.attempts).toBe(1);
+  });
+
+  it('a batch job (a fanout makes them for push): each row once; a row answered 500 goes to a job of its own and is sent; a row answered 400 fails and dead-letters the batch, naming it', async () => {
+    const rows: Array<{ id: string; messageId: string; sub: BrowserSubscription }> = [];
+    for (const login of ['client1', 'client2', 'client3', 'inst1']) {
+      const u = await n.token(login);
+      const sub = ep.subscription();
+      await n.req('POST', '/api/push/subscriptions', { token: u.token, body: subBody(sub) });
+      const { pub } = await n.app.qiao.publisher.publish(admin, { channel: `inbox.${u.userId}`, kind: 'notice', payload: { title: `批量 ${login}` } }, { trusted: true });
+      await deliveries.insertMany([{ messageId: pub.id, userId: u.userId, transport: 'push', status: 'queued' }]);
+      rows.push({ id: (await deliveries.find(pub.id, u.userId, 'push'))!.id, messageId: pub.id, sub });
+    }
+    ep.respond(rows[1].sub.id, 500);
+    ep.respond(rows[2].sub.id, 400);
+    const ids = rows.map((r) => r.id);
+    await n.queue.add<PushJob>(QUEUES.push, 'push-batch', { deliveryIds: ids }, { jobId: jobIds.deliveryBatch('push', ids) });
+    const settled = await Promise.all(ids.map(settledRow));
+    expect(settled.map((r) => r.status)).toEqual(['sent', 'sent', 'failed', 'sent']);
+    expect(settled[1].attempts).toBe(2);
+    expect(settled[2]).toMatchObject({ reason: 'rejected', attempts: 1 });
+    const arrived = (r: (typeof rows)[number]) => ep.received.filter((x) => x.json?.id === r.messageId).length;
+    expect([rows[0], rows[1], rows[3]].map(arrived)).toEqual([1, 1, 1]);
+    const dead = await eventually(async () => (await n.queue.deadLetters(QUEUES.push)).find((d) => (d.data as DeliveryBatchJob).deliveryIds?.[0] === ids[0]));
+    expect(dead?.attempts).toBe(1);
+    expect(dead?.reason).toContain(ids[2]);
+    expect(dead?.reason).not.toContain(ids[1]);
+    // The batch again (a replay, a duplicate): sent rows cannot be claimed again, nothing is pushed twice.
+    await n.workers.ctx.push.handler({ id: 'again', name: 'push-batch', data: { deliveryIds: [ids[0], ids[1], ids[3]] }, attempt: 1 });
+    expect([rows[0], rows[1], rows[3]].map(arrived)).toEqual([1, 1, 1]);
+    expect((await deliveries.get(ids[0]))?.attempts).toBe(1);
+  });
+
+  it('refuses a malformed batch job for good: no ids, too many, or an id that is not a uuid', async () => {
+    const h = n.workers.ctx.push.handler;
+    const job = (deliveryIds: unknown) => ({ id: 'bad', name: 'push-batch', data: { deliveryIds } as never, attempt: 1 });
+    await expect(h(job([]))).rejects.toMatchObject({ name: 'UnrecoverableJobError' });
+    await expect(h(job(Array.from({ length: 1001 }, () => randomUUID())))).rejects.toThrow(/1–1000 valid deliveryIds/);
+    await expect(h(job([randomUUID(), 'not-a-uuid']))).rejects.toThrow(/valid deliveryIds/);
   });
 });
 
