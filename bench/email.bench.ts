@@ -31,6 +31,7 @@ import { SmtpSink } from '../test/helpers/smtp-sink.ts';
 import { REPO_ROOT, installCleanup, readCpuSeconds, spawnNode, stopChild } from './lib/proc.ts';
 import { deleteRedisPrefix } from './lib/redis-prefix.ts';
 import { EMAIL_BATCH } from '../workers/delivery-transports.ts';
+import { deliveryJobs } from '../workers/enqueue.ts';
 
 interface Options {
   emails: number;
@@ -196,16 +197,7 @@ async function main(): Promise<void> {
         const chunk = list.slice(i, i + 1000);
         const now = performance.now();
         for (const id of chunk) at.set(id, now);
-        const jobs = [];
-        for (let k = 0; k < chunk.length; k += o.batch) {
-          const part = chunk.slice(k, k + o.batch);
-          jobs.push(
-            part.length === 1
-              ? { name: 'email', data: { deliveryId: part[0] } as object, opts: { jobId: jobIds.email(part[0]), attempts: 8, backoffMs: 2000 } }
-              : { name: 'email-batch', data: { deliveryIds: part } as object, opts: { jobId: jobIds.deliveryBatch('email', part), attempts: 8, backoffMs: 2000 } },
-          );
-        }
-        await queue.addBulk(QUEUES.email, jobs);
+        await queue.addBulk(QUEUES.email, deliveryJobs('email', chunk, o.batch, { attempts: 8, backoffMs: 2000 }));
       }
     };
     const enqueuedAt = new Map<string, number>();

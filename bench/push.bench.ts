@@ -35,6 +35,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import webPush from 'web-push';
 import { PUSH_BATCH } from '../workers/delivery-transports.ts';
+import { deliveryJobs } from '../workers/enqueue.ts';
 import { PushEncryptor } from '../workers/transports/push-encryption.ts';
 import { WebPushTransport, type PushTarget } from '../workers/transports/push-transport.ts';
 import { REPO_ROOT, installCleanup, spawnNode, stopChild } from './lib/proc.ts';
@@ -271,11 +272,7 @@ async function workerPhase(o: Options, cert: string, subs: Array<{ endpoint: str
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     // As the fanout enqueues them (workers/enqueue.ts): `--batch` rows per job (1: a job per row).
-    const jobs = [];
-    for (let i = 0; i < deliveryIds.length; i += o.batch) {
-      const part = deliveryIds.slice(i, i + o.batch);
-      jobs.push(part.length === 1 ? { name: 'push', data: { deliveryId: part[0] } as object, opts: { jobId: `push-${part[0]}` } } : { name: 'push-batch', data: { deliveryIds: part } as object, opts: { jobId: `push-batch-${part[0]}-${part.length}` } });
-    }
+    const jobs = deliveryJobs('push', deliveryIds, o.batch);
     for (let i = 0; i < jobs.length; i += 1000) await queue.addBulk(QUEUES.push, jobs.slice(i, i + 1000));
     const enqueueS = (performance.now() - t0) / 1000;
     await finished;

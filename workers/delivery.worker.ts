@@ -1,13 +1,13 @@
 /**
  * The one delivery worker every transport (email, web push, SMS) runs on: one job per delivery row
- * (`{deliveryId}`, job id `<transport>-<deliveryId>`). The transport (workers/transports/
+ * (`{deliveryId}`, job id `<transport>-<deliveryId>`), or per batch of rows (below). The transport (workers/transports/
  * delivery-transport.ts) renders and sends; this file owns the row:
  *
  * 1. Claim (queued → sending, attempts + 1; failed → sending only on an operator's replay of the dead
  *    letter, `replayed` in the job data) with a conditional UPDATE, so a retried, duplicated or
- *    stalled-and-rerun job never sends twice, nor sends a row that failed for good. Concurrent jobs share one claim statement per
- *    event-loop turn (Coalescer + DeliveriesRepo.claimManyWithContext): that is what lets one process
- *    send hundreds a second. Rows the batch could not take go the single-row way: a settled row
+ *    stalled-and-rerun job never sends twice, nor sends a row that failed for good. Concurrent jobs
+ *    share one claim statement per event-loop turn (Coalescer + DeliveriesRepo.claimManyWithContext):
+ *    that is what lets one process send hundreds a second. Rows the batch could not take go the single-row way: a settled row
  *    (sent, suppressed, held…) is left alone; one under another worker's live lease is waited for;
  *    one whose lease ran out is a takeover, and the transport's `onTakeover` decides ('resend', or
  *    'dead-letter': failed 'unknown-outcome' for an admin; QIAO_EMAIL_ON_CRASH for email).
@@ -17,7 +17,7 @@
  *    + UnrecoverableJobError (dead letter at once) | retryable → back to queued and rethrow (the
  *    queue retries with backoff), failed 'retries-exhausted' on the last attempt.
  *
- * Batch jobs (`{deliveryIds}`, a fanout's push rows): each row goes through the same steps as a job of
+ * Batch jobs (`{deliveryIds}`, a fanout's email and push rows): each row goes through the same steps as a job of
  * its own would, at most `batchRows` rows of the process at once. A row that needs another try (a
  * retryable outcome, another worker's lease, a failing statement) is handed to a single-row job
  * (`requeue`, with the first backoff); rows that failed for good are marked failed and named by the
@@ -30,6 +30,7 @@
  */
 import type { FastifyBaseLogger } from 'fastify';
 import { isQiaoError } from '../src/errors/codes.ts';
+import type { DeliveryBatchJob, DeliveryJob } from '../src/queue/jobs.ts';
 import { UnrecoverableJobError, type Job, type JobHandler } from '../src/queue/queue.ts';
 import { TERMINAL, type ClaimedContext, type DeliveriesRepo, type DeliveryRow } from '../src/store/deliveries-repo.ts';
 import type { MessageRow } from '../src/store/recipients-repo.ts';
@@ -76,8 +77,8 @@ export interface DeliveryWorkerDeps {
 
 export type OutcomeName = 'sent' | 'suppressed' | 'failed' | 'retried' | 'skipped';
 
-/** What a delivery job carries: one row, or a batch of rows (src/queue/jobs.ts). */
-export type DeliveryJobData = { deliveryId: string } | { deliveryIds: string[] };
+/** What a delivery job carries: one row, or a batch of rows. */
+export type DeliveryJobData = DeliveryJob | DeliveryBatchJob;
 
 /** Most rows a batch job may carry (the fanout makes batches of DELIVERY_TRANSPORTS[t].batch). */
 export const MAX_BATCH_ROWS = 1000;
@@ -239,7 +240,7 @@ export function deliveryWorker(t: DeliveryTransport, deps: DeliveryWorkerDeps): 
     if (ids.length === 0 || ids.length > MAX_BATCH_ROWS || !ids.every((id) => typeof id === 'string' && UUID_RE.test(id))) {
       throw new UnrecoverableJobError(`${t.name} batch job needs 1–${MAX_BATCH_ROWS} valid deliveryIds`);
     }
-    const dead: string[] = [];
+    const dead: Array<{ id: string; why: string }> = [];
     const handOver: string[] = [];
     // Each row as the first attempt of its own job: a retryable outcome releases the row (queued) and
     // the row's next try is a single-row job with the queue's full attempts.
@@ -250,7 +251,7 @@ export function deliveryWorker(t: DeliveryTransport, deps: DeliveryWorkerDeps): 
           try {
             await one({ ...first, data: { deliveryId: id } }, id, replayed);
           } catch (e) {
-            if (isUnrecoverable(e)) dead.push(`${id}: ${(e as Error).message}`);
+            if (isUnrecoverable(e)) dead.push({ id, why: (e as Error).message });
             else handOver.push(id);
           }
         }),
@@ -259,7 +260,11 @@ export function deliveryWorker(t: DeliveryTransport, deps: DeliveryWorkerDeps): 
     const requeue = deps.requeue;
     const lost = (await Promise.allSettled(handOver.map((id) => requeue(id, REQUEUE_DELAY_MS)))).filter((r) => r.status === 'rejected').length;
     if (lost) throw new Error(`${t.name} batch: ${lost} of ${handOver.length} rows could not be handed to retry jobs; the batch runs again`);
-    if (dead.length) throw new UnrecoverableJobError(`${dead.length} of ${ids.length} ${t.name} deliveries failed: ${dead.join('; ')}`.slice(0, 2000));
+    if (dead.length) {
+      // Every failed id first (an admin finds the rows by them), then the distinct reasons.
+      const reasons = [...new Set(dead.map((d) => d.why))].join('; ');
+      throw new UnrecoverableJobError(`${dead.length} of ${ids.length} ${t.name} deliveries failed for good (${dead.map((d) => d.id).join(', ')}): ${reasons}`.slice(0, 4000));
+    }
   }
 
   const handler = async (job: Job<DeliveryJobData>): Promise<void> => {

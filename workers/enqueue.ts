@@ -1,13 +1,27 @@
 /** Enqueueing delivery jobs: stable job ids, so enqueueing the same row twice is harmless. */
 import { SENT_TRANSPORTS, type SentTransport } from '../src/domain/routing.ts';
 import { DELIVERY_QUEUES, jobIds, type DeliveryBatchJob, type DeliveryJob } from '../src/queue/jobs.ts';
-import type { BulkJob, JobQueue } from '../src/queue/queue.ts';
+import type { BulkJob, JobOptions, JobQueue } from '../src/queue/queue.ts';
 import type { WorkerContext } from './context.ts';
 import { DELIVERY_TRANSPORTS } from './delivery-transports.ts';
 
 export const WORKER_TRANSPORTS = SENT_TRANSPORTS;
 
 const isSent = (t: string): t is SentTransport => (SENT_TRANSPORTS as readonly string[]).includes(t);
+
+/** The jobs for `ids` of transport `t`, `batch` rows to a job (a lone row gets its single-row job). */
+export function deliveryJobs(t: SentTransport, ids: string[], batch: number, opts: JobOptions = {}): Array<BulkJob<DeliveryJob | DeliveryBatchJob>> {
+  const jobs: Array<BulkJob<DeliveryJob | DeliveryBatchJob>> = [];
+  for (let i = 0; i < ids.length; i += Math.max(1, batch)) {
+    const part = ids.slice(i, i + Math.max(1, batch));
+    jobs.push(
+      part.length === 1
+        ? { name: t, data: { deliveryId: part[0] }, opts: { jobId: jobIds.delivery(t, part[0]), ...opts } }
+        : { name: `${t}-batch`, data: { deliveryIds: part }, opts: { jobId: jobIds.deliveryBatch(t, part), ...opts } },
+    );
+  }
+  return jobs;
+}
 
 /**
  * Jobs for queued delivery rows: a job per row, or per batch of up to the transport's `batch` rows
@@ -27,16 +41,7 @@ export async function enqueueDeliveries(ctx: WorkerContext, rows: Array<{ id: st
   let n = 0;
   for (const [t, ids] of idsByTransport) {
     const entry = DELIVERY_TRANSPORTS[t];
-    const opts = entry.jobOptions(ctx);
-    const jobs: Array<BulkJob<DeliveryJob | DeliveryBatchJob>> = [];
-    for (let i = 0; i < ids.length; i += entry.batch) {
-      const part = ids.slice(i, i + entry.batch);
-      jobs.push(
-        part.length === 1
-          ? { name: t, data: { deliveryId: part[0] }, opts: { jobId: jobIds.delivery(t, part[0]), ...opts } }
-          : { name: `${t}-batch`, data: { deliveryIds: part }, opts: { jobId: jobIds.deliveryBatch(t, part), ...opts } },
-      );
-    }
+    const jobs = deliveryJobs(t, ids, entry.batch, entry.jobOptions(ctx));
     byTransport.set(t, jobs);
     n += jobs.length;
   }

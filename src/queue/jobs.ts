@@ -8,7 +8,7 @@ import type { SentTransport } from '../domain/routing.ts';
 export const QUEUES = {
   /** One job per publication: decide, per recipient, which transports to use. */
   fanout: 'qiao-fanout',
-  /** One job per email delivery row. */
+  /** Email delivery rows: one job per row, or per batch of rows from a fanout (DeliveryBatchJob). */
   email: 'qiao-email',
   /** Web-push delivery rows: one job per row, or per batch of rows from a fanout (DeliveryBatchJob). */
   push: 'qiao-push',
@@ -40,7 +40,7 @@ export interface DeliveryJob {
   replayed?: boolean;
 }
 /**
- * Several delivery rows of one transport in one job (a fanout's push rows): the worker sends each as a
+ * Several delivery rows of one transport in one job (a fanout's email and push rows): the worker sends each as a
  * job of its own would, then hands the rows that need another try to single-row jobs (`jobIds.delivery`)
  * and fails the batch job (a dead letter naming them) for rows that failed for good. Fewer jobs is
  * what makes a 100,000-recipient fanout fit in seconds: BullMQ's cost is per job.
@@ -50,7 +50,7 @@ export interface DeliveryBatchJob {
   /** As DeliveryJob.replayed. */
   replayed?: boolean;
 }
-export type EmailJob = DeliveryJob;
+export type EmailJob = DeliveryJob | DeliveryBatchJob;
 export type PushJob = DeliveryJob | DeliveryBatchJob;
 export type SmsJob = DeliveryJob;
 
