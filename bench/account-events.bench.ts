@@ -18,7 +18,7 @@
  * database is ANALYZEd, as autovacuum would have done on a live system (this machine runs Postgres
  * without it). `--hubs N` runs N hub processes on the same database and Redis, sockets and batches
  * round-robin over them. Diagnostics: BENCH_HUB_PROF=dir (CPU profiles), BENCH_HUB_NODE_ARGS='--trace-gc'
- * (node flags of the hubs), BENCH_PG_LOG=1 (Postgres logs each statement with its duration).
+ * (node flags of the hubs), BENCH_RECEIVER_NODE_ARGS (the same for the receiver processes), BENCH_PG_LOG=1 (Postgres logs each statement with its duration).
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
@@ -148,7 +148,13 @@ async function main(): Promise<void> {
     const per = Math.ceil(withTokens.length / RECEIVERS);
     await Promise.all(
       Array.from({ length: RECEIVERS }, async (_, r) => {
-        const cp = spawnNode({ script: 'bench/lib/account-receiver.ts', cpu: `0-${Math.max(0, os.cpus().length - 1)}`, logFile: 'inherit', ipc: true });
+        const cp = spawnNode({
+          script: 'bench/lib/account-receiver.ts',
+          cpu: `0-${Math.max(0, os.cpus().length - 1)}`,
+          logFile: 'inherit',
+          ipc: true,
+          nodeArgs: process.env.BENCH_RECEIVER_NODE_ARGS ? process.env.BENCH_RECEIVER_NODE_ARGS.split(' ') : [],
+        });
         receivers.push(cp);
         const ready = nextMessage(cp, 'ready', 300_000);
         cp.send({ t: 'connect', bases, clients: withTokens.slice(r * per, (r + 1) * per), offset: r * per });
@@ -159,12 +165,12 @@ async function main(): Promise<void> {
     const report = async () => {
       const all = await Promise.all(
         receivers.map((cp) => {
-          const got = nextMessage(cp, 'report', 60_000) as Promise<{ received: number; latencies: number[] }>;
+          const got = nextMessage(cp, 'report', 60_000) as Promise<{ received: number; latencies: number[]; slow: Array<[number, number]>; pauses: Array<[number, number]> }>;
           cp.send({ t: 'report' });
           return got;
         }),
       );
-      return { received: all.reduce((a, x) => a + x.received, 0), latencies: all.flatMap((x) => x.latencies) };
+      return { received: all.reduce((a, x) => a + x.received, 0), latencies: all.flatMap((x) => x.latencies), slow: all.flatMap((x) => x.slow), pauses: all.flatMap((x) => x.pauses) };
     };
     log(`${withTokens.length} sockets connected and subscribed, in ${RECEIVERS} receiver processes`);
 
@@ -230,10 +236,10 @@ async function main(): Promise<void> {
     const elapsed = await run('m', SECONDS);
     await Promise.all(inflight);
     const ingestDone = (performance.now() - t0) / 1000;
-    let { received, latencies } = await report();
+    let { received, latencies, slow, pauses } = await report();
     for (let i = 0; i < 100 && latencies.length < postedMeasured - refused; i++) {
       await sleep(100);
-      ({ received, latencies } = await report());
+      ({ received, latencies, slow, pauses } = await report());
     }
     measure(false);
     const got = received - receivedBefore;
@@ -248,6 +254,14 @@ async function main(): Promise<void> {
     answers.sort((a, b) => a - b);
     log(`batch answered (commit + relay to the bus) p50 ${f(pct(answers, 50))} ms, p99 ${f(pct(answers, 99))} ms`);
     log(`send window ${elapsed.toFixed(2)} s, all answered after ${ingestDone.toFixed(2)} s; socket messages in window ${got}; target p99 ≤ 50 ms: ${pct(latencies, 99) <= 50 ? 'met' : 'NOT met'}`);
+    // Whether the receivers measured their own pauses: slow messages received during or just after
+    // one of their GC pauses of 5 ms or more.
+    const long = pauses.filter(([, ms]) => ms >= 5);
+    const afterPause = slow.filter(([at]) => long.some(([start, ms]) => at >= start && at <= start + ms + 20)).length;
+    log(
+      `receivers: ${pauses.length} GC pauses (${long.length} of 5 ms or more, longest ${f(Math.max(0, ...pauses.map(([, ms]) => ms)))} ms); ` +
+        `socket messages over 50 ms: ${slow.length}, of which ${afterPause} arrived during or within 20 ms after such a pause`,
+    );
     if (latencies.length < postedMeasured - refused) log(`LOST: ${postedMeasured - refused - latencies.length} events not received`);
   } finally {
     for (const cp of receivers) cp.disconnect();

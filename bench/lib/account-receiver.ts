@@ -5,11 +5,12 @@
  *
  *   bench → { t: 'connect', bases, clients: [{ id, token }] }   reply { t: 'ready', count }
  *   bench → { t: 'measure', on }                                 (latencies of events 'm-…' while on)
- *   bench → { t: 'report' }                                      reply { t: 'report', received, latencies }
+ *   bench → { t: 'report' }                                      reply { t: 'report', received, latencies, slow, pauses }
  *
  * latency = receipt time at the socket − the event's `time` (the wall time its batch was sent; one machine,
  * one clock).
  */
+import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { io as ioConnect, type Socket } from 'socket.io-client';
 
 type FromBench =
@@ -21,6 +22,13 @@ const sockets: Socket[] = [];
 const latencies: number[] = [];
 let received = 0;
 let measuring = false;
+/** While measuring: socket messages over 50 ms [wall time of receipt, latency], and this process's GC pauses [wall start, ms]. */
+const slow: Array<[number, number]> = [];
+const pauses: Array<[number, number]> = [];
+new PerformanceObserver((list) => {
+  if (!measuring) return;
+  for (const e of list.getEntries()) pauses.push([performance.timeOrigin + e.startTime, e.duration]);
+}).observe({ entryTypes: ['gc'] });
 
 async function connect(bases: string[], clients: Array<{ id: string; token: string }>, offset: number): Promise<void> {
   for (let i = 0; i < clients.length; i += 100) {
@@ -33,7 +41,11 @@ async function connect(bases: string[], clients: Array<{ id: string; token: stri
           for (const one of (Array.isArray(p) ? p : [p]) as Array<{ t: string; payload?: { time?: string; eventId?: string } }>) {
             if (one.t !== 'msg' || !one.payload?.time) continue;
             received++;
-            if (measuring && one.payload.eventId?.startsWith('m-')) latencies.push(now - Date.parse(one.payload.time));
+            if (measuring && one.payload.eventId?.startsWith('m-')) {
+              const ms = now - Date.parse(one.payload.time);
+              latencies.push(ms);
+              if (ms > 50) slow.push([now, ms]);
+            }
           }
         });
         await new Promise<void>((resolve, reject) => {
@@ -56,7 +68,7 @@ process.on('message', (m: FromBench) => {
   } else if (m.t === 'measure') {
     measuring = m.on;
   } else if (m.t === 'report') {
-    process.send?.({ t: 'report', received, latencies });
+    process.send?.({ t: 'report', received, latencies, slow, pauses });
   }
 });
 process.on('disconnect', () => {
