@@ -128,6 +128,7 @@ export interface FanoutStats {
   rows: number;
   /** Recipient × transport pairs without a row (not chosen by the recipient's preferences). */
   notChosen: number;
+  /** Delivery jobs added (email and push rows go 25 to a job: workers/delivery-transports.ts). */
   jobs: number;
 }
 
