@@ -22,7 +22,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { and, eq, sql } from 'drizzle-orm';
 import pg from 'pg';
-import { QUEUES, jobIds } from '../src/queue/jobs.ts';
+import { QUEUES } from '../src/queue/jobs.ts';
 import { BullQueue } from '../src/queue/queue-bullmq.ts';
 import { openPostgres } from '../src/store/db.ts';
 import { deliveries, messages, users } from '../src/store/schema/index.ts';

@@ -31,21 +31,21 @@ export interface TransportEntry {
 export const PUSH_BATCH = 25;
 export const EMAIL_BATCH = 25;
 
-function deps(ctx: WorkerContext, t: SentTransport, jobOptions: { attempts?: number; backoffMs?: number }): DeliveryWorkerDeps {
+function deps(ctx: WorkerContext, t: SentTransport): DeliveryWorkerDeps {
   return {
     logger: ctx.logger,
     deliveries: ctx.deliveries,
     leaseMs: ctx.config.delivery.leaseMs,
     message: ctx.message,
     displayName: ctx.displayName,
-    requeue: requeueDelivery(ctx.queue, t, jobOptions),
+    requeue: requeueDelivery(ctx.queue, t, DELIVERY_TRANSPORTS[t].jobOptions(ctx)),
     batchRows: DELIVERY_TRANSPORTS[t].concurrency(ctx),
   };
 }
 
 export const DELIVERY_TRANSPORTS: Record<SentTransport, TransportEntry> = {
   email: {
-    worker: (ctx) => deliveryWorker(emailDelivery(ctx.mail, ctx.config.delivery), deps(ctx, 'email', DELIVERY_TRANSPORTS.email.jobOptions(ctx))),
+    worker: (ctx) => deliveryWorker(emailDelivery(ctx.mail, ctx.config.delivery), deps(ctx, 'email')),
     concurrency: (ctx) => ctx.config.delivery.emailConcurrency,
     jobOptions: (ctx) => ({ attempts: ctx.config.delivery.emailAttempts, backoffMs: ctx.config.delivery.emailBackoffMs }),
     batch: EMAIL_BATCH,
@@ -58,7 +58,7 @@ export const DELIVERY_TRANSPORTS: Record<SentTransport, TransportEntry> = {
     batch: PUSH_BATCH,
   },
   sms: {
-    worker: (ctx) => deliveryWorker(smsDelivery(ctx.sms, ctx.config.sms), { ...deps(ctx, 'sms', DELIVERY_TRANSPORTS.sms.jobOptions(ctx)), gate: smsDailyCap(ctx.deliveries, ctx.config.sms.dailyCap, ctx.now) }),
+    worker: (ctx) => deliveryWorker(smsDelivery(ctx.sms, ctx.config.sms), { ...deps(ctx, 'sms'), gate: smsDailyCap(ctx.deliveries, ctx.config.sms.dailyCap, ctx.now) }),
     concurrency: (ctx) => ctx.config.sms.concurrency,
     jobOptions: (ctx) => ({ attempts: ctx.config.sms.attempts, backoffMs: ctx.config.sms.backoffMs }),
     batch: 1,

@@ -244,12 +244,12 @@ export function deliveryWorker(t: DeliveryTransport, deps: DeliveryWorkerDeps): 
     const handOver: string[] = [];
     // Each row as the first attempt of its own job: a retryable outcome releases the row (queued) and
     // the row's next try is a single-row job with the queue's full attempts.
-    const first: Job<{ deliveryId: string }> = { ...job, data: { deliveryId: '' }, attempt: 1, attempts: Math.max(2, t.attempts) };
+    const attempts = Math.max(2, t.attempts);
     await Promise.all(
       (ids as string[]).map((id) =>
         slots.run(async () => {
           try {
-            await one({ ...first, data: { deliveryId: id } }, id, replayed);
+            await one({ ...job, data: { deliveryId: id }, attempt: 1, attempts }, id, replayed);
           } catch (e) {
             if (isUnrecoverable(e)) dead.push({ id, why: (e as Error).message });
             else handOver.push(id);

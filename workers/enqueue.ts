@@ -37,15 +37,14 @@ export async function enqueueDeliveries(ctx: WorkerContext, rows: Array<{ id: st
     if (!list) idsByTransport.set(r.transport, (list = []));
     list.push(r.id);
   }
-  const byTransport = new Map<SentTransport, Array<BulkJob<DeliveryJob | DeliveryBatchJob>>>();
   let n = 0;
-  for (const [t, ids] of idsByTransport) {
-    const entry = DELIVERY_TRANSPORTS[t];
-    const jobs = deliveryJobs(t, ids, entry.batch, entry.jobOptions(ctx));
-    byTransport.set(t, jobs);
-    n += jobs.length;
-  }
-  await Promise.all([...byTransport].map(([t, jobs]) => ctx.queue.addBulk(DELIVERY_QUEUES[t], jobs)));
+  await Promise.all(
+    [...idsByTransport].map(([t, ids]) => {
+      const jobs = deliveryJobs(t, ids, DELIVERY_TRANSPORTS[t].batch, DELIVERY_TRANSPORTS[t].jobOptions(ctx));
+      n += jobs.length;
+      return ctx.queue.addBulk(DELIVERY_QUEUES[t], jobs);
+    }),
+  );
   return n;
 }
 

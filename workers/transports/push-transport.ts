@@ -126,9 +126,10 @@ export class WebPushTransport implements PushTransport {
   }
 
   async send(target: PushTarget, payload: string, opts: PushOptions): Promise<PushOutcome> {
-    const sub = { endpoint: target.endpoint, keys: { p256dh: target.p256dh, auth: target.auth } };
-    const base = { TTL: opts.ttlS, urgency: opts.urgency, ...(opts.topic ? { topic: opts.topic } : {}) };
-    if (this.strategy === 'web-push') return this.sendWithWebPush(sub, payload, base);
+    if (this.strategy === 'web-push') {
+      const sub = { endpoint: target.endpoint, keys: { p256dh: target.p256dh, auth: target.auth } };
+      return this.sendWithWebPush(sub, payload, { TTL: opts.ttlS, urgency: opts.urgency, ...(opts.topic ? { topic: opts.topic } : {}) });
+    }
     let url: URL;
     let body: Buffer;
     try {
@@ -136,7 +137,7 @@ export class WebPushTransport implements PushTransport {
       if (url.protocol !== 'https:') throw new Error('the endpoint must be an https URL');
       if (!Number.isInteger(opts.ttlS) || opts.ttlS < 0) throw new Error('TTL must be a whole number of seconds, at least 0');
       if (!URGENCIES.has(opts.urgency)) throw new Error(`unknown urgency ${String(opts.urgency)}`);
-      if (opts.topic !== undefined && !/^[A-Za-z0-9_-]{1,32}$/.test(opts.topic)) throw new Error('topic must be 1–32 URL-safe base64 characters');
+      if (opts.topic && !/^[A-Za-z0-9_-]{1,32}$/.test(opts.topic)) throw new Error('topic must be 1–32 URL-safe base64 characters');
       body = this.encryptor.encrypt(target.p256dh, target.auth, payload);
     } catch (e) {
       return { result: 'rejected', status: 0, detail: `bad subscription or options: ${(e as Error).message}` };
