@@ -80,8 +80,11 @@ export function archiveContract(name: string, factory: () => Promise<ArchiveFixt
       );
       await archive.append(rec({ conversationId: randomUUID().toUpperCase(), subjects: ['b', 'a', 'b'], body: { at: new Date(), list: [1, undefined, 3], skip: undefined } }));
       await archive.append(rec({ recordedAt: new Date('2010-02-03T04:05:06.789Z') }));
+      // Bodies printed by the canonical walk rather than natively: a toJSON value, index-like keys, NaN.
+      await archive.append(rec({ body: { amount: { toJSON: () => '1700.50', b: 1 }, '10': 'ten', '9': 'nine', ratio: NaN, list: [{ d: 1, c: 2 }] } }));
       const rows = await db().select().from(archiveRecords).orderBy(asc(archiveRecords.seq));
-      expect(rows.length).toBeGreaterThanOrEqual(3);
+      expect(rows.length).toBeGreaterThanOrEqual(4);
+      expect(rows[rows.length - 1].body).toEqual({ amount: '1700.50', '10': 'ten', '9': 'nine', ratio: null, list: [{ c: 2, d: 1 }] });
       for (const r of rows) expect(recordHash(r.prevHash, r), `seq ${r.seq}`).toBe(r.hash);
       const report = await verifyArchive(db());
       expect(report).toMatchObject({ ok: true, problemCount: 0, firstBrokenSeq: null, checked: rows.length, lastSeq: rows[rows.length - 1].seq });

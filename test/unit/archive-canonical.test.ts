@@ -33,7 +33,29 @@ const samples: unknown[] = [
   [1, undefined, null, 'x', [2, [3]], { b: 1, a: 2 }],
   { z: 1, a: { y: [{ d: 4, c: 3 }], x: undefined }, m: null, '键': '值', 'a b': new Date('2026-12-04T08:00:00.123Z') },
   { channel: 'account.8a3f', offset: 12, payload: { title: '成交回报：买入 贵州茅台(600519.SH) 100 股', price: 1700.5, tags: ['a', 'b'] } },
+  // Already in order at every level (printed as is), and in order above an unsorted level.
+  { a: 1, b: [{ c: 2, d: { e: 3 } }], f: 'g' },
+  { a: 1, b: [{ c: 2 }, { e: 3, d: 4 }], f: 'g' },
+  // Keys an object lists first whatever their insertion order (array indexes), and look-alikes.
+  { '10': 'ten', '9': 'nine', a: 1, '1a': 2, '-1': 3, '01': 4 },
+  JSON.parse('{"__proto__": {"b": 1, "a": 2}, "z": 0, "constructor": "x"}'),
+  Object.assign(Object.create(null), { b: 2, a: 1 }),
+  { n: NaN, i: -Infinity, z: -0, big: 1e21, small: 5e-324, arr: [NaN, undefined, null] },
+  { when: new Date('2026-12-04T08:00:00.123Z'), nested: [{ when: new Date(0) }] },
+  // Values native printing would treat differently: the walk decides them.
+  { j: { toJSON: () => 'custom', b: 1, a: 2 } },
+  { boxed: Object('str'), num: Object(5) },
+  { m: new Map([['a', 1]]), inst: new (class P { b = 1; a = 2; })() },
+  { f: () => 1, s: Symbol('s'), u: undefined, k: 'v' },
 ];
+
+/** 150 levels of unsorted nesting: past the native view's depth, printed by the walk. */
+function deep(n: number): unknown {
+  let v: unknown = { z: 'end', a: 0 };
+  for (let i = 0; i < n; i++) v = { z: i, a: v };
+  return v;
+}
+samples.push(deep(150), deep(20));
 
 const fields = (over: Partial<ChainFields> = {}): ChainFields => ({
   seq: 41,
@@ -53,6 +75,14 @@ const fields = (over: Partial<ChainFields> = {}): ChainFields => ({
 describe('archive canonical JSON', () => {
   it('prints every sample exactly as the first implementation did', () => {
     for (const v of samples) expect(canonicalJson(v)).toBe(reference(v));
+  });
+
+  it('leaves the value it prints untouched (a sorted view is a copy)', () => {
+    const v = { b: { d: 1, c: [{ y: 1, x: 2 }] }, a: 0 };
+    const before = JSON.stringify(v);
+    canonicalJson(v);
+    expect(JSON.stringify(v)).toBe(before);
+    expect(Object.keys(v)).toEqual(['b', 'a']);
   });
 
   it('the split around seq joins to the whole canonical record, so hashing after the split is the same hash', () => {
