@@ -321,7 +321,9 @@ export class AccountEventsService {
   }
 }
 
+/** `o` without its undefined fields, as a new object (deleting would turn `o` into a slow dictionary object). */
 function strip<T extends Record<string, unknown>>(o: T): T {
-  for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
-  return o;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(o)) if (o[k] !== undefined) out[k] = o[k];
+  return out as T;
 }

@@ -145,9 +145,13 @@ export class Publisher {
     }
   }
 
-  /** Size, authorisation (audited when refused), payload and storability checks shared by every path. */
-  private async check(p: Principal, req: PublishRequest, trusted: boolean): Promise<ResolvedChannel> {
-    const size = Buffer.byteLength(JSON.stringify(req.payload ?? null));
+  /**
+   * Size, authorisation (audited when refused), payload and storability checks shared by every path.
+   * Returns the resolved channel and the payload's JSON (what the store writes, made once here).
+   */
+  private async check(p: Principal, req: PublishRequest, trusted: boolean): Promise<ResolvedChannel & { payloadJson: string }> {
+    const payloadJson = JSON.stringify(req.payload ?? null) ?? 'null';
+    const size = Buffer.byteLength(payloadJson);
     if (size > this.d.maxPayloadBytes) {
       throw new QiaoError('QIAO_PAYLOAD_TOO_LARGE', `Payload is ${size} bytes; the limit is ${this.d.maxPayloadBytes}`);
     }
@@ -159,12 +163,12 @@ export class Publisher {
       }
       throw e;
     });
-    if (hasUnstorableText(req.payload)) {
+    if (UNSTORABLE_JSON.test(payloadJson)) {
       // Postgres text/jsonb cannot hold U+0000 or unpaired surrogates: refuse it here instead of
       // failing in the store and telling the client to retry something that can never succeed.
       throw new QiaoError('QIAO_BAD_PUBLICATION', 'Text must not contain NUL characters or unpaired UTF-16 surrogates');
     }
-    return r;
+    return { ...r, payloadJson };
   }
 
   /**
@@ -207,6 +211,7 @@ export class Publisher {
           kind: req.kind as string,
           senderId: p.id,
           payload: req.payload,
+          payloadJson: r.payloadJson,
           idempotencyKey: req.idempotencyKey,
           // A person's or a source's key must name one request; services retry their own keys.
           strictIdempotency: popts.trusted !== true,
@@ -268,6 +273,7 @@ export class Publisher {
           kind: req.kind as string,
           senderId: p.id,
           payload: req.payload,
+          payloadJson: r.payloadJson,
           subjects: r.parsed.parts.userId ? [r.parsed.parts.userId] : [],
           conversationId: r.parsed.parts.conversationId,
           inTx: this.inTxOf(r.family.family, req),
@@ -330,12 +336,10 @@ export class Publisher {
   }
 }
 
-const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
-/** Whether any string (value or key) in a JSON value contains text Postgres cannot store. */
-function hasUnstorableText(v: unknown, depth = 0): boolean {
-  if (typeof v === 'string') return UNSTORABLE.test(v);
-  if (depth > 64 || v === null || typeof v !== 'object') return false;
-  if (Array.isArray(v)) return v.some((x) => hasUnstorableText(x, depth + 1));
-  return Object.entries(v).some(([k, x]) => UNSTORABLE.test(k) || hasUnstorableText(x, depth + 1));
-}
+/**
+ * Text Postgres text/jsonb cannot hold, as JSON.stringify writes it: NUL is always escaped (\u0000)
+ * and an unpaired surrogate is escaped too (\ud800–\udfff; paired ones are written as they are). An
+ * escape is a backslash preceded by an even run of backslashes (an escaped backslash is "\\").
+ * Matching the JSON checks every string and key at any depth, exactly as it will be stored.
+ */
+const UNSTORABLE_JSON = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/;

@@ -27,6 +27,8 @@ export interface AppendInput {
   kind: string;
   senderId: string;
   payload: unknown;
+  /** `JSON.stringify(payload ?? null)` when the caller has it already (the publisher's size check). */
+  payloadJson?: string;
   idempotencyKey?: string;
   /**
    * With a key: a stored publication under the same key must be the same request (channel, kind and
@@ -258,25 +260,28 @@ export class MessagesRepo {
    */
   private async commitBatch(inputs: AppendInput[], after?: (tx: Tx, pubs: Publication[]) => Promise<void>): Promise<Publication[]> {
     const payloadJsons: string[] = new Array(inputs.length);
-    const batch = JSON.stringify(
-      inputs.map((input, ord) => {
-        const payloadJson = (payloadJsons[ord] = JSON.stringify(input.payload ?? null));
-        return {
-          ord,
-          // Time-ordered (UUIDv7): new ids go to the right edge of the primary-key index instead of a
-          // random page of it, so inserting stays cheap however large the log grows.
-          id: input.at ? uuidv7({ msecs: input.at.getTime() }) : uuidv7(),
-          channel: input.channel,
-          family: input.family,
-          kind: input.kind,
-          sender_id: input.senderId,
-          payload: input.payload ?? null,
-          size_bytes: Buffer.byteLength(payloadJson),
-          idempotency_key: input.idempotencyKey ?? null,
-          created_at: input.at?.toISOString() ?? null,
-        };
-      }),
-    );
+    // Built as text around each payload's JSON, so a payload is serialised once (and not again here
+    // when the publisher's size check already did it).
+    let batch = '[';
+    for (let ord = 0; ord < inputs.length; ord++) {
+      const input = inputs[ord];
+      const payloadJson = (payloadJsons[ord] = input.payloadJson ?? JSON.stringify(input.payload ?? null) ?? 'null');
+      const row = JSON.stringify({
+        ord,
+        // Time-ordered (UUIDv7): new ids go to the right edge of the primary-key index instead of a
+        // random page of it, so inserting stays cheap however large the log grows.
+        id: input.at ? uuidv7({ msecs: input.at.getTime() }) : uuidv7(),
+        channel: input.channel,
+        family: input.family,
+        kind: input.kind,
+        sender_id: input.senderId,
+        size_bytes: Buffer.byteLength(payloadJson),
+        idempotency_key: input.idempotencyKey ?? null,
+        created_at: input.at?.toISOString() ?? null,
+      });
+      batch += `${ord > 0 ? ',' : ''}${row.slice(0, -1)},"payload":${payloadJson}}`;
+    }
+    batch += ']';
     return this.db.transaction(async (tx) => {
       const got = await rows<RawMessageRow>(
         tx,

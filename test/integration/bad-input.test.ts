@@ -402,7 +402,8 @@ describe('bad input (embedded hub)', () => {
       const before = await history(ch);
       const ws = await WsTestClient.connect(t.wsUrl, tok('research1'));
       try {
-        for (const payload of [note('nul\u0000byte'), note('x', { body: 'lone \ud800 surrogate' }), note('x', { summary: 'lone \udc00 low' })]) {
+        // A backslash right before the bad character: its escape must still be seen as one.
+        for (const payload of [note('nul\u0000byte'), note('x', { body: 'lone \ud800 surrogate' }), note('x', { summary: 'lone \udc00 low' }), note('x', { body: 'back\\\u0000slash' }), note('x', { body: 'two\\\\\udbff' })]) {
           const r = await publishRest(ch, { kind: 'note', payload });
           expect(r.status, JSON.stringify(payload)).toBe(400);
           expect(r.body.error.code).toBe('QIAO_BAD_PUBLICATION');
