@@ -176,7 +176,8 @@ export interface PreparedRecords {
   readonly around: ReadonlyArray<readonly [string, string]>;
 }
 
-export function canonicalAroundSeq(r: Omit<ChainFields, 'seq'>): readonly [string, string] {
+/** `bodyJson`: the body's canonical JSON when the caller has printed it already. */
+export function canonicalAroundSeq(r: Omit<ChainFields, 'seq'>, bodyJson?: string): readonly [string, string] {
   // canonicalJson of the chained fields, key by key, split where the seq pair goes.
   const o: Record<string, unknown> = chainedFieldsJson({ ...r, seq: 0 });
   let before = '{';
@@ -188,7 +189,7 @@ export function canonicalAroundSeq(r: Omit<ChainFields, 'seq'>): readonly [strin
       continue;
     }
     if (o[k] === undefined) continue;
-    const pair = JSON.stringify(k) + ':' + canonicalJson(o[k]);
+    const pair = JSON.stringify(k) + ':' + (k === 'body' && bodyJson !== undefined ? bodyJson : canonicalJson(o[k]));
     if (passed) after += ',' + pair;
     else before += pair + ',';
   }
@@ -222,19 +223,24 @@ export class ArchiveRepo {
         // JS Dates carry milliseconds, which timestamptz keeps exactly; Postgres prints uuids in lower
         // case; jsonb holds what JSON.stringify produced (Dates as ISO strings, undefined dropped), which
         // for plain data is what the canonical form prints anyway, so only other bodies make the trip.
-        const body = sortedView(input.body, 0) === NOT_PLAIN ? (JSON.parse(JSON.stringify(input.body)) as unknown) : input.body;
-        return canonicalAroundSeq({
-          recordedAt,
-          kind: input.kind,
-          actorId: input.actorId,
-          subjects: [...new Set(input.subjects)].sort(),
-          conversationId: input.conversationId?.toLowerCase() ?? null,
-          channel: input.channel ?? null,
-          retentionClass: input.retentionClass,
-          retainUntil: retainUntil(input.retentionClass, recordedAt),
-          body,
-          text: input.text ?? '',
-        });
+        const view = sortedView(input.body, 0);
+        const body = view === NOT_PLAIN ? (JSON.parse(JSON.stringify(input.body)) as unknown) : input.body;
+        const bodyJson = view === NOT_PLAIN ? canonicalJson(body) : (JSON.stringify(view) as string);
+        return canonicalAroundSeq(
+          {
+            recordedAt,
+            kind: input.kind,
+            actorId: input.actorId,
+            subjects: [...new Set(input.subjects)].sort(),
+            conversationId: input.conversationId?.toLowerCase() ?? null,
+            channel: input.channel ?? null,
+            retentionClass: input.retentionClass,
+            retainUntil: retainUntil(input.retentionClass, recordedAt),
+            body,
+            text: input.text ?? '',
+          },
+          bodyJson,
+        );
       }),
     };
   }

@@ -90,6 +90,8 @@ describe('archive canonical JSON', () => {
       const [before, after] = canonicalAroundSeq(f);
       const whole = canonicalJson(chainedFieldsJson(f));
       expect(`${before}${f.seq}${after}`).toBe(whole);
+      // With the body printed beforehand (as ArchiveRepo.prepare does): the same split.
+      expect(canonicalAroundSeq(f, canonicalJson(f.body))).toEqual([before, after]);
       const hash = createHash('sha256').update(GENESIS_HASH).update('\n').update(`${before}${f.seq}${after}`).digest('hex');
       expect(hash).toBe(recordHash(GENESIS_HASH, f));
     }
