@@ -7,6 +7,7 @@
  *   npx tsx bench/push.bench.ts [--seconds 10] [--concurrency 128] [--subs 1000] [--strategies pooled,web-push]
  *                               [--verify-every 1] [--sender-cpu 1] [--endpoint-cpu 0]
  *                               [--phases transport,worker] [--deliveries 20000] [--queue memory|bullmq] [--batch 25]
+ *                               [--worker-procs 0]
  *
  * Strategies:
  *   pooled    the transport encrypts (workers/transports/push-encryption.ts: RFC 8291 with a fresh ECDH key
@@ -27,18 +28,24 @@
  * entry of workers/delivery-transports.ts; 1 = a job per row). The table's last lines compare it with the transport alone (the
  * ceiling: same endpoint, same concurrency) and give the worker's CPU per delivery, the figure that
  * moves least with the load of a shared machine. Issue 13's target: ≥ 2,500 deliveries/s end to end.
+ * `--worker-procs N`: N real push worker processes (`src/main.ts worker push`, services mode, BullMQ)
+ * on every CPU instead of the worker in this process, as a deployment scales out. On a two-core machine
+ * the local push service shares their cores: with `--verify-every 1` it decrypts every push there,
+ * about as much CPU per push as the worker spends, which a real push service spends on its own machines;
+ * the goal line says which verification a figure was measured with.
  * Results: table on stdout, JSON in bench/results/push-<time>.json.
  */
 import { execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import os from 'node:os';
 import webPush from 'web-push';
 import { PUSH_BATCH } from '../workers/delivery-transports.ts';
 import { deliveryJobs } from '../workers/enqueue.ts';
 import { PushEncryptor } from '../workers/transports/push-encryption.ts';
 import { WebPushTransport, type PushTarget } from '../workers/transports/push-transport.ts';
-import { REPO_ROOT, installCleanup, spawnNode, stopChild } from './lib/proc.ts';
+import { REPO_ROOT, installCleanup, readCpuSeconds, spawnNode, stopChild } from './lib/proc.ts';
 import { deleteRedisPrefix } from './lib/redis-prefix.ts';
 
 interface Options {
@@ -54,10 +61,12 @@ interface Options {
   deliveries: number;
   queue: 'memory' | 'bullmq';
   batch: number;
+  /** Push worker processes (`src/main.ts worker push`, services mode) instead of the worker in this process; 0: in this process. */
+  workerProcs: number;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { seconds: 10, warmup: 2, concurrency: 128, subs: 1000, strategies: ['pooled', 'web-push'], verifyEvery: 1, senderCpu: '1', endpointCpu: '0', phases: ['transport', 'worker'], deliveries: 20_000, queue: 'memory', batch: PUSH_BATCH };
+  const o: Options = { seconds: 10, warmup: 2, concurrency: 128, subs: 1000, strategies: ['pooled', 'web-push'], verifyEvery: 1, senderCpu: '1', endpointCpu: '0', phases: ['transport', 'worker'], deliveries: 20_000, queue: 'memory', batch: PUSH_BATCH, workerProcs: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => {
@@ -77,11 +86,14 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--deliveries') o.deliveries = Number(v());
     else if (a === '--queue') o.queue = v() as Options['queue'];
     else if (a === '--batch') o.batch = Math.max(1, Number(v()));
+    else if (a === '--worker-procs') o.workerProcs = Math.max(0, Number(v()));
     else if (a === '--help') {
       process.stdout.write('see the header of bench/push.bench.ts\n');
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
+  // Worker processes take their jobs from BullMQ, as in production.
+  if (o.workerProcs > 0) o.queue = 'bullmq';
   return o;
 }
 
@@ -247,6 +259,24 @@ async function workerPhase(o: Options, cert: string, subs: Array<{ endpoint: str
     const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
     const prefix = `qiao-bench-push-${(await import('node:crypto')).randomBytes(4).toString('hex')}:`;
     const queue = o.queue === 'bullmq' ? new BullQueue({ url: redisUrl, prefix }) : new MemoryQueue();
+    // Postgres transactions of the bench database per delivery (every autocommit statement is one).
+    const xacts = async () => {
+      await new Promise((r) => setTimeout(r, 1200)); // backends report their counters at most once a second
+      const res = await h.db.execute((await import('drizzle-orm')).sql`select xact_commit + xact_rollback as n from pg_stat_database where datname = current_database()`);
+      return Number((res as unknown as { rows: Array<{ n: string }> }).rows[0].n);
+    };
+    const statuses = async () => {
+      const r = await h.db.execute((await import('drizzle-orm')).sql`select status, count(*)::int as n from deliveries group by status`);
+      return (r as unknown as { rows?: Array<{ status: string; n: number }> }).rows ?? [];
+    };
+    if (o.workerProcs > 0) {
+      try {
+        return await workerProcesses(o, { dbUrl: tdb.url, redisUrl, prefix, cert, queue, deliveryIds, endpoint, xacts, statuses });
+      } finally {
+        await queue.close();
+        await deleteRedisPrefix(redisUrl, prefix);
+      }
+    }
     const w = pushWorker({ config, logger, db: h.db, pushCa: cert, queue });
     let done = 0;
     let first = 0;
@@ -261,12 +291,6 @@ async function workerPhase(o: Options, cert: string, subs: Array<{ endpoint: str
         if (done === deliveryIds.length) resolve();
       }, { concurrency: o.concurrency });
     });
-    // Postgres transactions of the bench database per delivery (every autocommit statement is one).
-    const xacts = async () => {
-      await new Promise((r) => setTimeout(r, 1200)); // backends report their counters at most once a second
-      const res = await h.db.execute((await import('drizzle-orm')).sql`select xact_commit + xact_rollback as n from pg_stat_database where datname = current_database()`);
-      return Number((res as unknown as { rows: Array<{ n: string }> }).rows[0].n);
-    };
     const xact0 = await xacts();
     const before = await rpc<Stats>(endpoint, { t: 'stats' }, 'stats');
     const cpu0 = process.cpuUsage();
@@ -279,7 +303,7 @@ async function workerPhase(o: Options, cert: string, subs: Array<{ endpoint: str
     const cpu = process.cpuUsage(cpu0);
     const after = await rpc<Stats>(endpoint, { t: 'stats' }, 'stats');
     const pgTransactionsPerDelivery = ((await xacts()) - xact0 - 1) / deliveryIds.length;
-    const statuses = await h.db.execute((await import('drizzle-orm')).sql`select status, count(*)::int as n from deliveries group by status`);
+    const rowStatuses = await statuses();
     await w.close();
     await queue.close();
     if (o.queue === 'bullmq') {
@@ -294,13 +318,111 @@ async function workerPhase(o: Options, cert: string, subs: Array<{ endpoint: str
       deliveries: deliveryIds.length,
       seconds: elapsed,
       deliveriesPerS: deliveryIds.length / elapsed,
-      statuses: (statuses as unknown as { rows?: unknown[] }).rows ?? statuses,
+      statuses: rowStatuses,
       workerCpuUtil: (cpu.user + cpu.system) / 1e6 / elapsed,
       endpoint: { requests: after.requests - before.requests, verified: after.verified - before.verified, errors: after.errors - before.errors, firstErrors: after.firstErrors },
     };
   } finally {
     await h.close();
     await tdb.drop();
+  }
+}
+
+/**
+ * `--worker-procs N`: the same measurement with N real worker processes (`src/main.ts worker push`,
+ * services mode) on every CPU, taking the jobs from BullMQ; they trust the endpoint's self-signed
+ * certificate through NODE_EXTRA_CA_CERTS. Elapsed time runs from the first enqueue to the endpoint's
+ * last request; worker CPU is read from /proc.
+ */
+async function workerProcesses(
+  o: Options,
+  a: {
+    dbUrl: string;
+    redisUrl: string;
+    prefix: string;
+    cert: string;
+    queue: import('../src/queue/queue.ts').JobQueue;
+    deliveryIds: string[];
+    endpoint: ChildProcess;
+    xacts: () => Promise<number>;
+    statuses: () => Promise<Array<{ status: string; n: number }>>;
+  },
+) {
+  const { QUEUES } = await import('../src/queue/jobs.ts');
+  const caFile = join(os.tmpdir(), `qiao-bench-push-ca-${process.pid}.pem`);
+  const logFile = join(os.tmpdir(), `qiao-bench-push-workers-${process.pid}.log`);
+  writeFileSync(caFile, a.cert);
+  writeFileSync(logFile, '');
+  const children: ChildProcess[] = [];
+  try {
+    for (let w = 0; w < o.workerProcs; w++) {
+      children.push(
+        spawnNode({
+          script: 'src/main.ts',
+          args: ['worker', 'push'],
+          cpu: `0-${os.cpus().length - 1}`,
+          logFile,
+          env: {
+            // The worker refuses unknown QIAO_* names: pass only ours.
+            ...Object.fromEntries(Object.keys(process.env).filter((k) => k.startsWith('QIAO_')).map((k) => [k, undefined])),
+            DATABASE_URL: a.dbUrl,
+            REDIS_URL: a.redisUrl,
+            QIAO_REDIS_PREFIX: a.prefix,
+            QIAO_PUSH_CONCURRENCY: String(o.concurrency),
+            QIAO_PG_POOL_SIZE: '16',
+            QIAO_LOG_LEVEL: 'warn',
+            QIAO_SEED_DEMO: 'false',
+            QIAO_NODE_ID: `bench-push-worker-${w}`,
+            QIAO_JWT_SECRET: 'bench-secret-0123456789-abcdefghijklmnopqrstuv',
+            NODE_EXTRA_CA_CERTS: caFile,
+          },
+        }),
+      );
+    }
+    for (let i = 0; (readFileSync(logFile, 'utf8').match(/workers running/g) ?? []).length < o.workerProcs; i++) {
+      if (i > 600) throw new Error(`push workers did not start; see ${logFile}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    log(`${o.workerProcs} push worker process(es) running on every CPU, ${o.concurrency} in flight each`);
+    const xact0 = await a.xacts();
+    const before = await rpc<Stats>(a.endpoint, { t: 'stats' }, 'stats');
+    const cpu0 = children.map((c) => readCpuSeconds(c.pid!));
+    const t0 = performance.now();
+    const jobs = deliveryJobs('push', a.deliveryIds, o.batch);
+    for (let i = 0; i < jobs.length; i += 1000) await a.queue.addBulk(QUEUES.push, jobs.slice(i, i + 1000));
+    const enqueueS = (performance.now() - t0) / 1000;
+    let stats = before;
+    for (let i = 0; stats.requests - before.requests < a.deliveryIds.length; i++) {
+      if (i > 6000) throw new Error(`only ${stats.requests - before.requests} of ${a.deliveryIds.length} pushes arrived in 300 s`);
+      await new Promise((r) => setTimeout(r, 50));
+      stats = await rpc<Stats>(a.endpoint, { t: 'stats' }, 'stats');
+    }
+    const elapsed = (performance.now() - t0) / 1000;
+    const cpuS = children.reduce((sum, c, i) => sum + readCpuSeconds(c.pid!) - cpu0[i], 0);
+    // The last rows are marked sent just after their push arrived.
+    let rowStatuses = await a.statuses();
+    for (let i = 0; i < 100 && (rowStatuses.find((r) => r.status === 'sent')?.n ?? 0) < a.deliveryIds.length; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      rowStatuses = await a.statuses();
+    }
+    const pgTransactionsPerDelivery = ((await a.xacts()) - xact0 - 1) / a.deliveryIds.length;
+    return {
+      queue: `bullmq, ${o.workerProcs} worker process(es)`,
+      enqueueS,
+      pgTransactionsPerDelivery,
+      workerCpuUsPerDelivery: (cpuS * 1e6) / a.deliveryIds.length,
+      deliveries: a.deliveryIds.length,
+      seconds: elapsed,
+      deliveriesPerS: a.deliveryIds.length / elapsed,
+      statuses: rowStatuses,
+      // Summed over the processes: up to N × 100 %.
+      workerCpuUtil: cpuS / elapsed,
+      endpoint: { requests: stats.requests - before.requests, verified: stats.verified - before.verified, errors: stats.errors - before.errors, firstErrors: stats.firstErrors },
+    };
+  } finally {
+    for (const c of children) await stopChild(c);
+    rmSync(caFile, { force: true });
+    rmSync(logFile, { force: true });
   }
 }
 
@@ -365,7 +487,7 @@ async function main(): Promise<void> {
       (worker
         ? `push worker end to end (${worker.queue} queue job → PostgreSQL claim → RFC 8291 push → sent, ${o.concurrency} in flight, ${o.batch} rows per job): ${worker.deliveriesPerS.toFixed(0)} deliveries/s ` +
           `(${worker.deliveries} in ${worker.seconds.toFixed(1)} s; worker CPU ${(worker.workerCpuUtil * 100).toFixed(0)}%, ${worker.workerCpuUsPerDelivery.toFixed(0)} µs per delivery; ${worker.pgTransactionsPerDelivery.toFixed(2)} Postgres transactions per delivery; enqueue ${worker.enqueueS.toFixed(1)} s; endpoint verified ${worker.endpoint.verified}/${worker.endpoint.requests}, errors ${worker.endpoint.errors}; rows ${JSON.stringify(worker.statuses)})\n` +
-          `goal ≥ 2,500 deliveries/s end to end: ${worker.deliveriesPerS >= 2500 ? 'met' : 'NOT met'}` +
+          `goal ≥ 2,500 deliveries/s end to end: ${worker.deliveriesPerS >= 2500 ? 'met' : 'NOT met'} (the push service verifying ${o.verifyEvery === 1 ? 'every push' : `one push in ${o.verifyEvery}`})` +
           (results.length ? `; ${((worker.deliveriesPerS / Math.max(...results.map((r) => r.pushesPerS))) * 100).toFixed(0)}% of the transport alone in this run (${Math.max(...results.map((r) => r.pushesPerS)).toFixed(0)} pushes/s)` : '') +
           '\n'
         : ''),
