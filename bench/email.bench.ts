@@ -18,7 +18,7 @@
 import { execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { and, eq, sql } from 'drizzle-orm';
 import pg from 'pg';
@@ -28,7 +28,7 @@ import { openPostgres } from '../src/store/db.ts';
 import { deliveries, messages, users } from '../src/store/schema/index.ts';
 import { seedDemo } from '../src/store/seed.ts';
 import { SmtpSink } from '../test/helpers/smtp-sink.ts';
-import { REPO_ROOT, installCleanup, readCpuSeconds, spawnNode, stopChild } from './lib/proc.ts';
+import { REPO_ROOT, installCleanup, readCpuSeconds, startServiceWorkers, stopChild } from './lib/proc.ts';
 import { deleteRedisPrefix } from './lib/redis-prefix.ts';
 import { EMAIL_BATCH } from '../workers/delivery-transports.ts';
 import { deliveryJobs } from '../workers/enqueue.ts';
@@ -161,36 +161,27 @@ async function main(): Promise<void> {
     }
 
     log(`starting ${o.workers} email worker process(es) on CPU ${o.workerCpu}: concurrency ${o.concurrency}, SMTP pool ${o.pool}`);
-    for (let w = 0; w < o.workers; w++) {
-      children.push(
-        spawnNode({
-          script: 'src/main.ts',
-          args: ['worker', 'email'],
-          cpu: o.workerCpu,
-          logFile,
-          nodeArgs: process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${REPO_ROOT}bench/results/prof`] : [],
-          env: {
-            // The worker refuses unknown QIAO_* names: pass only ours.
-            ...Object.fromEntries(Object.keys(process.env).filter((k) => k.startsWith('QIAO_')).map((k) => [k, undefined])),
-            DATABASE_URL: dbUrl,
-            REDIS_URL: redisUrl,
-            QIAO_REDIS_PREFIX: prefix,
-            QIAO_SMTP_URL: sink.url,
-            QIAO_EMAIL_CONCURRENCY: String(o.concurrency),
-            QIAO_SMTP_POOL_SIZE: String(o.pool),
-            QIAO_PG_POOL_SIZE: String(Math.min(32, Math.max(4, Math.ceil(o.concurrency / 2)))),
-            QIAO_LOG_LEVEL: 'warn',
-            QIAO_SEED_DEMO: 'false',
-            QIAO_NODE_ID: `bench-worker-${w}`,
-            QIAO_JWT_SECRET: 'bench-secret-0123456789-abcdefghijklmnopqrstuv',
-            QIAO_TOTP_REQUIRED_ROLES: '', // bench users log in with the password only
-            QIAO_HTTP_RATE_LIMIT_MAX: '100000000', // a bench publishes faster than any person
-            QIAO_LOGIN_RATE_MAX: '1000000',
-          },
-        }),
-      );
-    }
-    await waitFor(() => (readFileSync(logFile, 'utf8').match(/workers running/g) ?? []).length >= o.workers, 'workers to start', 60_000);
+    children.push(
+      ...(await startServiceWorkers({
+        queues: 'email',
+        count: o.workers,
+        cpu: o.workerCpu,
+        logFile,
+        dbUrl,
+        redisUrl,
+        prefix,
+        nodeArgs: process.env.BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${REPO_ROOT}bench/results/prof`] : [],
+        env: {
+          QIAO_SMTP_URL: sink.url,
+          QIAO_EMAIL_CONCURRENCY: String(o.concurrency),
+          QIAO_SMTP_POOL_SIZE: String(o.pool),
+          QIAO_PG_POOL_SIZE: String(Math.min(32, Math.max(4, Math.ceil(o.concurrency / 2)))),
+          QIAO_TOTP_REQUIRED_ROLES: '', // bench users log in with the password only
+          QIAO_HTTP_RATE_LIMIT_MAX: '100000000', // a bench publishes faster than any person
+          QIAO_LOGIN_RATE_MAX: '1000000',
+        },
+      })),
+    );
 
     const enqueue = async (list: string[], at: Map<string, number>) => {
       for (let i = 0; i < list.length; i += 1000) {

@@ -37,7 +37,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import os from 'node:os';
 import webPush from 'web-push';
@@ -45,7 +45,7 @@ import { PUSH_BATCH } from '../workers/delivery-transports.ts';
 import { deliveryJobs } from '../workers/enqueue.ts';
 import { PushEncryptor } from '../workers/transports/push-encryption.ts';
 import { WebPushTransport, type PushTarget } from '../workers/transports/push-transport.ts';
-import { REPO_ROOT, installCleanup, readCpuSeconds, spawnNode, stopChild } from './lib/proc.ts';
+import { REPO_ROOT, installCleanup, readCpuSeconds, spawnNode, startServiceWorkers, stopChild } from './lib/proc.ts';
 import { deleteRedisPrefix } from './lib/redis-prefix.ts';
 
 interface Options {
@@ -355,34 +355,18 @@ async function workerProcesses(
   writeFileSync(logFile, '');
   const children: ChildProcess[] = [];
   try {
-    for (let w = 0; w < o.workerProcs; w++) {
-      children.push(
-        spawnNode({
-          script: 'src/main.ts',
-          args: ['worker', 'push'],
-          cpu: `0-${os.cpus().length - 1}`,
-          logFile,
-          env: {
-            // The worker refuses unknown QIAO_* names: pass only ours.
-            ...Object.fromEntries(Object.keys(process.env).filter((k) => k.startsWith('QIAO_')).map((k) => [k, undefined])),
-            DATABASE_URL: a.dbUrl,
-            REDIS_URL: a.redisUrl,
-            QIAO_REDIS_PREFIX: a.prefix,
-            QIAO_PUSH_CONCURRENCY: String(o.concurrency),
-            QIAO_PG_POOL_SIZE: '16',
-            QIAO_LOG_LEVEL: 'warn',
-            QIAO_SEED_DEMO: 'false',
-            QIAO_NODE_ID: `bench-push-worker-${w}`,
-            QIAO_JWT_SECRET: 'bench-secret-0123456789-abcdefghijklmnopqrstuv',
-            NODE_EXTRA_CA_CERTS: caFile,
-          },
-        }),
-      );
-    }
-    for (let i = 0; (readFileSync(logFile, 'utf8').match(/workers running/g) ?? []).length < o.workerProcs; i++) {
-      if (i > 600) throw new Error(`push workers did not start; see ${logFile}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    children.push(
+      ...(await startServiceWorkers({
+        queues: 'push',
+        count: o.workerProcs,
+        cpu: `0-${os.cpus().length - 1}`,
+        logFile,
+        dbUrl: a.dbUrl,
+        redisUrl: a.redisUrl,
+        prefix: a.prefix,
+        env: { QIAO_PUSH_CONCURRENCY: String(o.concurrency), QIAO_PG_POOL_SIZE: '16', NODE_EXTRA_CA_CERTS: caFile },
+      })),
+    );
     log(`${o.workerProcs} push worker process(es) running on every CPU, ${o.concurrency} in flight each`);
     const xact0 = await a.xacts();
     const before = await rpc<Stats>(a.endpoint, { t: 'stats' }, 'stats');

@@ -243,3 +243,60 @@ export function readCpuTimes(pid: number): [number, number] {
 export function readComm(pid: number): string {
   return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
 }
+
+export interface ServiceWorkersOptions {
+  /** `src/main.ts worker <queues>`, e.g. 'email' or 'push'. */
+  queues: string;
+  count: number;
+  /** `taskset -c` CPU list of every process. */
+  cpu: string;
+  /** Shared by the processes; each prints "workers running" there once started. */
+  logFile: string;
+  dbUrl: string;
+  redisUrl: string;
+  /** The bench's Redis key prefix (QIAO_REDIS_PREFIX). */
+  prefix: string;
+  /** More environment (QIAO_* settings of the worker, NODE_EXTRA_CA_CERTS, …). */
+  env?: Record<string, string>;
+  nodeArgs?: string[];
+}
+
+/**
+ * Starts `count` delivery worker processes in services mode on a bench's database and Redis prefix and
+ * resolves once every one of them says it is running (60 s at most).
+ */
+export async function startServiceWorkers(o: ServiceWorkersOptions): Promise<ChildProcess[]> {
+  const children: ChildProcess[] = [];
+  for (let w = 0; w < o.count; w++) {
+    children.push(
+      spawnNode({
+        script: 'src/main.ts',
+        args: ['worker', o.queues],
+        cpu: o.cpu,
+        logFile: o.logFile,
+        nodeArgs: o.nodeArgs,
+        env: {
+          // The worker refuses unknown QIAO_* names: pass only ours.
+          ...Object.fromEntries(Object.keys(process.env).filter((k) => k.startsWith('QIAO_')).map((k) => [k, undefined])),
+          DATABASE_URL: o.dbUrl,
+          REDIS_URL: o.redisUrl,
+          QIAO_REDIS_PREFIX: o.prefix,
+          QIAO_LOG_LEVEL: 'warn',
+          QIAO_SEED_DEMO: 'false',
+          QIAO_NODE_ID: `bench-worker-${w}`,
+          QIAO_JWT_SECRET: 'bench-secret-0123456789-abcdefghijklmnopqrstuv',
+          ...o.env,
+        },
+      }),
+    );
+  }
+  const end = Date.now() + 60_000;
+  while ((readFileSync(o.logFile, 'utf8').match(/workers running/g) ?? []).length < o.count) {
+    if (Date.now() > end) {
+      await Promise.all(children.map((c) => stopChild(c)));
+      throw new Error(`${o.queues} workers did not start within 60 s; see ${o.logFile}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return children;
+}
